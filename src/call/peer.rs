@@ -1,0 +1,380 @@
+//! One webrtcbin peer connection in its own pipeline: send bins for camera and microphone,
+//! receive branches built as remote streams arrive, counters on both.
+//!
+//! The `Peer` owns its pipeline; dropping it sets the pipeline to `Null`. Everything webrtcbin
+//! reports from its own threads (negotiation, candidates, promise replies, first frame) is sent as
+//! a [`PeerEvent`] tagged with the peer's generation, so events of a replaced peer are ignored.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+use gst::prelude::*;
+use gst_webrtc::{
+    WebRTCICEConnectionState, WebRTCICEGatheringState, WebRTCSDPType, WebRTCSessionDescription,
+};
+use tokio::sync::mpsc::UnboundedSender;
+
+use super::{CallError, CallSpec};
+use crate::media;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum SdpKind {
+    Offer,
+    Answer,
+}
+
+impl SdpKind {
+    fn gst(self) -> WebRTCSDPType {
+        match self {
+            Self::Offer => WebRTCSDPType::Offer,
+            Self::Answer => WebRTCSDPType::Answer,
+        }
+    }
+}
+
+#[derive(Debug)]
+pub(crate) enum PeerEvent {
+    NegotiationNeeded,
+    LocalDescription { kind: SdpKind, sdp: String },
+    RemoteDescriptionSet(SdpKind),
+    IceCandidate { mline: u32, candidate: String },
+    IceGatheringDone,
+    IceConnection(WebRTCICEConnectionState),
+    FirstVideoFrame,
+    Stats(gst::Structure),
+    Error(String),
+}
+
+pub(crate) type PeerEvents = UnboundedSender<(u64, PeerEvent)>;
+
+/// Media counters of a call, shared by every peer the call builds (a doctor's reload replaces the
+/// peer, not the counts).
+#[derive(Debug, Default)]
+pub(crate) struct Counters {
+    pub video_in: AtomicU64,
+    pub audio_in: AtomicU64,
+    pub video_out: AtomicU64,
+    pub audio_out: AtomicU64,
+}
+
+#[derive(Debug)]
+pub(crate) struct Peer {
+    pipeline: gst::Pipeline,
+    webrtc: gst::Element,
+    generation: u64,
+    events: PeerEvents,
+}
+
+fn emit(events: &PeerEvents, generation: u64, event: PeerEvent) {
+    // The receiver is gone only when the call is over; nothing is left to tell then.
+    let _ = events.send((generation, event));
+}
+
+fn count_buffers(pad: &gst::Pad, counter: impl Fn() + Send + Sync + 'static) {
+    pad.add_probe(gst::PadProbeType::BUFFER, move |_, _| {
+        counter();
+        gst::PadProbeReturn::Ok
+    });
+}
+
+impl Peer {
+    pub fn build(
+        generation: u64,
+        spec: &CallSpec,
+        counters: Arc<Counters>,
+        events: PeerEvents,
+    ) -> Result<Self, CallError> {
+        let pipeline = gst::Pipeline::with_name(&format!("call-{generation}"));
+        let webrtc = gst::ElementFactory::make("webrtcbin")
+            .name("webrtc")
+            .property_from_str("bundle-policy", "max-bundle")
+            .property("latency", spec.jitter_latency_ms)
+            .build()?;
+        if let Some(stun) = &spec.ice.stun {
+            webrtc.set_property("stun-server", stun);
+        }
+        for turn in &spec.ice.turn {
+            if !webrtc.emit_by_name::<bool>("add-turn-server", &[turn]) {
+                tracing::warn!("webrtcbin refused a TURN server from config");
+            }
+        }
+        let agent = webrtc.property::<gst_webrtc::WebRTCICE>("ice-agent");
+        for address in &spec.ice.local_addresses {
+            if !agent.emit_by_name::<bool>("add-local-ip-address", &[address]) {
+                return Err(CallError::Setup(format!(
+                    "ICE agent refused local address {address}"
+                )));
+            }
+        }
+        pipeline.add(&webrtc)?;
+
+        let video =
+            gst::parse::bin_from_description(&media::video_send_description(&spec.media), true)?;
+        let audio =
+            gst::parse::bin_from_description(&media::audio_send_description(&spec.media), true)?;
+        pipeline.add_many([video.upcast_ref::<gst::Element>(), audio.upcast_ref()])?;
+        video.link(&webrtc)?;
+        audio.link(&webrtc)?;
+        for (bin, name, counter) in [(&video, "venc", 0), (&audio, "aenc", 1)] {
+            let pad = bin
+                .by_name(name)
+                .and_then(|e| e.static_pad("sink"))
+                .ok_or_else(|| CallError::Setup(format!("encoder {name} missing from send bin")))?;
+            let counters = counters.clone();
+            count_buffers(&pad, move || {
+                let c = if counter == 0 {
+                    &counters.video_out
+                } else {
+                    &counters.audio_out
+                };
+                c.fetch_add(1, Ordering::Relaxed);
+            });
+        }
+
+        let peer = Self {
+            pipeline,
+            webrtc,
+            generation,
+            events,
+        };
+        peer.connect_signals(spec, counters);
+        Ok(peer)
+    }
+
+    fn connect_signals(&self, spec: &CallSpec, counters: Arc<Counters>) {
+        let (generation, events) = (self.generation, self.events.clone());
+        self.webrtc
+            .connect("on-negotiation-needed", false, move |_| {
+                emit(&events, generation, PeerEvent::NegotiationNeeded);
+                None
+            });
+        let events = self.events.clone();
+        self.webrtc
+            .connect("on-ice-candidate", false, move |values| {
+                let mline = values.get(1).and_then(|v| v.get::<u32>().ok());
+                let candidate = values.get(2).and_then(|v| v.get::<String>().ok());
+                if let (Some(mline), Some(candidate)) = (mline, candidate) {
+                    emit(
+                        &events,
+                        generation,
+                        PeerEvent::IceCandidate { mline, candidate },
+                    );
+                }
+                None
+            });
+        let events = self.events.clone();
+        self.webrtc
+            .connect_notify(Some("ice-connection-state"), move |webrtc, _| {
+                let state = webrtc.property::<WebRTCICEConnectionState>("ice-connection-state");
+                emit(&events, generation, PeerEvent::IceConnection(state));
+            });
+        let events = self.events.clone();
+        self.webrtc
+            .connect_notify(Some("ice-gathering-state"), move |webrtc, _| {
+                if webrtc.property::<WebRTCICEGatheringState>("ice-gathering-state")
+                    == WebRTCICEGatheringState::Complete
+                {
+                    emit(&events, generation, PeerEvent::IceGatheringDone);
+                }
+            });
+        let events = self.events.clone();
+        let sinks = (spec.media.video_sink, spec.media.audio_sink);
+        let pipeline = self.pipeline.downgrade();
+        self.webrtc.connect_pad_added(move |_, pad| {
+            let Some(pipeline) = pipeline.upgrade() else {
+                return;
+            };
+            if pad.direction() != gst::PadDirection::Src {
+                return;
+            }
+            if let Err(e) =
+                add_receive_branch(&pipeline, pad, sinks, counters.clone(), &events, generation)
+            {
+                emit(
+                    &events,
+                    generation,
+                    PeerEvent::Error(format!("cannot play remote stream: {e}")),
+                );
+            }
+        });
+    }
+
+    pub fn start(&self) -> Result<(), CallError> {
+        self.pipeline.set_state(gst::State::Playing)?;
+        Ok(())
+    }
+
+    pub fn bus(&self) -> gst::bus::BusStream {
+        self.pipeline
+            .bus()
+            .expect("a pipeline always has a bus")
+            .stream()
+    }
+
+    pub fn create(&self, kind: SdpKind) {
+        let (generation, events, webrtc) =
+            (self.generation, self.events.clone(), self.webrtc.clone());
+        let field = match kind {
+            SdpKind::Offer => "offer",
+            SdpKind::Answer => "answer",
+        };
+        let promise = gst::Promise::with_change_func(move |reply| {
+            let described = reply_structure(reply).and_then(|s| {
+                s.ok_or_else(|| "empty reply".to_string())?
+                    .get::<WebRTCSessionDescription>(field)
+                    .map_err(|e| format!("no {field} in reply: {e}"))
+            });
+            let event = match described {
+                Ok(description) => {
+                    webrtc.emit_by_name::<()>(
+                        "set-local-description",
+                        &[&description, &None::<gst::Promise>],
+                    );
+                    match description.sdp().as_text() {
+                        Ok(sdp) => PeerEvent::LocalDescription { kind, sdp },
+                        Err(e) => PeerEvent::Error(format!("cannot write {field} SDP: {e}")),
+                    }
+                }
+                Err(e) => PeerEvent::Error(format!("create-{field} failed: {e}")),
+            };
+            emit(&events, generation, event);
+        });
+        let signal = match kind {
+            SdpKind::Offer => "create-offer",
+            SdpKind::Answer => "create-answer",
+        };
+        self.webrtc
+            .emit_by_name::<()>(signal, &[&None::<gst::Structure>, &promise]);
+    }
+
+    pub fn set_remote(&self, kind: SdpKind, sdp: &str) -> Result<(), CallError> {
+        let message =
+            gst_sdp::SDPMessage::parse_buffer(sdp.as_bytes()).map_err(|_| CallError::BadSdp)?;
+        let description = WebRTCSessionDescription::new(kind.gst(), message);
+        let (generation, events) = (self.generation, self.events.clone());
+        let promise = gst::Promise::with_change_func(move |reply| {
+            let event = match reply_structure(reply) {
+                Ok(_) => PeerEvent::RemoteDescriptionSet(kind),
+                Err(e) => PeerEvent::Error(format!("remote description refused: {e}")),
+            };
+            emit(&events, generation, event);
+        });
+        self.webrtc
+            .emit_by_name::<()>("set-remote-description", &[&description, &promise]);
+        Ok(())
+    }
+
+    pub fn add_ice_candidate(&self, mline: u32, candidate: &str) {
+        self.webrtc
+            .emit_by_name::<()>("add-ice-candidate", &[&mline, &candidate]);
+    }
+
+    pub fn request_stats(&self) {
+        let (generation, events) = (self.generation, self.events.clone());
+        let promise = gst::Promise::with_change_func(move |reply| {
+            if let Ok(Some(stats)) = reply {
+                emit(&events, generation, PeerEvent::Stats(stats.to_owned()));
+            }
+        });
+        self.webrtc
+            .emit_by_name::<()>("get-stats", &[&None::<gst::Pad>, &promise]);
+    }
+}
+
+impl Drop for Peer {
+    fn drop(&mut self) {
+        if let Err(e) = self.pipeline.set_state(gst::State::Null) {
+            tracing::warn!(error = %e, "call pipeline did not stop cleanly");
+        }
+    }
+}
+
+/// The reply's structure, or why there is none. webrtcbin answers an error with an empty reply
+/// or an `error` field; both must surface.
+fn reply_structure(
+    reply: Result<Option<&gst::StructureRef>, gst::PromiseError>,
+) -> Result<Option<&gst::StructureRef>, String> {
+    match reply {
+        Err(e) => Err(format!("promise {e:?}")),
+        Ok(None) => Ok(None),
+        Ok(Some(s)) => match s.get::<gst::glib::Error>("error") {
+            Ok(error) => Err(error.to_string()),
+            Err(_) => Ok(Some(s)),
+        },
+    }
+}
+
+fn add_receive_branch(
+    pipeline: &gst::Pipeline,
+    pad: &gst::Pad,
+    sinks: (media::VideoSink, media::AudioSink),
+    counters: Arc<Counters>,
+    events: &PeerEvents,
+    generation: u64,
+) -> Result<(), CallError> {
+    let decodebin = gst::ElementFactory::make("decodebin").build()?;
+    let pipeline_weak = pipeline.downgrade();
+    let events = events.clone();
+    let first_frame = Arc::new(AtomicBool::new(false));
+    decodebin.connect_pad_added(move |_, decoded| {
+        let Some(pipeline) = pipeline_weak.upgrade() else {
+            return;
+        };
+        let Some(caps) = decoded.current_caps() else {
+            return;
+        };
+        let Some(kind) = caps.structure(0).map(|s| s.name().to_string()) else {
+            return;
+        };
+        let is_video = kind.starts_with("video/");
+        let description = if is_video {
+            media::video_play_description(sinks.0)
+        } else if kind.starts_with("audio/") {
+            media::audio_play_description(sinks.1)
+        } else {
+            return;
+        };
+        let linked = gst::parse::bin_from_description(&description, true)
+            .map_err(CallError::from)
+            .and_then(|bin| {
+                pipeline.add(&bin)?;
+                bin.sync_state_with_parent()?;
+                let sink = bin
+                    .static_pad("sink")
+                    .ok_or_else(|| CallError::Setup("play bin has no sink".into()))?;
+                decoded
+                    .link(&sink)
+                    .map_err(|e| CallError::Setup(format!("link decoded stream: {e:?}")))?;
+                Ok(sink)
+            });
+        match linked {
+            Ok(sink) => {
+                let (counters, events, first_frame) =
+                    (counters.clone(), events.clone(), first_frame.clone());
+                count_buffers(&sink, move || {
+                    if is_video {
+                        counters.video_in.fetch_add(1, Ordering::Relaxed);
+                        if !first_frame.swap(true, Ordering::Relaxed) {
+                            emit(&events, generation, PeerEvent::FirstVideoFrame);
+                        }
+                    } else {
+                        counters.audio_in.fetch_add(1, Ordering::Relaxed);
+                    }
+                });
+            }
+            Err(e) => emit(
+                &events,
+                generation,
+                PeerEvent::Error(format!("cannot play {kind}: {e}")),
+            ),
+        }
+    });
+    pipeline.add(&decodebin)?;
+    decodebin.sync_state_with_parent()?;
+    let sink = decodebin
+        .static_pad("sink")
+        .ok_or_else(|| CallError::Setup("decodebin has no sink".into()))?;
+    pad.link(&sink)
+        .map_err(|e| CallError::Setup(format!("link remote stream: {e:?}")))?;
+    Ok(())
+}

@@ -1,0 +1,139 @@
+//! Turns webrtcbin's `get-stats` structure into the few numbers people act on: bitrate each way,
+//! round-trip time, packets lost.
+
+use std::time::Instant;
+
+use gst_webrtc::WebRTCStatsType;
+
+/// Totals of one `get-stats` reply.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub(crate) struct Totals {
+    pub bytes_in: u64,
+    pub bytes_out: u64,
+    pub packets_lost: i64,
+    /// Seconds, from RTCP receiver reports.
+    pub rtt_s: Option<f64>,
+}
+
+fn number(s: &gst::StructureRef, field: &str) -> Option<f64> {
+    s.get::<u64>(field)
+        .map(|v| v as f64)
+        .or_else(|_| s.get::<i64>(field).map(|v| v as f64))
+        .or_else(|_| s.get::<u32>(field).map(f64::from))
+        .or_else(|_| s.get::<i32>(field).map(f64::from))
+        .or_else(|_| s.get::<f64>(field))
+        .ok()
+}
+
+pub(crate) fn totals(stats: &gst::StructureRef) -> Totals {
+    let mut totals = Totals::default();
+    let mut rtts = Vec::new();
+    for (_, value) in stats.iter() {
+        let Ok(entry) = value.get::<gst::Structure>() else {
+            continue;
+        };
+        let Ok(kind) = entry.get::<WebRTCStatsType>("type") else {
+            continue;
+        };
+        match kind {
+            WebRTCStatsType::InboundRtp => {
+                totals.bytes_in += number(&entry, "bytes-received").unwrap_or(0.0) as u64;
+                totals.packets_lost += number(&entry, "packets-lost").unwrap_or(0.0) as i64;
+            }
+            WebRTCStatsType::OutboundRtp => {
+                totals.bytes_out += number(&entry, "bytes-sent").unwrap_or(0.0) as u64;
+            }
+            WebRTCStatsType::RemoteInboundRtp => {
+                if let Some(rtt) = number(&entry, "round-trip-time").filter(|r| *r > 0.0) {
+                    rtts.push(rtt);
+                }
+            }
+            _ => {}
+        }
+    }
+    totals.rtt_s = rtts.iter().copied().reduce(f64::max);
+    totals
+}
+
+/// Bitrates from the difference between two replies.
+#[derive(Debug, Default)]
+pub(crate) struct Rates {
+    last: Option<(Instant, Totals)>,
+    pub in_kbps: f64,
+    pub out_kbps: f64,
+    pub latest: Totals,
+}
+
+impl Rates {
+    pub fn update(&mut self, now: Instant, totals: Totals) {
+        if let Some((then, before)) = self.last {
+            let seconds = now.duration_since(then).as_secs_f64();
+            if seconds > 0.0 {
+                // A rebuilt peer restarts its byte counts; saturate instead of going negative.
+                self.in_kbps =
+                    totals.bytes_in.saturating_sub(before.bytes_in) as f64 * 8.0 / 1000.0 / seconds;
+                self.out_kbps = totals.bytes_out.saturating_sub(before.bytes_out) as f64 * 8.0
+                    / 1000.0
+                    / seconds;
+            }
+        }
+        self.last = Some((now, totals));
+        let rtt_s = totals.rtt_s.or(self.latest.rtt_s);
+        self.latest = Totals { rtt_s, ..totals };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn entry(kind: WebRTCStatsType, fields: &[(&str, u64)]) -> gst::Structure {
+        let mut s = gst::Structure::builder("x").field("type", kind).build();
+        for (k, v) in fields {
+            s.set(*k, *v);
+        }
+        s
+    }
+
+    #[test]
+    fn totals_sum_streams_and_rates_use_deltas() {
+        gst::init().unwrap();
+        let mut remote = gst::Structure::builder("r")
+            .field("type", WebRTCStatsType::RemoteInboundRtp)
+            .build();
+        remote.set("round-trip-time", 0.012f64);
+        let stats = gst::Structure::builder("application/x-webrtc-stats")
+            .field(
+                "a",
+                entry(WebRTCStatsType::InboundRtp, &[("bytes-received", 1000)]),
+            )
+            .field(
+                "b",
+                entry(WebRTCStatsType::InboundRtp, &[("bytes-received", 500)]),
+            )
+            .field(
+                "c",
+                entry(WebRTCStatsType::OutboundRtp, &[("bytes-sent", 2000)]),
+            )
+            .field("d", remote)
+            .build();
+        let t = totals(&stats);
+        assert_eq!((t.bytes_in, t.bytes_out), (1500, 2000));
+        assert_eq!(t.rtt_s, Some(0.012));
+
+        let mut rates = Rates::default();
+        let t0 = Instant::now();
+        rates.update(
+            t0,
+            Totals {
+                bytes_in: 0,
+                bytes_out: 0,
+                ..t
+            },
+        );
+        rates.update(t0 + Duration::from_secs(2), t);
+        assert_eq!(rates.in_kbps, 6.0);
+        assert_eq!(rates.out_kbps, 8.0);
+    }
+}

@@ -1,0 +1,345 @@
+//! Appointments the kiosk has received: validated from the wire, kept in memory and in the state
+//! directory (one file per appointment, written atomically), so a kiosk that restarts while the
+//! broker is unreachable still knows today's appointments. Expired and revoked ones are deleted:
+//! metadata is kept no longer than the appointment needs it.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use time::OffsetDateTime;
+
+use super::codes;
+use crate::platform::atomic_file::{private_dir, remove_durable, write_atomic};
+use crate::wire::{self, AppointmentMsg, V1};
+
+/// A validated appointment. Its `Debug` leaves out the patient's name and the code hash, so it
+/// can never leak into a log line.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Appointment {
+    pub id: String,
+    pub session: String,
+    pub code_hash: String,
+    pub not_before: OffsetDateTime,
+    pub not_after: OffsetDateTime,
+    pub doctor_name: String,
+    pub patient_name: Option<String>,
+}
+
+impl fmt::Debug for Appointment {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Appointment")
+            .field("id", &self.id)
+            .field("session", &self.session)
+            .field("not_before", &self.not_before)
+            .field("not_after", &self.not_after)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum InvalidAppointment {
+    #[error("field `{0}` is not a valid id (1–64 of A–Z a–z 0–9 - _)")]
+    BadId(&'static str),
+    #[error("field `code_hash` is not an Argon2id PHC string")]
+    BadHash,
+    #[error("field `not_after` is not later than `not_before`")]
+    EmptyWindow,
+    #[error("field `{0}` must be 1 to 100 characters without control characters")]
+    BadName(&'static str),
+    #[error("the appointment's id {payload:?} differs from its topic's {topic:?}")]
+    IdMismatch { topic: String, payload: String },
+}
+
+impl TryFrom<AppointmentMsg> for Appointment {
+    type Error = InvalidAppointment;
+
+    fn try_from(m: AppointmentMsg) -> Result<Self, Self::Error> {
+        if !wire::is_valid_id(&m.id) {
+            return Err(InvalidAppointment::BadId("id"));
+        }
+        if !wire::is_valid_id(&m.session) {
+            return Err(InvalidAppointment::BadId("session"));
+        }
+        if !codes::is_supported_hash(&m.code_hash) {
+            return Err(InvalidAppointment::BadHash);
+        }
+        if m.not_after <= m.not_before {
+            return Err(InvalidAppointment::EmptyWindow);
+        }
+        let doctor_name = crate::flow::valid_name(&m.doctor_name)
+            .ok_or(InvalidAppointment::BadName("doctor_name"))?;
+        let patient_name = match m.patient_name {
+            None => None,
+            Some(name) => Some(
+                crate::flow::valid_name(&name)
+                    .ok_or(InvalidAppointment::BadName("patient_name"))?,
+            ),
+        };
+        Ok(Self {
+            id: m.id,
+            session: m.session,
+            code_hash: m.code_hash,
+            not_before: m.not_before,
+            not_after: m.not_after,
+            doctor_name,
+            patient_name,
+        })
+    }
+}
+
+impl Appointment {
+    pub fn to_msg(&self) -> AppointmentMsg {
+        AppointmentMsg {
+            v: V1,
+            id: self.id.clone(),
+            session: self.session.clone(),
+            code_hash: self.code_hash.clone(),
+            not_before: self.not_before,
+            not_after: self.not_after,
+            doctor_name: self.doctor_name.clone(),
+            patient_name: self.patient_name.clone(),
+        }
+    }
+
+    pub fn is_valid_at(&self, t: OffsetDateTime) -> bool {
+        self.not_before <= t && t <= self.not_after
+    }
+
+    pub fn is_expired_at(&self, t: OffsetDateTime) -> bool {
+        self.not_after < t
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("appointment store {path}: {source}")]
+pub struct StoreError {
+    path: PathBuf,
+    source: std::io::Error,
+}
+
+/// The appointments of this kiosk, in memory and on disk. The only owner of the directory.
+#[derive(Debug)]
+pub struct AppointmentBook {
+    dir: PathBuf,
+    entries: BTreeMap<String, Appointment>,
+}
+
+impl AppointmentBook {
+    /// Loads the book from `dir` (created 0700 if missing). Unreadable files are deleted with a
+    /// warning, expired ones silently: neither may block the kiosk.
+    pub fn open(dir: &Path, now: OffsetDateTime) -> Result<Self, StoreError> {
+        let io = |source| StoreError {
+            path: dir.to_path_buf(),
+            source,
+        };
+        private_dir(dir).map_err(io)?;
+        let mut book = Self {
+            dir: dir.to_path_buf(),
+            entries: BTreeMap::new(),
+        };
+        for entry in std::fs::read_dir(dir).map_err(io)? {
+            let path = entry.map_err(io)?.path();
+            if path.extension().is_none_or(|e| e != "json") {
+                continue;
+            }
+            let loaded = std::fs::read(&path)
+                .map_err(|e| e.to_string())
+                .and_then(|bytes| wire::decode::<AppointmentMsg>(&bytes).map_err(|e| e.to_string()))
+                .and_then(|msg| Appointment::try_from(msg).map_err(|e| e.to_string()));
+            match loaded {
+                Ok(a) if book.file(&a.id) == path => {
+                    book.entries.insert(a.id.clone(), a);
+                    continue;
+                }
+                Ok(_) => {
+                    tracing::warn!(path = %path.display(), "appointment file name does not match its id; deleted")
+                }
+                Err(reason) => {
+                    tracing::warn!(path = %path.display(), %reason, "unreadable appointment file deleted")
+                }
+            }
+            remove_durable(&path).map_err(io)?;
+        }
+        book.sweep(now)?;
+        Ok(book)
+    }
+
+    fn file(&self, id: &str) -> PathBuf {
+        self.dir.join(format!("{id}.json"))
+    }
+
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    pub fn get(&self, id: &str) -> Option<&Appointment> {
+        self.entries.get(id)
+    }
+
+    /// Adds or replaces an appointment. An already expired one is not stored.
+    pub fn put(
+        &mut self,
+        appointment: Appointment,
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        if appointment.is_expired_at(now) {
+            self.remove(&appointment.id)?;
+            return Ok(false);
+        }
+        let path = self.file(&appointment.id);
+        write_atomic(&path, &wire::encode(&appointment.to_msg()))
+            .map_err(|source| StoreError { path, source })?;
+        self.entries.insert(appointment.id.clone(), appointment);
+        Ok(true)
+    }
+
+    pub fn remove(&mut self, id: &str) -> Result<bool, StoreError> {
+        let path = self.file(id);
+        remove_durable(&path).map_err(|source| StoreError { path, source })?;
+        Ok(self.entries.remove(id).is_some())
+    }
+
+    /// Deletes every appointment that has ended. Returns their ids.
+    pub fn sweep(&mut self, now: OffsetDateTime) -> Result<Vec<String>, StoreError> {
+        let expired: Vec<String> = self
+            .entries
+            .values()
+            .filter(|a| a.is_expired_at(now))
+            .map(|a| a.id.clone())
+            .collect();
+        for id in &expired {
+            self.remove(id)?;
+        }
+        Ok(expired)
+    }
+
+    /// The appointments whose window contains `now`: the only ones a code may open.
+    pub fn valid_at(&self, now: OffsetDateTime) -> Vec<Appointment> {
+        self.entries
+            .values()
+            .filter(|a| a.is_valid_at(now))
+            .cloned()
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::Duration;
+
+    pub(crate) fn appointment(
+        id: &str,
+        code: &str,
+        from: OffsetDateTime,
+        minutes: i64,
+    ) -> Appointment {
+        Appointment {
+            id: id.into(),
+            session: format!("s-{id}"),
+            code_hash: codes::hash(code),
+            not_before: from,
+            not_after: from + Duration::minutes(minutes),
+            doctor_name: "Dr. med. Anna Muster".into(),
+            patient_name: Some("Max Mustermann".into()),
+        }
+    }
+
+    #[test]
+    fn survives_reopen_and_drops_expired_and_corrupt_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let now = OffsetDateTime::now_utc();
+        let mut book = AppointmentBook::open(dir.path(), now).unwrap();
+        book.put(appointment("keep", "11111111", now, 60), now)
+            .unwrap();
+        book.put(appointment("short", "22222222", now, 1), now)
+            .unwrap();
+        std::fs::write(dir.path().join("junk.json"), b"{not json").unwrap();
+
+        let later = now + Duration::minutes(5);
+        let book = AppointmentBook::open(dir.path(), later).unwrap();
+        assert!(book.get("keep").is_some());
+        assert!(book.get("short").is_none());
+        let mut files: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        files.sort();
+        assert_eq!(files, ["keep.json"]);
+    }
+
+    #[test]
+    fn only_appointments_due_now_are_candidates() {
+        let dir = tempfile::tempdir().unwrap();
+        let now = OffsetDateTime::now_utc();
+        let mut book = AppointmentBook::open(dir.path(), now).unwrap();
+        book.put(
+            appointment("now", "11111111", now - Duration::minutes(1), 60),
+            now,
+        )
+        .unwrap();
+        book.put(
+            appointment("later", "22222222", now + Duration::hours(2), 60),
+            now,
+        )
+        .unwrap();
+        assert!(
+            !book
+                .put(
+                    appointment("past", "33333333", now - Duration::hours(2), 60),
+                    now
+                )
+                .unwrap()
+        );
+        let ids: Vec<_> = book.valid_at(now).into_iter().map(|a| a.id).collect();
+        assert_eq!(ids, ["now"]);
+        assert_eq!(
+            codes::find_match("11111111", book.valid_at(now)).map(|a| a.id),
+            Some("now".into())
+        );
+        assert_eq!(codes::find_match("22222222", book.valid_at(now)), None);
+    }
+
+    #[test]
+    fn wire_appointments_are_validated_field_by_field() {
+        let now = OffsetDateTime::now_utc();
+        let good = appointment("a1", "12345678", now, 30).to_msg();
+        assert!(Appointment::try_from(good.clone()).is_ok());
+        let mut bad = good.clone();
+        bad.id = "../etc".into();
+        assert_eq!(
+            Appointment::try_from(bad),
+            Err(InvalidAppointment::BadId("id"))
+        );
+        let mut bad = good.clone();
+        bad.code_hash = "12345678".into();
+        assert_eq!(Appointment::try_from(bad), Err(InvalidAppointment::BadHash));
+        let mut bad = good.clone();
+        bad.not_after = bad.not_before;
+        assert_eq!(
+            Appointment::try_from(bad),
+            Err(InvalidAppointment::EmptyWindow)
+        );
+        let mut bad = good;
+        bad.patient_name = Some("  ".into());
+        assert_eq!(
+            Appointment::try_from(bad),
+            Err(InvalidAppointment::BadName("patient_name"))
+        );
+    }
+
+    #[test]
+    fn debug_output_never_shows_the_patient_or_the_hash() {
+        let a = appointment("a1", "12345678", OffsetDateTime::now_utc(), 30);
+        let text = format!("{a:?}");
+        assert!(
+            !text.contains("Mustermann") && !text.contains("argon2"),
+            "{text}"
+        );
+    }
+}

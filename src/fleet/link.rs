@@ -1,0 +1,178 @@
+//! The MQTT link: one task owns rumqttc's event loop and nothing else.
+//!
+//! It polls in a task of its own (publishing from the polling task can deadlock once the request
+//! channel is full), waits with jittered exponential backoff between reconnects (rumqttc retries
+//! at once), and after every connect re-subscribes and re-publishes the "sticky" retained messages
+//! (the kiosk's state), since the last will may have replaced them while we were away.
+//! Everyone else holds a [`Link`] handle, which never blocks: a full queue is logged and dropped.
+
+use std::collections::BTreeMap;
+use std::collections::BTreeSet;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use rumqttc::{AsyncClient, Event, LastWill, MqttOptions, Outgoing, Packet, QoS};
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+use super::backoff::Backoff;
+use super::broker::BrokerUrl;
+
+/// The largest MQTT packet we read. Bigger than protocol v1's payload limit on purpose: an
+/// oversize payload must be dropped by the parser with a reason, not kill the connection.
+const MAX_INCOMING_PACKET: usize = 1024 * 1024;
+const REQUEST_QUEUE: usize = 512;
+
+#[derive(Debug, Clone)]
+pub struct LinkOptions {
+    pub client_id: String,
+    pub broker: BrokerUrl,
+    /// Topic and payload of the retained last will.
+    pub last_will: Option<(String, Vec<u8>)>,
+    pub keep_alive: Duration,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LinkEvent {
+    Connected,
+    Disconnected { reason: String, retry_in: Duration },
+    Message { topic: String, payload: Bytes },
+}
+
+#[derive(Debug, Default)]
+struct Shared {
+    subscriptions: BTreeSet<String>,
+    sticky: BTreeMap<String, Vec<u8>>,
+}
+
+/// A clonable handle to the link task.
+#[derive(Debug, Clone)]
+pub struct Link {
+    client: AsyncClient,
+    shared: Arc<Mutex<Shared>>,
+}
+
+/// Starts the link task. It runs until [`Link::close`] is called or the event receiver is dropped.
+pub fn spawn(opts: LinkOptions) -> (Link, mpsc::Receiver<LinkEvent>, JoinHandle<()>) {
+    let mut mqtt = MqttOptions::new(opts.client_id, opts.broker.host.clone(), opts.broker.port);
+    mqtt.set_keep_alive(opts.keep_alive);
+    mqtt.set_clean_session(true);
+    mqtt.set_max_packet_size(MAX_INCOMING_PACKET, MAX_INCOMING_PACKET);
+    if let Some((topic, payload)) = opts.last_will {
+        mqtt.set_last_will(LastWill::new(topic, payload, QoS::AtLeastOnce, true));
+    }
+    let (client, eventloop) = AsyncClient::new(mqtt, REQUEST_QUEUE);
+    let link = Link {
+        client,
+        shared: Arc::default(),
+    };
+    let (tx, rx) = mpsc::channel(256);
+    let task = tokio::spawn(run(eventloop, link.clone(), tx));
+    (link, rx, task)
+}
+
+async fn run(mut eventloop: rumqttc::EventLoop, link: Link, events: mpsc::Sender<LinkEvent>) {
+    let mut backoff = Backoff::default();
+    loop {
+        let sent = match eventloop.poll().await {
+            Ok(Event::Incoming(Packet::ConnAck(_))) => {
+                backoff.reset();
+                link.restore();
+                events.send(LinkEvent::Connected).await
+            }
+            Ok(Event::Incoming(Packet::Publish(p))) => {
+                events
+                    .send(LinkEvent::Message {
+                        topic: p.topic,
+                        payload: p.payload,
+                    })
+                    .await
+            }
+            Ok(Event::Outgoing(Outgoing::Disconnect)) => return,
+            Ok(_) => Ok(()),
+            Err(e) => {
+                let retry_in = backoff.next_wait(&mut rand::thread_rng());
+                let sent = events
+                    .send(LinkEvent::Disconnected {
+                        reason: e.to_string(),
+                        retry_in,
+                    })
+                    .await;
+                tokio::time::sleep(retry_in).await;
+                sent
+            }
+        };
+        if sent.is_err() {
+            return;
+        }
+    }
+}
+
+impl Link {
+    fn shared(&self) -> std::sync::MutexGuard<'_, Shared> {
+        // The lock only guards plain collections; a panic elsewhere cannot leave them half-changed.
+        self.shared
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Re-subscribes and re-publishes after a (re)connect.
+    fn restore(&self) {
+        let (subscriptions, sticky) = {
+            let shared = self.shared();
+            (shared.subscriptions.clone(), shared.sticky.clone())
+        };
+        for filter in subscriptions {
+            self.try_subscribe(&filter);
+        }
+        for (topic, payload) in sticky {
+            self.publish(&topic, payload, true);
+        }
+    }
+
+    fn try_subscribe(&self, filter: &str) {
+        if let Err(e) = self.client.try_subscribe(filter, QoS::AtLeastOnce) {
+            tracing::warn!(filter, error = %e, "subscribe request dropped");
+        }
+    }
+
+    /// Subscribes now and after every reconnect.
+    pub fn subscribe(&self, filter: &str) {
+        self.shared().subscriptions.insert(filter.to_string());
+        self.try_subscribe(filter);
+    }
+
+    pub fn unsubscribe(&self, filter: &str) {
+        self.shared().subscriptions.remove(filter);
+        if let Err(e) = self.client.try_unsubscribe(filter) {
+            tracing::warn!(filter, error = %e, "unsubscribe request dropped");
+        }
+    }
+
+    /// Publishes with QoS 1. Never waits: while the broker is away requests queue up to a limit,
+    /// beyond which they are dropped with a warning.
+    pub fn publish(&self, topic: &str, payload: Vec<u8>, retain: bool) {
+        if let Err(e) = self
+            .client
+            .try_publish(topic, QoS::AtLeastOnce, retain, payload)
+        {
+            tracing::warn!(topic, error = %e, "publish dropped: request queue full");
+        }
+    }
+
+    /// Publishes a retained message now and again after every reconnect.
+    pub fn publish_sticky(&self, topic: &str, payload: Vec<u8>) {
+        self.shared()
+            .sticky
+            .insert(topic.to_string(), payload.clone());
+        self.publish(topic, payload, true);
+    }
+
+    /// Asks for a clean disconnect after everything queued so far; the link task then ends.
+    pub fn close(&self) {
+        if let Err(e) = self.client.try_disconnect() {
+            tracing::warn!(error = %e, "disconnect request dropped");
+        }
+    }
+}

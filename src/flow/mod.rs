@@ -1,0 +1,556 @@
+//! The kiosk's consultation flow as a pure state machine:
+//! idle → code accepted → consent → waiting for the doctor → in call → ended → idle.
+//!
+//! `Kiosk::handle(event, now)` is the only way to change state, and it answers with the
+//! [`Action`]s the daemon must carry out. This module owns the rules (timeouts, lockout, which
+//! input fits which step) and must never do I/O: no GStreamer, no MQTT, no clock, no file. Every
+//! transition and timeout is covered by plain unit tests in `tests.rs`.
+
+mod lockout;
+#[cfg(test)]
+mod tests;
+
+use std::time::{Duration, Instant};
+
+pub use lockout::{ATTEMPTS_BEFORE_LOCKOUT, Lockout};
+
+use crate::fleet::Appointment;
+use crate::wire::{ByeReason, EventKind, KioskState, Refusal};
+
+/// How long each step may wait before the kiosk gives up and goes back to idle.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timeouts {
+    /// Name and consent screens without input.
+    pub input: Duration,
+    /// Waiting room: the doctor has not joined.
+    pub doctor: Duration,
+    /// The doctor joined but no media arrived: no direct connection could be made.
+    pub connect: Duration,
+    /// How long the "ended" screen stays.
+    pub ended: Duration,
+    /// How long a problem screen stays.
+    pub problem: Duration,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Self {
+            input: Duration::from_secs(120),
+            doctor: Duration::from_secs(15 * 60),
+            connect: Duration::from_secs(30),
+            ended: Duration::from_secs(10),
+            problem: Duration::from_secs(20),
+        }
+    }
+}
+
+/// Something that went wrong, in words a patient can be shown (the UI maps the code to text).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Problem {
+    DoctorDidNotCome,
+    NoDirectConnection,
+    ConnectionLost,
+    AppointmentWithdrawn,
+}
+
+impl Problem {
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::DoctorDidNotCome => "doctor_timeout",
+            Self::NoDirectConnection => "p2p_failed",
+            Self::ConnectionLost => "connection_lost",
+            Self::AppointmentWithdrawn => "appointment_revoked",
+        }
+    }
+}
+
+/// Where the consultation stands. Each state carries exactly the data it needs.
+#[derive(Debug, Clone)]
+pub enum Flow {
+    Idle,
+    CodeAccepted {
+        appointment: Appointment,
+        deadline: Instant,
+    },
+    Consent {
+        appointment: Appointment,
+        name: String,
+        deadline: Instant,
+    },
+    Waiting {
+        appointment: Appointment,
+        name: String,
+        doctor_joined: bool,
+        deadline: Instant,
+    },
+    InCall {
+        appointment: Appointment,
+        name: String,
+        since: Instant,
+    },
+    Ended {
+        duration: Duration,
+        until: Instant,
+    },
+    Failed {
+        problem: Problem,
+        until: Instant,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// A code was entered and checked against the appointments valid now: the match, if any.
+    CodeChecked(Option<Appointment>),
+    /// The patient's name is confirmed; `None` takes the name the appointment carries.
+    NameConfirmed(Option<String>),
+    ConsentGiven,
+    /// Name and consent in one step (the control socket's `accept`).
+    Accept(Option<String>),
+    Cancel,
+    HangUp,
+    /// The fleet's `end_call` command.
+    EndCallCommand,
+    DoctorJoined,
+    /// The first remote video frame was decoded.
+    MediaFlowing,
+    CallFailed,
+    RemoteBye,
+    AppointmentRevoked(String),
+    Tick,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    Publish {
+        state: KioskState,
+        detail: Option<String>,
+    },
+    Report {
+        event: EventKind,
+        appointment: Option<String>,
+        reason: Option<String>,
+        duration_s: Option<u64>,
+    },
+    /// Join the call session: subscribe to the doctor's topic, say hello, offer when the doctor is there.
+    JoinSession {
+        session: String,
+        patient_name: String,
+    },
+    /// Leave the call session, saying `bye` with the reason when there is one to say.
+    LeaveSession { bye: Option<ByeReason> },
+    /// Forget everything typed on the screens.
+    WipeInput,
+}
+
+/// What one event led to: the actions to carry out, and the refusal to show if the input did not fit.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Outcome {
+    pub actions: Vec<Action>,
+    pub refused: Option<Refusal>,
+}
+
+impl Outcome {
+    fn refused(refusal: Refusal) -> Self {
+        Self {
+            actions: Vec::new(),
+            refused: Some(refusal),
+        }
+    }
+}
+
+#[derive(Debug)]
+pub struct Kiosk {
+    flow: Flow,
+    lockout: Lockout,
+    timeouts: Timeouts,
+}
+
+impl Kiosk {
+    pub fn new(timeouts: Timeouts) -> Self {
+        Self {
+            flow: Flow::Idle,
+            lockout: Lockout::default(),
+            timeouts,
+        }
+    }
+
+    pub fn flow(&self) -> &Flow {
+        &self.flow
+    }
+
+    pub fn state(&self) -> KioskState {
+        match self.flow {
+            Flow::Idle => KioskState::Idle,
+            Flow::CodeAccepted { .. } => KioskState::CodeAccepted,
+            Flow::Consent { .. } => KioskState::Consent,
+            Flow::Waiting { .. } => KioskState::Waiting,
+            Flow::InCall { .. } => KioskState::InCall,
+            Flow::Ended { .. } => KioskState::Ended,
+            Flow::Failed { .. } => KioskState::Error,
+        }
+    }
+
+    /// The detail published with the state: the problem's code on the problem screen.
+    pub fn detail(&self) -> Option<String> {
+        match self.flow {
+            Flow::Failed { problem, .. } => Some(problem.code().to_string()),
+            _ => None,
+        }
+    }
+
+    /// The call session the flow is in, if any.
+    pub fn session(&self) -> Option<&str> {
+        match &self.flow {
+            Flow::Waiting { appointment, .. } | Flow::InCall { appointment, .. } => {
+                Some(&appointment.session)
+            }
+            _ => None,
+        }
+    }
+
+    /// When `handle(Event::Tick, …)` next has something to do.
+    pub fn next_deadline(&self) -> Option<Instant> {
+        match self.flow {
+            Flow::Idle | Flow::InCall { .. } => None,
+            Flow::CodeAccepted { deadline, .. }
+            | Flow::Consent { deadline, .. }
+            | Flow::Waiting { deadline, .. } => Some(deadline),
+            Flow::Ended { until, .. } | Flow::Failed { until, .. } => Some(until),
+        }
+    }
+
+    /// Whether a code may be checked now. Asked before the (deliberately slow) hash check, so a
+    /// locked kiosk does no work for a guesser.
+    pub fn code_entry_allowed(&self, now: Instant) -> Result<(), Refusal> {
+        if !matches!(self.flow, Flow::Idle) {
+            return Err(Refusal::Busy);
+        }
+        match self.lockout.remaining(now) {
+            Some(left) => Err(Refusal::LockedOut {
+                remaining_s: left.as_secs_f64().ceil() as u64,
+            }),
+            None => Ok(()),
+        }
+    }
+
+    pub fn handle(&mut self, event: Event, now: Instant) -> Outcome {
+        match event {
+            Event::CodeChecked(found) => self.code_checked(found, now),
+            Event::NameConfirmed(name) => self.name_confirmed(name, now),
+            Event::ConsentGiven => self.consent_given(now),
+            Event::Accept(name) => {
+                let mut first = match self.flow {
+                    Flow::CodeAccepted { .. } => self.name_confirmed(name, now),
+                    Flow::Consent { .. } if name.is_some() => {
+                        return Outcome::refused(Refusal::NotNow);
+                    }
+                    _ => Outcome::default(),
+                };
+                if first.refused.is_some() {
+                    return first;
+                }
+                let second = self.consent_given(now);
+                first.actions.extend(second.actions);
+                first.refused = second.refused;
+                first
+            }
+            Event::Cancel => self.cancel(),
+            Event::HangUp => self.hang_up(now, "local_hangup"),
+            Event::EndCallCommand => self.hang_up(now, "fleet_command"),
+            Event::DoctorJoined => {
+                if let Flow::Waiting {
+                    doctor_joined,
+                    deadline,
+                    ..
+                } = &mut self.flow
+                {
+                    *doctor_joined = true;
+                    *deadline = now + self.timeouts.connect;
+                }
+                Outcome::default()
+            }
+            Event::MediaFlowing => self.media_flowing(now),
+            Event::CallFailed => self.call_failed(now),
+            Event::RemoteBye => self.remote_bye(now),
+            Event::AppointmentRevoked(id) => self.revoked(&id, now),
+            Event::Tick => self.tick(now),
+        }
+    }
+
+    fn code_checked(&mut self, found: Option<Appointment>, now: Instant) -> Outcome {
+        if let Err(refusal) = self.code_entry_allowed(now) {
+            return Outcome::refused(refusal);
+        }
+        let Some(appointment) = found else {
+            let mut actions = vec![report(EventKind::CodeRejected, None, None, None)];
+            let refusal = match self.lockout.fail(now) {
+                Some(length) => {
+                    actions.push(report(
+                        EventKind::Lockout,
+                        None,
+                        None,
+                        Some(length.as_secs()),
+                    ));
+                    Refusal::LockedOut {
+                        remaining_s: length.as_secs(),
+                    }
+                }
+                None => Refusal::WrongCode {
+                    attempts_left: self.lockout.attempts_left(),
+                },
+            };
+            return Outcome {
+                actions,
+                refused: Some(refusal),
+            };
+        };
+        self.lockout.succeed();
+        self.flow = Flow::CodeAccepted {
+            appointment,
+            deadline: now + self.timeouts.input,
+        };
+        self.done(Vec::new())
+    }
+
+    fn name_confirmed(&mut self, name: Option<String>, now: Instant) -> Outcome {
+        let Flow::CodeAccepted { appointment, .. } = &self.flow else {
+            return Outcome::refused(Refusal::NotNow);
+        };
+        let name = match name.or_else(|| appointment.patient_name.clone()) {
+            None => return Outcome::refused(Refusal::NameMissing),
+            Some(name) => match valid_name(&name) {
+                Some(name) => name,
+                None => return Outcome::refused(Refusal::NameInvalid),
+            },
+        };
+        let appointment = appointment.clone();
+        self.flow = Flow::Consent {
+            appointment,
+            name,
+            deadline: now + self.timeouts.input,
+        };
+        self.done(Vec::new())
+    }
+
+    fn consent_given(&mut self, now: Instant) -> Outcome {
+        let Flow::Consent {
+            appointment, name, ..
+        } = &self.flow
+        else {
+            return Outcome::refused(Refusal::NotNow);
+        };
+        let (appointment, name) = (appointment.clone(), name.clone());
+        let actions = vec![
+            report(EventKind::ConsentGiven, Some(&appointment), None, None),
+            Action::JoinSession {
+                session: appointment.session.clone(),
+                patient_name: name.clone(),
+            },
+        ];
+        self.flow = Flow::Waiting {
+            appointment,
+            name,
+            doctor_joined: false,
+            deadline: now + self.timeouts.doctor,
+        };
+        self.done(actions)
+    }
+
+    fn cancel(&mut self) -> Outcome {
+        match self.flow {
+            Flow::Idle => Outcome::default(),
+            Flow::InCall { .. } => Outcome::refused(Refusal::NotNow),
+            Flow::Waiting { .. } => self.to_idle(vec![Action::LeaveSession {
+                bye: Some(ByeReason::Hangup),
+            }]),
+            Flow::CodeAccepted { .. }
+            | Flow::Consent { .. }
+            | Flow::Ended { .. }
+            | Flow::Failed { .. } => self.to_idle(Vec::new()),
+        }
+    }
+
+    fn hang_up(&mut self, now: Instant, reason: &str) -> Outcome {
+        match &self.flow {
+            Flow::InCall { .. } => self.end_call(
+                now,
+                reason,
+                vec![Action::LeaveSession {
+                    bye: Some(ByeReason::Hangup),
+                }],
+            ),
+            Flow::Waiting { .. } => self.cancel(),
+            _ => Outcome::refused(Refusal::NoCall),
+        }
+    }
+
+    fn media_flowing(&mut self, now: Instant) -> Outcome {
+        let Flow::Waiting {
+            appointment, name, ..
+        } = &self.flow
+        else {
+            return Outcome::default();
+        };
+        let actions = vec![report(
+            EventKind::CallStarted,
+            Some(appointment),
+            None,
+            None,
+        )];
+        self.flow = Flow::InCall {
+            appointment: appointment.clone(),
+            name: name.clone(),
+            since: now,
+        };
+        self.done(actions)
+    }
+
+    fn call_failed(&mut self, now: Instant) -> Outcome {
+        let leave = Action::LeaveSession {
+            bye: Some(ByeReason::Error),
+        };
+        match &self.flow {
+            Flow::Waiting { .. } => self.fail(Problem::NoDirectConnection, now, vec![leave]),
+            Flow::InCall {
+                appointment, since, ..
+            } => {
+                let ended = call_ended(appointment, now.duration_since(*since), "error");
+                self.fail(Problem::ConnectionLost, now, vec![leave, ended])
+            }
+            _ => Outcome::default(),
+        }
+    }
+
+    fn remote_bye(&mut self, now: Instant) -> Outcome {
+        let leave = Action::LeaveSession { bye: None };
+        match &self.flow {
+            Flow::InCall { .. } => self.end_call(now, "remote_hangup", vec![leave]),
+            Flow::Waiting { .. } => {
+                self.flow = Flow::Ended {
+                    duration: Duration::ZERO,
+                    until: now + self.timeouts.ended,
+                };
+                self.done(vec![leave])
+            }
+            _ => Outcome::default(),
+        }
+    }
+
+    fn revoked(&mut self, id: &str, now: Instant) -> Outcome {
+        let (appointment, waiting) = match &self.flow {
+            Flow::CodeAccepted { appointment, .. } | Flow::Consent { appointment, .. } => {
+                (appointment, false)
+            }
+            Flow::Waiting { appointment, .. } => (appointment, true),
+            // A running call goes on: doctor and patient are already talking.
+            _ => return Outcome::default(),
+        };
+        if appointment.id != id {
+            return Outcome::default();
+        }
+        let leave = waiting.then_some(Action::LeaveSession {
+            bye: Some(ByeReason::Hangup),
+        });
+        self.fail(
+            Problem::AppointmentWithdrawn,
+            now,
+            leave.into_iter().collect(),
+        )
+    }
+
+    fn tick(&mut self, now: Instant) -> Outcome {
+        if self.next_deadline().is_none_or(|deadline| now < deadline) {
+            return Outcome::default();
+        }
+        match &self.flow {
+            Flow::Waiting { doctor_joined, .. } => {
+                let (problem, bye) = if *doctor_joined {
+                    (Problem::NoDirectConnection, ByeReason::Error)
+                } else {
+                    (Problem::DoctorDidNotCome, ByeReason::Timeout)
+                };
+                self.fail(problem, now, vec![Action::LeaveSession { bye: Some(bye) }])
+            }
+            _ => self.to_idle(Vec::new()),
+        }
+    }
+
+    fn end_call(&mut self, now: Instant, reason: &str, mut actions: Vec<Action>) -> Outcome {
+        let Flow::InCall {
+            appointment, since, ..
+        } = &self.flow
+        else {
+            return Outcome::refused(Refusal::NoCall);
+        };
+        let duration = now.duration_since(*since);
+        actions.push(call_ended(appointment, duration, reason));
+        self.flow = Flow::Ended {
+            duration,
+            until: now + self.timeouts.ended,
+        };
+        self.done(actions)
+    }
+
+    fn fail(&mut self, problem: Problem, now: Instant, mut actions: Vec<Action>) -> Outcome {
+        actions.push(report(
+            EventKind::Error,
+            None,
+            Some(problem.code().into()),
+            None,
+        ));
+        self.flow = Flow::Failed {
+            problem,
+            until: now + self.timeouts.problem,
+        };
+        self.done(actions)
+    }
+
+    fn to_idle(&mut self, mut actions: Vec<Action>) -> Outcome {
+        self.flow = Flow::Idle;
+        actions.push(Action::WipeInput);
+        self.done(actions)
+    }
+
+    /// Finishes a transition: the new state is always published last.
+    fn done(&self, mut actions: Vec<Action>) -> Outcome {
+        actions.push(Action::Publish {
+            state: self.state(),
+            detail: self.detail(),
+        });
+        Outcome {
+            actions,
+            refused: None,
+        }
+    }
+}
+
+fn report(
+    event: EventKind,
+    appointment: Option<&Appointment>,
+    reason: Option<String>,
+    duration_s: Option<u64>,
+) -> Action {
+    Action::Report {
+        event,
+        appointment: appointment.map(|a| a.id.clone()),
+        reason,
+        duration_s,
+    }
+}
+
+fn call_ended(appointment: &Appointment, duration: Duration, reason: &str) -> Action {
+    report(
+        EventKind::CallEnded,
+        Some(appointment),
+        Some(reason.into()),
+        Some(duration.as_secs()),
+    )
+}
+
+/// A name as the doctor will see it: trimmed, 1 to 100 characters, no control characters.
+pub fn valid_name(name: &str) -> Option<String> {
+    let name = name.trim();
+    let len = name.chars().count();
+    ((1..=100).contains(&len) && !name.chars().any(char::is_control)).then(|| name.to_string())
+}

@@ -1,0 +1,371 @@
+//! Every transition and timeout of the flow, driven by plain events and a fake clock.
+
+use std::time::{Duration, Instant};
+
+use time::OffsetDateTime;
+
+use super::*;
+
+fn appointment(patient: Option<&str>) -> Appointment {
+    let now = OffsetDateTime::now_utc();
+    Appointment {
+        id: "a1".into(),
+        session: "s1".into(),
+        code_hash: String::new(),
+        not_before: now,
+        not_after: now + time::Duration::hours(1),
+        doctor_name: "Dr. Muster".into(),
+        patient_name: patient.map(Into::into),
+    }
+}
+
+fn published(outcome: &Outcome) -> Vec<KioskState> {
+    outcome
+        .actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::Publish { state, .. } => Some(*state),
+            _ => None,
+        })
+        .collect()
+}
+
+fn reported(outcome: &Outcome) -> Vec<EventKind> {
+    outcome
+        .actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::Report { event, .. } => Some(*event),
+            _ => None,
+        })
+        .collect()
+}
+
+const T: Timeouts = Timeouts {
+    input: Duration::from_secs(120),
+    doctor: Duration::from_secs(600),
+    connect: Duration::from_secs(30),
+    ended: Duration::from_secs(10),
+    problem: Duration::from_secs(20),
+};
+
+/// A kiosk in the waiting room, and the time it got there.
+fn waiting() -> (Kiosk, Instant) {
+    let t0 = Instant::now();
+    let mut k = Kiosk::new(T);
+    k.handle(Event::CodeChecked(Some(appointment(Some("Max")))), t0);
+    k.handle(Event::Accept(None), t0);
+    assert_eq!(k.state(), KioskState::Waiting);
+    (k, t0)
+}
+
+fn in_call() -> (Kiosk, Instant) {
+    let (mut k, t0) = waiting();
+    k.handle(Event::DoctorJoined, t0);
+    let out = k.handle(Event::MediaFlowing, t0);
+    assert_eq!(reported(&out), [EventKind::CallStarted]);
+    (k, t0)
+}
+
+#[test]
+fn a_whole_consultation_goes_through_every_state_and_back_to_idle() {
+    let t0 = Instant::now();
+    let mut k = Kiosk::new(T);
+    assert_eq!(k.state(), KioskState::Idle);
+    let out = k.handle(Event::CodeChecked(Some(appointment(None))), t0);
+    assert_eq!(published(&out), [KioskState::CodeAccepted]);
+    assert_eq!(
+        k.handle(Event::NameConfirmed(None), t0).refused,
+        Some(Refusal::NameMissing)
+    );
+    let out = k.handle(Event::NameConfirmed(Some("  Erika Mustermann ".into())), t0);
+    assert_eq!(published(&out), [KioskState::Consent]);
+    let out = k.handle(Event::ConsentGiven, t0);
+    assert_eq!(published(&out), [KioskState::Waiting]);
+    assert_eq!(reported(&out), [EventKind::ConsentGiven]);
+    assert!(out.actions.contains(&Action::JoinSession {
+        session: "s1".into(),
+        patient_name: "Erika Mustermann".into()
+    }));
+    assert_eq!(k.session(), Some("s1"));
+    k.handle(Event::DoctorJoined, t0);
+    let out = k.handle(Event::MediaFlowing, t0 + Duration::from_secs(2));
+    assert_eq!(published(&out), [KioskState::InCall]);
+    let out = k.handle(Event::HangUp, t0 + Duration::from_secs(62));
+    assert_eq!(published(&out), [KioskState::Ended]);
+    assert!(out.actions.contains(&Action::LeaveSession {
+        bye: Some(ByeReason::Hangup)
+    }));
+    assert!(out.actions.contains(&Action::Report {
+        event: EventKind::CallEnded,
+        appointment: Some("a1".into()),
+        reason: Some("local_hangup".into()),
+        duration_s: Some(60),
+    }));
+    assert!(
+        k.handle(Event::Tick, t0 + Duration::from_secs(70))
+            .actions
+            .is_empty()
+    );
+    let out = k.handle(Event::Tick, t0 + Duration::from_secs(72));
+    assert_eq!(published(&out), [KioskState::Idle]);
+    assert!(out.actions.contains(&Action::WipeInput));
+}
+
+#[test]
+fn accept_takes_the_appointments_name_and_publishes_both_steps() {
+    let t0 = Instant::now();
+    let mut k = Kiosk::new(T);
+    assert_eq!(
+        k.handle(Event::Accept(None), t0).refused,
+        Some(Refusal::NotNow)
+    );
+    k.handle(
+        Event::CodeChecked(Some(appointment(Some("Max Mustermann")))),
+        t0,
+    );
+    let out = k.handle(Event::Accept(None), t0);
+    assert_eq!(published(&out), [KioskState::Consent, KioskState::Waiting]);
+    assert!(out.actions.contains(&Action::JoinSession {
+        session: "s1".into(),
+        patient_name: "Max Mustermann".into()
+    }));
+}
+
+#[test]
+fn accept_refuses_a_missing_or_invalid_name_without_moving() {
+    let t0 = Instant::now();
+    let mut k = Kiosk::new(T);
+    k.handle(Event::CodeChecked(Some(appointment(None))), t0);
+    assert_eq!(
+        k.handle(Event::Accept(None), t0).refused,
+        Some(Refusal::NameMissing)
+    );
+    assert_eq!(
+        k.handle(Event::Accept(Some("\u{7}".into())), t0).refused,
+        Some(Refusal::NameInvalid)
+    );
+    assert_eq!(
+        k.handle(Event::Accept(Some("x".repeat(101))), t0).refused,
+        Some(Refusal::NameInvalid)
+    );
+    assert_eq!(k.state(), KioskState::CodeAccepted);
+}
+
+#[test]
+fn wrong_codes_lead_to_a_lockout_that_also_refuses_right_codes() {
+    let t0 = Instant::now();
+    let mut k = Kiosk::new(T);
+    for left in (1..ATTEMPTS_BEFORE_LOCKOUT).rev() {
+        let out = k.handle(Event::CodeChecked(None), t0);
+        assert_eq!(
+            out.refused,
+            Some(Refusal::WrongCode {
+                attempts_left: left
+            })
+        );
+        assert_eq!(reported(&out), [EventKind::CodeRejected]);
+        assert!(
+            published(&out).is_empty(),
+            "a wrong code does not change the state"
+        );
+    }
+    let out = k.handle(Event::CodeChecked(None), t0);
+    assert_eq!(out.refused, Some(Refusal::LockedOut { remaining_s: 60 }));
+    assert_eq!(
+        reported(&out),
+        [EventKind::CodeRejected, EventKind::Lockout]
+    );
+    let later = t0 + Duration::from_secs(30);
+    assert_eq!(
+        k.code_entry_allowed(later),
+        Err(Refusal::LockedOut { remaining_s: 30 })
+    );
+    let out = k.handle(Event::CodeChecked(Some(appointment(None))), later);
+    assert_eq!(out.refused, Some(Refusal::LockedOut { remaining_s: 30 }));
+    assert_eq!(k.state(), KioskState::Idle);
+    let after = t0 + Duration::from_secs(60);
+    assert_eq!(k.code_entry_allowed(after), Ok(()));
+    k.handle(Event::CodeChecked(Some(appointment(None))), after);
+    assert_eq!(k.state(), KioskState::CodeAccepted);
+}
+
+#[test]
+fn codes_are_refused_while_busy() {
+    let (k, t0) = waiting();
+    assert_eq!(k.code_entry_allowed(t0), Err(Refusal::Busy));
+}
+
+#[test]
+fn input_screens_time_out_to_idle_and_wipe_input() {
+    let t0 = Instant::now();
+    let mut k = Kiosk::new(T);
+    k.handle(Event::CodeChecked(Some(appointment(None))), t0);
+    assert_eq!(k.next_deadline(), Some(t0 + T.input));
+    assert!(
+        k.handle(Event::Tick, t0 + T.input - Duration::from_millis(1))
+            .actions
+            .is_empty()
+    );
+    let out = k.handle(Event::Tick, t0 + T.input);
+    assert_eq!(published(&out), [KioskState::Idle]);
+    assert!(out.actions.contains(&Action::WipeInput));
+
+    k.handle(Event::CodeChecked(Some(appointment(None))), t0);
+    k.handle(
+        Event::NameConfirmed(Some("Max".into())),
+        t0 + Duration::from_secs(100),
+    );
+    assert_eq!(
+        k.next_deadline(),
+        Some(t0 + Duration::from_secs(100) + T.input),
+        "each step restarts the clock"
+    );
+    k.handle(Event::Tick, t0 + Duration::from_secs(100) + T.input);
+    assert_eq!(k.state(), KioskState::Idle);
+}
+
+#[test]
+fn a_doctor_who_never_comes_ends_in_a_problem_screen_then_idle() {
+    let (mut k, t0) = waiting();
+    let out = k.handle(Event::Tick, t0 + T.doctor);
+    assert_eq!(published(&out), [KioskState::Error]);
+    assert_eq!(k.detail().as_deref(), Some("doctor_timeout"));
+    assert!(out.actions.contains(&Action::LeaveSession {
+        bye: Some(ByeReason::Timeout)
+    }));
+    assert_eq!(reported(&out), [EventKind::Error]);
+    let out = k.handle(Event::Tick, t0 + T.doctor + T.problem);
+    assert_eq!(published(&out), [KioskState::Idle]);
+}
+
+#[test]
+fn a_doctor_who_joins_but_cannot_connect_is_a_p2p_failure() {
+    let (mut k, t0) = waiting();
+    let joined = t0 + Duration::from_secs(5);
+    k.handle(Event::DoctorJoined, joined);
+    assert_eq!(k.next_deadline(), Some(joined + T.connect));
+    let out = k.handle(Event::Tick, joined + T.connect);
+    assert_eq!(k.detail().as_deref(), Some("p2p_failed"));
+    assert!(out.actions.contains(&Action::LeaveSession {
+        bye: Some(ByeReason::Error)
+    }));
+
+    let (mut k, t0) = waiting();
+    k.handle(Event::DoctorJoined, t0);
+    k.handle(Event::CallFailed, t0);
+    assert_eq!(k.detail().as_deref(), Some("p2p_failed"));
+}
+
+#[test]
+fn a_lost_call_reports_its_end_and_the_problem() {
+    let (mut k, t0) = in_call();
+    let out = k.handle(Event::CallFailed, t0 + Duration::from_secs(5));
+    assert_eq!(reported(&out), [EventKind::CallEnded, EventKind::Error]);
+    assert_eq!(k.detail().as_deref(), Some("connection_lost"));
+}
+
+#[test]
+fn the_doctor_hanging_up_ends_the_call_without_a_bye_back() {
+    let (mut k, t0) = in_call();
+    let out = k.handle(Event::RemoteBye, t0 + Duration::from_secs(3));
+    assert_eq!(published(&out), [KioskState::Ended]);
+    assert!(out.actions.contains(&Action::LeaveSession { bye: None }));
+    assert!(
+        out.actions
+            .iter()
+            .any(|a| matches!(a, Action::Report { reason: Some(r), .. } if r == "remote_hangup"))
+    );
+
+    let (mut k, t0) = waiting();
+    k.handle(Event::RemoteBye, t0);
+    assert_eq!(
+        k.state(),
+        KioskState::Ended,
+        "a doctor who leaves the waiting room ends it"
+    );
+}
+
+#[test]
+fn the_fleet_can_end_a_call_or_a_wait() {
+    let (mut k, t0) = in_call();
+    let out = k.handle(Event::EndCallCommand, t0);
+    assert!(
+        out.actions
+            .iter()
+            .any(|a| matches!(a, Action::Report { reason: Some(r), .. } if r == "fleet_command"))
+    );
+    assert_eq!(k.state(), KioskState::Ended);
+    let (mut k, t0) = waiting();
+    k.handle(Event::EndCallCommand, t0);
+    assert_eq!(k.state(), KioskState::Idle);
+    assert_eq!(
+        Kiosk::new(T).handle(Event::EndCallCommand, t0).refused,
+        Some(Refusal::NoCall)
+    );
+}
+
+#[test]
+fn cancel_returns_to_idle_from_every_state_but_a_running_call() {
+    let t0 = Instant::now();
+    let mut k = Kiosk::new(T);
+    assert_eq!(
+        k.handle(Event::Cancel, t0),
+        Outcome::default(),
+        "idle stays idle quietly"
+    );
+    k.handle(Event::CodeChecked(Some(appointment(Some("Max")))), t0);
+    k.handle(Event::Cancel, t0);
+    assert_eq!(k.state(), KioskState::Idle);
+
+    let (mut k, t0) = waiting();
+    let out = k.handle(Event::Cancel, t0);
+    assert!(out.actions.contains(&Action::LeaveSession {
+        bye: Some(ByeReason::Hangup)
+    }));
+    assert_eq!(k.state(), KioskState::Idle);
+
+    let (mut k, t0) = in_call();
+    assert_eq!(k.handle(Event::Cancel, t0).refused, Some(Refusal::NotNow));
+    k.handle(Event::HangUp, t0);
+    k.handle(Event::Cancel, t0);
+    assert_eq!(
+        k.state(),
+        KioskState::Idle,
+        "the ended screen can be left at once"
+    );
+}
+
+#[test]
+fn hang_up_needs_a_call() {
+    let mut k = Kiosk::new(T);
+    assert_eq!(
+        k.handle(Event::HangUp, Instant::now()).refused,
+        Some(Refusal::NoCall)
+    );
+}
+
+#[test]
+fn a_revoked_appointment_stops_the_flow_before_the_call_but_not_during_it() {
+    let (mut k, t0) = waiting();
+    k.handle(Event::AppointmentRevoked("other".into()), t0);
+    assert_eq!(k.state(), KioskState::Waiting);
+    let out = k.handle(Event::AppointmentRevoked("a1".into()), t0);
+    assert_eq!(k.detail().as_deref(), Some("appointment_revoked"));
+    assert!(out.actions.contains(&Action::LeaveSession {
+        bye: Some(ByeReason::Hangup)
+    }));
+
+    let (mut k, t0) = in_call();
+    k.handle(Event::AppointmentRevoked("a1".into()), t0);
+    assert_eq!(k.state(), KioskState::InCall);
+}
+
+#[test]
+fn a_doctor_reload_during_the_call_keeps_the_call() {
+    let (mut k, t0) = in_call();
+    assert!(k.handle(Event::DoctorJoined, t0).actions.is_empty());
+    assert!(k.handle(Event::MediaFlowing, t0).actions.is_empty());
+    assert_eq!(k.state(), KioskState::InCall);
+    assert_eq!(k.next_deadline(), None, "a call has no time limit");
+}

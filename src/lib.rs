@@ -1,0 +1,11 @@
+//! praxiskiosk: a consultation kiosk for German video consultations (Videosprechstunde).
+//!
+//! `kioskd` (the daemon on the kiosk) and `kioskctl` (the fleet manager's tool) are thin binaries
+//! over this library. See `docs/protocol.md` for protocol v1 and the README for the architecture.
+
+pub mod call;
+pub mod fleet;
+pub mod flow;
+pub mod media;
+pub mod platform;
+pub mod wire;

@@ -1,0 +1,248 @@
+//! Capture, encoders and playback, chosen in config and turned into GStreamer bin descriptions.
+//!
+//! Sources and sinks are closed lists, not free pipeline text: the config can pick a camera, a
+//! microphone and where remote media is shown or heard, but it can never add an element that
+//! writes to disk (`filesink`, `splitmuxsink`, …) — nobody may record the consultation.
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum VideoSource {
+    #[serde(rename = "videotestsrc")]
+    Test,
+    #[serde(rename = "v4l2src")]
+    V4l2,
+    #[serde(rename = "libcamerasrc")]
+    Libcamera,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum AudioSource {
+    #[serde(rename = "audiotestsrc")]
+    Test,
+    #[serde(rename = "alsasrc")]
+    Alsa,
+    #[serde(rename = "pulsesrc")]
+    Pulse,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum VideoSink {
+    #[serde(rename = "autovideosink")]
+    Auto,
+    #[serde(rename = "kmssink")]
+    Kms,
+    #[serde(rename = "waylandsink")]
+    Wayland,
+    #[serde(rename = "ximagesink")]
+    Ximage,
+    #[serde(rename = "fakesink")]
+    Fake,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum AudioSink {
+    #[serde(rename = "autoaudiosink")]
+    Auto,
+    #[serde(rename = "alsasink")]
+    Alsa,
+    #[serde(rename = "pulsesink")]
+    Pulse,
+    #[serde(rename = "fakesink")]
+    Fake,
+}
+
+/// What a call sends and where it plays what it receives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MediaSpec {
+    pub video_source: VideoSource,
+    /// `/dev/videoN` for `v4l2src`; the camera name for `libcamerasrc`.
+    pub video_device: Option<String>,
+    pub audio_source: AudioSource,
+    /// An ALSA device such as `hw:1,0` for `alsasrc`.
+    pub audio_device: Option<String>,
+    pub video_sink: VideoSink,
+    pub audio_sink: AudioSink,
+    pub width: u32,
+    pub height: u32,
+    pub framerate: u32,
+    pub video_bitrate_kbps: u32,
+}
+
+impl MediaSpec {
+    /// Test sources and headless sinks: what tests and the fleet manager's test calls use.
+    pub fn test_sources() -> Self {
+        Self {
+            video_source: VideoSource::Test,
+            video_device: None,
+            audio_source: AudioSource::Test,
+            audio_device: None,
+            video_sink: VideoSink::Fake,
+            audio_sink: AudioSink::Fake,
+            width: 640,
+            height: 360,
+            framerate: 30,
+            video_bitrate_kbps: 800,
+        }
+    }
+}
+
+/// RTP payload types of our offer. Fixed, so both roles' pipelines agree.
+pub const VP8_PT: u32 = 96;
+pub const OPUS_PT: u32 = 97;
+
+/// Characters allowed in a device name that goes into a bin description.
+pub fn is_safe_device(device: &str) -> bool {
+    !device.is_empty()
+        && device.len() <= 128
+        && device
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"/_.:,-".contains(&b))
+}
+
+/// Camera → scale → VP8 (real-time settings) → RTP. The encoder is named `venc`.
+pub fn video_send_description(spec: &MediaSpec) -> String {
+    let source = match (spec.video_source, spec.video_device.as_deref()) {
+        (VideoSource::Test, _) => "videotestsrc is-live=true pattern=ball".to_string(),
+        (VideoSource::V4l2, Some(dev)) => format!("v4l2src device={dev}"),
+        (VideoSource::V4l2, None) => "v4l2src".to_string(),
+        (VideoSource::Libcamera, Some(name)) => format!("libcamerasrc camera-name={name}"),
+        (VideoSource::Libcamera, None) => "libcamerasrc".to_string(),
+    };
+    let (w, h, fps) = (spec.width, spec.height, spec.framerate);
+    // deadline=1 and lag-in-frames=0 keep vp8enc from buffering frames: latency for a conversation.
+    format!(
+        "{source} ! videoconvert ! videoscale ! videorate ! video/x-raw,width={w},height={h},framerate={fps}/1 \
+         ! queue max-size-buffers=2 leaky=downstream \
+         ! vp8enc name=venc deadline=1 lag-in-frames=0 cpu-used=4 threads=2 error-resilient=partitions \
+           keyframe-max-dist={kf} target-bitrate={bps} \
+         ! rtpvp8pay picture-id-mode=15-bit mtu=1200 \
+         ! application/x-rtp,media=video,encoding-name=VP8,payload={VP8_PT},clock-rate=90000",
+        kf = fps * 2,
+        bps = spec.video_bitrate_kbps * 1000,
+    )
+}
+
+/// Microphone → Opus (voice) → RTP. The encoder is named `aenc`.
+pub fn audio_send_description(spec: &MediaSpec) -> String {
+    let source = match (spec.audio_source, spec.audio_device.as_deref()) {
+        (AudioSource::Test, _) => {
+            "audiotestsrc is-live=true wave=sine freq=440 volume=0.1".to_string()
+        }
+        (AudioSource::Alsa, Some(dev)) => format!("alsasrc device={dev}"),
+        (AudioSource::Alsa, None) => "alsasrc".to_string(),
+        (AudioSource::Pulse, _) => "pulsesrc".to_string(),
+    };
+    format!(
+        "{source} ! audioconvert ! audioresample ! audio/x-raw,rate=48000,channels=1 \
+         ! queue max-size-time=100000000 leaky=downstream \
+         ! opusenc name=aenc audio-type=voice bitrate=32000 frame-size=20 \
+         ! rtpopuspay \
+         ! application/x-rtp,media=audio,encoding-name=OPUS,payload={OPUS_PT},clock-rate=48000"
+    )
+}
+
+/// Decoded remote video → the display. Only playback sinks are possible here.
+pub fn video_play_description(sink: VideoSink) -> String {
+    let sink = match sink {
+        VideoSink::Auto => "autovideosink sync=false",
+        VideoSink::Kms => "kmssink sync=false",
+        VideoSink::Wayland => "waylandsink sync=false",
+        VideoSink::Ximage => "ximagesink sync=false",
+        VideoSink::Fake => "fakesink sync=false",
+    };
+    format!("queue max-size-buffers=3 leaky=downstream ! videoconvert ! videoscale ! {sink}")
+}
+
+/// Decoded remote audio → the speaker.
+pub fn audio_play_description(sink: AudioSink) -> String {
+    let sink = match sink {
+        AudioSink::Auto => "autoaudiosink",
+        AudioSink::Alsa => "alsasink",
+        AudioSink::Pulse => "pulsesink",
+        AudioSink::Fake => "fakesink sync=false",
+    };
+    format!("queue ! audioconvert ! audioresample ! {sink}")
+}
+
+/// The GStreamer elements a call with this spec needs.
+pub fn required_elements(spec: &MediaSpec) -> Vec<&'static str> {
+    let mut needed = vec![
+        "webrtcbin",
+        "nicesrc",
+        "dtlssrtpenc",
+        "srtpenc",
+        "rtpbin",
+        "vp8enc",
+        "vp8dec",
+        "rtpvp8pay",
+        "opusenc",
+        "opusdec",
+        "rtpopuspay",
+        "decodebin",
+        "videoconvert",
+        "videoscale",
+        "videorate",
+        "audioconvert",
+        "audioresample",
+        "queue",
+    ];
+    needed.push(match spec.video_source {
+        VideoSource::Test => "videotestsrc",
+        VideoSource::V4l2 => "v4l2src",
+        VideoSource::Libcamera => "libcamerasrc",
+    });
+    needed.push(match spec.audio_source {
+        AudioSource::Test => "audiotestsrc",
+        AudioSource::Alsa => "alsasrc",
+        AudioSource::Pulse => "pulsesrc",
+    });
+    needed.push(match spec.video_sink {
+        VideoSink::Auto => "autovideosink",
+        VideoSink::Kms => "kmssink",
+        VideoSink::Wayland => "waylandsink",
+        VideoSink::Ximage => "ximagesink",
+        VideoSink::Fake => "fakesink",
+    });
+    needed.push(match spec.audio_sink {
+        AudioSink::Auto => "autoaudiosink",
+        AudioSink::Alsa => "alsasink",
+        AudioSink::Pulse => "pulsesink",
+        AudioSink::Fake => "fakesink",
+    });
+    needed
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn descriptions_use_low_latency_settings_and_never_a_file() {
+        let spec = MediaSpec::test_sources();
+        let video = video_send_description(&spec);
+        assert!(
+            video.contains("deadline=1") && video.contains("lag-in-frames=0"),
+            "{video}"
+        );
+        assert!(video.contains("target-bitrate=800000"));
+        let all = [
+            video,
+            audio_send_description(&spec),
+            video_play_description(VideoSink::Auto),
+            audio_play_description(AudioSink::Auto),
+        ]
+        .join(" ");
+        for forbidden in ["filesink", "multifilesink", "splitmuxsink", "location="] {
+            assert!(!all.contains(forbidden), "{forbidden} in {all}");
+        }
+    }
+
+    #[test]
+    fn device_names_cannot_inject_elements() {
+        assert!(is_safe_device("/dev/video0"));
+        assert!(is_safe_device("hw:1,0"));
+        assert!(!is_safe_device("/dev/video0 ! filesink location=/tmp/x"));
+        assert!(!is_safe_device(""));
+    }
+}

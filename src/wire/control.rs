@@ -1,0 +1,193 @@
+//! The local control socket: one JSON request per line, one JSON reply per line. It stands in for
+//! the touchscreen until the UI lands, and stays for service technicians and tests.
+
+use serde::{Deserialize, Serialize};
+
+use super::KioskState;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "cmd", rename_all = "snake_case")]
+pub enum ControlRequest {
+    Status,
+    EnterCode {
+        code: String,
+    },
+    /// Consent; `name` overrides the appointment's patient name.
+    Accept {
+        #[serde(default)]
+        name: Option<String>,
+    },
+    HangUp,
+    /// Back to idle from any screen that is not a running call (extension of the contract).
+    Cancel,
+    Stats,
+}
+
+/// Why a request (or a touch) was refused: a machine-readable code plus a text for people in
+/// German and English.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    BadRequest,
+    InvalidCodeFormat,
+    WrongCode { attempts_left: u32 },
+    LockedOut { remaining_s: u64 },
+    Busy,
+    NotNow,
+    NoCall,
+    NameMissing,
+    NameInvalid,
+}
+
+impl Refusal {
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::BadRequest => "bad_request",
+            Self::InvalidCodeFormat => "invalid_code_format",
+            Self::WrongCode { .. } => "wrong_code",
+            Self::LockedOut { .. } => "locked_out",
+            Self::Busy => "busy",
+            Self::NotNow => "not_now",
+            Self::NoCall => "no_call",
+            Self::NameMissing => "name_missing",
+            Self::NameInvalid => "name_invalid",
+        }
+    }
+
+    pub fn german(self) -> String {
+        match self {
+            Self::BadRequest => "Die Anfrage wurde nicht verstanden.".into(),
+            Self::InvalidCodeFormat => "Der Zugangscode hat genau 8 Ziffern.".into(),
+            Self::WrongCode { attempts_left } => format!(
+                "Dieser Zugangscode ist nicht gültig oder jetzt nicht fällig. Noch {attempts_left} Versuche bis zur Sperre."
+            ),
+            Self::LockedOut { remaining_s } => {
+                format!("Zu viele falsche Codes. Bitte warten Sie {remaining_s} Sekunden.")
+            }
+            Self::Busy => "Der Kiosk ist gerade belegt.".into(),
+            Self::NotNow => "Das ist in diesem Schritt nicht möglich.".into(),
+            Self::NoCall => "Es läuft kein Gespräch.".into(),
+            Self::NameMissing => {
+                "Bitte geben Sie den Namen der Patientin / des Patienten ein.".into()
+            }
+            Self::NameInvalid => "Der Name muss 1 bis 100 Zeichen lang sein.".into(),
+        }
+    }
+
+    pub fn english(self) -> String {
+        match self {
+            Self::BadRequest => "The request was not understood.".into(),
+            Self::InvalidCodeFormat => "The access code has exactly 8 digits.".into(),
+            Self::WrongCode { attempts_left } => format!(
+                "This access code is not valid or not due now. {attempts_left} attempts left before a lockout."
+            ),
+            Self::LockedOut { remaining_s } => {
+                format!("Too many wrong codes. Please wait {remaining_s} seconds.")
+            }
+            Self::Busy => "The kiosk is busy.".into(),
+            Self::NotNow => "That is not possible at this step.".into(),
+            Self::NoCall => "There is no call.".into(),
+            Self::NameMissing => "Please enter the patient's name.".into(),
+            Self::NameInvalid => "The name must be 1 to 100 characters long.".into(),
+        }
+    }
+}
+
+/// Statistics of one call as seen by one side. Shared by kioskd's `stats` reply and the output of
+/// `kioskctl doctor`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct CallStats {
+    /// Seconds since the call task started (for the kiosk: since consent).
+    pub elapsed_s: f64,
+    /// Milliseconds from the start of the call task to the first decoded remote video frame.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_frame_ms: Option<u64>,
+    pub video_frames_received: u64,
+    pub audio_buffers_received: u64,
+    pub video_frames_sent: u64,
+    pub audio_buffers_sent: u64,
+    pub bitrate_in_kbps: f64,
+    pub bitrate_out_kbps: f64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rtt_ms: Option<f64>,
+    pub packets_lost: i64,
+    pub ice_state: String,
+}
+
+/// A reply line. `ok: false` replies carry `error` (machine-readable), `message` (German, the
+/// kiosk's default language) and `message_en`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ControlReply {
+    pub ok: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<KioskState>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stats: Option<CallStats>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message_en: Option<String>,
+}
+
+impl ControlReply {
+    pub fn done() -> Self {
+        Self {
+            ok: true,
+            ..Self::default()
+        }
+    }
+
+    pub fn refused(refusal: Refusal) -> Self {
+        Self {
+            ok: false,
+            error: Some(refusal.code().into()),
+            message: Some(refusal.german()),
+            message_en: Some(refusal.english()),
+            ..Self::default()
+        }
+    }
+
+    /// A refusal whose message adds what exactly was wrong, e.g. the JSON parser's position.
+    pub fn bad_request(why: &str) -> Self {
+        let mut reply = Self::refused(Refusal::BadRequest);
+        reply.message_en = Some(format!("{} ({why})", Refusal::BadRequest.english()));
+        reply
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn requests_parse_from_contract_lines() {
+        let parse = |s: &str| serde_json::from_str::<ControlRequest>(s).unwrap();
+        assert_eq!(parse(r#"{"cmd":"status"}"#), ControlRequest::Status);
+        assert_eq!(
+            parse(r#"{"cmd":"enter_code","code":"12345678"}"#),
+            ControlRequest::EnterCode {
+                code: "12345678".into()
+            }
+        );
+        assert_eq!(
+            parse(r#"{"cmd":"accept"}"#),
+            ControlRequest::Accept { name: None }
+        );
+        assert_eq!(parse(r#"{"cmd":"hang_up"}"#), ControlRequest::HangUp);
+    }
+
+    #[test]
+    fn refusals_say_what_in_two_languages() {
+        let reply = ControlReply::refused(Refusal::LockedOut { remaining_s: 42 });
+        let json = serde_json::to_value(&reply).unwrap();
+        assert_eq!(json["ok"], false);
+        assert_eq!(json["error"], "locked_out");
+        assert!(json["message"].as_str().unwrap().contains("42 Sekunden"));
+        assert!(json["message_en"].as_str().unwrap().contains("42 seconds"));
+    }
+}
