@@ -4,6 +4,9 @@
 //! over this library. See `docs/protocol.md` for protocol v1 and the README for the architecture.
 
 pub mod call;
+pub mod config;
+pub mod ctl;
+pub mod daemon;
 pub mod fleet;
 pub mod flow;
 pub mod media;

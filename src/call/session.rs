@@ -156,10 +156,11 @@ impl Session {
                     });
                 }
                 self.report(CallReport::PeerJoined { name });
-                if role == Role::Offerer && (!reply || self.peer.is_none()) {
-                    if let Err(e) = self.rebuild() {
-                        self.fail(format!("cannot start the call: {e}"));
-                    }
+                if role == Role::Offerer
+                    && (!reply || self.peer.is_none())
+                    && let Err(e) = self.rebuild()
+                {
+                    self.fail(format!("cannot start the call: {e}"));
                 }
             }
             Signal::Offer { sdp } if role == Role::Answerer => {

@@ -77,6 +77,30 @@ pub fn parse_inbound(
     Ok(Some(inbound))
 }
 
+/// Publishes one side's signalling on its session topic. The call task holds it as its
+/// [`crate::call::SignalOut`].
+#[derive(Debug)]
+pub struct SessionPublisher {
+    link: Link,
+    topic: String,
+}
+
+impl SessionPublisher {
+    pub fn new(link: Link, topics: &Topics, session: &str, side: Side) -> Self {
+        Self {
+            link,
+            topic: topics.session(session, side),
+        }
+    }
+}
+
+impl crate::call::SignalOut for SessionPublisher {
+    fn send(&self, signal: Signal) {
+        self.link
+            .publish(&self.topic, wire::encode(&SignalMsg::from(signal)), false);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

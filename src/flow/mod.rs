@@ -361,13 +361,13 @@ impl Kiosk {
         match self.flow {
             Flow::Idle => Outcome::default(),
             Flow::InCall { .. } => Outcome::refused(Refusal::NotNow),
-            Flow::Waiting { .. } => self.to_idle(vec![Action::LeaveSession {
+            Flow::Waiting { .. } => self.go_idle(vec![Action::LeaveSession {
                 bye: Some(ByeReason::Hangup),
             }]),
             Flow::CodeAccepted { .. }
             | Flow::Consent { .. }
             | Flow::Ended { .. }
-            | Flow::Failed { .. } => self.to_idle(Vec::new()),
+            | Flow::Failed { .. } => self.go_idle(Vec::new()),
         }
     }
 
@@ -472,7 +472,7 @@ impl Kiosk {
                 };
                 self.fail(problem, now, vec![Action::LeaveSession { bye: Some(bye) }])
             }
-            _ => self.to_idle(Vec::new()),
+            _ => self.go_idle(Vec::new()),
         }
     }
 
@@ -506,7 +506,7 @@ impl Kiosk {
         self.done(actions)
     }
 
-    fn to_idle(&mut self, mut actions: Vec<Action>) -> Outcome {
+    fn go_idle(&mut self, mut actions: Vec<Action>) -> Outcome {
         self.flow = Flow::Idle;
         actions.push(Action::WipeInput);
         self.done(actions)

@@ -117,7 +117,7 @@ pub fn video_send_description(spec: &MediaSpec) -> String {
          ! vp8enc name=venc deadline=1 lag-in-frames=0 cpu-used=4 threads=2 error-resilient=partitions \
            keyframe-max-dist={kf} target-bitrate={bps} \
          ! rtpvp8pay picture-id-mode=15-bit mtu=1200 \
-         ! application/x-rtp,media=video,encoding-name=VP8,payload={VP8_PT},clock-rate=90000",
+         ! capsfilter caps=\"application/x-rtp,media=video,encoding-name=VP8,payload={VP8_PT},clock-rate=90000\"",
         kf = fps * 2,
         bps = spec.video_bitrate_kbps * 1000,
     )
@@ -138,7 +138,7 @@ pub fn audio_send_description(spec: &MediaSpec) -> String {
          ! queue max-size-time=100000000 leaky=downstream \
          ! opusenc name=aenc audio-type=voice bitrate=32000 frame-size=20 \
          ! rtpopuspay \
-         ! application/x-rtp,media=audio,encoding-name=OPUS,payload={OPUS_PT},clock-rate=48000"
+         ! capsfilter caps=\"application/x-rtp,media=audio,encoding-name=OPUS,payload={OPUS_PT},clock-rate=48000\""
     )
 }
 

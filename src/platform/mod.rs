@@ -1,3 +1,5 @@
-//! The operating system side: files, the control socket, exit codes.
+//! The operating system side: crash-safe files, the control socket, exit codes.
 
 pub mod atomic_file;
+pub mod control_socket;
+pub mod exit;

@@ -1,0 +1,218 @@
+//! kioskd's configuration file (TOML). Every key is known: an unknown key, a wrong type or a bad
+//! value is refused with a message that names the key and its line, and kioskd exits with the
+//! "bad config" code so systemd does not restart it into the same error.
+
+mod values;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::call::IceSpec;
+use crate::fleet::BrokerUrl;
+use crate::flow::Timeouts;
+use crate::media::{AudioSink, AudioSource, MediaSpec, VideoSink, VideoSource};
+
+pub use values::ice_spec;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    #[serde(deserialize_with = "values::id")]
+    pub device_id: String,
+    #[serde(deserialize_with = "values::broker")]
+    pub broker: BrokerUrl,
+    #[serde(default = "values::default_root", deserialize_with = "values::root")]
+    pub topic_root: String,
+    /// Appointments and the fleet's device config live here (mode 0700).
+    pub state_dir: PathBuf,
+    /// The local control socket; off unless set.
+    #[serde(default)]
+    pub control_socket: Option<PathBuf>,
+    /// Shown until the fleet sends the device config.
+    #[serde(default = "values::default_display_name")]
+    pub display_name: String,
+    #[serde(default)]
+    pub locale: Locale,
+    #[serde(default)]
+    pub ice: IceConfig,
+    pub media: MediaConfig,
+    #[serde(default)]
+    pub timeouts: TimeoutConfig,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Locale {
+    #[default]
+    De,
+    En,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IceConfig {
+    /// `stun:host:port` (and `turn:user:password@host:port`, used only with `allow_relay`).
+    /// The fleet's device config replaces this list when it arrives.
+    #[serde(default, deserialize_with = "values::ice_servers")]
+    pub servers: Vec<String>,
+    /// Relaying through TURN puts a server in the media path; the rules want P2P. Off by default.
+    #[serde(default)]
+    pub allow_relay: bool,
+    /// Restrict ICE to these local addresses; empty means every interface. Tests use 127.0.0.1.
+    #[serde(default, deserialize_with = "values::ip_addresses")]
+    pub local_addresses: Vec<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MediaConfig {
+    pub video_source: VideoSource,
+    #[serde(default, deserialize_with = "values::device")]
+    pub video_device: Option<String>,
+    pub audio_source: AudioSource,
+    #[serde(default, deserialize_with = "values::device")]
+    pub audio_device: Option<String>,
+    pub video_sink: VideoSink,
+    pub audio_sink: AudioSink,
+    #[serde(default = "values::default_width", deserialize_with = "values::width")]
+    pub width: u32,
+    #[serde(
+        default = "values::default_height",
+        deserialize_with = "values::height"
+    )]
+    pub height: u32,
+    #[serde(
+        default = "values::default_framerate",
+        deserialize_with = "values::framerate"
+    )]
+    pub framerate: u32,
+    #[serde(
+        default = "values::default_bitrate",
+        deserialize_with = "values::bitrate"
+    )]
+    pub video_bitrate_kbps: u32,
+    /// Jitter buffer latency; webrtcbin's 200 ms default is too long for a conversation.
+    #[serde(
+        default = "values::default_latency",
+        deserialize_with = "values::latency"
+    )]
+    pub jitter_latency_ms: u32,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TimeoutConfig {
+    #[serde(
+        default = "values::default_input_s",
+        deserialize_with = "values::seconds"
+    )]
+    pub input_s: u64,
+    #[serde(
+        default = "values::default_doctor_s",
+        deserialize_with = "values::seconds"
+    )]
+    pub doctor_s: u64,
+    #[serde(
+        default = "values::default_connect_s",
+        deserialize_with = "values::seconds"
+    )]
+    pub connect_s: u64,
+    #[serde(
+        default = "values::default_ended_s",
+        deserialize_with = "values::seconds"
+    )]
+    pub ended_s: u64,
+    #[serde(
+        default = "values::default_problem_s",
+        deserialize_with = "values::seconds"
+    )]
+    pub problem_s: u64,
+}
+
+impl Default for TimeoutConfig {
+    fn default() -> Self {
+        Self {
+            input_s: values::default_input_s(),
+            doctor_s: values::default_doctor_s(),
+            connect_s: values::default_connect_s(),
+            ended_s: values::default_ended_s(),
+            problem_s: values::default_problem_s(),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("config {path}: {message}")]
+    Invalid { path: PathBuf, message: String },
+}
+
+impl Config {
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Self::parse(&text).map_err(|message| ConfigError::Invalid {
+            path: path.to_path_buf(),
+            message,
+        })
+    }
+
+    /// Parses config text; the error names the key and the line.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        toml::from_str(text).map_err(|e| {
+            let place = e.span().map(|span| {
+                let line = text[..span.start.min(text.len())].matches('\n').count() + 1;
+                format!("line {line}: ")
+            });
+            format!("{}{}", place.unwrap_or_default(), e.message())
+        })
+    }
+
+    pub fn media(&self) -> MediaSpec {
+        let m = &self.media;
+        MediaSpec {
+            video_source: m.video_source,
+            video_device: m.video_device.clone(),
+            audio_source: m.audio_source,
+            audio_device: m.audio_device.clone(),
+            video_sink: m.video_sink,
+            audio_sink: m.audio_sink,
+            width: m.width,
+            height: m.height,
+            framerate: m.framerate,
+            video_bitrate_kbps: m.video_bitrate_kbps,
+        }
+    }
+
+    pub fn timeouts(&self) -> Timeouts {
+        let t = &self.timeouts;
+        Timeouts {
+            input: Duration::from_secs(t.input_s),
+            doctor: Duration::from_secs(t.doctor_s),
+            connect: Duration::from_secs(t.connect_s),
+            ended: Duration::from_secs(t.ended_s),
+            problem: Duration::from_secs(t.problem_s),
+        }
+    }
+
+    /// The ICE setup from this file alone (before the fleet's device config arrives).
+    pub fn ice(&self) -> IceSpec {
+        ice_spec(
+            &self.ice.servers,
+            self.ice.allow_relay,
+            &self.ice.local_addresses,
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,109 @@
+use super::*;
+
+const MINIMAL: &str = r#"
+device_id = "kiosk-1"
+broker = "mqtt://127.0.0.1:1883"
+state_dir = "/var/lib/praxiskiosk"
+
+[media]
+video_source = "videotestsrc"
+audio_source = "audiotestsrc"
+video_sink = "fakesink"
+audio_sink = "fakesink"
+"#;
+
+#[test]
+fn minimal_config_gets_documented_defaults() {
+    let c = Config::parse(MINIMAL).unwrap();
+    assert_eq!(c.topic_root, "praxiskiosk/v1");
+    assert_eq!(c.media.jitter_latency_ms, 60);
+    assert_eq!(
+        c.control_socket, None,
+        "the control socket is off unless named"
+    );
+    assert_eq!(c.locale, Locale::De);
+    assert_eq!(c.timeouts(), crate::flow::Timeouts::default());
+}
+
+#[test]
+fn the_shipped_example_configs_parse() {
+    for path in ["config/kioskd.toml", "config/demo/kioskd.toml"] {
+        let text = std::fs::read_to_string(path).unwrap();
+        Config::parse(&text).unwrap_or_else(|e| panic!("{path}: {e}"));
+    }
+}
+
+fn error_for(extra_line: &str, in_media: bool) -> String {
+    let text = if in_media {
+        format!("{MINIMAL}{extra_line}\n")
+    } else {
+        format!("{extra_line}\n{MINIMAL}")
+    };
+    Config::parse(&text).unwrap_err()
+}
+
+#[test]
+fn unknown_keys_are_refused_with_name_and_line() {
+    let e = error_for("colour = \"blue\"", false);
+    assert!(e.starts_with("line 1:") && e.contains("colour"), "{e}");
+    let e = error_for("zoom = 2", true);
+    assert!(e.starts_with("line 11:") && e.contains("zoom"), "{e}");
+}
+
+#[test]
+fn bad_values_are_refused_with_line_and_reason() {
+    for (line, needle) in [
+        ("jitter_latency_ms = 5000", "out of range"),
+        (
+            "video_device = \"/dev/video0 ! filesink\"",
+            "may only contain",
+        ),
+    ] {
+        let e = error_for(line, true);
+        assert!(
+            e.starts_with("line 11:") && e.contains(needle),
+            "{line}: {e}"
+        );
+    }
+    for (from, to, line, needle) in [
+        ("\"videotestsrc\"", "\"filesrc\"", 7, "filesrc"),
+        (
+            "video_sink = \"fakesink\"",
+            "video_sink = \"filesink\"",
+            9,
+            "filesink",
+        ),
+        (
+            "mqtt://127.0.0.1:1883",
+            "mqtt://192.0.2.1:1883",
+            3,
+            "loopback",
+        ),
+        ("kiosk-1", "kiosk/1", 2, "device_id"),
+    ] {
+        let e = Config::parse(&MINIMAL.replace(from, to)).unwrap_err();
+        assert!(
+            e.starts_with(&format!("line {line}:")) && e.contains(needle),
+            "{to}: {e}"
+        );
+    }
+}
+
+#[test]
+fn ice_servers_become_webrtcbin_urls_and_turn_needs_permission() {
+    let servers = vec![
+        "stun:stun.example.org:3478".to_string(),
+        "turn:u:p@turn.example.org:3478".to_string(),
+    ];
+    let p2p = ice_spec(&servers, false, &[]);
+    assert_eq!(p2p.stun.as_deref(), Some("stun://stun.example.org:3478"));
+    assert!(p2p.turn.is_empty());
+    let relay = ice_spec(&servers, true, &["127.0.0.1".into()]);
+    assert_eq!(relay.turn, ["turn://u:p@turn.example.org:3478"]);
+    assert_eq!(relay.local_addresses, ["127.0.0.1"]);
+    assert!(
+        ice_spec(&["stun://bad url".into()], false, &[])
+            .stun
+            .is_none()
+    );
+}

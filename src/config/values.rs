@@ -1,0 +1,155 @@
+//! Value checks for config keys. They run inside deserialisation, so the TOML parser attaches
+//! the key's line to every refusal.
+
+use serde::{Deserialize, Deserializer, de::Error};
+
+use crate::call::IceSpec;
+use crate::fleet::{BrokerUrl, topics};
+
+fn string<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    String::deserialize(d)
+}
+
+pub fn id<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    let s = string(d)?;
+    topics::check_id("device_id", &s).map_err(D::Error::custom)?;
+    Ok(s)
+}
+
+pub fn broker<'de, D: Deserializer<'de>>(d: D) -> Result<BrokerUrl, D::Error> {
+    BrokerUrl::parse(&string(d)?).map_err(D::Error::custom)
+}
+
+pub fn root<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    let s = string(d)?;
+    topics::check_root(&s).map_err(D::Error::custom)?;
+    Ok(s)
+}
+
+pub fn default_root() -> String {
+    topics::DEFAULT_ROOT.into()
+}
+
+pub fn default_display_name() -> String {
+    "Sprechzimmer".into()
+}
+
+pub fn device<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    let s = string(d)?;
+    if crate::media::is_safe_device(&s) {
+        Ok(Some(s))
+    } else {
+        Err(D::Error::custom(format!(
+            "device {s:?} may only contain letters, digits and / _ . : , -"
+        )))
+    }
+}
+
+/// `stun:host:port` or `turn:user:password@host:port` (also `turns:`).
+pub fn check_ice_server(url: &str) -> Result<(), String> {
+    let rest = ["stun:", "turn:", "turns:"]
+        .iter()
+        .find_map(|p| url.strip_prefix(p));
+    let ok = rest.is_some_and(|r| {
+        !r.is_empty()
+            && !r.starts_with("//")
+            && r.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-._:@[]%".contains(&b))
+    });
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "ICE server {url:?} must look like stun:host:port or turn:user:password@host:port"
+        ))
+    }
+}
+
+pub fn ice_servers<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    let list = Vec::<String>::deserialize(d)?;
+    for url in &list {
+        check_ice_server(url).map_err(D::Error::custom)?;
+    }
+    Ok(list)
+}
+
+pub fn ip_addresses<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    let list = Vec::<String>::deserialize(d)?;
+    for a in &list {
+        a.parse::<std::net::IpAddr>()
+            .map_err(|_| D::Error::custom(format!("{a:?} is not an IP address")))?;
+    }
+    Ok(list)
+}
+
+/// Turns WebRTC-style server URLs into what webrtcbin takes. TURN servers are kept only when
+/// relaying is allowed; anything malformed is skipped with a warning (the fleet's list is
+/// checked here too, since it does not pass through the config parser).
+pub fn ice_spec(servers: &[String], allow_relay: bool, local_addresses: &[String]) -> IceSpec {
+    let mut spec = IceSpec {
+        local_addresses: local_addresses.to_vec(),
+        ..IceSpec::default()
+    };
+    for url in servers {
+        if let Err(e) = check_ice_server(url) {
+            tracing::warn!(reason = %e, "ICE server skipped");
+            continue;
+        }
+        let (scheme, rest) = url.split_once(':').expect("checked above");
+        match scheme {
+            "stun" if spec.stun.is_none() => spec.stun = Some(format!("stun://{rest}")),
+            "stun" => tracing::info!("only the first STUN server is used"),
+            _ if allow_relay => spec.turn.push(format!("{scheme}://{rest}")),
+            _ => tracing::info!("TURN server ignored: relaying is not allowed (P2P only)"),
+        }
+    }
+    spec
+}
+
+fn ranged<'de, D: Deserializer<'de>>(d: D, min: u64, max: u64) -> Result<u64, D::Error> {
+    let v = u64::deserialize(d)?;
+    if (min..=max).contains(&v) {
+        Ok(v)
+    } else {
+        Err(D::Error::custom(format!(
+            "{v} is out of range {min}..={max}"
+        )))
+    }
+}
+
+macro_rules! ranged_u32 {
+    ($name:ident, $default:ident = $value:expr, $min:expr, $max:expr) => {
+        pub fn $name<'de, D: Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
+            ranged(d, $min, $max).map(|v| v as u32)
+        }
+        pub fn $default() -> u32 {
+            $value
+        }
+    };
+}
+
+ranged_u32!(width, default_width = 640, 160, 1920);
+ranged_u32!(height, default_height = 480, 120, 1080);
+ranged_u32!(framerate, default_framerate = 30, 5, 60);
+ranged_u32!(bitrate, default_bitrate = 1000, 100, 8000);
+ranged_u32!(latency, default_latency = 60, 0, 1000);
+
+pub fn seconds<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+    ranged(d, 1, 24 * 3600)
+}
+
+pub fn default_input_s() -> u64 {
+    120
+}
+pub fn default_doctor_s() -> u64 {
+    900
+}
+pub fn default_connect_s() -> u64 {
+    30
+}
+pub fn default_ended_s() -> u64 {
+    10
+}
+pub fn default_problem_s() -> u64 {
+    20
+}

@@ -1,0 +1,162 @@
+//! `kioskctl appointment create | revoke | list`.
+
+use std::time::Duration;
+
+use clap::Subcommand;
+use time::OffsetDateTime;
+
+use super::{Fleet, broker::Session, random_hex, when};
+use crate::fleet::{Appointment, codes};
+use crate::wire::{self, AppointmentMsg, V1, rfc3339};
+
+#[derive(Debug, Subcommand)]
+pub enum AppointmentCmd {
+    /// Create an appointment: prints the 8-digit code (shown once, stored nowhere) and the session.
+    Create {
+        #[arg(long)]
+        device: String,
+        /// The doctor's name as the patient will see it.
+        #[arg(long)]
+        doctor: String,
+        /// The patient's name, if known; otherwise it is typed in at the kiosk.
+        #[arg(long)]
+        patient: Option<String>,
+        /// Start: now, +N(s|m|h|d) or RFC 3339.
+        #[arg(long, default_value = "now")]
+        from: String,
+        /// End: now, +N(s|m|h|d) or RFC 3339.
+        #[arg(long, default_value = "+1h")]
+        until: String,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke an appointment: the kiosk deletes it and its code stops working.
+    Revoke {
+        #[arg(long)]
+        device: String,
+        #[arg(long)]
+        id: String,
+    },
+    /// List a kiosk's appointments (never their codes).
+    List {
+        #[arg(long)]
+        device: String,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+pub async fn run(fleet: &Fleet, cmd: AppointmentCmd) -> anyhow::Result<()> {
+    match cmd {
+        AppointmentCmd::Create {
+            device,
+            doctor,
+            patient,
+            from,
+            until,
+            json,
+        } => {
+            let topics = fleet.device(&device)?;
+            let now = OffsetDateTime::now_utc();
+            let not_before = when::parse(&from, now).map_err(anyhow::Error::msg)?;
+            let not_after = when::parse(&until, now).map_err(anyhow::Error::msg)?;
+            let code = codes::generate();
+            let msg = AppointmentMsg {
+                v: V1,
+                id: format!("a-{}", random_hex(8)),
+                session: random_hex(16),
+                code_hash: codes::hash(&code),
+                not_before,
+                not_after,
+                doctor_name: doctor,
+                patient_name: patient,
+            };
+            // The kiosk validates the same way; refusing here tells the manager at once.
+            Appointment::try_from(msg.clone())?;
+            if not_after < now {
+                anyhow::bail!("the appointment would already be over (--until is in the past)");
+            }
+            let mut session =
+                Session::connect(&fleet.broker, &format!("kioskctl-{}", random_hex(4))).await?;
+            session
+                .publish(&topics.appointment(&msg.id), wire::encode(&msg), true)
+                .await?;
+            session.disconnect().await;
+            if json {
+                println!(
+                    "{}",
+                    serde_json::json!({
+                        "appointment": msg.id, "session": msg.session, "code": code, "device": device,
+                        "not_before": rfc3339::format(not_before), "not_after": rfc3339::format(not_after),
+                    })
+                );
+            } else {
+                println!("Termin angelegt / appointment created");
+                println!("  appointment: {}", msg.id);
+                println!("  session:     {}", msg.session);
+                println!("  code:        {code}   (only shown now; give it to the practice staff)");
+                println!(
+                    "  valid:       {} – {}",
+                    rfc3339::format(not_before),
+                    rfc3339::format(not_after)
+                );
+            }
+            Ok(())
+        }
+        AppointmentCmd::Revoke { device, id } => {
+            let topics = fleet.device(&device)?;
+            crate::fleet::topics::check_id("appointment id", &id)?;
+            let mut session =
+                Session::connect(&fleet.broker, &format!("kioskctl-{}", random_hex(4))).await?;
+            session
+                .publish(&topics.appointment(&id), Vec::new(), true)
+                .await?;
+            session.disconnect().await;
+            println!("Termin widerrufen / appointment revoked: {id}");
+            Ok(())
+        }
+        AppointmentCmd::List { device, json } => {
+            let topics = fleet.device(&device)?;
+            let mut session =
+                Session::connect(&fleet.broker, &format!("kioskctl-{}", random_hex(4))).await?;
+            let retained = session
+                .retained(&topics.appointments(), Duration::from_millis(500))
+                .await?;
+            session.disconnect().await;
+            let mut list: Vec<AppointmentMsg> = retained
+                .iter()
+                .filter(|(_, payload)| !payload.is_empty())
+                .filter_map(|(topic, payload)| {
+                    wire::decode(payload)
+                        .inspect_err(|e| eprintln!("skipped {topic}: {e}"))
+                        .ok()
+                })
+                .collect();
+            list.sort_by_key(|a| a.not_before);
+            if json {
+                let rows: Vec<_> = list
+                    .iter()
+                    .map(|a| serde_json::json!({
+                        "appointment": a.id, "session": a.session, "doctor_name": a.doctor_name,
+                        "not_before": rfc3339::format(a.not_before), "not_after": rfc3339::format(a.not_after),
+                    }))
+                    .collect();
+                println!("{}", serde_json::Value::Array(rows));
+            } else if list.is_empty() {
+                println!("keine Termine / no appointments for {device}");
+            } else {
+                for a in &list {
+                    println!(
+                        "{:<20} {} – {}  {}",
+                        a.id,
+                        rfc3339::format(a.not_before),
+                        rfc3339::format(a.not_after),
+                        a.doctor_name
+                    );
+                }
+            }
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,198 @@
+//! `kioskctl doctor`: a headless doctor peer. It joins a session, answers the kiosk's offer with
+//! the same call code kioskd uses (the answerer role), and prints the call's statistics every
+//! second and at the end. Tests use it as the remote side; a fleet manager uses it for a test call.
+
+use std::time::Duration;
+
+use clap::Args;
+use serde_json::json;
+use tokio::sync::mpsc;
+
+use super::{Fleet, random_hex};
+use crate::call::{self, CallReport, CallSpec, IceSpec, Role};
+use crate::config::ice_spec;
+use crate::fleet::{self, LinkEvent, LinkOptions, Route, SessionPublisher, Side};
+use crate::media::{MediaSpec, VideoSink, VideoSource};
+use crate::wire::{self, ByeReason, CallStats, SignalMsg};
+
+#[derive(Debug, Args)]
+pub struct DoctorArgs {
+    #[arg(long)]
+    device: String,
+    #[arg(long)]
+    session: String,
+    /// The name the kiosk is told.
+    #[arg(long, default_value = "Testanruf Flottenverwaltung")]
+    name: String,
+    /// Hang up after this many seconds (default: stay until the kiosk hangs up or Ctrl-C).
+    #[arg(long)]
+    hangup_after: Option<u64>,
+    /// Give up if the kiosk has not joined after this many seconds.
+    #[arg(long, default_value_t = 600)]
+    wait: u64,
+    /// Send this V4L2 camera instead of a test picture.
+    #[arg(long)]
+    camera: Option<String>,
+    /// Show the kiosk's picture in a window.
+    #[arg(long)]
+    show: bool,
+    /// STUN server (stun:host:port).
+    #[arg(long)]
+    stun: Option<String>,
+    /// Restrict ICE to this local address (repeatable).
+    #[arg(long = "ice-local")]
+    ice_local: Vec<String>,
+    /// Print one JSON object per line instead of text.
+    #[arg(long)]
+    json: bool,
+}
+
+fn say(json_mode: bool, value: serde_json::Value, text: String) {
+    if json_mode {
+        println!("{value}");
+    } else {
+        println!("{text}");
+    }
+}
+
+fn stats_text(s: &CallStats) -> String {
+    format!(
+        "{:>5.1}s  video in {:>5} frames  audio in {:>5}  in {:>7.1} kbit/s  out {:>7.1} kbit/s  rtt {}  lost {}  ice {}",
+        s.elapsed_s,
+        s.video_frames_received,
+        s.audio_buffers_received,
+        s.bitrate_in_kbps,
+        s.bitrate_out_kbps,
+        s.rtt_ms
+            .map(|r| format!("{r:.1} ms"))
+            .unwrap_or_else(|| "-".into()),
+        s.packets_lost,
+        s.ice_state
+    )
+}
+
+pub async fn run(fleet: &Fleet, args: DoctorArgs) -> anyhow::Result<()> {
+    crate::fleet::topics::check_id("session", &args.session)?;
+    let topics = fleet.device(&args.device)?;
+    gst::init()?;
+    let mut media = MediaSpec::test_sources();
+    if let Some(camera) = &args.camera {
+        anyhow::ensure!(
+            crate::media::is_safe_device(camera),
+            "camera {camera:?} is not a device path"
+        );
+        media.video_source = VideoSource::V4l2;
+        media.video_device = Some(camera.clone());
+    }
+    if args.show {
+        media.video_sink = VideoSink::Auto;
+    }
+    call::check_elements(&media)
+        .map_err(|missing| anyhow::anyhow!("GStreamer elements missing: {}", missing.join(", ")))?;
+    let ice = match &args.stun {
+        Some(stun) => ice_spec(std::slice::from_ref(stun), false, &args.ice_local),
+        None => IceSpec {
+            local_addresses: args.ice_local.clone(),
+            ..IceSpec::default()
+        },
+    };
+
+    let (link, mut link_events, link_task) = fleet::link::spawn(LinkOptions {
+        client_id: format!("doctor-{}", random_hex(6)),
+        broker: fleet.broker.clone(),
+        last_will: None,
+        keep_alive: Duration::from_secs(15),
+    });
+    link.subscribe(&topics.session(&args.session, Side::Kiosk));
+    let connected = tokio::time::timeout(Duration::from_secs(10), async {
+        while let Some(event) = link_events.recv().await {
+            if event == LinkEvent::Connected {
+                return true;
+            }
+        }
+        false
+    })
+    .await;
+    anyhow::ensure!(
+        connected == Ok(true),
+        "broker {} not reachable",
+        fleet.broker
+    );
+
+    let spec = CallSpec {
+        role: Role::Answerer,
+        hello_name: args.name.clone(),
+        media,
+        ice,
+        jitter_latency_ms: 60,
+    };
+    let (reports_tx, mut reports) = mpsc::channel(16);
+    let out = SessionPublisher::new(link.clone(), &topics, &args.session, Side::Doctor);
+    let handle = call::start(spec, Box::new(out), reports_tx);
+    say(
+        args.json,
+        json!({"event": "waiting"}),
+        format!(
+            "waiting for kiosk {} in session {}",
+            args.device, args.session
+        ),
+    );
+
+    let mut ticker = tokio::time::interval(Duration::from_secs(1));
+    let hangup = async {
+        match args.hangup_after {
+            Some(s) => tokio::time::sleep(Duration::from_secs(s)).await,
+            None => std::future::pending().await,
+        }
+    };
+    tokio::pin!(hangup);
+    let wait_limit = tokio::time::sleep(Duration::from_secs(args.wait));
+    tokio::pin!(wait_limit);
+    let mut joined = false;
+    let (bye, failure) = loop {
+        tokio::select! {
+            Some(event) = link_events.recv() => {
+                if let LinkEvent::Message { topic, payload } = event
+                    && let Some(Route::Session { side: Side::Kiosk, .. }) = topics.route(&topic) {
+                        match wire::decode::<SignalMsg>(&payload) {
+                            Ok(msg) => handle.deliver(msg.signal),
+                            Err(e) => eprintln!("signalling message dropped: {e}"),
+                        }
+                    }
+            }
+            Some(report) = reports.recv() => match report {
+                CallReport::PeerJoined { name } => {
+                    joined = true;
+                    say(args.json, json!({"event": "joined", "patient": name}), format!("Patient/in: {name}"));
+                }
+                CallReport::MediaFlowing => say(args.json, json!({"event": "media"}), "picture from the kiosk arrives".into()),
+                CallReport::RemoteBye(reason) => {
+                    say(args.json, json!({"event": "bye", "reason": reason.as_str()}), format!("kiosk hung up ({})", reason.as_str()));
+                    break (None, None);
+                }
+                CallReport::Failed(why) => break (Some(ByeReason::Error), Some(why)),
+            },
+            _ = ticker.tick() => {
+                if let Some(stats) = handle.stats().await
+                    && (stats.video_frames_received > 0 || stats.ice_state != "new") {
+                        say(args.json, json!({"event": "stats", "stats": stats}), stats_text(&stats));
+                    }
+            }
+            () = &mut hangup => break (Some(ByeReason::Hangup), None),
+            () = &mut wait_limit, if !joined => break (Some(ByeReason::Timeout), Some("the kiosk did not join".into())),
+            _ = tokio::signal::ctrl_c() => break (Some(ByeReason::Hangup), None),
+        }
+    };
+    let stats = handle.finish(bye).await;
+    say(
+        args.json,
+        json!({"event": "summary", "stats": stats}),
+        format!("summary: {}", stats_text(&stats)),
+    );
+    link.close();
+    let _ = tokio::time::timeout(Duration::from_secs(3), link_task).await;
+    match failure {
+        Some(why) => anyhow::bail!("call failed: {why}"),
+        None => Ok(()),
+    }
+}

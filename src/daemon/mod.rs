@@ -1,0 +1,54 @@
+//! kioskd's wiring: it owns the flow core, the appointment book and the current call, and is the
+//! only place where fleet messages, control requests, call reports and the clock meet. It turns
+//! each of them into a flow [`Event`], and each resulting [`Action`] into MQTT messages or call
+//! commands. The rules themselves live in [`crate::flow`]; nothing here decides a transition.
+
+mod supervisor;
+
+use std::future::Future;
+
+use crate::config::{Config, ConfigError};
+use crate::fleet::appointments::StoreError;
+use crate::fleet::topics::TopicError;
+use crate::platform::exit::Exit;
+
+pub use supervisor::run;
+
+#[derive(Debug, thiserror::Error)]
+pub enum DaemonError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error("config: {0}")]
+    Topics(#[from] TopicError),
+    #[error("GStreamer could not start: {0}")]
+    Gstreamer(#[from] gst::glib::Error),
+    #[error("GStreamer elements missing: {}. Install gstreamer1.0-plugins-base, -good, -bad and gstreamer1.0-nice.", .0.join(", "))]
+    MissingElements(Vec<&'static str>),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("control socket {path}: {source}")]
+    ControlSocket {
+        path: String,
+        source: std::io::Error,
+    },
+}
+
+impl DaemonError {
+    /// The exit code that tells systemd whether restarting can help.
+    pub fn exit(&self) -> Exit {
+        match self {
+            Self::Config(_) | Self::Topics(_) => Exit::Config,
+            Self::Gstreamer(_) | Self::MissingElements(_) => Exit::Unavailable,
+            Self::Store(_) | Self::ControlSocket { .. } => Exit::Io,
+        }
+    }
+}
+
+/// Loads the config and runs the daemon until `shutdown` completes.
+pub async fn run_from_file(
+    path: &std::path::Path,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), DaemonError> {
+    let config = Config::load(path)?;
+    run(config, shutdown).await
+}

@@ -1,0 +1,404 @@
+//! The daemon's event loop and the translation between the world and the flow core.
+
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use time::OffsetDateTime;
+use tokio::sync::mpsc;
+
+use super::DaemonError;
+use crate::call::{self, CallHandle, CallReport, CallSpec, Role};
+use crate::config::{Config, ice_spec};
+use crate::fleet::{
+    self, AppointmentBook, Inbound, Link, LinkEvent, LinkOptions, SessionPublisher, Side, Topics,
+    codes,
+};
+use crate::flow::{Action, Event, Kiosk, Outcome};
+use crate::platform::atomic_file::write_atomic;
+use crate::platform::control_socket::{self, ControlCall};
+use crate::wire::{
+    self, ByeReason, CallStats, CommandKind, ControlReply, ControlRequest, DeviceConfig,
+    EventReport, Refusal, StateReport, V1,
+};
+
+const VERSION: &str = env!("CARGO_PKG_VERSION");
+const DEVICE_CONFIG_FILE: &str = "device-config.json";
+
+struct ActiveCall {
+    session: String,
+    handle: CallHandle,
+}
+
+struct Supervisor {
+    config: Config,
+    topics: Topics,
+    link: Link,
+    kiosk: Kiosk,
+    book: AppointmentBook,
+    device_config: Option<DeviceConfig>,
+    call: Option<ActiveCall>,
+    /// Reports of every call, tagged with its session so a finished call cannot disturb the next.
+    reports: mpsc::Sender<(String, CallReport)>,
+    last_stats: Arc<Mutex<Option<CallStats>>>,
+    state_since: OffsetDateTime,
+    broker_up: bool,
+}
+
+/// Runs kioskd until `shutdown` completes, then ends a running call with `bye`, publishes
+/// `offline` and disconnects.
+pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(), DaemonError> {
+    gst::init()?;
+    call::check_elements(&config.media()).map_err(DaemonError::MissingElements)?;
+    let topics = Topics::new(&config.topic_root, &config.device_id)?;
+    let book = AppointmentBook::open(
+        &config.state_dir.join("appointments"),
+        OffsetDateTime::now_utc(),
+    )?;
+    let device_config = load_device_config(&config);
+    tracing::info!(device = %config.device_id, broker = %config.broker, appointments = book.len(), "kioskd starting");
+
+    let (link, mut link_events, link_task) = fleet::link::spawn(LinkOptions {
+        client_id: format!("kiosk-{}", config.device_id),
+        broker: config.broker.clone(),
+        last_will: Some((topics.state(), wire::encode(&StateReport::offline()))),
+        keep_alive: Duration::from_secs(15),
+    });
+    for filter in [topics.config(), topics.appointments(), topics.commands()] {
+        link.subscribe(&filter);
+    }
+
+    let (control_tx, mut control_rx) = mpsc::channel::<ControlCall>(16);
+    let _control = match &config.control_socket {
+        Some(path) => Some(control_socket::serve(path, control_tx).map_err(|source| {
+            DaemonError::ControlSocket {
+                path: path.display().to_string(),
+                source,
+            }
+        })?),
+        None => None,
+    };
+
+    let (reports, mut reports_rx) = mpsc::channel(64);
+    let mut sup = Supervisor {
+        kiosk: Kiosk::new(config.timeouts()),
+        config,
+        topics,
+        link,
+        book,
+        device_config,
+        call: None,
+        reports,
+        last_stats: Arc::default(),
+        state_since: OffsetDateTime::now_utc(),
+        broker_up: false,
+    };
+    sup.publish_state();
+
+    let mut sweep = tokio::time::interval(Duration::from_secs(60));
+    tokio::pin!(shutdown);
+    loop {
+        let deadline = sup
+            .kiosk
+            .next_deadline()
+            .map(tokio::time::Instant::from_std);
+        tokio::select! {
+            () = &mut shutdown => break,
+            Some(event) = link_events.recv() => sup.on_link(event),
+            Some(call) = control_rx.recv() => {
+                let reply = sup.on_control(call.request).await;
+                let _ = call.reply.send(reply);
+            }
+            Some((session, report)) = reports_rx.recv() => sup.on_call_report(&session, report),
+            () = sleep_until(deadline) => {
+                sup.step(Event::Tick);
+            }
+            _ = sweep.tick() => sup.sweep(),
+        }
+    }
+
+    tracing::info!("kioskd stopping");
+    if let Some(active) = sup.call.take() {
+        active.handle.finish(Some(ByeReason::Hangup)).await;
+    }
+    sup.link
+        .publish_sticky(&sup.topics.state(), wire::encode(&StateReport::offline()));
+    sup.link.close();
+    if tokio::time::timeout(Duration::from_secs(3), link_task)
+        .await
+        .is_err()
+    {
+        tracing::warn!("broker unreachable at shutdown; the last will reports offline");
+    }
+    Ok(())
+}
+
+async fn sleep_until(deadline: Option<tokio::time::Instant>) {
+    match deadline {
+        Some(deadline) => tokio::time::sleep_until(deadline).await,
+        None => std::future::pending().await,
+    }
+}
+
+fn load_device_config(config: &Config) -> Option<DeviceConfig> {
+    let bytes = std::fs::read(config.state_dir.join(DEVICE_CONFIG_FILE)).ok()?;
+    wire::decode(&bytes)
+        .inspect_err(|e| tracing::warn!(reason = %e, "stored device config ignored"))
+        .ok()
+}
+
+impl Supervisor {
+    fn step(&mut self, event: Event) -> Option<Refusal> {
+        let Outcome { actions, refused } = self.kiosk.handle(event, Instant::now());
+        for action in actions {
+            self.apply(action);
+        }
+        refused
+    }
+
+    fn apply(&mut self, action: Action) {
+        match action {
+            Action::Publish { .. } => {
+                self.state_since = OffsetDateTime::now_utc();
+                self.publish_state();
+            }
+            Action::Report {
+                event,
+                appointment,
+                reason,
+                duration_s,
+            } => {
+                let report = EventReport {
+                    v: V1,
+                    ts: OffsetDateTime::now_utc(),
+                    event,
+                    appointment,
+                    reason,
+                    duration_s,
+                };
+                self.link
+                    .publish(&self.topics.events(), wire::encode(&report), false);
+            }
+            Action::JoinSession {
+                session,
+                patient_name,
+            } => self.join(session, patient_name),
+            Action::LeaveSession { bye } => self.leave(bye),
+            // Typed input lives in the screens (step 2); the flow has already dropped its copy.
+            Action::WipeInput => {}
+        }
+    }
+
+    fn publish_state(&self) {
+        let report = StateReport {
+            v: V1,
+            state: self.kiosk.state(),
+            since: Some(self.state_since),
+            version: Some(VERSION.into()),
+            detail: self.kiosk.detail(),
+        };
+        tracing::info!(state = report.state.as_str(), detail = ?report.detail, "state");
+        self.link
+            .publish_sticky(&self.topics.state(), wire::encode(&report));
+    }
+
+    fn join(&mut self, session: String, patient_name: String) {
+        self.leave(None);
+        let (servers, allow_relay) = match &self.device_config {
+            Some(dc) => (dc.ice_servers.clone(), dc.allow_relay),
+            None => (self.config.ice.servers.clone(), self.config.ice.allow_relay),
+        };
+        let spec = CallSpec {
+            role: Role::Offerer,
+            hello_name: patient_name,
+            media: self.config.media(),
+            ice: ice_spec(&servers, allow_relay, &self.config.ice.local_addresses),
+            jitter_latency_ms: self.config.media.jitter_latency_ms,
+        };
+        self.link
+            .subscribe(&self.topics.session(&session, Side::Doctor));
+        let out = SessionPublisher::new(self.link.clone(), &self.topics, &session, Side::Kiosk);
+        let (tx, mut rx) = mpsc::channel(16);
+        let handle = call::start(spec, Box::new(out), tx);
+        let (tagged, tag) = (self.reports.clone(), session.clone());
+        tokio::spawn(async move {
+            while let Some(report) = rx.recv().await {
+                if tagged.send((tag.clone(), report)).await.is_err() {
+                    return;
+                }
+            }
+        });
+        tracing::info!(%session, "joined call session");
+        self.call = Some(ActiveCall { session, handle });
+    }
+
+    fn leave(&mut self, bye: Option<ByeReason>) {
+        let Some(active) = self.call.take() else {
+            return;
+        };
+        self.link
+            .unsubscribe(&self.topics.session(&active.session, Side::Doctor));
+        let last_stats = self.last_stats.clone();
+        tokio::spawn(async move {
+            let stats = active.handle.finish(bye).await;
+            tracing::info!(
+                session = %active.session,
+                video_frames_received = stats.video_frames_received,
+                audio_buffers_received = stats.audio_buffers_received,
+                "left call session"
+            );
+            *last_stats.lock().unwrap_or_else(|p| p.into_inner()) = Some(stats);
+        });
+    }
+
+    fn sweep(&mut self) {
+        match self.book.sweep(OffsetDateTime::now_utc()) {
+            Ok(gone) if !gone.is_empty() => {
+                tracing::info!(count = gone.len(), "expired appointments deleted")
+            }
+            Ok(_) => {}
+            Err(e) => tracing::error!(error = %e, "cannot delete expired appointments"),
+        }
+    }
+
+    fn on_link(&mut self, event: LinkEvent) {
+        match event {
+            LinkEvent::Connected => {
+                self.broker_up = true;
+                tracing::info!(broker = %self.config.broker, "connected to broker");
+            }
+            LinkEvent::Disconnected { reason, retry_in } => {
+                if std::mem::take(&mut self.broker_up) {
+                    tracing::warn!(%reason, "broker connection lost; appointments already received still work");
+                }
+                tracing::debug!(%reason, retry_in_ms = retry_in.as_millis() as u64, "broker unreachable, retrying");
+            }
+            LinkEvent::Message { topic, payload } => {
+                match fleet::parse_inbound(&self.topics, &topic, &payload) {
+                    Ok(Some(inbound)) => self.on_inbound(inbound),
+                    Ok(None) => {}
+                    Err(e) => tracing::warn!(%topic, reason = %e, "message dropped"),
+                }
+            }
+        }
+    }
+
+    fn on_inbound(&mut self, inbound: Inbound) {
+        let now = OffsetDateTime::now_utc();
+        match inbound {
+            Inbound::Config(device_config) => {
+                let path = self.config.state_dir.join(DEVICE_CONFIG_FILE);
+                if let Err(e) = write_atomic(&path, &wire::encode(&device_config)) {
+                    tracing::error!(error = %e, "cannot store device config");
+                }
+                tracing::info!("device config received");
+                self.device_config = Some(device_config);
+            }
+            Inbound::Appointment(appointment) => {
+                let id = appointment.id.clone();
+                match self.book.put(appointment, now) {
+                    Ok(true) => tracing::info!(appointment = %id, "appointment stored"),
+                    Ok(false) => tracing::info!(appointment = %id, "expired appointment ignored"),
+                    Err(e) => {
+                        tracing::error!(appointment = %id, error = %e, "cannot store appointment")
+                    }
+                }
+            }
+            Inbound::Revoked(id) => {
+                match self.book.remove(&id) {
+                    Ok(true) => tracing::info!(appointment = %id, "appointment revoked"),
+                    Ok(false) => {}
+                    Err(e) => {
+                        tracing::error!(appointment = %id, error = %e, "cannot delete revoked appointment")
+                    }
+                }
+                self.step(Event::AppointmentRevoked(id));
+            }
+            Inbound::Command(CommandKind::EndCall) => {
+                self.step(Event::EndCallCommand);
+            }
+            Inbound::Command(CommandKind::Refresh) => self.publish_state(),
+            Inbound::Signal { session, signal } => match &self.call {
+                Some(active) if active.session == session => active.handle.deliver(signal),
+                _ => tracing::debug!(%session, "signalling for a session we are not in ignored"),
+            },
+        }
+    }
+
+    fn on_call_report(&mut self, session: &str, report: CallReport) {
+        if self
+            .call
+            .as_ref()
+            .is_none_or(|active| active.session != session)
+        {
+            return;
+        }
+        let event = match report {
+            CallReport::PeerJoined { .. } => Event::DoctorJoined,
+            CallReport::MediaFlowing => Event::MediaFlowing,
+            CallReport::RemoteBye(reason) => {
+                tracing::info!(%session, reason = reason.as_str(), "doctor left");
+                Event::RemoteBye
+            }
+            CallReport::Failed(why) => {
+                tracing::warn!(%session, reason = %why, "call failed");
+                Event::CallFailed
+            }
+        };
+        self.step(event);
+    }
+
+    async fn on_control(&mut self, request: ControlRequest) -> ControlReply {
+        let refused = match request {
+            ControlRequest::Status => return self.status(),
+            ControlRequest::Stats => {
+                let stats = match &self.call {
+                    Some(active) => active.handle.stats().await,
+                    None => self
+                        .last_stats
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .clone(),
+                };
+                return ControlReply {
+                    stats,
+                    ..self.status()
+                };
+            }
+            ControlRequest::EnterCode { code } => self.enter_code(code).await,
+            ControlRequest::Accept { name } => self.step(Event::Accept(name)),
+            ControlRequest::HangUp => self.step(Event::HangUp),
+            ControlRequest::Cancel => self.step(Event::Cancel),
+        };
+        match refused {
+            Some(refusal) => ControlReply::refused(refusal),
+            None => self.status(),
+        }
+    }
+
+    async fn enter_code(&mut self, code: String) -> Option<Refusal> {
+        if !codes::is_well_formed(&code) {
+            return Some(Refusal::InvalidCodeFormat);
+        }
+        if let Err(refusal) = self.kiosk.code_entry_allowed(Instant::now()) {
+            return Some(refusal);
+        }
+        let candidates = self.book.valid_at(OffsetDateTime::now_utc());
+        // Argon2 takes tens of milliseconds per candidate on a Pi: keep it off the async threads.
+        let found = tokio::task::spawn_blocking(move || codes::find_match(&code, candidates))
+            .await
+            .ok()
+            .flatten();
+        self.step(Event::CodeChecked(found))
+    }
+
+    fn status(&self) -> ControlReply {
+        ControlReply {
+            ok: true,
+            state: Some(self.kiosk.state()),
+            session: self.kiosk.session().map(Into::into),
+            detail: self.kiosk.detail(),
+            ..ControlReply::default()
+        }
+    }
+}
