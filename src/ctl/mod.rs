@@ -4,6 +4,7 @@ mod appointment;
 mod broker;
 mod device;
 mod doctor;
+mod local;
 mod when;
 
 use clap::{Parser, Subcommand};
@@ -43,6 +44,8 @@ enum Command {
     Device(device::DeviceCmd),
     /// Join a session as a headless doctor peer: a test call to a kiosk.
     Doctor(doctor::DoctorArgs),
+    /// Talk to a kiosk's control socket on this machine.
+    Local(local::LocalArgs),
 }
 
 /// What a command needs of the global options.
@@ -67,14 +70,14 @@ fn random_hex(bytes: usize) -> String {
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
-    topics::check_root(&cli.topic_root)?;
-    let fleet = Fleet {
-        broker: BrokerUrl::parse(&cli.broker)?,
-        root: cli.topic_root,
+    let fleet = || -> anyhow::Result<Fleet> {
+        topics::check_root(&cli.topic_root)?;
+        Ok(Fleet { broker: BrokerUrl::parse(&cli.broker)?, root: cli.topic_root.clone() })
     };
     match cli.command {
-        Command::Appointment(cmd) => appointment::run(&fleet, cmd).await,
-        Command::Device(cmd) => device::run(&fleet, cmd).await,
-        Command::Doctor(args) => doctor::run(&fleet, args).await,
+        Command::Appointment(cmd) => appointment::run(&fleet()?, cmd).await,
+        Command::Device(cmd) => device::run(&fleet()?, cmd).await,
+        Command::Doctor(args) => doctor::run(&fleet()?, args).await,
+        Command::Local(args) => local::run(args),
     }
 }
