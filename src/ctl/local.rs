@@ -22,7 +22,9 @@ pub struct LocalArgs {
 enum LocalCmd {
     Status,
     /// Enter an 8-digit appointment code.
-    EnterCode { code: String },
+    EnterCode {
+        code: String,
+    },
     /// Confirm the patient's name and give consent.
     Accept {
         #[arg(long)]
@@ -43,7 +45,10 @@ pub fn run(args: LocalArgs) -> anyhow::Result<()> {
         LocalCmd::Stats => ControlRequest::Stats,
     };
     let mut stream = UnixStream::connect(&args.socket).map_err(|e| {
-        anyhow::anyhow!("control socket {}: {e} (is kioskd running with control_socket set?)", args.socket.display())
+        anyhow::anyhow!(
+            "control socket {}: {e} (is kioskd running with control_socket set?)",
+            args.socket.display()
+        )
     })?;
     let mut line = serde_json::to_vec(&request)?;
     line.push(b'\n');
@@ -55,6 +60,9 @@ pub fn run(args: LocalArgs) -> anyhow::Result<()> {
     if parsed.ok {
         Ok(())
     } else {
-        anyhow::bail!("{}", parsed.message_en.or(parsed.message).unwrap_or_default())
+        anyhow::bail!(
+            "{}",
+            parsed.message_en.or(parsed.message).unwrap_or_default()
+        )
     }
 }

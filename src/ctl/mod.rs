@@ -72,7 +72,10 @@ fn random_hex(bytes: usize) -> String {
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let fleet = || -> anyhow::Result<Fleet> {
         topics::check_root(&cli.topic_root)?;
-        Ok(Fleet { broker: BrokerUrl::parse(&cli.broker)?, root: cli.topic_root.clone() })
+        Ok(Fleet {
+            broker: BrokerUrl::parse(&cli.broker)?,
+            root: cli.topic_root.clone(),
+        })
     };
     match cli.command {
         Command::Appointment(cmd) => appointment::run(&fleet()?, cmd).await,

@@ -19,7 +19,7 @@ use crate::platform::atomic_file::write_atomic;
 use crate::platform::control_socket::{self, ControlCall};
 use crate::wire::{
     self, ByeReason, CallStats, CommandKind, ControlReply, ControlRequest, DeviceConfig,
-    EventReport, Refusal, StateReport, V1,
+    EventReport, KioskState, Refusal, StateReport, V1,
 };
 
 const VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -93,7 +93,7 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
         state_since: OffsetDateTime::now_utc(),
         broker_up: false,
     };
-    sup.publish_state();
+    sup.publish_state(sup.kiosk.state(), sup.kiosk.detail());
 
     let mut sweep = tokio::time::interval(Duration::from_secs(60));
     tokio::pin!(shutdown);
@@ -158,9 +158,9 @@ impl Supervisor {
 
     fn apply(&mut self, action: Action) {
         match action {
-            Action::Publish { .. } => {
+            Action::Publish { state, detail } => {
                 self.state_since = OffsetDateTime::now_utc();
-                self.publish_state();
+                self.publish_state(state, detail);
             }
             Action::Report {
                 event,
@@ -189,13 +189,15 @@ impl Supervisor {
         }
     }
 
-    fn publish_state(&self) {
+    /// Publishes a state (retained, and again after every reconnect). One event can pass through
+    /// several states (`accept` goes through consent to waiting): each is published as it was.
+    fn publish_state(&self, state: KioskState, detail: Option<String>) {
         let report = StateReport {
             v: V1,
-            state: self.kiosk.state(),
+            state,
             since: Some(self.state_since),
             version: Some(VERSION.into()),
-            detail: self.kiosk.detail(),
+            detail,
         };
         tracing::info!(state = report.state.as_str(), detail = ?report.detail, "state");
         self.link
@@ -317,7 +319,9 @@ impl Supervisor {
             Inbound::Command(CommandKind::EndCall) => {
                 self.step(Event::EndCallCommand);
             }
-            Inbound::Command(CommandKind::Refresh) => self.publish_state(),
+            Inbound::Command(CommandKind::Refresh) => {
+                self.publish_state(self.kiosk.state(), self.kiosk.detail())
+            }
             Inbound::Signal { session, signal } => match &self.call {
                 Some(active) if active.session == session => active.handle.deliver(signal),
                 _ => tracing::debug!(%session, "signalling for a session we are not in ignored"),

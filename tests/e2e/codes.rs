@@ -1,0 +1,98 @@
+//! Wrong codes are refused with a reason, and five of them lock code entry.
+
+use std::time::Duration;
+
+use serde_json::json;
+
+use crate::harness::{Kiosk, KioskConfig, Mosquitto, Watcher, create_appointment, wait_for};
+
+#[test]
+fn wrong_codes_are_refused_and_five_lock_the_keypad() {
+    let broker = Mosquitto::start();
+    let watcher = Watcher::start(broker.port);
+    let dir = tempfile::tempdir().unwrap();
+    let kiosk = Kiosk::start(dir.path(), &KioskConfig::new(broker.port));
+    let appointment = create_appointment(broker.port, &[]);
+    wait_for("the appointment to arrive", Duration::from_secs(10), || {
+        dir.path()
+            .join(format!("state/appointments/{}.json", appointment.id))
+            .exists()
+            .then_some(())
+    });
+    let wrong = if appointment.code == "00000000" {
+        "00000001"
+    } else {
+        "00000000"
+    };
+
+    let reply = kiosk.control(json!({"cmd": "enter_code", "code": "1234"}));
+    assert_eq!(reply["error"], "invalid_code_format", "{reply}");
+    assert!(reply["message"].as_str().unwrap().contains("8 Ziffern"));
+    assert!(reply["message_en"].as_str().unwrap().contains("8 digits"));
+
+    for left in (1..=4).rev() {
+        let reply = kiosk.control(json!({"cmd": "enter_code", "code": wrong}));
+        assert_eq!(reply["ok"], false);
+        assert_eq!(reply["error"], "wrong_code", "{reply}");
+        assert!(
+            reply["message_en"]
+                .as_str()
+                .unwrap()
+                .contains(&format!("{left} attempts left")),
+            "{reply}"
+        );
+    }
+    let reply = kiosk.control(json!({"cmd": "enter_code", "code": wrong}));
+    assert_eq!(reply["error"], "locked_out", "{reply}");
+    assert!(
+        reply["message"].as_str().unwrap().contains("60 Sekunden"),
+        "{reply}"
+    );
+
+    let reply = kiosk.control(json!({"cmd": "enter_code", "code": appointment.code}));
+    assert_eq!(
+        reply["error"], "locked_out",
+        "a right code is refused during the lockout too: {reply}"
+    );
+    assert_eq!(kiosk.state(), "idle");
+
+    let lockout = watcher.wait_for_event("lockout", Duration::from_secs(5));
+    assert_eq!(lockout["duration_s"], 60);
+    let rejected = watcher
+        .events()
+        .iter()
+        .filter(|e| e["event"] == "code_rejected")
+        .count();
+    assert_eq!(rejected, 5);
+}
+
+#[test]
+fn steps_that_do_not_fit_are_refused_and_cancel_always_leads_home() {
+    let broker = Mosquitto::start();
+    let dir = tempfile::tempdir().unwrap();
+    let kiosk = Kiosk::start(dir.path(), &KioskConfig::new(broker.port));
+    assert_eq!(kiosk.control(json!({"cmd": "accept"}))["error"], "not_now");
+    assert_eq!(kiosk.control(json!({"cmd": "hang_up"}))["error"], "no_call");
+
+    let appointment = create_appointment(broker.port, &[]);
+    wait_for("the appointment to arrive", Duration::from_secs(10), || {
+        dir.path()
+            .join(format!("state/appointments/{}.json", appointment.id))
+            .exists()
+            .then_some(())
+    });
+    assert_eq!(
+        kiosk.control(json!({"cmd": "enter_code", "code": appointment.code}))["state"],
+        "code_accepted"
+    );
+    let reply = kiosk.control(json!({"cmd": "accept"}));
+    assert_eq!(
+        reply["error"], "name_missing",
+        "no patient name in the appointment: {reply}"
+    );
+    assert_eq!(
+        kiosk.control(json!({"cmd": "enter_code", "code": appointment.code}))["error"],
+        "busy"
+    );
+    assert_eq!(kiosk.control(json!({"cmd": "cancel"}))["state"], "idle");
+}

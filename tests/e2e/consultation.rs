@@ -1,0 +1,148 @@
+//! A whole consultation: appointment → code → consent → call with media both ways → hang up,
+//! once from the kiosk and once from the doctor.
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use crate::harness::{
+    Doctor, Kiosk, KioskConfig, Mosquitto, Watcher, create_appointment, in_order, wait_for,
+};
+
+const CALL_SETUP: Duration = Duration::from_secs(60);
+
+fn n(v: &Value, key: &str) -> u64 {
+    v[key].as_u64().unwrap_or(0)
+}
+
+/// Enters the code and consents, then waits until frames flow both ways (≥ 50 each way) and
+/// audio both ways.
+fn start_call(
+    kiosk: &Kiosk,
+    broker: &Mosquitto,
+    extra: &[&str],
+) -> (crate::harness::Appointment, Doctor) {
+    let appointment = create_appointment(broker.port, &["--patient", "Max Mustermann"]);
+    wait_for(
+        "the appointment to reach the kiosk",
+        Duration::from_secs(10),
+        || {
+            kiosk
+                .dir
+                .join(format!("state/appointments/{}.json", appointment.id))
+                .exists()
+                .then_some(())
+        },
+    );
+    let doctor = Doctor::start(broker.port, &appointment.session, extra);
+    let reply = kiosk.control(json!({"cmd": "enter_code", "code": appointment.code}));
+    assert_eq!(reply["state"], "code_accepted", "{reply}");
+    let reply = kiosk.control(json!({"cmd": "accept"}));
+    assert_eq!(reply["state"], "waiting", "{reply}");
+    assert_eq!(reply["session"], appointment.session.as_str());
+
+    kiosk.wait_for_state("in_call", CALL_SETUP);
+    let (kiosk_stats, doctor_stats) = wait_for("50 frames and audio each way", CALL_SETUP, || {
+        let k = kiosk.stats();
+        let d = doctor.stats()?;
+        let enough =
+            |s: &Value| n(s, "video_frames_received") >= 50 && n(s, "audio_buffers_received") >= 10;
+        (enough(&k) && enough(&d)).then_some((k, d))
+    });
+    assert!(n(&kiosk_stats, "video_frames_sent") >= 50, "{kiosk_stats}");
+    assert!(
+        kiosk_stats["first_frame_ms"].as_u64().is_some(),
+        "{kiosk_stats}"
+    );
+    assert!(
+        matches!(
+            kiosk_stats["ice_state"].as_str(),
+            Some("connected" | "completed")
+        ),
+        "{kiosk_stats}"
+    );
+    assert_eq!(
+        doctor.event("joined").unwrap()["patient"],
+        "Max Mustermann",
+        "the doctor sees the patient's name"
+    );
+    assert!(n(&doctor_stats, "video_frames_received") >= 50);
+    (appointment, doctor)
+}
+
+#[test]
+fn a_consultation_runs_peer_to_peer_and_either_side_can_hang_up() {
+    let broker = Mosquitto::start();
+    let watcher = Watcher::start(broker.port);
+    let dir = tempfile::tempdir().unwrap();
+    let kiosk = Kiosk::start(dir.path(), &KioskConfig::new(broker.port));
+    watcher.wait_for_state("idle", Duration::from_secs(10));
+
+    // 1. The kiosk hangs up.
+    let (first, mut doctor) = start_call(&kiosk, &broker, &[]);
+    let started = watcher.wait_for_event("call_started", Duration::from_secs(5));
+    assert_eq!(started["appointment"], first.id.as_str());
+    let reply = kiosk.control(json!({"cmd": "hang_up"}));
+    assert_eq!(reply["state"], "ended", "{reply}");
+    assert!(doctor.wait_exit(Duration::from_secs(15)).success());
+    assert_eq!(
+        doctor.event("bye").expect("the doctor got bye")["reason"],
+        "hangup"
+    );
+    let summary = doctor.event("summary").unwrap()["stats"].clone();
+    assert!(n(&summary, "video_frames_received") >= 50, "{summary}");
+    let ended = watcher.wait_for_event("call_ended", Duration::from_secs(5));
+    assert_eq!(ended["reason"], "local_hangup");
+    assert_eq!(ended["appointment"], first.id.as_str());
+    kiosk.wait_for_state("idle", Duration::from_secs(10));
+    let bye = watcher
+        .signals("kiosk")
+        .into_iter()
+        .find(|s| s["type"] == "bye");
+    assert_eq!(bye.expect("the kiosk published bye")["reason"], "hangup");
+    assert!(
+        in_order(
+            &watcher.states(),
+            &[
+                "idle",
+                "code_accepted",
+                "consent",
+                "waiting",
+                "in_call",
+                "ended",
+                "idle"
+            ]
+        ),
+        "published states: {:?}",
+        watcher.states()
+    );
+
+    // 2. The doctor hangs up.
+    let (second, mut doctor) = start_call(&kiosk, &broker, &["--hangup-after", "6"]);
+    assert!(doctor.wait_exit(Duration::from_secs(30)).success());
+    kiosk.wait_for_state("idle", Duration::from_secs(15));
+    wait_for(
+        "call_ended with remote_hangup",
+        Duration::from_secs(5),
+        || {
+            watcher
+                .events()
+                .into_iter()
+                .find(|e| e["event"] == "call_ended" && e["appointment"] == second.id.as_str())
+        },
+    );
+    let ended: Vec<Value> = watcher
+        .events()
+        .into_iter()
+        .filter(|e| e["event"] == "call_ended")
+        .collect();
+    assert_eq!(ended.last().unwrap()["reason"], "remote_hangup");
+    assert!(n(ended.last().unwrap(), "duration_s") >= 1);
+    for event in watcher.events() {
+        let text = event.to_string();
+        assert!(
+            !text.contains("Mustermann") && !text.contains(&second.code),
+            "events carry no names or codes: {text}"
+        );
+    }
+}

@@ -1,0 +1,240 @@
+//! kioskd and the doctor peer (`kioskctl doctor`) as child processes.
+
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use super::{DEVICE, wait_for};
+
+#[derive(Debug, Clone)]
+pub struct KioskConfig {
+    pub broker_port: u16,
+    /// Extra TOML appended to the `[timeouts]` table.
+    pub timeouts: String,
+}
+
+impl KioskConfig {
+    pub fn new(broker_port: u16) -> Self {
+        Self {
+            broker_port,
+            timeouts: "ended_s = 2\nproblem_s = 2\n".into(),
+        }
+    }
+
+    pub fn write(&self, dir: &Path) -> PathBuf {
+        let path = dir.join("kioskd.toml");
+        let text = format!(
+            r#"device_id = "{DEVICE}"
+broker = "mqtt://127.0.0.1:{port}"
+state_dir = "{state}"
+control_socket = "{socket}"
+
+[ice]
+servers = []
+local_addresses = ["127.0.0.1"]
+
+[media]
+video_source = "videotestsrc"
+audio_source = "audiotestsrc"
+video_sink = "fakesink"
+audio_sink = "fakesink"
+width = 320
+height = 240
+framerate = 30
+video_bitrate_kbps = 400
+
+[timeouts]
+{timeouts}"#,
+            port = self.broker_port,
+            state = dir.join("state").display(),
+            socket = dir.join("control.sock").display(),
+            timeouts = self.timeouts,
+        );
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+}
+
+/// A running kioskd. Stopped with SIGTERM (then SIGKILL) when dropped.
+#[derive(Debug)]
+pub struct Kiosk {
+    child: Option<Child>,
+    pub dir: PathBuf,
+    pub socket: PathBuf,
+}
+
+fn terminate(child: &mut Child, limit: Duration) -> ExitStatus {
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let start = Instant::now();
+    loop {
+        if let Ok(Some(status)) = child.try_wait() {
+            return status;
+        }
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            return child.wait().unwrap();
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+impl Kiosk {
+    /// Starts kioskd with its config, state and socket in `dir`, and waits for its control socket.
+    pub fn start(dir: &Path, config: &KioskConfig) -> Self {
+        let path = config.write(dir);
+        let log = std::fs::File::create(dir.join("kioskd.log")).unwrap();
+        let child = Command::new(env!("CARGO_BIN_EXE_kioskd"))
+            .arg("--config")
+            .arg(&path)
+            .env("RUST_LOG", "info,praxiskiosk=debug")
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("kioskd starts");
+        let kiosk = Self {
+            child: Some(child),
+            dir: dir.to_path_buf(),
+            socket: dir.join("control.sock"),
+        };
+        wait_for("kioskd's control socket", Duration::from_secs(20), || {
+            UnixStream::connect(&kiosk.socket).ok().map(drop)
+        });
+        kiosk
+    }
+
+    /// Sends one control request and returns the reply.
+    pub fn control(&self, request: Value) -> Value {
+        let mut stream = UnixStream::connect(&self.socket).expect("control socket");
+        stream
+            .set_read_timeout(Some(Duration::from_secs(20)))
+            .unwrap();
+        writeln!(stream, "{request}").unwrap();
+        let mut reply = String::new();
+        BufReader::new(&stream).read_line(&mut reply).unwrap();
+        serde_json::from_str(&reply).unwrap_or_else(|e| panic!("reply {reply:?}: {e}"))
+    }
+
+    pub fn state(&self) -> String {
+        self.control(serde_json::json!({"cmd": "status"}))["state"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    }
+
+    pub fn wait_for_state(&self, state: &str, limit: Duration) {
+        wait_for(
+            &format!("kiosk state {state} (log: {})", self.log_tail()),
+            limit,
+            || (self.state() == state).then_some(()),
+        );
+    }
+
+    pub fn stats(&self) -> Value {
+        self.control(serde_json::json!({"cmd": "stats"}))["stats"].clone()
+    }
+
+    pub fn log_tail(&self) -> String {
+        let log = std::fs::read_to_string(self.dir.join("kioskd.log")).unwrap_or_default();
+        let lines: Vec<&str> = log.lines().collect();
+        lines[lines.len().saturating_sub(15)..].join("\n")
+    }
+
+    /// Stops kioskd with SIGTERM and returns its exit status.
+    pub fn stop(mut self) -> ExitStatus {
+        terminate(self.child.as_mut().unwrap(), Duration::from_secs(10))
+    }
+}
+
+impl Drop for Kiosk {
+    fn drop(&mut self) {
+        if let Some(child) = self.child.as_mut()
+            && let Ok(None) = child.try_wait()
+        {
+            terminate(child, Duration::from_secs(5));
+        }
+    }
+}
+
+/// A running `kioskctl doctor --json`, its output lines collected as they come.
+#[derive(Debug)]
+pub struct Doctor {
+    child: Child,
+    lines: Arc<Mutex<Vec<Value>>>,
+}
+
+impl Doctor {
+    pub fn start(broker_port: u16, session: &str, extra: &[&str]) -> Self {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_kioskctl"))
+            .arg("--broker")
+            .arg(format!("mqtt://127.0.0.1:{broker_port}"))
+            .args([
+                "doctor",
+                "--device",
+                DEVICE,
+                "--session",
+                session,
+                "--ice-local",
+                "127.0.0.1",
+                "--json",
+            ])
+            .args(extra)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("kioskctl doctor starts");
+        let stdout = child.stdout.take().unwrap();
+        let lines: Arc<Mutex<Vec<Value>>> = Arc::default();
+        let sink = lines.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if let Ok(value) = serde_json::from_str(&line) {
+                    sink.lock().unwrap().push(value);
+                }
+            }
+        });
+        Self { child, lines }
+    }
+
+    /// The first output line whose `event` is `name`.
+    pub fn event(&self, name: &str) -> Option<Value> {
+        self.lines
+            .lock()
+            .unwrap()
+            .iter()
+            .find(|v| v["event"] == name)
+            .cloned()
+    }
+
+    /// The latest statistics the doctor printed.
+    pub fn stats(&self) -> Option<Value> {
+        self.lines
+            .lock()
+            .unwrap()
+            .iter()
+            .rev()
+            .find(|v| v["event"] == "stats")
+            .map(|v| v["stats"].clone())
+    }
+
+    pub fn wait_exit(&mut self, limit: Duration) -> ExitStatus {
+        wait_for("the doctor to exit", limit, || {
+            self.child.try_wait().unwrap()
+        })
+    }
+}
+
+impl Drop for Doctor {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}

@@ -1,0 +1,89 @@
+//! What the end-to-end tests start: a real Mosquitto, kioskd and kioskctl as separate processes,
+//! and an MQTT watcher. Every process is owned by a guard that stops it on drop, so a failing test
+//! leaves nothing running. Everything listens on free loopback ports; ICE is pinned to 127.0.0.1.
+
+mod kiosk;
+mod mosquitto;
+mod watcher;
+
+pub use kiosk::{Doctor, Kiosk, KioskConfig};
+pub use mosquitto::Mosquitto;
+pub use watcher::{Watcher, in_order};
+
+use std::net::TcpListener;
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+pub const DEVICE: &str = "test-kiosk";
+
+/// A TCP port on 127.0.0.1 that was free a moment ago.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Polls `probe` every 100 ms until it returns `Some`, or gives up after `limit`.
+pub fn poll<T>(limit: Duration, mut probe: impl FnMut() -> Option<T>) -> Option<T> {
+    let start = Instant::now();
+    loop {
+        if let Some(value) = probe() {
+            return Some(value);
+        }
+        if start.elapsed() >= limit {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Polls `probe` until it returns `Some`, or panics with `what` after `limit`.
+pub fn wait_for<T>(what: &str, limit: Duration, probe: impl FnMut() -> Option<T>) -> T {
+    poll(limit, probe).unwrap_or_else(|| panic!("timed out after {limit:?} waiting for {what}"))
+}
+
+/// Runs kioskctl against `broker_port` and returns its output (stdout, stderr, status).
+pub fn kioskctl(broker_port: u16, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_kioskctl"))
+        .arg("--broker")
+        .arg(format!("mqtt://127.0.0.1:{broker_port}"))
+        .args(args)
+        .output()
+        .expect("kioskctl runs")
+}
+
+/// An appointment created with `kioskctl appointment create --json`.
+#[derive(Debug, Clone)]
+pub struct Appointment {
+    pub id: String,
+    pub session: String,
+    pub code: String,
+}
+
+pub fn create_appointment(broker_port: u16, extra: &[&str]) -> Appointment {
+    let mut args = vec![
+        "appointment",
+        "create",
+        "--device",
+        DEVICE,
+        "--doctor",
+        "Dr. med. Anna Muster",
+        "--json",
+    ];
+    args.extend_from_slice(extra);
+    let out = kioskctl(broker_port, &args);
+    assert!(
+        out.status.success(),
+        "appointment create failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("create prints JSON");
+    let field = |k: &str| v[k].as_str().unwrap().to_string();
+    Appointment {
+        id: field("appointment"),
+        session: field("session"),
+        code: field("code"),
+    }
+}

@@ -1,0 +1,9 @@
+//! End-to-end tests: real Mosquitto, real kioskd and kioskctl processes, real webrtcbin calls on
+//! loopback. Run with `make test` (which installs Mosquitto and GStreamer first).
+
+mod harness;
+
+mod codes;
+mod consultation;
+mod persistence;
+mod robustness;

@@ -1,0 +1,54 @@
+//! Appointments outlive a restart of kioskd, even one without a broker; expired ones do not.
+
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+
+use crate::harness::{Kiosk, KioskConfig, Mosquitto, Watcher, create_appointment, wait_for};
+
+#[test]
+fn appointments_survive_a_restart_without_broker_and_expired_ones_are_gone() {
+    let broker = Mosquitto::start();
+    let port = broker.port;
+    let watcher = Watcher::start(port);
+    let dir = tempfile::tempdir().unwrap();
+    let kiosk = Kiosk::start(dir.path(), &KioskConfig::new(port));
+    let keep = create_appointment(port, &["--until", "+1h", "--patient", "Erika Mustermann"]);
+    let short = create_appointment(port, &["--until", "+4s"]);
+    let created = Instant::now();
+    let file = |id: &str| dir.path().join(format!("state/appointments/{id}.json"));
+    wait_for("both appointments on disk", Duration::from_secs(10), || {
+        (file(&keep.id).exists() && file(&short.id).exists()).then_some(())
+    });
+    let stored = std::fs::read_to_string(file(&keep.id)).unwrap();
+    assert!(
+        !stored.contains(&keep.code),
+        "the code never rests in clear"
+    );
+
+    assert!(kiosk.stop().success(), "SIGTERM is a clean shutdown");
+    watcher.wait_for_state("offline", Duration::from_secs(5));
+    drop(broker);
+
+    std::thread::sleep(Duration::from_secs(5).saturating_sub(created.elapsed()));
+    let kiosk = Kiosk::start(dir.path(), &KioskConfig::new(port));
+    assert_eq!(
+        kiosk.state(),
+        "idle",
+        "kioskd starts although the broker is down"
+    );
+    assert!(file(&keep.id).exists());
+    assert!(
+        !file(&short.id).exists(),
+        "the expired appointment was deleted at start"
+    );
+    let reply = kiosk.control(json!({"cmd": "enter_code", "code": short.code}));
+    assert_eq!(reply["error"], "wrong_code", "{reply}");
+    let reply = kiosk.control(json!({"cmd": "enter_code", "code": keep.code}));
+    assert_eq!(reply["state"], "code_accepted", "{reply}");
+
+    // The broker returns: kioskd reconnects on its own and publishes where it stands.
+    let _broker = Mosquitto::start_on(port);
+    let watcher = Watcher::start(port);
+    watcher.wait_for_state("code_accepted", Duration::from_secs(15));
+}
