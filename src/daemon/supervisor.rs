@@ -38,6 +38,8 @@ struct Supervisor {
     book: AppointmentBook,
     device_config: Option<DeviceConfig>,
     call: Option<ActiveCall>,
+    /// Calls being ended in the background; shutdown waits for them so `bye` goes out.
+    leaving: Vec<tokio::task::JoinHandle<()>>,
     /// Reports of every call, tagged with its session so a finished call cannot disturb the next.
     reports: mpsc::Sender<(String, CallReport)>,
     last_stats: Arc<Mutex<Option<CallStats>>>,
@@ -88,6 +90,7 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
         book,
         device_config,
         call: None,
+        leaving: Vec::new(),
         reports,
         last_stats: Arc::default(),
         state_since: OffsetDateTime::now_utc(),
@@ -118,8 +121,9 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
     }
 
     tracing::info!("kioskd stopping");
-    if let Some(active) = sup.call.take() {
-        active.handle.finish(Some(ByeReason::Hangup)).await;
+    sup.step(Event::Shutdown);
+    for leaving in std::mem::take(&mut sup.leaving) {
+        let _ = leaving.await;
     }
     sup.link
         .publish_sticky(&sup.topics.state(), wire::encode(&StateReport::offline()));
@@ -241,7 +245,8 @@ impl Supervisor {
         self.link
             .unsubscribe(&self.topics.session(&active.session, Side::Doctor));
         let last_stats = self.last_stats.clone();
-        tokio::spawn(async move {
+        self.leaving.retain(|task| !task.is_finished());
+        self.leaving.push(tokio::spawn(async move {
             let stats = active.handle.finish(bye).await;
             tracing::info!(
                 session = %active.session,
@@ -250,7 +255,7 @@ impl Supervisor {
                 "left call session"
             );
             *last_stats.lock().unwrap_or_else(|p| p.into_inner()) = Some(stats);
-        });
+        }));
     }
 
     fn sweep(&mut self) {

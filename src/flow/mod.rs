@@ -117,6 +117,8 @@ pub enum Event {
     CallFailed,
     RemoteBye,
     AppointmentRevoked(String),
+    /// kioskd is stopping: a running call ends with `bye`, a wait is left.
+    Shutdown,
     Tick,
 }
 
@@ -274,6 +276,10 @@ impl Kiosk {
             Event::CallFailed => self.call_failed(now),
             Event::RemoteBye => self.remote_bye(now),
             Event::AppointmentRevoked(id) => self.revoked(&id, now),
+            Event::Shutdown => match self.flow {
+                Flow::InCall { .. } | Flow::Waiting { .. } => self.hang_up(now, "shutdown"),
+                _ => Outcome::default(),
+            },
             Event::Tick => self.tick(now),
         }
     }

@@ -369,3 +369,19 @@ fn a_doctor_reload_during_the_call_keeps_the_call() {
     assert_eq!(k.state(), KioskState::InCall);
     assert_eq!(k.next_deadline(), None, "a call has no time limit");
 }
+
+#[test]
+fn shutdown_ends_a_call_with_bye_and_a_record() {
+    let (mut k, t0) = in_call();
+    let out = k.handle(Event::Shutdown, t0 + Duration::from_secs(9));
+    assert!(out.actions.contains(&Action::LeaveSession {
+        bye: Some(ByeReason::Hangup)
+    }));
+    assert!(out.actions.iter().any(|a| matches!(a, Action::Report { reason: Some(r), duration_s: Some(9), .. } if r == "shutdown")));
+    let (mut k, t0) = waiting();
+    let out = k.handle(Event::Shutdown, t0);
+    assert!(out.actions.contains(&Action::LeaveSession {
+        bye: Some(ByeReason::Hangup)
+    }));
+    assert!(Kiosk::new(T).handle(Event::Shutdown, t0).actions.is_empty());
+}

@@ -146,3 +146,24 @@ fn a_consultation_runs_peer_to_peer_and_either_side_can_hang_up() {
         );
     }
 }
+
+#[test]
+fn sigterm_during_a_call_says_bye_and_leaves_the_kiosk_offline() {
+    let broker = Mosquitto::start();
+    let watcher = Watcher::start(broker.port);
+    let dir = tempfile::tempdir().unwrap();
+    let kiosk = Kiosk::start(dir.path(), &KioskConfig::new(broker.port));
+    let (_, mut doctor) = start_call(&kiosk, &broker, &[]);
+    assert!(kiosk.stop().success(), "a clean shutdown exits 0");
+    assert!(doctor.wait_exit(Duration::from_secs(15)).success());
+    assert_eq!(
+        doctor.event("bye").expect("the doctor was told")["reason"],
+        "hangup"
+    );
+    watcher.wait_for_state("offline", Duration::from_secs(5));
+    let ended = watcher.wait_for_event("call_ended", Duration::from_secs(5));
+    assert_eq!(
+        ended["reason"], "shutdown",
+        "the fleet's record says why the call ended"
+    );
+}
