@@ -40,7 +40,7 @@ pub fn device<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Erro
         Ok(Some(s))
     } else {
         Err(D::Error::custom(format!(
-            "device {s:?} may only contain letters, digits and / _ . : , -"
+            "device {s:?} may only contain letters, digits and / _ . : , - @"
         )))
     }
 }

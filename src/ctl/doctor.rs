@@ -148,6 +148,8 @@ pub async fn run(fleet: &Fleet, args: DoctorArgs) -> anyhow::Result<()> {
     tokio::pin!(hangup);
     let wait_limit = tokio::time::sleep(Duration::from_secs(args.wait));
     tokio::pin!(wait_limit);
+    let ctrl_c = tokio::signal::ctrl_c();
+    tokio::pin!(ctrl_c);
     let mut joined = false;
     let (bye, failure) = loop {
         tokio::select! {
@@ -180,7 +182,7 @@ pub async fn run(fleet: &Fleet, args: DoctorArgs) -> anyhow::Result<()> {
             }
             () = &mut hangup => break (Some(ByeReason::Hangup), None),
             () = &mut wait_limit, if !joined => break (Some(ByeReason::Timeout), Some("the kiosk did not join".into())),
-            _ = tokio::signal::ctrl_c() => break (Some(ByeReason::Hangup), None),
+            _ = &mut ctrl_c => break (Some(ByeReason::Hangup), None),
         }
     };
     let stats = handle.finish(bye).await;

@@ -20,18 +20,20 @@ pub struct LocalArgs {
 
 #[derive(Debug, Subcommand)]
 enum LocalCmd {
+    /// The kiosk's state.
     Status,
     /// Enter an 8-digit appointment code.
-    EnterCode {
-        code: String,
-    },
+    EnterCode { code: String },
     /// Confirm the patient's name and give consent.
     Accept {
         #[arg(long)]
         name: Option<String>,
     },
+    /// End the call, or leave the waiting room.
     HangUp,
+    /// Back to idle from any screen but a running call.
     Cancel,
+    /// Statistics of the running (or last) call.
     Stats,
 }
 

@@ -363,11 +363,16 @@ impl Supervisor {
             ControlRequest::Stats => {
                 let stats = match &self.call {
                     Some(active) => active.handle.stats().await,
-                    None => self
-                        .last_stats
-                        .lock()
-                        .unwrap_or_else(|p| p.into_inner())
-                        .clone(),
+                    None => {
+                        // A call that is still being ended has the latest numbers: wait for it.
+                        for leaving in std::mem::take(&mut self.leaving) {
+                            let _ = leaving.await;
+                        }
+                        self.last_stats
+                            .lock()
+                            .unwrap_or_else(|p| p.into_inner())
+                            .clone()
+                    }
                 };
                 return ControlReply {
                     stats,

@@ -97,16 +97,16 @@ pub fn is_safe_device(device: &str) -> bool {
         && device.len() <= 128
         && device
             .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"/_.:,-".contains(&b))
+            .all(|b| b.is_ascii_alphanumeric() || b"/_.:,-@".contains(&b))
 }
 
 /// Camera → scale → VP8 (real-time settings) → RTP. The encoder is named `venc`.
 pub fn video_send_description(spec: &MediaSpec) -> String {
     let source = match (spec.video_source, spec.video_device.as_deref()) {
         (VideoSource::Test, _) => "videotestsrc is-live=true pattern=ball".to_string(),
-        (VideoSource::V4l2, Some(dev)) => format!("v4l2src device={dev}"),
+        (VideoSource::V4l2, Some(dev)) => format!("v4l2src device=\"{dev}\""),
         (VideoSource::V4l2, None) => "v4l2src".to_string(),
-        (VideoSource::Libcamera, Some(name)) => format!("libcamerasrc camera-name={name}"),
+        (VideoSource::Libcamera, Some(name)) => format!("libcamerasrc camera-name=\"{name}\""),
         (VideoSource::Libcamera, None) => "libcamerasrc".to_string(),
     };
     let (w, h, fps) = (spec.width, spec.height, spec.framerate);
@@ -114,7 +114,7 @@ pub fn video_send_description(spec: &MediaSpec) -> String {
     format!(
         "{source} ! videoconvert ! videoscale ! videorate ! video/x-raw,width={w},height={h},framerate={fps}/1 \
          ! queue max-size-buffers=2 leaky=downstream \
-         ! vp8enc name=venc deadline=1 lag-in-frames=0 cpu-used=4 threads=2 error-resilient=partitions \
+         ! vp8enc name=venc deadline=1 lag-in-frames=0 cpu-used=8 threads=2 error-resilient=partitions \
            keyframe-max-dist={kf} target-bitrate={bps} \
          ! rtpvp8pay picture-id-mode=15-bit mtu=1200 \
          ! capsfilter caps=\"application/x-rtp,media=video,encoding-name=VP8,payload={VP8_PT},clock-rate=90000\"",
@@ -129,7 +129,7 @@ pub fn audio_send_description(spec: &MediaSpec) -> String {
         (AudioSource::Test, _) => {
             "audiotestsrc is-live=true wave=sine freq=440 volume=0.1".to_string()
         }
-        (AudioSource::Alsa, Some(dev)) => format!("alsasrc device={dev}"),
+        (AudioSource::Alsa, Some(dev)) => format!("alsasrc device=\"{dev}\""),
         (AudioSource::Alsa, None) => "alsasrc".to_string(),
         (AudioSource::Pulse, _) => "pulsesrc".to_string(),
     };
@@ -242,6 +242,11 @@ mod tests {
     fn device_names_cannot_inject_elements() {
         assert!(is_safe_device("/dev/video0"));
         assert!(is_safe_device("hw:1,0"));
+        assert!(
+            is_safe_device("/base/soc/i2c0mux/i2c@1/imx219@10"),
+            "libcamera camera names"
+        );
+        assert!(!is_safe_device("cam\" ! filesink"));
         assert!(!is_safe_device("/dev/video0 ! filesink location=/tmp/x"));
         assert!(!is_safe_device(""));
     }

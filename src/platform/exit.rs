@@ -1,6 +1,6 @@
 //! Typed exit codes, so systemd can tell "do not restart into the same error" from "crashed".
-//! The values follow sysexits.h; `config/systemd/kioskd.service` lists the ones that must not
-//! restart in `RestartPreventExitStatus=`.
+//! The values follow sysexits.h; kioskd's systemd unit lists `Unavailable` and `Config` in
+//! `RestartPreventExitStatus=`, so a kiosk does not restart into the same error forever.
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[repr(u8)]
