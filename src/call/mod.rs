@@ -127,11 +127,18 @@ impl CallHandle {
         }
     }
 
-    /// The statistics so far; `None` once the call task has ended.
+    /// The statistics so far; `None` once the call task has ended or when it does not answer
+    /// within a second (its owner must never hang on a stuck pipeline).
     pub async fn stats(&self) -> Option<CallStats> {
         let (tx, rx) = oneshot::channel();
-        self.commands.send(CallCommand::Stats(tx)).await.ok()?;
-        rx.await.ok()
+        let ask = async {
+            self.commands.send(CallCommand::Stats(tx)).await.ok()?;
+            rx.await.ok()
+        };
+        tokio::time::timeout(Duration::from_secs(1), ask)
+            .await
+            .ok()
+            .flatten()
     }
 
     /// Ends the call (saying `bye` with `reason` if given) and returns its final statistics.

@@ -19,6 +19,10 @@ use super::stats::{Rates, totals};
 use super::{CallCommand, CallError, CallReport, CallSpec, Role, SignalOut};
 use crate::wire::{CallStats, Signal};
 
+/// How long remote video may stop before the call counts as lost. Long enough for a doctor's
+/// reload (which rebuilds the connection), short enough that nobody sits before a frozen picture.
+const MEDIA_STALL: Duration = Duration::from_secs(15);
+
 struct Session {
     spec: CallSpec,
     out: Box<dyn SignalOut>,
@@ -32,6 +36,10 @@ struct Session {
     rates: Rates,
     started: Instant,
     first_frame: Option<Duration>,
+    /// The video count and when it last moved: a peer that vanished without `bye` (a crashed
+    /// browser, a pulled cable) shows up as media that stopped.
+    last_video: (u64, Instant),
+    reported_stall: bool,
     ice_state: WebRTCICEConnectionState,
 }
 
@@ -54,6 +62,8 @@ pub(super) async fn run(
         rates: Rates::default(),
         started: Instant::now(),
         first_frame: None,
+        last_video: (0, Instant::now()),
+        reported_stall: false,
         ice_state: WebRTCICEConnectionState::New,
         spec,
     };
@@ -91,11 +101,14 @@ pub(super) async fn run(
                 if let Some(peer) = &session.peer {
                     peer.request_stats();
                 }
+                session.watch_media(Instant::now());
             }
         }
     }
     let stats = session.stats();
-    session.peer = None;
+    // Stopping a pipeline can block (a display sink waiting for its device): not on async threads.
+    let peer = session.peer.take();
+    let _ = tokio::task::spawn_blocking(move || drop(peer)).await;
     stats
 }
 
@@ -238,6 +251,21 @@ impl Session {
             }
             PeerEvent::Stats(stats) => self.rates.update(Instant::now(), totals(&stats)),
             PeerEvent::Error(why) => self.fail(why),
+        }
+    }
+
+    /// Fails the call when remote video that was flowing stops for [`MEDIA_STALL`].
+    fn watch_media(&mut self, now: Instant) {
+        let frames = self.counters.video_in.load(Ordering::Relaxed);
+        if frames != self.last_video.0 || self.first_frame.is_none() || self.peer.is_none() {
+            self.last_video = (frames, now);
+            self.reported_stall = false;
+        } else if now.duration_since(self.last_video.1) >= MEDIA_STALL && !self.reported_stall {
+            self.reported_stall = true;
+            self.fail(format!(
+                "no media from the other side for {} s",
+                MEDIA_STALL.as_secs()
+            ));
         }
     }
 

@@ -7,18 +7,26 @@ pub fn parse(text: &str, now: OffsetDateTime) -> Result<OffsetDateTime, String> 
         return Ok(now);
     }
     if let Some(offset) = text.strip_prefix('+') {
-        let (number, unit) = offset.split_at(offset.len().saturating_sub(1));
+        let unit = offset.chars().last().unwrap_or(' ');
+        let number = &offset[..offset.len() - unit.len_utf8().min(offset.len())];
         let n: i64 = number
             .parse()
-            .map_err(|_| format!("{text:?}: expected +N followed by s, m, h or d"))?;
-        let d = match unit {
-            "s" => Duration::seconds(n),
-            "m" => Duration::minutes(n),
-            "h" => Duration::hours(n),
-            "d" => Duration::days(n),
+            .ok()
+            .filter(|n| (0..=366 * 86_400).contains(n))
+            .ok_or_else(|| {
+                format!("{text:?}: expected +N (up to a year) followed by s, m, h or d")
+            })?;
+        let seconds = match unit {
+            's' => n,
+            'm' => n * 60,
+            'h' => n * 3600,
+            'd' => n * 86_400,
             _ => return Err(format!("{text:?}: the unit must be s, m, h or d")),
         };
-        return Ok(now + d);
+        if seconds > 366 * 86_400 {
+            return Err(format!("{text:?} is more than a year ahead"));
+        }
+        return Ok(now + Duration::seconds(seconds));
     }
     OffsetDateTime::parse(text, &Rfc3339)
         .map_err(|e| format!("{text:?} is neither now, +N(s|m|h|d) nor an RFC 3339 time: {e}"))
@@ -39,6 +47,12 @@ mod tests {
             time::macros::datetime!(2026-11-28 09:00 UTC)
         );
         assert!(parse("+5x", now).is_err());
+        assert!(
+            parse("+5ä", now).is_err(),
+            "a multibyte unit is refused, not a panic"
+        );
+        assert!(parse("+", now).is_err());
+        assert!(parse("+99999999999d", now).is_err());
         assert!(parse("tomorrow", now).is_err());
     }
 }

@@ -19,13 +19,15 @@ use crate::platform::atomic_file::write_atomic;
 use crate::platform::control_socket::{self, ControlCall};
 use crate::wire::{
     self, ByeReason, CallStats, CommandKind, ControlReply, ControlRequest, DeviceConfig,
-    EventReport, KioskState, Refusal, StateReport, V1,
+    EventReport, KioskState, Refusal, Signal, StateReport, V1,
 };
 
 const VERSION: &str = env!("CARGO_PKG_VERSION");
 const DEVICE_CONFIG_FILE: &str = "device-config.json";
 
 struct ActiveCall {
+    /// Which join this is: reports are matched by it, since a re-entered code rejoins the same session.
+    id: u64,
     session: String,
     handle: CallHandle,
 }
@@ -40,11 +42,13 @@ struct Supervisor {
     call: Option<ActiveCall>,
     /// Calls being ended in the background; shutdown waits for them so `bye` goes out.
     leaving: Vec<tokio::task::JoinHandle<()>>,
-    /// Reports of every call, tagged with its session so a finished call cannot disturb the next.
-    reports: mpsc::Sender<(String, CallReport)>,
+    /// Reports of every call, tagged with its join id so a finished call cannot disturb the next.
+    reports: mpsc::Sender<(u64, CallReport)>,
+    joins: u64,
     last_stats: Arc<Mutex<Option<CallStats>>>,
     state_since: OffsetDateTime,
-    broker_up: bool,
+    /// `None` until the first connection attempt has an outcome.
+    broker_up: Option<bool>,
 }
 
 /// Runs kioskd until `shutdown` completes, then ends a running call with `bye`, publishes
@@ -71,7 +75,7 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
     }
 
     let (control_tx, mut control_rx) = mpsc::channel::<ControlCall>(16);
-    let _control = match &config.control_socket {
+    let control = match &config.control_socket {
         Some(path) => Some(control_socket::serve(path, control_tx).map_err(|source| {
             DaemonError::ControlSocket {
                 path: path.display().to_string(),
@@ -92,9 +96,10 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
         call: None,
         leaving: Vec::new(),
         reports,
+        joins: 0,
         last_stats: Arc::default(),
         state_since: OffsetDateTime::now_utc(),
-        broker_up: false,
+        broker_up: None,
     };
     sup.publish_state(sup.kiosk.state(), sup.kiosk.detail());
 
@@ -112,7 +117,7 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
                 let reply = sup.on_control(call.request).await;
                 let _ = call.reply.send(reply);
             }
-            Some((session, report)) = reports_rx.recv() => sup.on_call_report(&session, report),
+            Some((id, report)) = reports_rx.recv() => sup.on_call_report(id, report),
             () = sleep_until(deadline) => {
                 sup.step(Event::Tick);
             }
@@ -121,9 +126,16 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
     }
 
     tracing::info!("kioskd stopping");
+    drop(control);
     sup.step(Event::Shutdown);
-    for leaving in std::mem::take(&mut sup.leaving) {
-        let _ = leaving.await;
+    let leaving = futures::future::join_all(std::mem::take(&mut sup.leaving));
+    tokio::pin!(leaving);
+    loop {
+        // Keep reading the link while calls end, so it never stalls before `bye` is out.
+        tokio::select! {
+            _ = &mut leaving => break,
+            Some(_) = link_events.recv() => {}
+        }
     }
     sup.link
         .publish_sticky(&sup.topics.state(), wire::encode(&StateReport::offline()));
@@ -135,6 +147,12 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
         tracing::warn!("broker unreachable at shutdown; the last will reports offline");
     }
     Ok(())
+}
+
+/// The flow's clock: tokio's, so the deadlines it sleeps to and the time it reports agree (also
+/// under `tokio::time::pause()`).
+fn now() -> Instant {
+    tokio::time::Instant::now().into_std()
 }
 
 async fn sleep_until(deadline: Option<tokio::time::Instant>) {
@@ -153,7 +171,7 @@ fn load_device_config(config: &Config) -> Option<DeviceConfig> {
 
 impl Supervisor {
     fn step(&mut self, event: Event) -> Option<Refusal> {
-        let Outcome { actions, refused } = self.kiosk.handle(event, Instant::now());
+        let Outcome { actions, refused } = self.kiosk.handle(event, now());
         for action in actions {
             self.apply(action);
         }
@@ -226,16 +244,26 @@ impl Supervisor {
         let out = SessionPublisher::new(self.link.clone(), &self.topics, &session, Side::Kiosk);
         let (tx, mut rx) = mpsc::channel(16);
         let handle = call::start(spec, Box::new(out), tx);
-        let (tagged, tag) = (self.reports.clone(), session.clone());
+        self.joins += 1;
+        let (tagged, id) = (self.reports.clone(), self.joins);
         tokio::spawn(async move {
             while let Some(report) = rx.recv().await {
-                if tagged.send((tag.clone(), report)).await.is_err() {
+                if tagged.send((id, report)).await.is_err() {
                     return;
                 }
             }
+            // The call task ended. If nobody asked it to (a panic), the flow must hear of it;
+            // after a normal end this report no longer matches the active call.
+            let _ = tagged
+                .send((id, CallReport::Failed("call task ended".into())))
+                .await;
         });
         tracing::info!(%session, "joined call session");
-        self.call = Some(ActiveCall { session, handle });
+        self.call = Some(ActiveCall {
+            id,
+            session,
+            handle,
+        });
     }
 
     fn leave(&mut self, bye: Option<ByeReason>) {
@@ -244,10 +272,20 @@ impl Supervisor {
         };
         self.link
             .unsubscribe(&self.topics.session(&active.session, Side::Doctor));
+        // Say bye now, so it goes out before the state this step publishes.
+        if let Some(reason) = bye {
+            let out = SessionPublisher::new(
+                self.link.clone(),
+                &self.topics,
+                &active.session,
+                Side::Kiosk,
+            );
+            call::SignalOut::send(&out, Signal::Bye { reason });
+        }
         let last_stats = self.last_stats.clone();
         self.leaving.retain(|task| !task.is_finished());
         self.leaving.push(tokio::spawn(async move {
-            let stats = active.handle.finish(bye).await;
+            let stats = active.handle.finish(None).await;
             tracing::info!(
                 session = %active.session,
                 video_frames_received = stats.video_frames_received,
@@ -271,13 +309,14 @@ impl Supervisor {
     fn on_link(&mut self, event: LinkEvent) {
         match event {
             LinkEvent::Connected => {
-                self.broker_up = true;
+                self.broker_up = Some(true);
                 tracing::info!(broker = %self.config.broker, "connected to broker");
             }
             LinkEvent::Disconnected { reason, retry_in } => {
-                if std::mem::take(&mut self.broker_up) {
-                    tracing::warn!(%reason, "broker connection lost; appointments already received still work");
+                if self.broker_up != Some(false) {
+                    tracing::warn!(%reason, "broker unreachable; retrying, and appointments already received still work");
                 }
+                self.broker_up = Some(false);
                 tracing::debug!(%reason, retry_in_ms = retry_in.as_millis() as u64, "broker unreachable, retrying");
             }
             LinkEvent::Message { topic, payload } => {
@@ -334,14 +373,15 @@ impl Supervisor {
         }
     }
 
-    fn on_call_report(&mut self, session: &str, report: CallReport) {
-        if self
+    fn on_call_report(&mut self, id: u64, report: CallReport) {
+        let Some(session) = self
             .call
             .as_ref()
-            .is_none_or(|active| active.session != session)
-        {
+            .filter(|active| active.id == id)
+            .map(|a| a.session.clone())
+        else {
             return;
-        }
+        };
         let event = match report {
             CallReport::PeerJoined { .. } => Event::DoctorJoined,
             CallReport::MediaFlowing => Event::MediaFlowing,
@@ -394,7 +434,7 @@ impl Supervisor {
         if !codes::is_well_formed(&code) {
             return Some(Refusal::InvalidCodeFormat);
         }
-        if let Err(refusal) = self.kiosk.code_entry_allowed(Instant::now()) {
+        if let Err(refusal) = self.kiosk.code_entry_allowed(now()) {
             return Some(refusal);
         }
         let candidates = self.book.valid_at(OffsetDateTime::now_utc());

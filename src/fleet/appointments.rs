@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use time::OffsetDateTime;
 
 use super::codes;
-use crate::platform::atomic_file::{private_dir, remove_durable, write_atomic};
+use crate::platform::atomic_file::{TMP_SUFFIX, private_dir, remove_durable, write_atomic};
 use crate::wire::{self, AppointmentMsg, V1};
 
 /// A validated appointment. Its `Debug` leaves out the patient's name and the code hash, so it
@@ -140,6 +140,13 @@ impl AppointmentBook {
         };
         for entry in std::fs::read_dir(dir).map_err(io)? {
             let path = entry.map_err(io)?.path();
+            let leftover = path
+                .file_name()
+                .is_some_and(|n| n.to_string_lossy().ends_with(TMP_SUFFIX));
+            if leftover {
+                remove_durable(&path).map_err(io)?;
+                continue;
+            }
             if path.extension().is_none_or(|e| e != "json") {
                 continue;
             }
@@ -198,10 +205,13 @@ impl AppointmentBook {
         Ok(true)
     }
 
+    /// Forgets an appointment. Memory first: even if the file cannot be deleted now, the code
+    /// stops working at once (the next start or sweep deletes the file).
     pub fn remove(&mut self, id: &str) -> Result<bool, StoreError> {
+        let known = self.entries.remove(id).is_some();
         let path = self.file(id);
         remove_durable(&path).map_err(|source| StoreError { path, source })?;
-        Ok(self.entries.remove(id).is_some())
+        Ok(known)
     }
 
     /// Deletes every appointment that has ended. Returns their ids.

@@ -37,12 +37,31 @@ pub fn hash(code: &str) -> String {
         .to_string()
 }
 
-/// `true` when `hash` is an Argon2id PHC string we can verify against.
+/// `true` when `hash` is an Argon2id (v=19) PHC string within our work bounds.
 pub fn is_supported_hash(hash: &str) -> bool {
-    PasswordHash::new(hash).is_ok_and(|h| h.algorithm.as_str() == "argon2id")
+    let Ok(parsed) = PasswordHash::new(hash) else {
+        return false;
+    };
+    let Ok(params) = Params::try_from(&parsed) else {
+        return false;
+    };
+    parsed.algorithm.as_str() == "argon2id"
+        && parsed.version == Some(0x13)
+        && params.m_cost() <= MAX_MEMORY_KIB
+        && params.t_cost() <= MAX_PASSES
+        && params.p_cost() <= MAX_LANES
 }
 
+/// The most work one verification may cost. The parameters travel in the hash, from the fleet:
+/// without a bound, one appointment could make every code entry take minutes or gigabytes.
+const MAX_MEMORY_KIB: u32 = 65_536;
+const MAX_PASSES: u32 = 4;
+const MAX_LANES: u32 = 4;
+
 pub fn verify(code: &str, hash: &str) -> bool {
+    if !is_supported_hash(hash) {
+        return false;
+    }
     let Ok(parsed) = PasswordHash::new(hash) else {
         return false;
     };
@@ -87,5 +106,11 @@ mod tests {
         assert!(!is_supported_hash(
             "$argon2i$v=19$m=16,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2g"
         ));
+        let costly = hash("12345678").replace("m=19456", "m=4194304");
+        assert!(
+            !is_supported_hash(&costly),
+            "a hash demanding 4 GiB is refused"
+        );
+        assert!(!verify("12345678", &costly));
     }
 }

@@ -15,19 +15,28 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
     let name = path
         .file_name()
         .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "path has no file name"))?;
-    let tmp = dir.join(format!(".{}.tmp", name.to_string_lossy()));
-    let mut file = OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(&tmp)?;
-    file.write_all(bytes)?;
-    file.sync_all()?;
-    drop(file);
-    fs::rename(&tmp, path)?;
+    let tmp = dir.join(format!(".{}{TMP_SUFFIX}", name.to_string_lossy()));
+    let written = (|| {
+        let mut file = OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&tmp)?;
+        file.write_all(bytes)?;
+        file.sync_all()?;
+        fs::rename(&tmp, path)
+    })();
+    if written.is_err() {
+        // A half-written copy must not outlive the failure (it may hold a patient's name).
+        let _ = fs::remove_file(&tmp);
+    }
+    written?;
     File::open(dir)?.sync_all()
 }
+
+/// The suffix of temporary files; the owner of a directory deletes leftovers at start.
+pub const TMP_SUFFIX: &str = ".tmp";
 
 /// Removes `path` and makes the removal durable. A file that is already gone is fine.
 pub fn remove_durable(path: &Path) -> io::Result<()> {

@@ -3,7 +3,7 @@
 //! `bad_request` reply, an overlong line closes the connection; neither reaches the daemon.
 
 use std::io;
-use std::os::unix::fs::{FileTypeExt, PermissionsExt};
+use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
@@ -55,19 +55,28 @@ pub fn serve(path: &Path, calls: mpsc::Sender<ControlCall>) -> io::Result<Contro
     let listener = UnixListener::bind(path)?;
     // The directory is private already; the mode keeps the socket private even in a shared one.
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
-    let task = tokio::spawn(accept(listener, calls));
+    let owner = std::fs::metadata(path)?.uid();
+    let task = tokio::spawn(accept(listener, calls, owner));
     Ok(ControlSocket {
         path: path.to_path_buf(),
         task,
     })
 }
 
-async fn accept(listener: UnixListener, calls: mpsc::Sender<ControlCall>) {
+/// Accepts connections from our own user and root only. The socket's mode says the same, but is
+/// set a moment after the socket exists; the peer's credentials close that gap.
+async fn accept(listener: UnixListener, calls: mpsc::Sender<ControlCall>, owner: u32) {
     loop {
         match listener.accept().await {
-            Ok((stream, _)) => {
-                tokio::spawn(connection(stream, calls.clone()));
-            }
+            Ok((stream, _)) => match stream.peer_cred().map(|c| c.uid()) {
+                Ok(uid) if uid == owner || uid == 0 => {
+                    tokio::spawn(connection(stream, calls.clone()));
+                }
+                Ok(uid) => {
+                    tracing::warn!(uid, "control socket connection from another user refused")
+                }
+                Err(e) => tracing::warn!(error = %e, "control socket peer unknown; refused"),
+            },
             Err(e) => {
                 tracing::warn!(error = %e, "control socket accept failed");
                 tokio::time::sleep(std::time::Duration::from_millis(100)).await;
