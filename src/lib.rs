@@ -11,4 +11,5 @@ pub mod fleet;
 pub mod flow;
 pub mod media;
 pub mod platform;
+pub mod ui;
 pub mod wire;

@@ -7,18 +7,51 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use praxiskiosk::platform::exit::Exit;
+use praxiskiosk::ui::{Locale, Panel};
 
 /// The praxiskiosk consultation kiosk daemon.
 #[derive(Debug, Parser)]
 #[command(version, about)]
 struct Args {
     /// Path of the TOML config (see config/kioskd.toml).
-    #[arg(long)]
-    config: PathBuf,
+    #[arg(long, required_unless_present = "render_screens")]
+    config: Option<PathBuf>,
+    /// Write a PNG of every screen and state to DIR and exit (no display, camera or broker needed).
+    #[arg(long, value_name = "DIR")]
+    render_screens: Option<PathBuf>,
+    /// Panel size for --render-screens, e.g. 800x480 or 720x1280.
+    #[arg(long, default_value = "800x480", value_parser = parse_panel)]
+    size: Panel,
+    /// Language for --render-screens: de or en.
+    #[arg(long, default_value = "de", value_parser = parse_locale)]
+    locale: Locale,
+}
+
+fn parse_panel(text: &str) -> Result<Panel, String> {
+    Panel::parse(text).ok_or_else(|| format!("{text:?} is not WIDTHxHEIGHT between 320 and 3840"))
+}
+
+fn parse_locale(text: &str) -> Result<Locale, String> {
+    Locale::parse(text).ok_or_else(|| format!("{text:?}: the languages are de and en"))
 }
 
 fn main() -> ExitCode {
     let args = Args::parse();
+    if let Some(dir) = &args.render_screens {
+        return match praxiskiosk::ui::render_screens(dir, &args.size, args.locale) {
+            Ok(files) => {
+                println!("{} screens written to {}", files.len(), dir.display());
+                Exit::Ok.into()
+            }
+            Err(e) => {
+                eprintln!("kioskd: cannot write screens to {}: {e}", dir.display());
+                Exit::Io.into()
+            }
+        };
+    }
+    let Some(config) = args.config else {
+        unreachable!("clap requires --config without --render-screens");
+    };
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
@@ -34,7 +67,7 @@ fn main() -> ExitCode {
         }
     };
     match runtime.block_on(praxiskiosk::daemon::run_from_file(
-        &args.config,
+        &config,
         shutdown_signal(),
     )) {
         Ok(()) => Exit::Ok.into(),

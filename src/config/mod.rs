@@ -42,13 +42,8 @@ pub struct Config {
     pub timeouts: TimeoutConfig,
 }
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Locale {
-    #[default]
-    De,
-    En,
-}
+/// The screens' language; the same type the UI uses.
+pub use crate::ui::Locale;
 
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]

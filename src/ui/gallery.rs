@@ -1,0 +1,135 @@
+//! One example of every screen and state, for `kioskd --render-screens`, the README and the layout
+//! tests. The names sort in the order a consultation goes.
+
+use super::text::Locale;
+use super::view::{CodeNotice, Problem, Quality, Screen, StaffCheck, ViewModel};
+
+pub fn gallery(locale: Locale) -> Vec<(&'static str, ViewModel)> {
+    let doctor = "Dr. med. Anna Muster".to_string();
+    let base = ViewModel {
+        locale,
+        room: "Sprechzimmer 2".into(),
+        clock: "10:42".into(),
+        broker_online: true,
+        screen: Screen::Idle,
+    };
+    let with = |screen: Screen| ViewModel {
+        screen,
+        ..base.clone()
+    };
+    let call = |muted, camera_off, quality, confirm_hang_up| {
+        with(Screen::InCall {
+            doctor: doctor.clone(),
+            duration_s: 754,
+            muted,
+            camera_off,
+            quality,
+            confirm_hang_up,
+        })
+    };
+    let check = StaffCheck {
+        camera_ok: true,
+        microphone_ok: false,
+        mic_level: 0.35,
+        version: "0.1.0".into(),
+    };
+    vec![
+        ("01-idle", base.clone()),
+        (
+            "01-idle-broker-offline",
+            ViewModel {
+                broker_online: false,
+                ..base.clone()
+            },
+        ),
+        (
+            "02-code-entry",
+            with(Screen::CodeEntry {
+                entered: "1234".into(),
+                notice: None,
+            }),
+        ),
+        (
+            "02-code-wrong",
+            with(Screen::CodeEntry {
+                entered: String::new(),
+                notice: Some(CodeNotice::Wrong { attempts_left: 3 }),
+            }),
+        ),
+        (
+            "02-code-lockout",
+            with(Screen::CodeEntry {
+                entered: String::new(),
+                notice: Some(CodeNotice::LockedOut { remaining_s: 57 }),
+            }),
+        ),
+        (
+            "03-patient-name",
+            with(Screen::PatientName {
+                name: "Jürgen Weiß".into(),
+                shift: false,
+            }),
+        ),
+        (
+            "03-patient-name-shift",
+            with(Screen::PatientName {
+                name: String::new(),
+                shift: true,
+            }),
+        ),
+        (
+            "04-consent",
+            with(Screen::Consent {
+                doctor: doctor.clone(),
+            }),
+        ),
+        (
+            "05-waiting",
+            with(Screen::Waiting {
+                doctor: doctor.clone(),
+            }),
+        ),
+        ("06-in-call", call(false, false, Quality::Good, false)),
+        (
+            "06-in-call-muted-poor",
+            call(true, true, Quality::Poor, false),
+        ),
+        (
+            "06-in-call-confirm-hang-up",
+            call(false, false, Quality::Fair, true),
+        ),
+        ("07-ended", with(Screen::Ended { duration_s: 754 })),
+        (
+            "08-problem-doctor-timeout",
+            with(Screen::Problem(Problem::DoctorDidNotCome)),
+        ),
+        (
+            "08-problem-p2p-failed",
+            with(Screen::Problem(Problem::NoDirectConnection)),
+        ),
+        (
+            "08-problem-connection-lost",
+            with(Screen::Problem(Problem::ConnectionLost)),
+        ),
+        (
+            "08-problem-appointment-revoked",
+            with(Screen::Problem(Problem::AppointmentWithdrawn)),
+        ),
+        (
+            "08-problem-camera",
+            with(Screen::Problem(Problem::CameraMissing)),
+        ),
+        (
+            "08-problem-microphone",
+            with(Screen::Problem(Problem::MicrophoneMissing)),
+        ),
+        ("09-staff-pin", with(Screen::StaffPin { entered: 2 })),
+        (
+            "09-staff-check",
+            ViewModel {
+                broker_online: false,
+                ..with(Screen::StaffCheck(check))
+            },
+        ),
+    ]
+}

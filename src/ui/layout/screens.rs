@@ -1,0 +1,504 @@
+//! One layout function per screen. Landscape panels put input beside the text, portrait panels
+//! below it.
+
+use embedded_graphics::prelude::{Point, Size};
+use embedded_graphics::primitives::Rectangle;
+
+use super::keys::{keyboard, keypad};
+use super::{
+    Action, Align, Backdrop, Ink, Layout, Metrics, Slot, TextSize, Tone, columns, inset,
+    line_height, rows, split_h, take_bottom, take_top,
+};
+use crate::ui::text::{self, Locale, Msg, text};
+use crate::ui::view::{CodeNotice, Problem, Quality, Screen, StaffCheck, ViewModel};
+
+pub(super) fn layout(view: &ViewModel, m: &Metrics) -> Layout {
+    let mut out = Layout {
+        backdrop: Some(Backdrop::Light),
+        ..Layout::default()
+    };
+    let l = view.locale;
+    match &view.screen {
+        Screen::Idle => idle(&mut out, view, m),
+        Screen::CodeEntry { entered, notice } => {
+            code_entry(&mut out, m, l, entered.len(), *notice, Msg::CodeTitle)
+        }
+        Screen::StaffPin { entered } => {
+            code_entry(&mut out, m, l, *entered, None, Msg::StaffPinTitle)
+        }
+        Screen::PatientName { name, shift } => patient_name(&mut out, m, l, name, *shift),
+        Screen::Consent { doctor } => consent(&mut out, m, l, doctor),
+        Screen::Waiting { doctor } => waiting(&mut out, m, l, doctor),
+        Screen::InCall {
+            doctor,
+            duration_s,
+            muted,
+            camera_off,
+            quality,
+            confirm_hang_up,
+        } => in_call(
+            &mut out,
+            m,
+            l,
+            doctor,
+            *duration_s,
+            *muted,
+            *camera_off,
+            *quality,
+            *confirm_hang_up,
+        ),
+        Screen::Ended { duration_s } => message(
+            &mut out,
+            m,
+            text(l, Msg::EndedTitle),
+            &format!(
+                "{}\n{}",
+                text::duration(*duration_s),
+                text(l, Msg::EndedBody)
+            ),
+            text(l, Msg::BackToStart),
+        ),
+        Screen::Problem(problem) => {
+            let body = text(l, problem_text(*problem));
+            message(&mut out, m, "!", body, text(l, Msg::BackToStart));
+        }
+        Screen::StaffCheck(check) => staff_check(&mut out, m, l, view.broker_online, check),
+    }
+    out
+}
+
+fn problem_text(problem: Problem) -> Msg {
+    match problem {
+        Problem::DoctorDidNotCome => Msg::ProblemDoctorTimeout,
+        Problem::NoDirectConnection => Msg::ProblemP2p,
+        Problem::ConnectionLost => Msg::ProblemConnectionLost,
+        Problem::AppointmentWithdrawn => Msg::ProblemRevoked,
+        Problem::CameraMissing => Msg::ProblemCamera,
+        Problem::MicrophoneMissing => Msg::ProblemMicrophone,
+    }
+}
+
+/// A title row at the top; returns the rest.
+fn title(out: &mut Layout, m: &Metrics, area: Rectangle, title: &str) -> Rectangle {
+    let (top, rest) = take_top(area, m.button, m.gap);
+    out.label(top, title, TextSize::Title, Ink::Normal, Align::Left);
+    rest
+}
+
+fn idle(out: &mut Layout, view: &ViewModel, m: &Metrics) {
+    let l = view.locale;
+    let (top, rest) = take_top(m.content(), m.button, m.gap);
+    let (room, clock) = split_h(top, 0.7, m.gap);
+    out.button(m, room, &view.room, Action::StaffLongPress, Tone::Plain);
+    out.label(
+        clock,
+        &view.clock,
+        TextSize::Title,
+        Ink::Muted,
+        Align::Center,
+    );
+    let (middle, bottom) = take_bottom(rest, m.button, m.gap);
+    let (notice, toggle) = split_h(bottom, 0.7, m.gap);
+    if !view.broker_online {
+        out.label(
+            notice,
+            text(l, Msg::BrokerOffline),
+            TextSize::Small,
+            Ink::Alert,
+            Align::Left,
+        );
+    }
+    out.button(
+        m,
+        toggle,
+        text(l, Msg::LanguageToggle),
+        Action::ToggleLanguage,
+        Tone::Secondary,
+    );
+    let height = (m.button * 2).min(middle.size.height);
+    let width = (middle.size.width * 4 / 5).max(m.min_target);
+    let start = Rectangle::with_center(middle.center(), Size::new(width, height));
+    out.button(
+        m,
+        start,
+        text(l, Msg::EnterCode),
+        Action::StartCode,
+        Tone::Primary,
+    );
+}
+
+fn code_entry(
+    out: &mut Layout,
+    m: &Metrics,
+    l: Locale,
+    entered: usize,
+    notice: Option<CodeNotice>,
+    heading: Msg,
+) {
+    let area = m.content();
+    let (info, pad) = if m.panel.is_portrait() {
+        let (info, pad) = take_top(area, area.size.height * 2 / 5, m.gap);
+        (info, pad)
+    } else {
+        split_h(area, 0.36, m.gap)
+    };
+    let rest = title(out, m, info, text(l, heading));
+    let (field, rest) = take_top(
+        rest,
+        m.button.max(line_height(m, TextSize::Title) + 4),
+        m.gap,
+    );
+    out.boxes.push(field);
+    let shown: String = (0..8)
+        .map(|i| if i < entered { '*' } else { '_' })
+        .map(|c| format!("{c} "))
+        .collect();
+    out.label(
+        field,
+        shown.trim_end(),
+        TextSize::Title,
+        Ink::Normal,
+        Align::Center,
+    );
+    let (note, ink) = match notice {
+        Some(CodeNotice::Wrong { attempts_left }) => {
+            (text::wrong_code(l, attempts_left), Ink::Alert)
+        }
+        Some(CodeNotice::LockedOut { remaining_s }) => {
+            (text::locked_out(l, remaining_s), Ink::Alert)
+        }
+        None if heading == Msg::CodeTitle => (text(l, Msg::CodeHint).to_string(), Ink::Muted),
+        None => (String::new(), Ink::Muted),
+    };
+    out.label(rest, note, TextSize::Body, ink, Align::Left);
+    keypad(out, pad, m, l);
+}
+
+/// Compact on purpose: on a 480 px panel the keyboard needs every row it can get.
+fn patient_name(out: &mut Layout, m: &Metrics, l: Locale, name: &str, shift: bool) {
+    let small_gap = m.gap / 2;
+    let (heading, rest) = take_top(m.content(), line_height(m, TextSize::Body), small_gap);
+    out.label(
+        heading,
+        text(l, Msg::NameTitle),
+        TextSize::Body,
+        Ink::Normal,
+        Align::Left,
+    );
+    let (hint, rest) = take_top(rest, line_height(m, TextSize::Small), small_gap);
+    out.label(
+        hint,
+        text(l, Msg::NameHint),
+        TextSize::Small,
+        Ink::Muted,
+        Align::Left,
+    );
+    let row = m.min_target + small_gap as u32;
+    let (field, actions, keys) = if m.panel.is_portrait() {
+        let (field, rest) = take_top(rest, row, small_gap);
+        let (actions, keys) = take_top(rest, row, m.gap);
+        (field, actions, keys)
+    } else {
+        let (field_row, keys) = take_top(rest, row, small_gap);
+        let (field, actions) = split_h(field_row, 0.5, m.gap);
+        (field, actions, keys)
+    };
+    out.boxes.push(field);
+    out.label(
+        inset(field, small_gap),
+        format!("{name}|"),
+        TextSize::Body,
+        Ink::Normal,
+        Align::Left,
+    );
+    let [cancel, ok]: [Rectangle; 2] = columns(actions, 2, small_gap)
+        .try_into()
+        .expect("two columns");
+    out.button(
+        m,
+        cancel,
+        text(l, Msg::Cancel),
+        Action::Cancel,
+        Tone::Secondary,
+    );
+    let tone = if name.trim().is_empty() {
+        Tone::Secondary
+    } else {
+        Tone::Agree
+    };
+    out.button(m, ok, text(l, Msg::Ok), Action::ConfirmName, tone);
+    keyboard(out, keys, m, shift, l);
+}
+
+fn consent(out: &mut Layout, m: &Metrics, l: Locale, doctor: &str) {
+    let rest = title(out, m, m.content(), text(l, Msg::ConsentTitle));
+    let (rules, buttons) = take_bottom(rest, m.button + m.gap as u32, m.gap);
+    let items = [
+        text::with_doctor(l, doctor),
+        format!("· {}", text(l, Msg::ConsentNoRecording)),
+        format!("· {}", text(l, Msg::ConsentIntroduce)),
+        format!("· {}", text(l, Msg::ConsentEncrypted)),
+    ];
+    out.stack(m, rules, &items, TextSize::Body, Ink::Normal);
+    let [decline, agree]: [Rectangle; 2] = columns(buttons, 2, m.gap * 2)
+        .try_into()
+        .expect("two columns");
+    out.button(
+        m,
+        decline,
+        text(l, Msg::Decline),
+        Action::Cancel,
+        Tone::Secondary,
+    );
+    out.button(m, agree, text(l, Msg::Agree), Action::Agree, Tone::Agree);
+}
+
+fn waiting(out: &mut Layout, m: &Metrics, l: Locale, doctor: &str) {
+    let rest = title(out, m, m.content(), text(l, Msg::WaitingTitle));
+    let (body, bottom) = take_bottom(rest, m.button, m.gap);
+    let (words, preview) = if m.panel.is_portrait() {
+        let (w, p) = take_top(body, body.size.height / 3, m.gap);
+        (w, p)
+    } else {
+        split_h(body, 0.5, m.gap * 2)
+    };
+    let items = [
+        text::with_doctor(l, doctor),
+        text(l, Msg::WaitingBody).to_string(),
+    ];
+    out.stack(m, words, &items, TextSize::Title, Ink::Normal);
+    out.video.push((Slot::SelfView, fit_16_9(preview)));
+    let (_, cancel) = split_h(bottom, 0.6, m.gap);
+    out.button(
+        m,
+        cancel,
+        text(l, Msg::Cancel),
+        Action::Cancel,
+        Tone::Secondary,
+    );
+}
+
+#[allow(clippy::too_many_arguments)]
+fn in_call(
+    out: &mut Layout,
+    m: &Metrics,
+    l: Locale,
+    doctor: &str,
+    duration_s: u64,
+    muted: bool,
+    camera_off: bool,
+    quality: Quality,
+    confirm: bool,
+) {
+    out.backdrop = Some(Backdrop::Dark);
+    let screen = m.screen();
+    let (picture, bar) = take_bottom(screen, m.button + 2 * m.gap as u32, 0);
+    out.video.push((Slot::RemoteVideo, picture));
+    let pip_w = (screen.size.width / 4).max(m.min_target * 2);
+    let pip = Rectangle::new(
+        Point::new(screen.size.width as i32 - pip_w as i32 - m.gap, m.gap),
+        Size::new(pip_w, pip_w * 9 / 16),
+    );
+    out.video.push((Slot::SelfView, pip));
+    let (status, _) = take_top(inset(picture, m.gap), m.button, 0);
+    // The status row runs from the left edge to the self-view.
+    let info = Rectangle::new(
+        status.top_left,
+        Size::new(
+            status.size.width.saturating_sub(pip_w + m.gap as u32),
+            status.size.height,
+        ),
+    );
+    let (time, quality_area) = split_h(info, 0.35, m.gap);
+    out.label(
+        time,
+        text::duration(duration_s),
+        TextSize::Title,
+        Ink::OnDark,
+        Align::Left,
+    );
+    let bars_w = quality_area.size.height * 3 / 4 + 8;
+    let bars = Rectangle::new(
+        quality_area.top_left,
+        Size::new(bars_w, quality_area.size.height),
+    );
+    let words = Rectangle::new(
+        quality_area.top_left + Point::new(bars_w as i32 + m.gap, 0),
+        Size::new(
+            quality_area
+                .size
+                .width
+                .saturating_sub(bars_w + m.gap as u32),
+            quality_area.size.height,
+        ),
+    );
+    out.quality = Some((bars, quality));
+    let quality_text = match quality {
+        Quality::Good => Msg::QualityGood,
+        Quality::Fair => Msg::QualityFair,
+        Quality::Poor => Msg::QualityPoor,
+    };
+    out.label(
+        words,
+        text(l, quality_text),
+        TextSize::Small,
+        Ink::OnDark,
+        Align::Left,
+    );
+    let _ = doctor;
+    let controls = inset(bar, m.gap);
+    let [mute, camera, hang_up]: [Rectangle; 3] =
+        columns(controls, 3, m.gap * 2).try_into().expect("three");
+    out.button(
+        m,
+        mute,
+        text(l, if muted { Msg::Unmute } else { Msg::Mute }),
+        Action::ToggleMute,
+        Tone::Secondary,
+    );
+    let camera_label = text(
+        l,
+        if camera_off {
+            Msg::CameraOn
+        } else {
+            Msg::CameraOff
+        },
+    );
+    out.button(
+        m,
+        camera,
+        camera_label,
+        Action::ToggleCamera,
+        Tone::Secondary,
+    );
+    out.button(
+        m,
+        hang_up,
+        text(l, Msg::HangUp),
+        Action::HangUp,
+        Tone::Danger,
+    );
+    if confirm {
+        let dialog = Rectangle::with_center(
+            screen.center(),
+            Size::new(
+                screen.size.width * 4 / 5,
+                (m.button * 3 + 4 * m.gap as u32).min(screen.size.height),
+            ),
+        );
+        out.boxes.push(dialog);
+        let (question, buttons) = take_bottom(inset(dialog, m.gap * 2), m.button, m.gap);
+        out.label(
+            question,
+            text(l, Msg::HangUpQuestion),
+            TextSize::Title,
+            Ink::Normal,
+            Align::Center,
+        );
+        let [keep, end]: [Rectangle; 2] = columns(buttons, 2, m.gap * 2).try_into().expect("two");
+        out.button(
+            m,
+            keep,
+            text(l, Msg::KeepTalking),
+            Action::KeepTalking,
+            Tone::Agree,
+        );
+        out.button(
+            m,
+            end,
+            text(l, Msg::HangUpYes),
+            Action::ConfirmHangUp,
+            Tone::Danger,
+        );
+    }
+}
+
+fn message(out: &mut Layout, m: &Metrics, heading: &str, body: &str, button: &str) {
+    let rest = title(out, m, m.content(), heading);
+    let (words, bottom) = take_bottom(rest, m.button, m.gap);
+    out.stack(m, words, &[body.to_string()], TextSize::Title, Ink::Normal);
+    let (_, back) = split_h(bottom, 0.5, m.gap);
+    out.button(m, back, button, Action::BackToStart, Tone::Primary);
+}
+
+fn staff_check(out: &mut Layout, m: &Metrics, l: Locale, broker_online: bool, check: &StaffCheck) {
+    let rest = title(out, m, m.content(), text(l, Msg::StaffCheckTitle));
+    let (body, bottom) = take_bottom(rest, m.button, m.gap);
+    let (facts, preview) = if m.panel.is_portrait() {
+        let (f, p) = take_top(body, body.size.height / 2, m.gap);
+        (f, p)
+    } else {
+        split_h(body, 0.55, m.gap * 2)
+    };
+    let state = |ok: bool, yes: Msg, no: Msg| text(l, if ok { yes } else { no });
+    let lines = [
+        (
+            format!(
+                "{}: {}",
+                text(l, Msg::Camera),
+                state(check.camera_ok, Msg::Works, Msg::Missing)
+            ),
+            check.camera_ok,
+        ),
+        (
+            format!(
+                "{}: {}",
+                text(l, Msg::Microphone),
+                state(check.microphone_ok, Msg::Works, Msg::Missing)
+            ),
+            check.microphone_ok,
+        ),
+        (
+            format!(
+                "{}: {}",
+                text(l, Msg::Network),
+                state(broker_online, Msg::Connected, Msg::Offline)
+            ),
+            broker_online,
+        ),
+        (
+            format!("{}: {}", text(l, Msg::Software), check.version),
+            true,
+        ),
+    ];
+    let rows_ = rows(facts, lines.len() as u32 + 1, m.gap / 2);
+    for (row, (line, ok)) in rows_.iter().zip(lines) {
+        out.label(
+            *row,
+            line,
+            TextSize::Body,
+            if ok { Ink::Normal } else { Ink::Alert },
+            Align::Left,
+        );
+    }
+    if let Some(meter_row) = rows_.last() {
+        out.meter = Some((inset(*meter_row, m.gap), check.mic_level.clamp(0.0, 1.0)));
+    }
+    out.video.push((Slot::SelfView, fit_16_9(preview)));
+    let [speaker, back]: [Rectangle; 2] = columns(bottom, 2, m.gap * 2).try_into().expect("two");
+    out.button(
+        m,
+        speaker,
+        text(l, Msg::SpeakerTest),
+        Action::SpeakerTest,
+        Tone::Secondary,
+    );
+    out.button(
+        m,
+        back,
+        text(l, Msg::BackToStart),
+        Action::BackToStart,
+        Tone::Primary,
+    );
+}
+
+/// The largest 16:9 rectangle centred in `r`.
+fn fit_16_9(r: Rectangle) -> Rectangle {
+    let (w, h) = (r.size.width, r.size.height);
+    let size = if w * 9 <= h * 16 {
+        Size::new(w, w * 9 / 16)
+    } else {
+        Size::new(h * 16 / 9, h)
+    };
+    Rectangle::with_center(r.center(), size)
+}

@@ -1,0 +1,217 @@
+//! Every text the screens show, in German (the default) and English. Texts with numbers or names
+//! in them are built by the small functions below, so both languages say the same thing.
+
+use serde::Deserialize;
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Locale {
+    #[default]
+    De,
+    En,
+}
+
+impl Locale {
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "de" => Some(Self::De),
+            "en" => Some(Self::En),
+            _ => None,
+        }
+    }
+
+    pub fn other(self) -> Self {
+        match self {
+            Self::De => Self::En,
+            Self::En => Self::De,
+        }
+    }
+}
+
+/// A fixed text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Msg {
+    EnterCode,
+    LanguageToggle,
+    CodeTitle,
+    CodeHint,
+    Delete,
+    Space,
+    Cancel,
+    Ok,
+    NameTitle,
+    NameHint,
+    ConsentTitle,
+    ConsentNoRecording,
+    ConsentIntroduce,
+    ConsentEncrypted,
+    Agree,
+    Decline,
+    WaitingTitle,
+    WaitingBody,
+    Mute,
+    Unmute,
+    CameraOff,
+    CameraOn,
+    HangUp,
+    HangUpQuestion,
+    HangUpYes,
+    KeepTalking,
+    QualityGood,
+    QualityFair,
+    QualityPoor,
+    EndedTitle,
+    EndedBody,
+    BackToStart,
+    ProblemDoctorTimeout,
+    ProblemP2p,
+    ProblemConnectionLost,
+    ProblemRevoked,
+    ProblemCamera,
+    ProblemMicrophone,
+    BrokerOffline,
+    StaffPinTitle,
+    StaffCheckTitle,
+    SpeakerTest,
+    Camera,
+    Microphone,
+    Network,
+    Software,
+    Works,
+    Missing,
+    Connected,
+    Offline,
+}
+
+pub fn text(locale: Locale, msg: Msg) -> &'static str {
+    use Msg::*;
+    let (de, en) = match msg {
+        EnterCode => ("Zugangscode eingeben", "Enter access code"),
+        LanguageToggle => ("English", "Deutsch"),
+        CodeTitle => ("Zugangscode", "Access code"),
+        CodeHint => (
+            "Bitte die 8 Ziffern aus der Terminnachricht eingeben.",
+            "Please enter the 8 digits from the appointment message.",
+        ),
+        Delete => ("Löschen", "Delete"),
+        Space => ("Leerzeichen", "Space"),
+        Cancel => ("Abbrechen", "Cancel"),
+        Ok => ("Weiter", "Continue"),
+        NameTitle => ("Name der Patientin / des Patienten", "Patient's name"),
+        NameHint => (
+            "Diesen Namen sieht die Ärztin / der Arzt.",
+            "The doctor will see this name.",
+        ),
+        ConsentTitle => ("Bevor es losgeht", "Before we start"),
+        ConsentNoRecording => (
+            "Niemand darf das Gespräch aufzeichnen, auch Sie nicht.",
+            "Nobody may record the consultation, not even you.",
+        ),
+        ConsentIntroduce => (
+            "Alle Personen im Raum stellen sich zu Beginn vor.",
+            "Everyone in the room introduces themselves at the start.",
+        ),
+        ConsentEncrypted => (
+            "Das Gespräch ist Ende-zu-Ende verschlüsselt und läuft direkt zur Praxis.",
+            "The call is end-to-end encrypted and goes directly to the practice.",
+        ),
+        Agree => ("Einverstanden", "I agree"),
+        Decline => ("Abbrechen", "Cancel"),
+        WaitingTitle => ("Wartezimmer", "Waiting room"),
+        WaitingBody => (
+            "Ihre Ärztin / Ihr Arzt wird gleich bei Ihnen sein.",
+            "Your doctor will be with you shortly.",
+        ),
+        Mute => ("Mikrofon aus", "Mute"),
+        Unmute => ("Mikrofon an", "Unmute"),
+        CameraOff => ("Kamera aus", "Camera off"),
+        CameraOn => ("Kamera an", "Camera on"),
+        HangUp => ("Auflegen", "Hang up"),
+        HangUpQuestion => ("Gespräch wirklich beenden?", "End the consultation?"),
+        HangUpYes => ("Ja, beenden", "Yes, end it"),
+        KeepTalking => ("Weiter sprechen", "Keep talking"),
+        QualityGood => ("Verbindung gut", "Connection good"),
+        QualityFair => ("Verbindung mäßig", "Connection fair"),
+        QualityPoor => ("Verbindung schlecht", "Connection poor"),
+        EndedTitle => ("Gespräch beendet", "Consultation ended"),
+        EndedBody => (
+            "Vielen Dank. Alle Eingaben wurden gelöscht.",
+            "Thank you. Everything typed has been deleted.",
+        ),
+        BackToStart => ("Zum Start", "Back to start"),
+        ProblemDoctorTimeout => (
+            "Die Ärztin / der Arzt ist nicht gekommen. Bitte melden Sie sich bei der Praxis.",
+            "The doctor did not join. Please contact the practice.",
+        ),
+        ProblemP2p => (
+            "Es konnte keine direkte Verbindung aufgebaut werden. Bitte versuchen Sie es erneut oder melden Sie sich bei der Praxis.",
+            "No direct connection could be made. Please try again or contact the practice.",
+        ),
+        ProblemConnectionLost => (
+            "Die Verbindung ist abgebrochen. Bitte versuchen Sie es erneut.",
+            "The connection was lost. Please try again.",
+        ),
+        ProblemRevoked => (
+            "Dieser Termin wurde von der Praxis abgesagt.",
+            "The practice has cancelled this appointment.",
+        ),
+        ProblemCamera => (
+            "Die Kamera funktioniert nicht. Bitte wenden Sie sich an das Personal.",
+            "The camera is not working. Please ask the staff.",
+        ),
+        ProblemMicrophone => (
+            "Das Mikrofon funktioniert nicht. Bitte wenden Sie sich an das Personal.",
+            "The microphone is not working. Please ask the staff.",
+        ),
+        BrokerOffline => (
+            "Keine Verbindung zur Praxis-Verwaltung. Bereits übermittelte Termine funktionieren.",
+            "No connection to the practice system. Appointments already received still work.",
+        ),
+        StaffPinTitle => ("Personal-PIN", "Staff PIN"),
+        StaffCheckTitle => ("Gerätecheck", "Device check"),
+        SpeakerTest => ("Lautsprecher testen", "Test speaker"),
+        Camera => ("Kamera", "Camera"),
+        Microphone => ("Mikrofon", "Microphone"),
+        Network => ("Netzwerk", "Network"),
+        Software => ("Software", "Software"),
+        Works => ("funktioniert", "works"),
+        Missing => ("fehlt", "missing"),
+        Connected => ("verbunden", "connected"),
+        Offline => ("nicht verbunden", "offline"),
+    };
+    match locale {
+        Locale::De => de,
+        Locale::En => en,
+    }
+}
+
+pub fn wrong_code(locale: Locale, attempts_left: u32) -> String {
+    match locale {
+        Locale::De => format!("Code nicht gültig. Noch {attempts_left} Versuche."),
+        Locale::En => format!("Code not valid. {attempts_left} attempts left."),
+    }
+}
+
+pub fn locked_out(locale: Locale, remaining_s: u64) -> String {
+    match locale {
+        Locale::De => format!("Zu viele falsche Codes. Bitte {remaining_s} s warten."),
+        Locale::En => format!("Too many wrong codes. Please wait {remaining_s} s."),
+    }
+}
+
+pub fn with_doctor(locale: Locale, doctor: &str) -> String {
+    match locale {
+        Locale::De => format!("Termin bei {doctor}"),
+        Locale::En => format!("Appointment with {doctor}"),
+    }
+}
+
+/// `m:ss`, or `h:mm:ss` from an hour on.
+pub fn duration(seconds: u64) -> String {
+    let (h, m, s) = (seconds / 3600, seconds / 60 % 60, seconds % 60);
+    if h > 0 {
+        format!("{h}:{m:02}:{s:02}")
+    } else {
+        format!("{m}:{s:02}")
+    }
+}

@@ -1,0 +1,85 @@
+//! What a screen shows: plain data, built by the daemon from the flow state and the screen's own
+//! input, and drawn by [`super::draw`]. Nothing in here is drawn or sent anywhere by itself.
+
+use super::text::Locale;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ViewModel {
+    pub locale: Locale,
+    /// The room's name from the fleet's device config.
+    pub room: String,
+    /// The time shown on the idle screen (`HH:MM`, local time).
+    pub clock: String,
+    /// `false` while the fleet's broker is unreachable (appointments already received still work).
+    pub broker_online: bool,
+    pub screen: Screen,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Screen {
+    Idle,
+    CodeEntry {
+        entered: String,
+        notice: Option<CodeNotice>,
+    },
+    PatientName {
+        name: String,
+        shift: bool,
+    },
+    Consent {
+        doctor: String,
+    },
+    Waiting {
+        doctor: String,
+    },
+    InCall {
+        doctor: String,
+        duration_s: u64,
+        muted: bool,
+        camera_off: bool,
+        quality: Quality,
+        confirm_hang_up: bool,
+    },
+    Ended {
+        duration_s: u64,
+    },
+    Problem(Problem),
+    StaffPin {
+        entered: usize,
+    },
+    StaffCheck(StaffCheck),
+}
+
+/// Why the last code was not accepted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CodeNotice {
+    Wrong { attempts_left: u32 },
+    LockedOut { remaining_s: u64 },
+}
+
+/// The three-level connection quality the rules want participants to see.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Quality {
+    Good,
+    Fair,
+    Poor,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Problem {
+    DoctorDidNotCome,
+    NoDirectConnection,
+    ConnectionLost,
+    AppointmentWithdrawn,
+    CameraMissing,
+    MicrophoneMissing,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct StaffCheck {
+    pub camera_ok: bool,
+    pub microphone_ok: bool,
+    /// Microphone level, 0.0 to 1.0.
+    pub mic_level: f32,
+    pub version: String,
+}
