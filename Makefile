@@ -12,7 +12,7 @@ export DEMO_SECONDS
 .DEFAULT_GOAL := help
 # deps must finish before anything compiles against GStreamer, also under `make -j`.
 .NOTPARALLEL:
-.PHONY: help deps build test demo clean
+.PHONY: help deps build test demo bench clean
 
 help:
 	@echo "praxiskiosk — targets:"
@@ -21,6 +21,7 @@ help:
 	@echo "  make test    deps, then cargo fmt --check, clippy -D warnings, cargo test"
 	@echo "  make demo    deps, build, then a whole consultation on this machine"
 	@echo "               (DEMO_SECONDS=$(DEMO_SECONDS); a window when DISPLAY or WAYLAND_DISPLAY is set)"
+	@echo "  make bench   benchmarks (UI rendering), a table and target/bench/*.json"
 	@echo "  make clean   remove target/"
 
 deps:
@@ -36,6 +37,9 @@ test: deps
 
 demo: deps build
 	config/demo/run-demo.sh
+
+bench: deps
+	cargo bench --locked --bench render
 
 clean:
 	cargo clean
