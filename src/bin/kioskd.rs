@@ -1,7 +1,6 @@
 //! kioskd — the consultation kiosk daemon. Parses arguments, starts logging, runs the daemon until
 //! SIGTERM or Ctrl-C, and exits with a code systemd can act on.
 
-use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -52,13 +51,7 @@ fn main() -> ExitCode {
     let Some(config) = args.config else {
         unreachable!("clap requires --config without --render-screens");
     };
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
-        .with_ansi(std::io::stderr().is_terminal())
-        .with_writer(std::io::stderr)
-        .init();
+    praxiskiosk::platform::logging::init("info");
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
         Err(e) => {

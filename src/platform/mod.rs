@@ -3,3 +3,4 @@
 pub mod atomic_file;
 pub mod control_socket;
 pub mod exit;
+pub mod logging;

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use crate::harness::{Kiosk, KioskConfig, Mosquitto, Watcher, create_appointment, wait_for};
+use crate::harness::{Kiosk, KioskConfig, Mosquitto, Watcher, create_appointment};
 
 #[test]
 fn wrong_codes_are_refused_and_five_lock_the_keypad() {
@@ -13,12 +13,7 @@ fn wrong_codes_are_refused_and_five_lock_the_keypad() {
     let dir = tempfile::tempdir().unwrap();
     let kiosk = Kiosk::start(dir.path(), &KioskConfig::new(broker.port));
     let appointment = create_appointment(broker.port, &[]);
-    wait_for("the appointment to arrive", Duration::from_secs(10), || {
-        dir.path()
-            .join(format!("state/appointments/{}.json", appointment.id))
-            .exists()
-            .then_some(())
-    });
+    kiosk.wait_for_appointment(&appointment.id);
     let wrong = if appointment.code == "00000000" {
         "00000001"
     } else {
@@ -75,12 +70,7 @@ fn steps_that_do_not_fit_are_refused_and_cancel_always_leads_home() {
     assert_eq!(kiosk.control(json!({"cmd": "hang_up"}))["error"], "no_call");
 
     let appointment = create_appointment(broker.port, &[]);
-    wait_for("the appointment to arrive", Duration::from_secs(10), || {
-        dir.path()
-            .join(format!("state/appointments/{}.json", appointment.id))
-            .exists()
-            .then_some(())
-    });
+    kiosk.wait_for_appointment(&appointment.id);
     assert_eq!(
         kiosk.control(json!({"cmd": "enter_code", "code": appointment.code}))["state"],
         "code_accepted"

@@ -91,12 +91,7 @@ fn malformed_messages_are_dropped_with_a_reason_and_the_kiosk_carries_on() {
     // Nothing was lost: the kiosk still answers, and a good appointment still opens.
     assert_eq!(kiosk.state(), "idle");
     let appointment = create_appointment(broker.port, &[]);
-    wait_for("the good appointment", Duration::from_secs(10), || {
-        dir.path()
-            .join(format!("state/appointments/{}.json", appointment.id))
-            .exists()
-            .then_some(())
-    });
+    kiosk.wait_for_appointment(&appointment.id);
     assert_eq!(
         kiosk.control(json!({"cmd": "enter_code", "code": appointment.code}))["state"],
         "code_accepted"

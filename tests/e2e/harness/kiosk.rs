@@ -136,6 +136,16 @@ impl Kiosk {
         );
     }
 
+    /// Waits until kioskd has stored the appointment `id` (it arrived over MQTT).
+    pub fn wait_for_appointment(&self, id: &str) {
+        let file = self.dir.join(format!("state/appointments/{id}.json"));
+        wait_for(
+            &format!("appointment {id} on the kiosk"),
+            Duration::from_secs(10),
+            || file.exists().then_some(()),
+        );
+    }
+
     pub fn stats(&self) -> Value {
         self.control(serde_json::json!({"cmd": "stats"}))["stats"].clone()
     }
