@@ -51,6 +51,10 @@ pub enum Problem {
     NoDirectConnection,
     ConnectionLost,
     AppointmentWithdrawn,
+    /// Device problems: shown by the screens; the device checks that raise them come with the
+    /// touchscreen's staff check.
+    CameraMissing,
+    MicrophoneMissing,
 }
 
 impl Problem {
@@ -60,6 +64,8 @@ impl Problem {
             Self::NoDirectConnection => "p2p_failed",
             Self::ConnectionLost => "connection_lost",
             Self::AppointmentWithdrawn => "appointment_revoked",
+            Self::CameraMissing => "camera_missing",
+            Self::MicrophoneMissing => "microphone_missing",
         }
     }
 }

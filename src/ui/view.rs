@@ -1,6 +1,8 @@
 //! What a screen shows: plain data, built by the daemon from the flow state and the screen's own
 //! input, and drawn by [`super::draw`]. Nothing in here is drawn or sent anywhere by itself.
 
+pub use crate::flow::Problem;
+
 use super::text::Locale;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -63,16 +65,6 @@ pub enum Quality {
     Good,
     Fair,
     Poor,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Problem {
-    DoctorDidNotCome,
-    NoDirectConnection,
-    ConnectionLost,
-    AppointmentWithdrawn,
-    CameraMissing,
-    MicrophoneMissing,
 }
 
 #[derive(Debug, Clone, PartialEq)]
