@@ -2,7 +2,7 @@
 //! tests. The names sort in the order a consultation goes.
 
 use super::text::Locale;
-use super::view::{CodeNotice, Problem, Quality, Screen, StaffCheck, ViewModel};
+use super::view::{CallView, CodeNotice, Problem, Quality, Screen, StaffCheck, ViewModel};
 
 pub fn gallery(locale: Locale) -> Vec<(&'static str, ViewModel)> {
     let doctor = "Dr. med. Anna Muster".to_string();
@@ -18,14 +18,13 @@ pub fn gallery(locale: Locale) -> Vec<(&'static str, ViewModel)> {
         ..base.clone()
     };
     let call = |muted, camera_off, quality, confirm_hang_up| {
-        with(Screen::InCall {
-            doctor: doctor.clone(),
+        with(Screen::InCall(CallView {
             duration_s: 754,
             muted,
             camera_off,
             quality,
             confirm_hang_up,
-        })
+        }))
     };
     let check = StaffCheck {
         camera_ok: true,

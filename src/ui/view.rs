@@ -34,14 +34,7 @@ pub enum Screen {
     Waiting {
         doctor: String,
     },
-    InCall {
-        doctor: String,
-        duration_s: u64,
-        muted: bool,
-        camera_off: bool,
-        quality: Quality,
-        confirm_hang_up: bool,
-    },
+    InCall(CallView),
     Ended {
         duration_s: u64,
     },
@@ -50,6 +43,16 @@ pub enum Screen {
         entered: usize,
     },
     StaffCheck(StaffCheck),
+}
+
+/// The call screen: the picture is the doctor's, so only the controls and the call's state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CallView {
+    pub duration_s: u64,
+    pub muted: bool,
+    pub camera_off: bool,
+    pub quality: Quality,
+    pub confirm_hang_up: bool,
 }
 
 /// Why the last code was not accepted.

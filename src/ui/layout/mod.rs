@@ -312,18 +312,20 @@ fn columns(r: Rectangle, n: u32, gap: i32) -> Vec<Rectangle> {
         .collect()
 }
 
-/// Splits `r` into `n` equal rows with `gap` between them.
+/// Splits `r` into `n` equal rows with `gap` between them: columns of the transposed rectangle.
 fn rows(r: Rectangle, n: u32, gap: i32) -> Vec<Rectangle> {
-    let total_gap = gap * (n as i32 - 1);
-    let h = ((r.size.height as i32 - total_gap).max(0) as u32) / n;
-    (0..n)
-        .map(|i| {
-            Rectangle::new(
-                r.top_left + Point::new(0, i as i32 * (h as i32 + gap)),
-                Size::new(r.size.width, h),
-            )
-        })
+    columns(transpose(r), n, gap)
+        .into_iter()
+        .map(transpose)
         .collect()
+}
+
+/// Swaps x and y, so one splitting function serves both directions.
+fn transpose(r: Rectangle) -> Rectangle {
+    Rectangle::new(
+        Point::new(r.top_left.y, r.top_left.x),
+        Size::new(r.size.height, r.size.width),
+    )
 }
 
 /// Splits `r` side by side: the left part gets `left_share` of the width.

@@ -10,7 +10,7 @@ use super::{
     line_height, rows, split_h, take_bottom, take_top,
 };
 use crate::ui::text::{self, Locale, Msg, text};
-use crate::ui::view::{CodeNotice, Problem, Quality, Screen, StaffCheck, ViewModel};
+use crate::ui::view::{CallView, CodeNotice, Problem, Quality, Screen, StaffCheck, ViewModel};
 
 pub(super) fn layout(view: &ViewModel, m: &Metrics) -> Layout {
     let mut out = Layout {
@@ -29,24 +29,7 @@ pub(super) fn layout(view: &ViewModel, m: &Metrics) -> Layout {
         Screen::PatientName { name, shift } => patient_name(&mut out, m, l, name, *shift),
         Screen::Consent { doctor } => consent(&mut out, m, l, doctor),
         Screen::Waiting { doctor } => waiting(&mut out, m, l, doctor),
-        Screen::InCall {
-            doctor,
-            duration_s,
-            muted,
-            camera_off,
-            quality,
-            confirm_hang_up,
-        } => in_call(
-            &mut out,
-            m,
-            l,
-            doctor,
-            *duration_s,
-            *muted,
-            *camera_off,
-            *quality,
-            *confirm_hang_up,
-        ),
+        Screen::InCall(call) => in_call(&mut out, m, l, call),
         Screen::Ended { duration_s } => message(
             &mut out,
             m,
@@ -278,18 +261,14 @@ fn waiting(out: &mut Layout, m: &Metrics, l: Locale, doctor: &str) {
     );
 }
 
-#[allow(clippy::too_many_arguments)]
-fn in_call(
-    out: &mut Layout,
-    m: &Metrics,
-    l: Locale,
-    doctor: &str,
-    duration_s: u64,
-    muted: bool,
-    camera_off: bool,
-    quality: Quality,
-    confirm: bool,
-) {
+fn in_call(out: &mut Layout, m: &Metrics, l: Locale, call: &CallView) {
+    let CallView {
+        duration_s,
+        muted,
+        camera_off,
+        quality,
+        confirm_hang_up: confirm,
+    } = *call;
     out.backdrop = Some(Backdrop::Dark);
     let screen = m.screen();
     let (picture, bar) = take_bottom(screen, m.button + 2 * m.gap as u32, 0);
@@ -345,7 +324,7 @@ fn in_call(
         Ink::OnDark,
         Align::Left,
     );
-    let _ = doctor;
+
     let controls = inset(bar, m.gap);
     let [mute, camera, hang_up]: [Rectangle; 3] =
         columns(controls, 3, m.gap * 2).try_into().expect("three");
