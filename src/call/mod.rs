@@ -14,6 +14,7 @@ use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
+pub use crate::flow::Failure;
 use crate::media::MediaSpec;
 use crate::wire::{ByeReason, CallStats, Signal};
 
@@ -56,7 +57,10 @@ pub enum CallReport {
     /// The first remote video frame was decoded.
     MediaFlowing,
     RemoteBye(ByeReason),
-    Failed(String),
+    Failed {
+        failure: Failure,
+        why: String,
+    },
 }
 
 /// Where outgoing signalling goes (the fleet's session topic, in practice).
@@ -78,6 +82,8 @@ pub enum CallError {
     BadSdp,
     #[error("{0}")]
     Setup(String),
+    #[error("{0:?}: {1}")]
+    Device(Failure, String),
 }
 
 #[derive(Debug)]

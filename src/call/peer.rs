@@ -14,7 +14,7 @@ use gst_webrtc::{
 };
 use tokio::sync::mpsc::UnboundedSender;
 
-use super::{CallError, CallSpec};
+use super::{CallError, CallSpec, Failure};
 use crate::media;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -43,6 +43,23 @@ pub(crate) enum PeerEvent {
     FirstVideoFrame,
     Stats(gst::Structure),
     Error(String),
+}
+
+const CAMERA_BIN: &str = "camera";
+const MICROPHONE_BIN: &str = "microphone";
+
+/// What an error message from the pipeline means for the call: the send bins are the devices,
+/// everything else is the connection.
+pub(crate) fn failure_of(message: &gst::Message) -> Failure {
+    let mut object = message.src().cloned();
+    while let Some(o) = object {
+        match o.name().as_str() {
+            CAMERA_BIN => return Failure::Camera,
+            MICROPHONE_BIN => return Failure::Microphone,
+            _ => object = o.parent(),
+        }
+    }
+    Failure::Connection
 }
 
 pub(crate) type PeerEvents = UnboundedSender<(u64, PeerEvent)>;
@@ -112,6 +129,9 @@ impl Peer {
             gst::parse::bin_from_description(&media::video_send_description(&spec.media), true)?;
         let audio =
             gst::parse::bin_from_description(&media::audio_send_description(&spec.media), true)?;
+        // Named, so an error can be traced to the camera or the microphone (see `failure_of`).
+        video.set_property("name", CAMERA_BIN);
+        audio.set_property("name", MICROPHONE_BIN);
         pipeline.add_many([video.upcast_ref::<gst::Element>(), audio.upcast_ref()])?;
         video.link(&webrtc)?;
         audio.link(&webrtc)?;

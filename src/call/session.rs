@@ -9,14 +9,14 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use futures::StreamExt;
+use futures::{FutureExt, StreamExt};
 use gst::prelude::*;
 use gst_webrtc::WebRTCICEConnectionState;
 use tokio::sync::mpsc;
 
-use super::peer::{Counters, Peer, PeerEvent, PeerEvents, SdpKind};
+use super::peer::{Counters, Peer, PeerEvent, PeerEvents, SdpKind, failure_of};
 use super::stats::{Rates, totals};
-use super::{CallCommand, CallError, CallReport, CallSpec, Role, SignalOut};
+use super::{CallCommand, CallError, CallReport, CallSpec, Failure, Role, SignalOut};
 use crate::wire::{CallStats, Signal};
 
 /// How long remote video may stop before the call counts as lost. Long enough for a doctor's
@@ -136,8 +136,21 @@ impl Session {
     }
 
     fn fail(&self, why: String) {
-        tracing::warn!(reason = %why, "call failed");
-        self.report(CallReport::Failed(why));
+        self.fail_with(Failure::Connection, why);
+    }
+
+    fn fail_with(&self, failure: Failure, why: String) {
+        tracing::warn!(?failure, reason = %why, "call failed");
+        self.report(CallReport::Failed { failure, why });
+    }
+
+    fn fail_rebuild(&self, error: CallError) {
+        match error {
+            CallError::Device(failure, why) => {
+                self.fail_with(failure, format!("cannot start the call: {why}"))
+            }
+            other => self.fail(format!("cannot start the call: {other}")),
+        }
     }
 
     /// Replaces the peer with a fresh one (new DTLS keys, new ICE) and starts it.
@@ -152,8 +165,21 @@ impl Session {
             self.counters.clone(),
             self.events.clone(),
         )?;
-        self.bus = Some(peer.bus());
-        peer.start()?;
+        let mut bus = peer.bus();
+        if let Err(e) = peer.start() {
+            // A device that cannot open fails the state change at once; its error message is
+            // already on the bus and says which device it was.
+            while let Some(Some(message)) = bus.next().now_or_never() {
+                if let gst::MessageView::Error(err) = message.view() {
+                    return Err(CallError::Device(
+                        failure_of(&message),
+                        err.error().to_string(),
+                    ));
+                }
+            }
+            return Err(e.into());
+        }
+        self.bus = Some(bus);
         self.peer = Some(peer);
         Ok(())
     }
@@ -173,7 +199,7 @@ impl Session {
                     && (!reply || self.peer.is_none())
                     && let Err(e) = self.rebuild()
                 {
-                    self.fail(format!("cannot start the call: {e}"));
+                    self.fail_rebuild(e);
                 }
             }
             Signal::Offer { sdp } if role == Role::Answerer => {
@@ -182,7 +208,7 @@ impl Session {
                     None => Ok(()),
                 });
                 if let Err(e) = set {
-                    self.fail(format!("cannot answer: {e}"));
+                    self.fail_rebuild(e);
                 }
             }
             Signal::Answer { sdp } if role == Role::Offerer => match &self.peer {
@@ -276,7 +302,10 @@ impl Session {
                     .src()
                     .map(|s| s.path_string().to_string())
                     .unwrap_or_default();
-                self.fail(format!("{source}: {} ({:?})", e.error(), e.debug()));
+                self.fail_with(
+                    failure_of(message),
+                    format!("{source}: {} ({:?})", e.error(), e.debug()),
+                );
             }
             gst::MessageView::Warning(w) => {
                 tracing::warn!(warning = %w.error(), debug = ?w.debug(), "GStreamer warning");

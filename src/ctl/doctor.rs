@@ -172,7 +172,7 @@ pub async fn run(fleet: &Fleet, args: DoctorArgs) -> anyhow::Result<()> {
                     say(args.json, json!({"event": "bye", "reason": reason.as_str()}), format!("kiosk hung up ({})", reason.as_str()));
                     break (None, None);
                 }
-                CallReport::Failed(why) => break (Some(ByeReason::Error), Some(why)),
+                CallReport::Failed { why, .. } => break (Some(ByeReason::Error), Some(why)),
             },
             _ = ticker.tick() => {
                 if let Some(stats) = handle.stats().await

@@ -255,7 +255,13 @@ impl Supervisor {
             // The call task ended. If nobody asked it to (a panic), the flow must hear of it;
             // after a normal end this report no longer matches the active call.
             let _ = tagged
-                .send((id, CallReport::Failed("call task ended".into())))
+                .send((
+                    id,
+                    CallReport::Failed {
+                        failure: call::Failure::Connection,
+                        why: "call task ended".into(),
+                    },
+                ))
                 .await;
         });
         tracing::info!(%session, "joined call session");
@@ -389,9 +395,9 @@ impl Supervisor {
                 tracing::info!(%session, reason = reason.as_str(), "doctor left");
                 Event::RemoteBye
             }
-            CallReport::Failed(why) => {
+            CallReport::Failed { failure, why } => {
                 tracing::warn!(%session, reason = %why, "call failed");
-                Event::CallFailed
+                Event::CallFailed(failure)
             }
         };
         self.step(event);

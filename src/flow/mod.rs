@@ -44,6 +44,17 @@ impl Default for Timeouts {
     }
 }
 
+/// What made a call fail, as far as the call can tell.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Failure {
+    /// ICE, DTLS, negotiation or anything else between the two sides.
+    Connection,
+    /// The camera could not be opened or stopped delivering.
+    Camera,
+    /// The microphone could not be opened or stopped delivering.
+    Microphone,
+}
+
 /// Something that went wrong, in words a patient can be shown (the UI maps the code to text).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Problem {
@@ -51,8 +62,7 @@ pub enum Problem {
     NoDirectConnection,
     ConnectionLost,
     AppointmentWithdrawn,
-    /// Device problems: shown by the screens; the device checks that raise them come with the
-    /// touchscreen's staff check.
+    /// The call could not use a device (the staff check will find these before a call, too).
     CameraMissing,
     MicrophoneMissing,
 }
@@ -120,7 +130,7 @@ pub enum Event {
     DoctorJoined,
     /// The first remote video frame was decoded.
     MediaFlowing,
-    CallFailed,
+    CallFailed(Failure),
     RemoteBye,
     AppointmentRevoked(String),
     /// kioskd is stopping: a running call ends with `bye`, a wait is left.
@@ -279,7 +289,7 @@ impl Kiosk {
                 Outcome::default()
             }
             Event::MediaFlowing => self.media_flowing(now),
-            Event::CallFailed => self.call_failed(now),
+            Event::CallFailed(failure) => self.call_failed(failure, now),
             Event::RemoteBye => self.remote_bye(now),
             Event::AppointmentRevoked(id) => self.revoked(&id, now),
             Event::Shutdown => match self.flow {
@@ -418,17 +428,32 @@ impl Kiosk {
         self.done(actions)
     }
 
-    fn call_failed(&mut self, now: Instant) -> Outcome {
+    fn call_failed(&mut self, failure: Failure, now: Instant) -> Outcome {
         let leave = Action::LeaveSession {
             bye: Some(ByeReason::Error),
         };
+        // A broken camera or microphone is said as such: "no connection" would send people
+        // looking in the wrong place.
+        let device = match failure {
+            Failure::Camera => Some(Problem::CameraMissing),
+            Failure::Microphone => Some(Problem::MicrophoneMissing),
+            Failure::Connection => None,
+        };
         match &self.flow {
-            Flow::Waiting { .. } => self.fail(Problem::NoDirectConnection, now, vec![leave]),
+            Flow::Waiting { .. } => self.fail(
+                device.unwrap_or(Problem::NoDirectConnection),
+                now,
+                vec![leave],
+            ),
             Flow::InCall {
                 appointment, since, ..
             } => {
                 let ended = call_ended(appointment, now.duration_since(*since), "error");
-                self.fail(Problem::ConnectionLost, now, vec![leave, ended])
+                self.fail(
+                    device.unwrap_or(Problem::ConnectionLost),
+                    now,
+                    vec![leave, ended],
+                )
             }
             _ => Outcome::default(),
         }

@@ -253,14 +253,17 @@ fn a_doctor_who_joins_but_cannot_connect_is_a_p2p_failure() {
 
     let (mut k, t0) = waiting();
     k.handle(Event::DoctorJoined, t0);
-    k.handle(Event::CallFailed, t0);
+    k.handle(Event::CallFailed(Failure::Connection), t0);
     assert_eq!(k.detail().as_deref(), Some("p2p_failed"));
 }
 
 #[test]
 fn a_lost_call_reports_its_end_and_the_problem() {
     let (mut k, t0) = in_call();
-    let out = k.handle(Event::CallFailed, t0 + Duration::from_secs(5));
+    let out = k.handle(
+        Event::CallFailed(Failure::Connection),
+        t0 + Duration::from_secs(5),
+    );
     assert_eq!(reported(&out), [EventKind::CallEnded, EventKind::Error]);
     assert_eq!(k.detail().as_deref(), Some("connection_lost"));
 }
@@ -384,4 +387,19 @@ fn shutdown_ends_a_call_with_bye_and_a_record() {
         bye: Some(ByeReason::Hangup)
     }));
     assert!(Kiosk::new(T).handle(Event::Shutdown, t0).actions.is_empty());
+}
+
+#[test]
+fn a_broken_camera_or_microphone_is_named_not_blamed_on_the_connection() {
+    let (mut k, t0) = waiting();
+    k.handle(Event::DoctorJoined, t0);
+    let out = k.handle(Event::CallFailed(Failure::Camera), t0);
+    assert_eq!(k.detail().as_deref(), Some("camera_missing"));
+    assert!(out.actions.contains(&Action::LeaveSession {
+        bye: Some(ByeReason::Error)
+    }));
+    let (mut k, t0) = in_call();
+    let out = k.handle(Event::CallFailed(Failure::Microphone), t0);
+    assert_eq!(k.detail().as_deref(), Some("microphone_missing"));
+    assert_eq!(reported(&out), [EventKind::CallEnded, EventKind::Error]);
 }

@@ -180,3 +180,32 @@ fn a_bad_config_names_key_and_line_and_exits_with_the_config_code() {
     assert_eq!(out.status.code(), Some(78));
     assert!(String::from_utf8_lossy(&out.stderr).contains("missing.toml"));
 }
+
+#[test]
+fn a_camera_that_cannot_open_is_named_as_such_not_as_a_connection_problem() {
+    let broker = Mosquitto::start();
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = KioskConfig::new(broker.port);
+    config.camera =
+        "video_source = \"v4l2src\"\nvideo_device = \"/dev/video-praxiskiosk-missing\"".into();
+    config.timeouts = "ended_s = 2\nproblem_s = 30\n".into();
+    let kiosk = Kiosk::start(dir.path(), &config);
+    let appointment = create_appointment(broker.port, &["--patient", "Max Mustermann"]);
+    kiosk.wait_for_appointment(&appointment.id);
+    let mut doctor = crate::harness::Doctor::start(broker.port, &appointment.session, &[]);
+    assert_eq!(
+        kiosk.control(json!({"cmd": "enter_code", "code": appointment.code}))["state"],
+        "code_accepted"
+    );
+    assert_eq!(kiosk.control(json!({"cmd": "accept"}))["state"], "waiting");
+    kiosk.wait_for_state("error", Duration::from_secs(30));
+    assert_eq!(
+        kiosk.control(json!({"cmd": "status"}))["detail"],
+        "camera_missing"
+    );
+    assert!(doctor.wait_exit(Duration::from_secs(15)).success());
+    assert_eq!(
+        doctor.event("bye").expect("the doctor is told")["reason"],
+        "error"
+    );
+}

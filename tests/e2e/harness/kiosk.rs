@@ -16,6 +16,8 @@ pub struct KioskConfig {
     pub broker_port: u16,
     /// Extra TOML appended to the `[timeouts]` table.
     pub timeouts: String,
+    /// The camera lines of the `[media]` table.
+    pub camera: String,
 }
 
 impl KioskConfig {
@@ -23,6 +25,7 @@ impl KioskConfig {
         Self {
             broker_port,
             timeouts: "ended_s = 2\nproblem_s = 2\n".into(),
+            camera: "video_source = \"videotestsrc\"".into(),
         }
     }
 
@@ -39,7 +42,7 @@ servers = []
 local_addresses = ["127.0.0.1"]
 
 [media]
-video_source = "videotestsrc"
+{camera}
 audio_source = "audiotestsrc"
 video_sink = "fakesink"
 audio_sink = "fakesink"
@@ -54,6 +57,7 @@ video_bitrate_kbps = 400
             state = dir.join("state").display(),
             socket = dir.join("control.sock").display(),
             timeouts = self.timeouts,
+            camera = self.camera,
         );
         std::fs::write(&path, text).unwrap();
         path
