@@ -177,7 +177,7 @@ impl Session {
                     ));
                 }
             }
-            return Err(e.into());
+            return Err(e);
         }
         self.bus = Some(bus);
         self.peer = Some(peer);
