@@ -91,6 +91,8 @@ enum CallCommand {
     Signal(Signal),
     Stats(oneshot::Sender<CallStats>),
     Leave(Option<ByeReason>),
+    Mute(bool),
+    CameraOff(bool),
 }
 
 /// The handle to a running call task.
@@ -130,6 +132,20 @@ impl CallHandle {
     pub fn deliver(&self, signal: Signal) {
         if self.commands.try_send(CallCommand::Signal(signal)).is_err() {
             tracing::warn!("signalling message dropped: call task not keeping up or gone");
+        }
+    }
+
+    /// Mutes or unmutes the microphone (the other side keeps receiving silence).
+    pub fn set_muted(&self, muted: bool) {
+        if self.commands.try_send(CallCommand::Mute(muted)).is_err() {
+            tracing::warn!("mute request dropped: call task gone");
+        }
+    }
+
+    /// Turns the camera picture black, or back on.
+    pub fn set_camera_off(&self, off: bool) {
+        if self.commands.try_send(CallCommand::CameraOff(off)).is_err() {
+            tracing::warn!("camera request dropped: call task gone");
         }
     }
 

@@ -78,6 +78,11 @@ pub(crate) struct Counters {
 pub(crate) struct Peer {
     pipeline: gst::Pipeline,
     webrtc: gst::Element,
+    /// `volume` in the microphone's send bin: mute keeps buffers flowing, silent.
+    microphone: gst::Element,
+    /// `videobalance` in the camera's send bin: "camera off" sends black frames, so the other
+    /// side sees that the camera is off rather than a frozen picture.
+    camera: gst::Element,
     generation: u64,
     events: PeerEvents,
 }
@@ -151,9 +156,17 @@ impl Peer {
             });
         }
 
+        let by_name = |bin: &gst::Bin, name: &str| {
+            bin.by_name(name)
+                .ok_or_else(|| CallError::Setup(format!("{name} missing from send bin")))
+        };
+        let microphone = by_name(&audio, "micvol")?;
+        let camera = by_name(&video, "camblank")?;
         let peer = Self {
             pipeline,
             webrtc,
+            microphone,
+            camera,
             generation,
             events,
         };
@@ -217,6 +230,21 @@ impl Peer {
                 );
             }
         });
+    }
+
+    pub fn set_muted(&self, muted: bool) {
+        self.microphone.set_property("mute", muted);
+    }
+
+    pub fn set_camera_off(&self, off: bool) {
+        let (contrast, brightness, saturation) = if off {
+            (0.0f64, -1.0f64, 0.0f64)
+        } else {
+            (1.0, 0.0, 1.0)
+        };
+        self.camera.set_property("contrast", contrast);
+        self.camera.set_property("brightness", brightness);
+        self.camera.set_property("saturation", saturation);
     }
 
     pub fn start(&self) -> Result<(), CallError> {

@@ -40,6 +40,8 @@ struct Session {
     /// browser, a pulled cable) shows up as media that stopped.
     last_video: (u64, Instant),
     reported_stall: bool,
+    muted: bool,
+    camera_off: bool,
     ice_state: WebRTCICEConnectionState,
 }
 
@@ -64,6 +66,8 @@ pub(super) async fn run(
         first_frame: None,
         last_video: (0, Instant::now()),
         reported_stall: false,
+        muted: false,
+        camera_off: false,
         ice_state: WebRTCICEConnectionState::New,
         spec,
     };
@@ -74,36 +78,48 @@ pub(super) async fn run(
     let mut ticker = tokio::time::interval(Duration::from_secs(1));
     loop {
         tokio::select! {
-            command = commands.recv() => match command {
-                None => break,
-                Some(CallCommand::Signal(signal)) => {
-                    if session.on_signal(signal) == Flow::Stop {
-                        break;
+                    command = commands.recv() => match command {
+                        None => break,
+                        Some(CallCommand::Signal(signal)) => {
+                            if session.on_signal(signal) == Flow::Stop {
+                                break;
+                            }
+                        }
+        Some(CallCommand::Mute(muted)) => {
+                            session.muted = muted;
+                            if let Some(peer) = &session.peer {
+                                peer.set_muted(muted);
+                            }
+                        }
+                        Some(CallCommand::CameraOff(off)) => {
+                            session.camera_off = off;
+                            if let Some(peer) = &session.peer {
+                                peer.set_camera_off(off);
+                            }
+                        }
+                        Some(CallCommand::Stats(reply)) => {
+                            let _ = reply.send(session.stats());
+                        }
+                        Some(CallCommand::Leave(bye)) => {
+                            if let Some(reason) = bye {
+                                session.out.send(Signal::Bye { reason });
+                            }
+                            break;
+                        }
+                    },
+                    Some((generation, event)) = peer_events.recv() => {
+                        if generation == session.generation {
+                            session.on_peer_event(event);
+                        }
+                    }
+                    message = next_bus_message(&mut session.bus) => session.on_bus(&message),
+                    _ = ticker.tick() => {
+                        if let Some(peer) = &session.peer {
+                            peer.request_stats();
+                        }
+                        session.watch_media(Instant::now());
                     }
                 }
-                Some(CallCommand::Stats(reply)) => {
-                    let _ = reply.send(session.stats());
-                }
-                Some(CallCommand::Leave(bye)) => {
-                    if let Some(reason) = bye {
-                        session.out.send(Signal::Bye { reason });
-                    }
-                    break;
-                }
-            },
-            Some((generation, event)) = peer_events.recv() => {
-                if generation == session.generation {
-                    session.on_peer_event(event);
-                }
-            }
-            message = next_bus_message(&mut session.bus) => session.on_bus(&message),
-            _ = ticker.tick() => {
-                if let Some(peer) = &session.peer {
-                    peer.request_stats();
-                }
-                session.watch_media(Instant::now());
-            }
-        }
     }
     let stats = session.stats();
     // Stopping a pipeline can block (a display sink waiting for its device): not on async threads.
@@ -179,6 +195,9 @@ impl Session {
             }
             return Err(e);
         }
+        // A rebuilt connection keeps the patient's choices.
+        peer.set_muted(self.muted);
+        peer.set_camera_off(self.camera_off);
         self.bus = Some(bus);
         self.peer = Some(peer);
         Ok(())

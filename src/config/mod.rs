@@ -40,6 +40,25 @@ pub struct Config {
     pub media: MediaConfig,
     #[serde(default)]
     pub timeouts: TimeoutConfig,
+    #[serde(default)]
+    pub screen: ScreenConfig,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScreenConfig {
+    /// The panel, `WIDTHxHEIGHT`: 800x480 (Raspberry Pi Touch Display), 720x1280 (Touch Display 2),
+    /// 1024x600, 1280x800.
+    #[serde(default = "values::default_panel", deserialize_with = "values::panel")]
+    pub size: crate::ui::Panel,
+}
+
+impl Default for ScreenConfig {
+    fn default() -> Self {
+        Self {
+            size: values::default_panel(),
+        }
+    }
 }
 
 /// The screens' language; the same type the UI uses.

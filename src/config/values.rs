@@ -30,6 +30,19 @@ pub fn default_root() -> String {
     topics::DEFAULT_ROOT.into()
 }
 
+pub fn panel<'de, D: Deserializer<'de>>(d: D) -> Result<crate::ui::Panel, D::Error> {
+    let s = string(d)?;
+    crate::ui::Panel::parse(&s).ok_or_else(|| {
+        D::Error::custom(format!(
+            "screen size {s:?} must be WIDTHxHEIGHT, e.g. 800x480"
+        ))
+    })
+}
+
+pub fn default_panel() -> crate::ui::Panel {
+    crate::ui::Panel::PI_TOUCH
+}
+
 pub fn default_display_name() -> String {
     "Sprechzimmer".into()
 }

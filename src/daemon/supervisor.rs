@@ -22,6 +22,10 @@ use crate::wire::{
     EventReport, KioskState, Refusal, Signal, StateReport, V1,
 };
 
+mod touchscreen;
+
+use touchscreen::Touchscreen;
+
 const VERSION: &str = env!("CARGO_PKG_VERSION");
 const DEVICE_CONFIG_FILE: &str = "device-config.json";
 
@@ -49,6 +53,7 @@ struct Supervisor {
     state_since: OffsetDateTime,
     /// `None` until the first connection attempt has an outcome.
     broker_up: Option<bool>,
+    screen: Touchscreen,
 }
 
 /// Runs kioskd until `shutdown` completes, then ends a running call with `bye`, publishes
@@ -86,6 +91,7 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
     };
 
     let (reports, mut reports_rx) = mpsc::channel(64);
+    let (config_screen, config_locale) = (config.screen.size, config.locale);
     let mut sup = Supervisor {
         kiosk: Kiosk::new(config.timeouts()),
         config,
@@ -100,10 +106,15 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
         last_stats: Arc::default(),
         state_since: OffsetDateTime::now_utc(),
         broker_up: None,
+        screen: Touchscreen::new(config_screen, config_locale),
     };
+    sup.apply_locale();
+    sup.refresh_screen();
     sup.publish_state(sup.kiosk.state(), sup.kiosk.detail());
 
     let mut sweep = tokio::time::interval(Duration::from_secs(60));
+    let mut second = tokio::time::interval(Duration::from_secs(1));
+    second.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     tokio::pin!(shutdown);
     loop {
         let deadline = sup
@@ -122,6 +133,7 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
                 sup.step(Event::Tick);
             }
             _ = sweep.tick() => sup.sweep(),
+            _ = second.tick() => sup.screen_tick().await,
         }
     }
 
@@ -175,6 +187,7 @@ impl Supervisor {
         for action in actions {
             self.apply(action);
         }
+        self.refresh_screen();
         refused
     }
 
@@ -206,8 +219,7 @@ impl Supervisor {
                 patient_name,
             } => self.join(session, patient_name),
             Action::LeaveSession { bye } => self.leave(bye),
-            // Typed input lives in the screens (step 2); the flow has already dropped its copy.
-            Action::WipeInput => {}
+            Action::WipeInput => self.screen.state.wipe(),
         }
     }
 
@@ -345,6 +357,8 @@ impl Supervisor {
                 }
                 tracing::info!("device config received");
                 self.device_config = Some(device_config);
+                self.apply_locale();
+                self.refresh_screen();
             }
             Inbound::Appointment(appointment) => {
                 let id = appointment.id.clone();
@@ -429,6 +443,13 @@ impl Supervisor {
             ControlRequest::Accept { name } => self.step(Event::Accept(name)),
             ControlRequest::HangUp => self.step(Event::HangUp),
             ControlRequest::Cancel => self.step(Event::Cancel),
+            ControlRequest::Tap { x, y } => self.tap(x, y).await,
+            ControlRequest::Screenshot { path } => {
+                return match self.screenshot(&path) {
+                    Ok(()) => self.status(),
+                    Err(why) => ControlReply::bad_request(&why),
+                };
+            }
         };
         match refused {
             Some(refusal) => ControlReply::refused(refusal),

@@ -113,6 +113,7 @@ pub fn video_send_description(spec: &MediaSpec) -> String {
     // deadline=1 and lag-in-frames=0 keep vp8enc from buffering frames: latency for a conversation.
     format!(
         "{source} ! videoconvert ! videoscale ! videorate ! video/x-raw,width={w},height={h},framerate={fps}/1 \
+         ! videobalance name=camblank \
          ! queue max-size-buffers=2 leaky=downstream \
          ! vp8enc name=venc deadline=1 lag-in-frames=0 cpu-used=8 threads=2 error-resilient=partitions \
            keyframe-max-dist={kf} target-bitrate={bps} \
@@ -135,6 +136,7 @@ pub fn audio_send_description(spec: &MediaSpec) -> String {
     };
     format!(
         "{source} ! audioconvert ! audioresample ! audio/x-raw,rate=48000,channels=1 \
+         ! volume name=micvol \
          ! queue max-size-time=100000000 leaky=downstream \
          ! opusenc name=aenc audio-type=voice bitrate=32000 frame-size=20 \
          ! rtpopuspay \

@@ -2,12 +2,15 @@
 //! is painted ([`draw`]) with embedded-graphics. All of it is pure: no I/O, no clock, no
 //! GStreamer, so every screen can be rendered and tested without a display.
 
+pub mod clock;
 pub mod draw;
 pub mod font;
 pub mod frame;
 pub mod gallery;
 pub mod layout;
 pub mod panel;
+pub mod quality;
+pub mod state;
 pub mod text;
 pub mod view;
 

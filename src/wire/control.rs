@@ -21,6 +21,15 @@ pub enum ControlRequest {
     /// Back to idle from any screen that is not a running call (extension of the contract).
     Cancel,
     Stats,
+    /// A touch at a point of the screen, in panel pixels (extension for tests and technicians).
+    Tap {
+        x: i32,
+        y: i32,
+    },
+    /// Writes a PNG of the UI layer (never the remote picture) to an absolute path.
+    Screenshot {
+        path: String,
+    },
 }
 
 /// Why a request (or a touch) was refused: a machine-readable code plus a text for people in

@@ -7,3 +7,4 @@ mod codes;
 mod consultation;
 mod persistence;
 mod robustness;
+mod touch;

@@ -167,8 +167,14 @@ fn a_bad_config_names_key_and_line_and_exits_with_the_config_code() {
         "EX_CONFIG tells systemd not to restart"
     );
     let stderr = String::from_utf8_lossy(&out.stderr);
+    let zoom_line = std::fs::read_to_string(&path)
+        .unwrap()
+        .lines()
+        .position(|l| l == "zoom = 2")
+        .unwrap()
+        + 1;
     assert!(
-        stderr.contains("line 18") && stderr.contains("zoom"),
+        stderr.contains(&format!("line {zoom_line}:")) && stderr.contains("zoom"),
         "{stderr}"
     );
 

@@ -18,6 +18,10 @@ pub struct KioskConfig {
     pub timeouts: String,
     /// The camera lines of the `[media]` table.
     pub camera: String,
+    /// The screens' language.
+    pub locale: &'static str,
+    /// The panel, `WIDTHxHEIGHT`.
+    pub panel: &'static str,
 }
 
 impl KioskConfig {
@@ -26,6 +30,8 @@ impl KioskConfig {
             broker_port,
             timeouts: "ended_s = 2\nproblem_s = 2\n".into(),
             camera: "video_source = \"videotestsrc\"".into(),
+            locale: "de",
+            panel: "800x480",
         }
     }
 
@@ -36,6 +42,7 @@ impl KioskConfig {
 broker = "mqtt://127.0.0.1:{port}"
 state_dir = "{state}"
 control_socket = "{socket}"
+locale = "{locale}"
 
 [ice]
 servers = []
@@ -51,6 +58,9 @@ height = 240
 framerate = 30
 video_bitrate_kbps = 400
 
+[screen]
+size = "{panel}"
+
 [timeouts]
 {timeouts}"#,
             port = self.broker_port,
@@ -58,6 +68,8 @@ video_bitrate_kbps = 400
             socket = dir.join("control.sock").display(),
             timeouts = self.timeouts,
             camera = self.camera,
+            locale = self.locale,
+            panel = self.panel,
         );
         std::fs::write(&path, text).unwrap();
         path
@@ -148,6 +160,26 @@ impl Kiosk {
             Duration::from_secs(10),
             || file.exists().then_some(()),
         );
+    }
+
+    /// Touches the screen at `(x, y)`; returns the reply.
+    pub fn tap(&self, (x, y): (i32, i32)) -> Value {
+        self.control(serde_json::json!({"cmd": "tap", "x": x, "y": y}))
+    }
+
+    /// The UI layer as the kiosk shows it now: width, height and RGBA pixels.
+    pub fn screenshot(&self) -> (u32, u32, Vec<u8>) {
+        let path = self.dir.join(format!("shot-{}.png", std::process::id()));
+        let reply =
+            self.control(serde_json::json!({"cmd": "screenshot", "path": path.to_str().unwrap()}));
+        assert_eq!(reply["ok"], true, "{reply}");
+        let decoder =
+            png::Decoder::new(std::io::BufReader::new(std::fs::File::open(&path).unwrap()));
+        let mut reader = decoder.read_info().unwrap();
+        let mut pixels = vec![0; reader.output_buffer_size().unwrap()];
+        let info = reader.next_frame(&mut pixels).unwrap();
+        std::fs::remove_file(&path).unwrap();
+        (info.width, info.height, pixels)
     }
 
     pub fn stats(&self) -> Value {

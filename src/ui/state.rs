@@ -1,0 +1,305 @@
+//! What the screens remember between touches: the digits and the name being typed, the hang-up
+//! confirmation, mute and camera switches, the language. It turns button [`Action`]s into
+//! [`Command`]s for the flow and builds the [`ViewModel`] from the flow's state.
+//!
+//! Pure like the rest of the UI: time comes in as an argument. Everything typed is wiped when
+//! the flow returns to idle and after [`INPUT_IDLE`] without a touch on the code screen, so
+//! nothing a patient or the staff typed outlives the consultation.
+
+use std::time::{Duration, Instant};
+
+use super::layout::Action;
+use super::text::Locale;
+use super::view::{CallView, CodeNotice, Quality, Screen, ViewModel};
+use crate::flow::Flow;
+use crate::wire::Refusal;
+
+/// How long the code screen waits for the next digit before it goes back to the start.
+pub const INPUT_IDLE: Duration = Duration::from_secs(60);
+/// The longest name the keyboard takes (the flow allows 100 characters).
+const MAX_NAME: usize = 100;
+const CODE_DIGITS: usize = 8;
+
+/// What a touch asks the kiosk to do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    /// Check these 8 digits.
+    EnterCode(String),
+    ConfirmName(String),
+    Consent,
+    /// Leave the current step (back to idle, or leave the waiting room).
+    Cancel,
+    HangUp,
+    Mute(bool),
+    CameraOff(bool),
+}
+
+/// The room, clock and connection shown around every screen, provided by the daemon.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Surroundings {
+    pub room: String,
+    pub clock: String,
+    pub broker_online: bool,
+    pub quality: Quality,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Idle {
+    Start,
+    Code {
+        typed: String,
+        notice: Option<CodeNotice>,
+        last_touch: Instant,
+    },
+}
+
+#[derive(Debug)]
+pub struct ScreenState {
+    default_locale: Locale,
+    locale: Locale,
+    idle: Idle,
+    name: String,
+    shift: bool,
+    confirm_hang_up: bool,
+    muted: bool,
+    camera_off: bool,
+    /// Which flow state the screens last saw, to notice entering a new step.
+    last_step: Option<std::mem::Discriminant<Flow>>,
+}
+
+impl ScreenState {
+    pub fn new(locale: Locale) -> Self {
+        Self {
+            default_locale: locale,
+            locale,
+            idle: Idle::Start,
+            name: String::new(),
+            shift: true,
+            confirm_hang_up: false,
+            muted: false,
+            camera_off: false,
+            last_step: None,
+        }
+    }
+
+    /// The device's language changed (fleet config); the next idle screen uses it.
+    pub fn set_default_locale(&mut self, locale: Locale) {
+        self.default_locale = locale;
+        if matches!(self.idle, Idle::Start)
+            && self.last_step == Some(std::mem::discriminant(&Flow::Idle))
+        {
+            self.locale = locale;
+        }
+    }
+
+    /// Forgets everything typed and every switch: the next person starts fresh.
+    pub fn wipe(&mut self) {
+        *self = Self {
+            last_step: self.last_step,
+            ..Self::new(self.default_locale)
+        };
+    }
+
+    /// Follows the flow into a new step: pre-fills the name, and wipes on the way back to idle.
+    pub fn sync(&mut self, flow: &Flow) {
+        let step = std::mem::discriminant(flow);
+        if self.last_step == Some(step) {
+            return;
+        }
+        self.last_step = Some(step);
+        match flow {
+            Flow::Idle => self.wipe(),
+            Flow::CodeAccepted { appointment, .. } => {
+                self.idle = Idle::Start;
+                self.name = appointment.patient_name.clone().unwrap_or_default();
+                self.shift = self.name.is_empty();
+            }
+            Flow::InCall { .. } => self.confirm_hang_up = false,
+            _ => {}
+        }
+    }
+
+    /// When [`ScreenState::tick`] next has something to do.
+    pub fn next_deadline(&self) -> Option<Instant> {
+        match &self.idle {
+            Idle::Code { last_touch, .. } => Some(*last_touch + INPUT_IDLE),
+            Idle::Start => None,
+        }
+    }
+
+    /// Leaves a code screen nobody touches any more. Returns `true` when the screen changed.
+    pub fn tick(&mut self, now: Instant) -> bool {
+        if self.next_deadline().is_some_and(|d| now >= d) {
+            self.wipe();
+            return true;
+        }
+        false
+    }
+
+    /// A refused code: say why on the code screen.
+    pub fn refused(&mut self, refusal: Refusal, now: Instant) {
+        let notice = match refusal {
+            Refusal::WrongCode { attempts_left } => CodeNotice::Wrong { attempts_left },
+            Refusal::LockedOut { remaining_s } => CodeNotice::LockedOut { remaining_s },
+            _ => return,
+        };
+        self.idle = Idle::Code {
+            typed: String::new(),
+            notice: Some(notice),
+            last_touch: now,
+        };
+    }
+
+    /// A button was touched. Returns what the kiosk must do, if anything.
+    pub fn on_action(&mut self, action: Action, flow: &Flow, now: Instant) -> Option<Command> {
+        match flow {
+            Flow::Idle => self.on_idle(action, now),
+            Flow::CodeAccepted { .. } => self.on_name(action),
+            Flow::Consent { .. } => match action {
+                Action::Agree => Some(Command::Consent),
+                Action::Cancel => Some(Command::Cancel),
+                _ => None,
+            },
+            Flow::Waiting { .. } => (action == Action::Cancel).then_some(Command::Cancel),
+            Flow::InCall { .. } => self.on_call(action),
+            Flow::Ended { .. } | Flow::Failed { .. } => {
+                (action == Action::BackToStart).then_some(Command::Cancel)
+            }
+        }
+    }
+
+    fn on_idle(&mut self, action: Action, now: Instant) -> Option<Command> {
+        match (&mut self.idle, action) {
+            (Idle::Start, Action::StartCode) => {
+                self.idle = Idle::Code {
+                    typed: String::new(),
+                    notice: None,
+                    last_touch: now,
+                };
+            }
+            (Idle::Start, Action::ToggleLanguage) => self.locale = self.locale.other(),
+            (Idle::Code { .. }, Action::Cancel) => self.idle = Idle::Start,
+            (
+                Idle::Code {
+                    typed,
+                    notice,
+                    last_touch,
+                },
+                Action::Delete,
+            ) => {
+                typed.pop();
+                *notice = None;
+                *last_touch = now;
+            }
+            (
+                Idle::Code {
+                    typed,
+                    notice,
+                    last_touch,
+                },
+                Action::Digit(d),
+            ) => {
+                *last_touch = now;
+                *notice = None;
+                typed.push(char::from(b'0' + d.min(9)));
+                if typed.len() == CODE_DIGITS {
+                    // The code leaves the screen at once; a refusal brings the screen back empty.
+                    return Some(Command::EnterCode(std::mem::take(typed)));
+                }
+            }
+            _ => {}
+        }
+        None
+    }
+
+    fn on_name(&mut self, action: Action) -> Option<Command> {
+        match action {
+            Action::Key(c) if self.name.chars().count() < MAX_NAME => {
+                let c = if self.shift {
+                    c.to_uppercase().next().unwrap_or(c)
+                } else {
+                    c
+                };
+                self.name.push(c);
+                // Names start their parts with a capital: shift comes back after a space or hyphen.
+                self.shift = c == ' ' || c == '-';
+            }
+            Action::Shift => self.shift = !self.shift,
+            Action::Delete => {
+                self.name.pop();
+                self.shift = self.name.is_empty() || self.name.ends_with([' ', '-']);
+            }
+            Action::ConfirmName if !self.name.trim().is_empty() => {
+                return Some(Command::ConfirmName(self.name.trim().to_string()));
+            }
+            Action::Cancel => return Some(Command::Cancel),
+            _ => {}
+        }
+        None
+    }
+
+    fn on_call(&mut self, action: Action) -> Option<Command> {
+        match action {
+            Action::HangUp => self.confirm_hang_up = true,
+            Action::KeepTalking => self.confirm_hang_up = false,
+            Action::ConfirmHangUp => {
+                self.confirm_hang_up = false;
+                return Some(Command::HangUp);
+            }
+            Action::ToggleMute if !self.confirm_hang_up => {
+                self.muted = !self.muted;
+                return Some(Command::Mute(self.muted));
+            }
+            Action::ToggleCamera if !self.confirm_hang_up => {
+                self.camera_off = !self.camera_off;
+                return Some(Command::CameraOff(self.camera_off));
+            }
+            _ => {}
+        }
+        None
+    }
+
+    /// What the screen shows now.
+    pub fn view(&self, flow: &Flow, around: &Surroundings, now: Instant) -> ViewModel {
+        let screen = match flow {
+            Flow::Idle => match &self.idle {
+                Idle::Start => Screen::Idle,
+                Idle::Code { typed, notice, .. } => Screen::CodeEntry {
+                    entered: typed.clone(),
+                    notice: *notice,
+                },
+            },
+            Flow::CodeAccepted { .. } => Screen::PatientName {
+                name: self.name.clone(),
+                shift: self.shift,
+            },
+            Flow::Consent { appointment, .. } => Screen::Consent {
+                doctor: appointment.doctor_name.clone(),
+            },
+            Flow::Waiting { appointment, .. } => Screen::Waiting {
+                doctor: appointment.doctor_name.clone(),
+            },
+            Flow::InCall { since, .. } => Screen::InCall(CallView {
+                duration_s: now.saturating_duration_since(*since).as_secs(),
+                muted: self.muted,
+                camera_off: self.camera_off,
+                quality: around.quality,
+                confirm_hang_up: self.confirm_hang_up,
+            }),
+            Flow::Ended { duration, .. } => Screen::Ended {
+                duration_s: duration.as_secs(),
+            },
+            Flow::Failed { problem, .. } => Screen::Problem(*problem),
+        };
+        ViewModel {
+            locale: self.locale,
+            room: around.room.clone(),
+            clock: around.clock.clone(),
+            broker_online: around.broker_online,
+            screen,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

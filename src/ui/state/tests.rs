@@ -1,0 +1,224 @@
+use std::time::{Duration, Instant};
+
+use time::OffsetDateTime;
+
+use super::*;
+use crate::fleet::Appointment;
+
+fn appointment(patient: Option<&str>) -> Appointment {
+    let now = OffsetDateTime::now_utc();
+    Appointment {
+        id: "a1".into(),
+        session: "s1".into(),
+        code_hash: String::new(),
+        not_before: now,
+        not_after: now + time::Duration::hours(1),
+        doctor_name: "Dr. Muster".into(),
+        patient_name: patient.map(Into::into),
+    }
+}
+
+fn around() -> Surroundings {
+    Surroundings {
+        room: "Raum 1".into(),
+        clock: "10:00".into(),
+        broker_online: true,
+        quality: Quality::Good,
+    }
+}
+
+fn type_digits(s: &mut ScreenState, digits: &str, now: Instant) -> Option<Command> {
+    let mut last = None;
+    for d in digits.bytes() {
+        last = s.on_action(Action::Digit(d - b'0'), &Flow::Idle, now);
+    }
+    last
+}
+
+#[test]
+fn eight_digits_leave_the_screen_as_a_code_and_a_refusal_explains_itself() {
+    let t0 = Instant::now();
+    let mut s = ScreenState::new(Locale::De);
+    s.sync(&Flow::Idle);
+    assert_eq!(s.view(&Flow::Idle, &around(), t0).screen, Screen::Idle);
+    s.on_action(Action::StartCode, &Flow::Idle, t0);
+    assert_eq!(type_digits(&mut s, "1234567", t0), None);
+    s.on_action(Action::Delete, &Flow::Idle, t0);
+    assert_eq!(
+        type_digits(&mut s, "78", t0),
+        Some(Command::EnterCode("12345678".into()))
+    );
+    assert_eq!(
+        s.view(&Flow::Idle, &around(), t0).screen,
+        Screen::CodeEntry {
+            entered: String::new(),
+            notice: None
+        },
+        "the typed code is not kept"
+    );
+    s.refused(Refusal::WrongCode { attempts_left: 4 }, t0);
+    assert_eq!(
+        s.view(&Flow::Idle, &around(), t0).screen,
+        Screen::CodeEntry {
+            entered: String::new(),
+            notice: Some(CodeNotice::Wrong { attempts_left: 4 })
+        }
+    );
+    type_digits(&mut s, "1", t0);
+    assert!(matches!(
+        s.view(&Flow::Idle, &around(), t0).screen,
+        Screen::CodeEntry { notice: None, .. }
+    ));
+}
+
+#[test]
+fn an_untouched_code_screen_returns_to_the_start_and_forgets_the_digits() {
+    let t0 = Instant::now();
+    let mut s = ScreenState::new(Locale::De);
+    s.sync(&Flow::Idle);
+    s.on_action(Action::StartCode, &Flow::Idle, t0);
+    type_digits(&mut s, "123", t0 + Duration::from_secs(10));
+    assert_eq!(
+        s.next_deadline(),
+        Some(t0 + Duration::from_secs(10) + INPUT_IDLE)
+    );
+    assert!(!s.tick(t0 + Duration::from_secs(20)));
+    assert!(s.tick(t0 + Duration::from_secs(10) + INPUT_IDLE));
+    assert_eq!(s.view(&Flow::Idle, &around(), t0).screen, Screen::Idle);
+    assert_eq!(s.next_deadline(), None);
+}
+
+#[test]
+fn cancel_on_the_code_screen_goes_back_to_the_start() {
+    let t0 = Instant::now();
+    let mut s = ScreenState::new(Locale::De);
+    s.on_action(Action::StartCode, &Flow::Idle, t0);
+    assert_eq!(s.on_action(Action::Cancel, &Flow::Idle, t0), None);
+    assert_eq!(s.view(&Flow::Idle, &around(), t0).screen, Screen::Idle);
+}
+
+#[test]
+fn the_name_is_prefilled_and_typed_names_get_capitals() {
+    let t0 = Instant::now();
+    let mut s = ScreenState::new(Locale::De);
+    let flow = Flow::CodeAccepted {
+        appointment: appointment(Some("Erika Muster")),
+        deadline: t0,
+    };
+    s.sync(&flow);
+    assert_eq!(
+        s.on_action(Action::ConfirmName, &flow, t0),
+        Some(Command::ConfirmName("Erika Muster".into()))
+    );
+
+    let flow = Flow::CodeAccepted {
+        appointment: appointment(None),
+        deadline: t0,
+    };
+    s.sync(&Flow::Idle);
+    s.sync(&flow);
+    assert_eq!(
+        s.on_action(Action::ConfirmName, &flow, t0),
+        None,
+        "an empty name cannot be confirmed"
+    );
+    for c in "jürgen weiß-öz".chars() {
+        s.on_action(Action::Key(c), &flow, t0);
+    }
+    s.on_action(Action::Delete, &flow, t0);
+    s.on_action(Action::Key('z'), &flow, t0);
+    assert_eq!(
+        s.on_action(Action::ConfirmName, &flow, t0),
+        Some(Command::ConfirmName("Jürgen Weiß-Öz".into()))
+    );
+    assert_eq!(
+        s.on_action(Action::Cancel, &flow, t0),
+        Some(Command::Cancel)
+    );
+}
+
+#[test]
+fn hanging_up_asks_first_and_switches_are_reset_for_the_next_person() {
+    let t0 = Instant::now();
+    let mut s = ScreenState::new(Locale::De);
+    let call = Flow::InCall {
+        appointment: appointment(None),
+        name: "Max".into(),
+        since: t0,
+    };
+    s.sync(&call);
+    assert_eq!(
+        s.on_action(Action::ToggleMute, &call, t0),
+        Some(Command::Mute(true))
+    );
+    assert_eq!(
+        s.on_action(Action::ToggleCamera, &call, t0),
+        Some(Command::CameraOff(true))
+    );
+    assert_eq!(s.on_action(Action::HangUp, &call, t0), None);
+    let Screen::InCall(view) = s
+        .view(&call, &around(), t0 + Duration::from_secs(65))
+        .screen
+    else {
+        panic!()
+    };
+    assert!(view.confirm_hang_up && view.muted && view.camera_off);
+    assert_eq!(view.duration_s, 65);
+    assert_eq!(
+        s.on_action(Action::ToggleMute, &call, t0),
+        None,
+        "the dialog covers the controls"
+    );
+    assert_eq!(s.on_action(Action::KeepTalking, &call, t0), None);
+    s.on_action(Action::HangUp, &call, t0);
+    assert_eq!(
+        s.on_action(Action::ConfirmHangUp, &call, t0),
+        Some(Command::HangUp)
+    );
+
+    s.on_action(Action::ToggleLanguage, &Flow::Idle, t0);
+    s.sync(&Flow::Idle);
+    let Screen::InCall(view) = s.view(&call, &around(), t0).screen else {
+        panic!()
+    };
+    assert!(
+        !view.muted && !view.camera_off,
+        "back at idle, every switch is reset"
+    );
+    assert_eq!(s.view(&Flow::Idle, &around(), t0).locale, Locale::De);
+}
+
+#[test]
+fn the_language_toggle_changes_the_idle_screen() {
+    let t0 = Instant::now();
+    let mut s = ScreenState::new(Locale::De);
+    s.sync(&Flow::Idle);
+    s.on_action(Action::ToggleLanguage, &Flow::Idle, t0);
+    assert_eq!(s.view(&Flow::Idle, &around(), t0).locale, Locale::En);
+}
+
+#[test]
+fn problem_and_ended_screens_lead_back_to_the_start() {
+    let t0 = Instant::now();
+    let mut s = ScreenState::new(Locale::De);
+    let ended = Flow::Ended {
+        duration: Duration::from_secs(90),
+        until: t0,
+    };
+    assert_eq!(
+        s.view(&ended, &around(), t0).screen,
+        Screen::Ended { duration_s: 90 }
+    );
+    assert_eq!(
+        s.on_action(Action::BackToStart, &ended, t0),
+        Some(Command::Cancel)
+    );
+    let failed = Flow::Failed {
+        problem: crate::flow::Problem::CameraMissing,
+        until: t0,
+    };
+    assert_eq!(
+        s.view(&failed, &around(), t0).screen,
+        Screen::Problem(crate::flow::Problem::CameraMissing)
+    );
+}

@@ -1,0 +1,190 @@
+//! The whole consultation driven by taps on the screen, as a patient and the staff would: no
+//! control-socket shortcut but `tap` and `screenshot`. Every screenshot is compared with the
+//! screen the UI code draws for the step we expect, in both languages and on two panels.
+
+use std::time::Duration;
+
+use embedded_graphics::prelude::{Point, PointsIter};
+use praxiskiosk::ui::layout::{Action, layout};
+use praxiskiosk::ui::view::{CallView, CodeNotice, Quality, Screen};
+use praxiskiosk::ui::{Locale, Panel, ViewModel, render};
+
+use crate::harness::{Doctor, Kiosk, KioskConfig, Mosquitto, create_appointment};
+
+struct Touch<'a> {
+    kiosk: &'a Kiosk,
+    panel: Panel,
+    locale: Locale,
+}
+
+impl Touch<'_> {
+    fn view(&self, screen: Screen) -> ViewModel {
+        ViewModel {
+            locale: self.locale,
+            room: "Sprechzimmer".into(),
+            clock: String::new(),
+            broker_online: true,
+            screen,
+        }
+    }
+
+    /// Taps the button for `action` on `screen`, where the UI code draws it.
+    fn tap(&self, screen: Screen, action: Action) -> serde_json::Value {
+        let l = layout(&self.view(screen), &self.panel);
+        let button = l
+            .buttons
+            .iter()
+            .find(|b| b.action == action)
+            .unwrap_or_else(|| panic!("no {action:?} button"));
+        let c: Point = button.rect.center();
+        self.kiosk.tap((c.x, c.y))
+    }
+
+    /// Asserts the kiosk shows `screen`: pixel for pixel where nothing changes by the second
+    /// (`whole`), otherwise inside every button.
+    fn shows(&self, screen: Screen, whole: bool) {
+        let expected_view = self.view(screen);
+        let expected = render(&expected_view, &self.panel);
+        let (w, h, shot) = self.kiosk.screenshot();
+        assert_eq!((w, h), (self.panel.width, self.panel.height));
+        let differs = |x: i32, y: i32| {
+            let i = ((y as u32 * w + x as u32) * 4) as usize;
+            shot[i..i + 4] != expected.rgba()[i..i + 4]
+        };
+        let bad = if whole {
+            (0..h as i32)
+                .flat_map(|y| (0..w as i32).map(move |x| (x, y)))
+                .filter(|&(x, y)| differs(x, y))
+                .count()
+        } else {
+            let l = layout(&expected_view, &self.panel);
+            l.buttons
+                .iter()
+                .flat_map(|b| b.rect.points())
+                .filter(|p| differs(p.x, p.y))
+                .count()
+        };
+        assert_eq!(
+            bad, 0,
+            "{bad} pixels differ from {:?} ({}, {:?})",
+            expected_view.screen, self.panel, self.locale
+        );
+    }
+
+    fn type_code(&self, code: &str) {
+        for d in code.bytes() {
+            let entered = Screen::CodeEntry {
+                entered: String::new(),
+                notice: None,
+            };
+            self.tap(entered, Action::Digit(d - b'0'));
+        }
+    }
+}
+
+fn consultation_by_touch(panel_text: &'static str, locale_text: &'static str) {
+    let panel = Panel::parse(panel_text).unwrap();
+    let locale = Locale::parse(locale_text).unwrap();
+    let broker = Mosquitto::start();
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = KioskConfig::new(broker.port);
+    config.panel = panel_text;
+    config.locale = locale_text;
+    let kiosk = Kiosk::start(dir.path(), &config);
+    let touch = Touch {
+        kiosk: &kiosk,
+        panel,
+        locale,
+    };
+    let appointment = create_appointment(broker.port, &["--patient", "Max Mustermann"]);
+    kiosk.wait_for_appointment(&appointment.id);
+    let doctor_name = "Dr. med. Anna Muster".to_string();
+
+    touch.shows(Screen::Idle, false);
+    touch.tap(Screen::Idle, Action::StartCode);
+    touch.shows(
+        Screen::CodeEntry {
+            entered: String::new(),
+            notice: None,
+        },
+        true,
+    );
+
+    let wrong = if appointment.code == "00000000" {
+        "00000001"
+    } else {
+        "00000000"
+    };
+    touch.type_code(wrong);
+    let notice = Some(CodeNotice::Wrong { attempts_left: 4 });
+    touch.shows(
+        Screen::CodeEntry {
+            entered: String::new(),
+            notice,
+        },
+        true,
+    );
+    touch.type_code(&appointment.code[..3]);
+    touch.shows(
+        Screen::CodeEntry {
+            entered: appointment.code[..3].into(),
+            notice: None,
+        },
+        true,
+    );
+    touch.type_code(&appointment.code[3..]);
+    assert_eq!(kiosk.state(), "code_accepted");
+
+    let name = Screen::PatientName {
+        name: "Max Mustermann".into(),
+        shift: false,
+    };
+    touch.shows(name.clone(), true);
+    touch.tap(name, Action::ConfirmName);
+    let consent = Screen::Consent {
+        doctor: doctor_name.clone(),
+    };
+    touch.shows(consent.clone(), true);
+    let mut doctor = Doctor::start(broker.port, &appointment.session, &[]);
+    touch.tap(consent, Action::Agree);
+    assert!(matches!(kiosk.state().as_str(), "waiting" | "in_call"));
+
+    kiosk.wait_for_state("in_call", Duration::from_secs(60));
+    let call = |muted, confirm_hang_up| {
+        Screen::InCall(CallView {
+            duration_s: 0,
+            muted,
+            camera_off: false,
+            quality: Quality::Good,
+            confirm_hang_up,
+        })
+    };
+    touch.shows(call(false, false), false);
+    touch.tap(call(false, false), Action::ToggleMute);
+    touch.shows(call(true, false), false);
+    touch.tap(call(true, false), Action::HangUp);
+    touch.shows(call(true, true), false);
+    assert_eq!(kiosk.state(), "in_call", "hanging up asks first");
+    touch.tap(call(true, true), Action::ConfirmHangUp);
+    assert_eq!(kiosk.state(), "ended");
+    assert!(doctor.wait_exit(Duration::from_secs(15)).success());
+    assert_eq!(
+        doctor.event("bye").expect("the doctor is told")["reason"],
+        "hangup"
+    );
+
+    touch.shows(Screen::Ended { duration_s: 0 }, false);
+    touch.tap(Screen::Ended { duration_s: 0 }, Action::BackToStart);
+    assert_eq!(kiosk.state(), "idle");
+    touch.shows(Screen::Idle, false);
+}
+
+#[test]
+fn a_consultation_by_touch_on_the_7_inch_panel_in_german() {
+    consultation_by_touch("800x480", "de");
+}
+
+#[test]
+fn a_consultation_by_touch_on_touch_display_2_in_english() {
+    consultation_by_touch("720x1280", "en");
+}
