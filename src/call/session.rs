@@ -2,8 +2,10 @@
 //! [`Peer`] at a time.
 //!
 //! Rules: say hello on start; answer each hello that is not a reply with a reply. The offerer
-//! (re)builds its peer and offers on every hello that is not a reply (a doctor who reloaded joins
-//! anew) and on a reply when it has no peer yet. The answerer builds a fresh peer for every offer.
+//! builds its peer at once (the camera runs for the self-view in the waiting room) and offers
+//! once the other side has said hello; a hello that is not a reply after an offer means the
+//! doctor joined anew (a reload): a fresh peer and a fresh offer. The answerer builds a fresh peer
+//! for every offer.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -32,6 +34,10 @@ struct Session {
     peer: Option<Peer>,
     bus: Option<gst::bus::BusStream>,
     offered: bool,
+    /// webrtcbin asked for negotiation: the current peer can make an offer.
+    ready_to_offer: bool,
+    /// The other side said hello: there is someone to offer to.
+    peer_present: bool,
     counters: Arc<Counters>,
     rates: Rates,
     started: Instant,
@@ -60,6 +66,8 @@ pub(super) async fn run(
         peer: None,
         bus: None,
         offered: false,
+        ready_to_offer: false,
+        peer_present: false,
         counters: Arc::default(),
         rates: Rates::default(),
         started: Instant::now(),
@@ -75,6 +83,11 @@ pub(super) async fn run(
         name: session.spec.hello_name.clone(),
         reply: false,
     });
+    if session.spec.role == Role::Offerer
+        && let Err(e) = session.rebuild()
+    {
+        session.fail_rebuild(e);
+    }
     let mut ticker = tokio::time::interval(Duration::from_secs(1));
     loop {
         tokio::select! {
@@ -160,6 +173,21 @@ impl Session {
         self.report(CallReport::Failed { failure, why });
     }
 
+    /// Offers once both are true: the peer can negotiate and the other side is there.
+    fn maybe_offer(&mut self) {
+        if self.spec.role != Role::Offerer
+            || self.offered
+            || !self.ready_to_offer
+            || !self.peer_present
+        {
+            return;
+        }
+        if let Some(peer) = &self.peer {
+            self.offered = true;
+            peer.create(SdpKind::Offer);
+        }
+    }
+
     fn fail_rebuild(&self, error: CallError) {
         match error {
             CallError::Device(failure, why) => {
@@ -175,6 +203,7 @@ impl Session {
         self.bus = None;
         self.generation += 1;
         self.offered = false;
+        self.ready_to_offer = false;
         let peer = Peer::build(
             self.generation,
             &self.spec,
@@ -214,11 +243,15 @@ impl Session {
                     });
                 }
                 self.report(CallReport::PeerJoined { name });
-                if role == Role::Offerer
-                    && (!reply || self.peer.is_none())
-                    && let Err(e) = self.rebuild()
-                {
-                    self.fail_rebuild(e);
+                if role == Role::Offerer {
+                    let rejoined = !reply && self.offered;
+                    if (rejoined || self.peer.is_none())
+                        && let Err(e) = self.rebuild()
+                    {
+                        self.fail_rebuild(e);
+                    }
+                    self.peer_present = true;
+                    self.maybe_offer();
                 }
             }
             Signal::Offer { sdp } if role == Role::Answerer => {
@@ -260,10 +293,8 @@ impl Session {
         let Some(peer) = &self.peer else { return };
         match event {
             PeerEvent::NegotiationNeeded => {
-                if self.spec.role == Role::Offerer && !self.offered {
-                    self.offered = true;
-                    peer.create(SdpKind::Offer);
-                }
+                self.ready_to_offer = true;
+                self.maybe_offer();
             }
             PeerEvent::LocalDescription {
                 kind: SdpKind::Offer,

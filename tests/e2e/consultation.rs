@@ -167,3 +167,23 @@ fn sigterm_during_a_call_says_bye_and_leaves_the_kiosk_offline() {
         "the fleet's record says why the call ended"
     );
 }
+
+#[test]
+fn a_doctor_who_reloads_gets_a_fresh_offer_and_the_call_goes_on() {
+    let broker = Mosquitto::start();
+    let dir = tempfile::tempdir().unwrap();
+    let kiosk = Kiosk::start(dir.path(), &KioskConfig::new(broker.port));
+    let (appointment, doctor) = start_call(&kiosk, &broker, &[]);
+    drop(doctor); // killed: a crashed or reloaded browser says no bye
+    let second = Doctor::start(broker.port, &appointment.session, &[]);
+    wait_for("video at the rejoined doctor", CALL_SETUP, || {
+        second
+            .stats()
+            .filter(|s| n(s, "video_frames_received") >= 30)
+    });
+    assert_eq!(
+        kiosk.state(),
+        "in_call",
+        "the kiosk kept the call through the reload"
+    );
+}
