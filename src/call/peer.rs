@@ -211,7 +211,7 @@ impl Peer {
                 }
             });
         let events = self.events.clone();
-        let sinks = (spec.media.video_sink, spec.media.audio_sink);
+        let sinks = (spec.media.video_out.clone(), spec.media.audio_sink);
         let pipeline = self.pipeline.downgrade();
         self.webrtc.connect_pad_added(move |_, pad| {
             let Some(pipeline) = pipeline.upgrade() else {
@@ -220,9 +220,14 @@ impl Peer {
             if pad.direction() != gst::PadDirection::Src {
                 return;
             }
-            if let Err(e) =
-                add_receive_branch(&pipeline, pad, sinks, counters.clone(), &events, generation)
-            {
+            if let Err(e) = add_receive_branch(
+                &pipeline,
+                pad,
+                sinks.clone(),
+                counters.clone(),
+                &events,
+                generation,
+            ) {
                 emit(
                     &events,
                     generation,
@@ -355,7 +360,7 @@ fn reply_structure(
 fn add_receive_branch(
     pipeline: &gst::Pipeline,
     pad: &gst::Pad,
-    sinks: (media::VideoSink, media::AudioSink),
+    sinks: (media::VideoOut, media::AudioSink),
     counters: Arc<Counters>,
     events: &PeerEvents,
     generation: u64,
@@ -376,7 +381,7 @@ fn add_receive_branch(
         };
         let is_video = kind.starts_with("video/");
         let description = if is_video {
-            media::video_play_description(sinks.0)
+            media::video_play_description(&sinks.0)
         } else if kind.starts_with("audio/") {
             media::audio_play_description(sinks.1)
         } else {

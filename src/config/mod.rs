@@ -51,12 +51,17 @@ pub struct ScreenConfig {
     /// 1024x600, 1280x800.
     #[serde(default = "values::default_panel", deserialize_with = "values::panel")]
     pub size: crate::ui::Panel,
+    /// Development only: allows composed screenshots (video included) over the control socket.
+    /// A production kiosk leaves this off, so nothing can copy the remote picture.
+    #[serde(default)]
+    pub development: bool,
 }
 
 impl Default for ScreenConfig {
     fn default() -> Self {
         Self {
             size: values::default_panel(),
+            development: false,
         }
     }
 }
@@ -198,7 +203,7 @@ impl Config {
             video_device: m.video_device.clone(),
             audio_source: m.audio_source,
             audio_device: m.audio_device.clone(),
-            video_sink: m.video_sink,
+            video_out: crate::media::VideoOut::Sink(m.video_sink),
             audio_sink: m.audio_sink,
             width: m.width,
             height: m.height,

@@ -12,7 +12,7 @@ use super::{Fleet, random_hex};
 use crate::call::{self, CallReport, CallSpec, IceSpec, Role};
 use crate::config::ice_spec;
 use crate::fleet::{self, LinkEvent, LinkOptions, Route, SessionPublisher, Side};
-use crate::media::{MediaSpec, VideoSink, VideoSource};
+use crate::media::{MediaSpec, VideoOut, VideoSink, VideoSource};
 use crate::wire::{self, ByeReason, CallStats, SignalMsg};
 
 #[derive(Debug, Args)]
@@ -85,7 +85,7 @@ pub async fn run(fleet: &Fleet, args: DoctorArgs) -> anyhow::Result<()> {
         media.video_device = Some(camera.clone());
     }
     if args.show {
-        media.video_sink = VideoSink::Auto;
+        media.video_out = VideoOut::Sink(VideoSink::Auto);
     }
     call::check_elements(&media)
         .map_err(|missing| anyhow::anyhow!("GStreamer elements missing: {}", missing.join(", ")))?;

@@ -26,6 +26,8 @@ pub enum DaemonError {
     MissingElements(Vec<&'static str>),
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error(transparent)]
+    Display(#[from] crate::media::screen::ScreenError),
     #[error("control socket {path}: {source}")]
     ControlSocket {
         path: String,
@@ -38,7 +40,7 @@ impl DaemonError {
     pub fn exit(&self) -> Exit {
         match self {
             Self::Config(_) | Self::Topics(_) => Exit::Config,
-            Self::Gstreamer(_) | Self::MissingElements(_) => Exit::Unavailable,
+            Self::Gstreamer(_) | Self::MissingElements(_) | Self::Display(_) => Exit::Unavailable,
             Self::Store(_) | Self::ControlSocket { .. } => Exit::Io,
         }
     }

@@ -24,6 +24,9 @@ use crate::wire::{
 
 mod touchscreen;
 
+use crate::media::screen::{Screen, ScreenSpec};
+use crate::media::{MediaSpec, ScreenChannels, VideoOut};
+
 use touchscreen::Touchscreen;
 
 const VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -60,7 +63,15 @@ struct Supervisor {
 /// `offline` and disconnects.
 pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(), DaemonError> {
     gst::init()?;
-    call::check_elements(&config.media()).map_err(DaemonError::MissingElements)?;
+    let screen_spec = ScreenSpec {
+        panel: config.screen.size,
+        sink: config.media.video_sink,
+        channels: ScreenChannels::for_device(&config.device_id),
+        capture: config.screen.development,
+    };
+    call::check_elements(&kiosk_media(&config))
+        .and_then(|()| crate::media::screen::check_elements(&screen_spec))
+        .map_err(DaemonError::MissingElements)?;
     let topics = Topics::new(&config.topic_root, &config.device_id)?;
     let book = AppointmentBook::open(
         &config.state_dir.join("appointments"),
@@ -92,6 +103,7 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
 
     let (reports, mut reports_rx) = mpsc::channel(64);
     let (config_screen, config_locale) = (config.screen.size, config.locale);
+    let display = Screen::start(&screen_spec)?;
     let mut sup = Supervisor {
         kiosk: Kiosk::new(config.timeouts()),
         config,
@@ -106,7 +118,7 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
         last_stats: Arc::default(),
         state_since: OffsetDateTime::now_utc(),
         broker_up: None,
-        screen: Touchscreen::new(config_screen, config_locale),
+        screen: Touchscreen::new(config_screen, config_locale, display),
     };
     sup.apply_locale();
     sup.refresh_screen();
@@ -171,6 +183,14 @@ async fn sleep_until(deadline: Option<tokio::time::Instant>) {
     match deadline {
         Some(deadline) => tokio::time::sleep_until(deadline).await,
         None => std::future::pending().await,
+    }
+}
+
+/// The kiosk's media: camera and microphone from config, the pictures into the screen.
+fn kiosk_media(config: &Config) -> MediaSpec {
+    MediaSpec {
+        video_out: VideoOut::Screen(ScreenChannels::for_device(&config.device_id)),
+        ..config.media()
     }
 }
 
@@ -247,7 +267,7 @@ impl Supervisor {
         let spec = CallSpec {
             role: Role::Offerer,
             hello_name: patient_name,
-            media: self.config.media(),
+            media: kiosk_media(&self.config),
             ice: ice_spec(&servers, allow_relay, &self.config.ice.local_addresses),
             jitter_latency_ms: self.config.media.jitter_latency_ms,
         };
@@ -444,8 +464,8 @@ impl Supervisor {
             ControlRequest::HangUp => self.step(Event::HangUp),
             ControlRequest::Cancel => self.step(Event::Cancel),
             ControlRequest::Tap { x, y } => self.tap(x, y).await,
-            ControlRequest::Screenshot { path } => {
-                return match self.screenshot(&path) {
+            ControlRequest::Screenshot { path, composed } => {
+                return match self.screenshot(&path, composed) {
                     Ok(()) => self.status(),
                     Err(why) => ControlReply::bad_request(&why),
                 };

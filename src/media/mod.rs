@@ -4,6 +4,8 @@
 //! microphone and where remote media is shown or heard, but it can never add an element that
 //! writes to disk (`filesink`, `splitmuxsink`, …) — nobody may record the consultation.
 
+pub mod screen;
+
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -61,7 +63,7 @@ pub struct MediaSpec {
     pub audio_source: AudioSource,
     /// An ALSA device such as `hw:1,0` for `alsasrc`.
     pub audio_device: Option<String>,
-    pub video_sink: VideoSink,
+    pub video_out: VideoOut,
     pub audio_sink: AudioSink,
     pub width: u32,
     pub height: u32,
@@ -77,12 +79,39 @@ impl MediaSpec {
             video_device: None,
             audio_source: AudioSource::Test,
             audio_device: None,
-            video_sink: VideoSink::Fake,
+            video_out: VideoOut::Sink(VideoSink::Fake),
             audio_sink: AudioSink::Fake,
             width: 640,
             height: 360,
             framerate: 30,
             video_bitrate_kbps: 800,
+        }
+    }
+}
+
+/// Where a call's pictures go.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum VideoOut {
+    /// Straight into a sink (the doctor's side, `kioskctl doctor`).
+    Sink(VideoSink),
+    /// Into the kiosk's screen composition: the remote picture and the self-view, each on an
+    /// in-process channel the screen pipeline reads (see [`screen`]).
+    Screen(ScreenChannels),
+}
+
+/// The names of the in-process video channels between a call and the screen.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScreenChannels {
+    pub remote: String,
+    pub self_view: String,
+}
+
+impl ScreenChannels {
+    /// Channels unique to this kiosk (one process may hold several in tests).
+    pub fn for_device(device: &str) -> Self {
+        Self {
+            remote: format!("{device}-remote"),
+            self_view: format!("{device}-self"),
         }
     }
 }
@@ -110,15 +139,25 @@ pub fn video_send_description(spec: &MediaSpec) -> String {
         (VideoSource::Libcamera, None) => "libcamerasrc".to_string(),
     };
     let (w, h, fps) = (spec.width, spec.height, spec.framerate);
+    // The self-view shows what is sent (black while the camera is off), never a second camera.
+    let self_view = match &spec.video_out {
+        VideoOut::Screen(channels) => format!(
+            "camera_out. ! queue max-size-buffers=1 leaky=downstream ! intervideosink channel={}",
+            channels.self_view
+        ),
+        VideoOut::Sink(_) => "camera_out. ! queue ! fakesink sync=false".to_string(),
+    };
     // deadline=1 and lag-in-frames=0 keep vp8enc from buffering frames: latency for a conversation.
     format!(
         "{source} ! videoconvert ! videoscale ! videorate ! video/x-raw,width={w},height={h},framerate={fps}/1 \
          ! videobalance name=camblank \
+         ! tee name=camera_out \
          ! queue max-size-buffers=2 leaky=downstream \
          ! vp8enc name=venc deadline=1 lag-in-frames=0 cpu-used=8 threads=2 error-resilient=partitions \
            keyframe-max-dist={kf} target-bitrate={bps} \
          ! rtpvp8pay picture-id-mode=15-bit mtu=1200 \
-         ! capsfilter caps=\"application/x-rtp,media=video,encoding-name=VP8,payload={VP8_PT},clock-rate=90000\"",
+         ! capsfilter caps=\"application/x-rtp,media=video,encoding-name=VP8,payload={VP8_PT},clock-rate=90000\" \
+         {self_view}",
         kf = fps * 2,
         bps = spec.video_bitrate_kbps * 1000,
     )
@@ -144,8 +183,18 @@ pub fn audio_send_description(spec: &MediaSpec) -> String {
     )
 }
 
-/// Decoded remote video → the display. Only playback sinks are possible here.
-pub fn video_play_description(sink: VideoSink) -> String {
+/// Decoded remote video → the display (or the screen composition). Only playback sinks are
+/// possible here.
+pub fn video_play_description(out: &VideoOut) -> String {
+    let sink = match out {
+        VideoOut::Screen(channels) => {
+            return format!(
+                "queue max-size-buffers=3 leaky=downstream ! videoconvert ! intervideosink channel={}",
+                channels.remote
+            );
+        }
+        VideoOut::Sink(sink) => *sink,
+    };
     let sink = match sink {
         VideoSink::Auto => "autovideosink sync=false",
         VideoSink::Kms => "kmssink sync=false",
@@ -199,12 +248,9 @@ pub fn required_elements(spec: &MediaSpec) -> Vec<&'static str> {
         AudioSource::Alsa => "alsasrc",
         AudioSource::Pulse => "pulsesrc",
     });
-    needed.push(match spec.video_sink {
-        VideoSink::Auto => "autovideosink",
-        VideoSink::Kms => "kmssink",
-        VideoSink::Wayland => "waylandsink",
-        VideoSink::Ximage => "ximagesink",
-        VideoSink::Fake => "fakesink",
+    needed.push(match &spec.video_out {
+        VideoOut::Screen(_) => "intervideosink",
+        VideoOut::Sink(sink) => video_sink_element(*sink),
     });
     needed.push(match spec.audio_sink {
         AudioSink::Auto => "autoaudiosink",
@@ -213,6 +259,17 @@ pub fn required_elements(spec: &MediaSpec) -> Vec<&'static str> {
         AudioSink::Fake => "fakesink",
     });
     needed
+}
+
+/// The element a display sink choice stands for.
+pub fn video_sink_element(sink: VideoSink) -> &'static str {
+    match sink {
+        VideoSink::Auto => "autovideosink",
+        VideoSink::Kms => "kmssink",
+        VideoSink::Wayland => "waylandsink",
+        VideoSink::Ximage => "ximagesink",
+        VideoSink::Fake => "fakesink",
+    }
 }
 
 #[cfg(test)]
@@ -231,7 +288,7 @@ mod tests {
         let all = [
             video,
             audio_send_description(&spec),
-            video_play_description(VideoSink::Auto),
+            video_play_description(&VideoOut::Sink(VideoSink::Auto)),
             audio_play_description(AudioSink::Auto),
         ]
         .join(" ");

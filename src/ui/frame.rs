@@ -31,6 +31,15 @@ impl Frame {
         }
     }
 
+    /// A frame from RGBA bytes; `None` when their length does not fit the size.
+    pub fn from_rgba(width: u32, height: u32, rgba: Vec<u8>) -> Option<Self> {
+        (rgba.len() == (width * height * 4) as usize).then_some(Self {
+            width,
+            height,
+            rgba,
+        })
+    }
+
     pub fn width(&self) -> u32 {
         self.width
     }

@@ -27,8 +27,11 @@ pub enum ControlRequest {
         y: i32,
     },
     /// Writes a PNG of the UI layer (never the remote picture) to an absolute path.
+    /// `composed` (development configs only) captures the composed screen, video included.
     Screenshot {
         path: String,
+        #[serde(default)]
+        composed: bool,
     },
 }
 

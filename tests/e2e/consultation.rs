@@ -42,13 +42,20 @@ fn start_call(
     assert_eq!(reply["session"], appointment.session.as_str());
 
     kiosk.wait_for_state("in_call", CALL_SETUP);
-    let (kiosk_stats, doctor_stats) = wait_for("50 frames and audio each way", CALL_SETUP, || {
-        let k = kiosk.stats();
-        let d = doctor.stats()?;
-        let enough =
-            |s: &Value| n(s, "video_frames_received") >= 50 && n(s, "audio_buffers_received") >= 10;
+    let enough =
+        |s: &Value| n(s, "video_frames_received") >= 50 && n(s, "audio_buffers_received") >= 10;
+    let flowing = crate::harness::poll(CALL_SETUP, || {
+        let (k, d) = (kiosk.stats(), doctor.stats()?);
         (enough(&k) && enough(&d)).then_some((k, d))
     });
+    let Some((kiosk_stats, doctor_stats)) = flowing else {
+        panic!(
+            "no 50 frames each way within {CALL_SETUP:?}: kiosk {}, doctor {:?}\n{}",
+            kiosk.stats(),
+            doctor.stats(),
+            kiosk.log_tail()
+        );
+    };
     assert!(n(&kiosk_stats, "video_frames_sent") >= 50, "{kiosk_stats}");
     assert!(
         kiosk_stats["first_frame_ms"].as_u64().is_some(),

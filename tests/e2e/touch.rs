@@ -4,6 +4,7 @@
 
 use std::time::Duration;
 
+use embedded_graphics::pixelcolor::RgbColor;
 use embedded_graphics::prelude::{Point, PointsIter};
 use praxiskiosk::ui::layout::{Action, layout};
 use praxiskiosk::ui::view::{CallView, CodeNotice, Quality, Screen};
@@ -71,6 +72,38 @@ impl Touch<'_> {
         );
     }
 
+    /// Asserts the composed screen shows live video in every slot and the hang-up button on top.
+    fn composed_call_shows_video(&self, screen: Screen) {
+        let l = layout(&self.view(screen), &self.panel);
+        let (w, _, shot) = self.kiosk.composed_screenshot();
+        let px = |p: Point| {
+            let i = ((p.y as u32 * w + p.x as u32) * 4) as usize;
+            [shot[i], shot[i + 1], shot[i + 2]]
+        };
+        for (slot, rect) in &l.video {
+            let lit = rect
+                .points()
+                .filter(|p| px(*p).iter().any(|c| *c > 60))
+                .count();
+            assert!(
+                lit > 100,
+                "{slot:?}: only {lit} lit pixels, no picture in the composed screen"
+            );
+        }
+        let hang_up = l
+            .buttons
+            .iter()
+            .find(|b| b.action == Action::HangUp)
+            .unwrap();
+        let [r, g, b] = px(hang_up.rect.top_left + Point::new(12, 12));
+        let close = |a: u8, e: u8| a.abs_diff(e) <= 16;
+        let red = praxiskiosk::ui::draw::palette::DANGER;
+        assert!(
+            close(r, red.r()) && close(g, red.g()) && close(b, red.b()),
+            "hang-up button over the video: {r},{g},{b}"
+        );
+    }
+
     fn type_code(&self, code: &str) {
         for d in code.bytes() {
             let entered = Screen::CodeEntry {
@@ -90,6 +123,7 @@ fn consultation_by_touch(panel_text: &'static str, locale_text: &'static str) {
     let mut config = KioskConfig::new(broker.port);
     config.panel = panel_text;
     config.locale = locale_text;
+    config.development = true;
     let kiosk = Kiosk::start(dir.path(), &config);
     let touch = Touch {
         kiosk: &kiosk,
@@ -160,6 +194,7 @@ fn consultation_by_touch(panel_text: &'static str, locale_text: &'static str) {
         })
     };
     touch.shows(call(false, false), false);
+    touch.composed_call_shows_video(call(false, false));
     touch.tap(call(false, false), Action::ToggleMute);
     touch.shows(call(true, false), false);
     touch.tap(call(true, false), Action::HangUp);

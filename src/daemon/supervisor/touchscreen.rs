@@ -9,7 +9,8 @@ use time::OffsetDateTime;
 
 use super::{Supervisor, now};
 use crate::flow::Event;
-use crate::ui::layout::Layout;
+use crate::media::screen::Screen;
+use crate::ui::layout::{Layout, Slot};
 use crate::ui::state::{Command, ScreenState, Surroundings};
 use crate::ui::view::Quality;
 use crate::ui::{Frame, Locale, Panel, ViewModel, clock, draw, quality};
@@ -19,6 +20,8 @@ use crate::wire::{CallStats, Refusal};
 #[derive(Debug)]
 pub(super) struct Touchscreen {
     panel: Panel,
+    /// The composition on the display; the UI layer goes on top of the video.
+    display: Screen,
     pub(super) state: ScreenState,
     frame: Frame,
     layout: Layout,
@@ -29,9 +32,10 @@ pub(super) struct Touchscreen {
 }
 
 impl Touchscreen {
-    pub(super) fn new(panel: Panel, locale: Locale) -> Self {
+    pub(super) fn new(panel: Panel, locale: Locale, display: Screen) -> Self {
         Self {
             panel,
+            display,
             state: ScreenState::new(locale),
             frame: Frame::new(panel.width, panel.height),
             layout: Layout::default(),
@@ -73,6 +77,21 @@ impl Supervisor {
             Err(never) => match never {},
         };
         screen.shown = Some(view);
+        // On the display, video slots are holes in the UI layer.
+        let mut layer = screen.frame.clone();
+        for (_, rect) in &screen.layout.video {
+            layer.clear_area(rect);
+        }
+        screen.display.show_ui(layer.rgba());
+        for slot in [Slot::RemoteVideo, Slot::SelfView] {
+            let placement = screen
+                .layout
+                .video
+                .iter()
+                .find(|(s, _)| *s == slot)
+                .map(|(_, r)| (r.top_left.x, r.top_left.y, r.size.width, r.size.height));
+            screen.display.place(slot, placement);
+        }
     }
 
     /// The device config's language becomes the screens' default.
@@ -154,12 +173,23 @@ impl Supervisor {
 
     /// Writes the UI layer as PNG. Only the UI: video slots are placeholders, so no screenshot
     /// can hold the remote picture.
-    pub(super) fn screenshot(&self, path: &str) -> Result<(), String> {
+    pub(super) fn screenshot(&self, path: &str, composed: bool) -> Result<(), String> {
         let path = Path::new(path);
         if !path.is_absolute() {
             return Err(format!("{} is not an absolute path", path.display()));
         }
-        crate::platform::atomic_file::write_atomic(path, &self.screen.frame.to_png())
+        let frame = if composed {
+            let rgba = self
+                .screen
+                .display
+                .composed()
+                .ok_or("composed screenshots exist only in a development config ([screen] development = true)")?;
+            Frame::from_rgba(self.screen.panel.width, self.screen.panel.height, rgba)
+                .ok_or("the composed frame has an unexpected size")?
+        } else {
+            self.screen.frame.clone()
+        };
+        crate::platform::atomic_file::write_atomic(path, &frame.to_png())
             .map_err(|e| format!("{}: {e}", path.display()))
     }
 }

@@ -22,6 +22,8 @@ pub struct KioskConfig {
     pub locale: &'static str,
     /// The panel, `WIDTHxHEIGHT`.
     pub panel: &'static str,
+    /// Allow composed screenshots (`[screen] development`).
+    pub development: bool,
 }
 
 impl KioskConfig {
@@ -32,6 +34,7 @@ impl KioskConfig {
             camera: "video_source = \"videotestsrc\"".into(),
             locale: "de",
             panel: "800x480",
+            development: false,
         }
     }
 
@@ -60,6 +63,7 @@ video_bitrate_kbps = 400
 
 [screen]
 size = "{panel}"
+development = {development}
 
 [timeouts]
 {timeouts}"#,
@@ -70,6 +74,7 @@ size = "{panel}"
             camera = self.camera,
             locale = self.locale,
             panel = self.panel,
+            development = self.development,
         );
         std::fs::write(&path, text).unwrap();
         path
@@ -169,9 +174,18 @@ impl Kiosk {
 
     /// The UI layer as the kiosk shows it now: width, height and RGBA pixels.
     pub fn screenshot(&self) -> (u32, u32, Vec<u8>) {
+        self.capture(false)
+    }
+
+    /// The composed screen, video included (development configs only).
+    pub fn composed_screenshot(&self) -> (u32, u32, Vec<u8>) {
+        self.capture(true)
+    }
+
+    fn capture(&self, composed: bool) -> (u32, u32, Vec<u8>) {
         let path = self.dir.join(format!("shot-{}.png", std::process::id()));
-        let reply =
-            self.control(serde_json::json!({"cmd": "screenshot", "path": path.to_str().unwrap()}));
+        let request = serde_json::json!({"cmd": "screenshot", "path": path.to_str().unwrap(), "composed": composed});
+        let reply = self.control(request);
         assert_eq!(reply["ok"], true, "{reply}");
         let decoder =
             png::Decoder::new(std::io::BufReader::new(std::fs::File::open(&path).unwrap()));

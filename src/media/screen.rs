@@ -1,0 +1,198 @@
+//! The kiosk's screen as one GStreamer composition: the remote picture and the self-view from the
+//! call (in-process video channels), with the UI layer on top (RGBA from `appsrc`, pushed only
+//! when it changes), mixed by `compositor` into the display sink from config.
+//!
+//! [`Screen`] owns the pipeline; dropping it sets the pipeline to `Null`. Only a development
+//! config adds a capture branch for composed screenshots: a production kiosk has no way to copy
+//! the remote picture.
+
+use gst::prelude::*;
+
+use super::{ScreenChannels, VideoSink, video_sink_element};
+use crate::ui::Panel;
+use crate::ui::layout::Slot;
+
+/// Frames per second of the composed screen.
+const FPS: u32 = 25;
+
+#[derive(Debug, Clone)]
+pub struct ScreenSpec {
+    pub panel: Panel,
+    pub sink: VideoSink,
+    pub channels: ScreenChannels,
+    /// Keep the last composed frame for `screenshot` with `composed` (development configs only).
+    pub capture: bool,
+}
+
+/// Where a video slot shows on the screen; `None` hides it.
+pub type Placement = Option<(i32, i32, u32, u32)>;
+
+#[derive(Debug)]
+pub struct Screen {
+    pipeline: gst::Pipeline,
+    ui: gst::Element,
+    remote_pad: gst::Pad,
+    self_pad: gst::Pad,
+    capture: Option<gst::Element>,
+    panel: Panel,
+}
+
+/// The GStreamer elements the screen needs that GStreamer does not have.
+pub fn check_elements(spec: &ScreenSpec) -> Result<(), Vec<&'static str>> {
+    let mut needed = vec![
+        "compositor",
+        "intervideosrc",
+        "appsrc",
+        "tee",
+        video_sink_element(spec.sink),
+    ];
+    if spec.capture {
+        needed.push("appsink");
+    }
+    let missing: Vec<_> = needed
+        .into_iter()
+        .filter(|name| gst::ElementFactory::find(name).is_none())
+        .collect();
+    if missing.is_empty() {
+        Ok(())
+    } else {
+        Err(missing)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ScreenError {
+    #[error("the screen pipeline could not be built: {0}")]
+    Build(String),
+    #[error("the display could not be started: {0}")]
+    Start(#[from] gst::StateChangeError),
+}
+
+impl Screen {
+    pub fn start(spec: &ScreenSpec) -> Result<Self, ScreenError> {
+        let (w, h) = (spec.panel.width, spec.panel.height);
+        let sink = match spec.sink {
+            VideoSink::Fake => "fakesink sync=false".to_string(),
+            other => format!("{} sync=false", video_sink_element(other)),
+        };
+        let capture = if spec.capture {
+            "out. ! queue max-size-buffers=1 leaky=downstream ! videoconvert ! video/x-raw,format=RGBA \
+             ! appsink name=capture max-buffers=1 drop=true sync=false"
+        } else {
+            ""
+        };
+        let description = format!(
+            "compositor name=mix background=black force-live=true ignore-inactive-pads=true \
+               ! video/x-raw,width={w},height={h},framerate={FPS}/1 ! tee name=out \
+               ! queue max-size-buffers=2 leaky=downstream ! videoconvert ! {sink} \
+             {capture} \
+             intervideosrc channel={remote} ! videoconvert ! mix.sink_0 \
+             intervideosrc channel={own} ! videoconvert ! mix.sink_1 \
+             appsrc name=ui is-live=true format=time do-timestamp=true \
+               caps=video/x-raw,format=RGBA,width={w},height={h},framerate=0/1 \
+               ! videoconvert ! mix.sink_2",
+            remote = spec.channels.remote,
+            own = spec.channels.self_view,
+        );
+        let pipeline = gst::parse::launch(&description)
+            .map_err(|e| ScreenError::Build(e.to_string()))?
+            .downcast::<gst::Pipeline>()
+            .map_err(|_| ScreenError::Build("not a pipeline".into()))?;
+        let by_name = |name: &str| {
+            pipeline
+                .by_name(name)
+                .ok_or_else(|| ScreenError::Build(format!("{name} missing")))
+        };
+        let mix = by_name("mix")?;
+        let ui = by_name("ui")?;
+        let pad = |name: &str| {
+            mix.static_pad(name)
+                .ok_or_else(|| ScreenError::Build(format!("mix.{name} missing")))
+        };
+        let (remote_pad, self_pad, ui_pad) = (pad("sink_0")?, pad("sink_1")?, pad("sink_2")?);
+        ui_pad.set_property("zorder", 2u32);
+        let capture = if spec.capture {
+            Some(by_name("capture")?)
+        } else {
+            None
+        };
+        let screen = Self {
+            pipeline,
+            ui,
+            remote_pad,
+            self_pad,
+            capture,
+            panel: spec.panel,
+        };
+        screen.place(Slot::RemoteVideo, None);
+        screen.place(Slot::SelfView, None);
+        screen.pipeline.set_state(gst::State::Playing)?;
+        Ok(screen)
+    }
+
+    /// Shows a video slot at `placement`, or hides it.
+    pub fn place(&self, slot: Slot, placement: Placement) {
+        let (pad, zorder) = match slot {
+            Slot::RemoteVideo => (&self.remote_pad, 0u32),
+            Slot::SelfView => (&self.self_pad, 1u32),
+        };
+        pad.set_property("zorder", zorder);
+        match placement {
+            Some((x, y, w, h)) => {
+                pad.set_property("xpos", x);
+                pad.set_property("ypos", y);
+                pad.set_property("width", w as i32);
+                pad.set_property("height", h as i32);
+                pad.set_property("alpha", 1.0f64);
+            }
+            None => pad.set_property("alpha", 0.0f64),
+        }
+    }
+
+    /// Pushes a new UI layer (RGBA, the panel's size). Transparent pixels let video show through.
+    pub fn show_ui(&self, rgba: &[u8]) {
+        let expected = (self.panel.width * self.panel.height * 4) as usize;
+        if rgba.len() != expected {
+            tracing::error!(
+                len = rgba.len(),
+                expected,
+                "UI frame of the wrong size dropped"
+            );
+            return;
+        }
+        let buffer = gst::Buffer::from_slice(rgba.to_vec());
+        let flow = self
+            .ui
+            .emit_by_name::<gst::FlowReturn>("push-buffer", &[&buffer]);
+        if flow != gst::FlowReturn::Ok {
+            tracing::warn!(?flow, "UI frame not taken by the screen pipeline");
+        }
+    }
+
+    /// The last composed frame as RGBA, where the config allows capturing it.
+    pub fn composed(&self) -> Option<Vec<u8>> {
+        let sample = self.capture.as_ref()?.emit_by_name::<Option<gst::Sample>>(
+            "try-pull-sample",
+            &[&gst::ClockTime::from_mseconds(500)],
+        )?;
+        let buffer = sample.buffer()?;
+        let map = buffer.map_readable().ok()?;
+        Some(map.as_slice().to_vec())
+    }
+
+    /// The pipeline's bus, for errors (a display that went away).
+    pub fn bus(&self) -> gst::bus::BusStream {
+        self.pipeline
+            .bus()
+            .expect("a pipeline always has a bus")
+            .stream()
+    }
+}
+
+impl Drop for Screen {
+    fn drop(&mut self) {
+        if let Err(e) = self.pipeline.set_state(gst::State::Null) {
+            tracing::warn!(error = %e, "screen pipeline did not stop cleanly");
+        }
+    }
+}
