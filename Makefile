@@ -21,7 +21,7 @@ help:
 	@echo "  make test    deps, then cargo fmt --check, clippy -D warnings, cargo test"
 	@echo "  make demo    deps, build, then a whole consultation on this machine"
 	@echo "               (DEMO_SECONDS=$(DEMO_SECONDS); a window when DISPLAY or WAYLAND_DISPLAY is set)"
-	@echo "  make bench   benchmarks (UI rendering), a table and target/bench/*.json"
+	@echo "  make bench   benchmarks (UI rendering, idle CPU), a table and target/bench/*.json"
 	@echo "  make clean   remove target/"
 
 deps:
@@ -39,7 +39,7 @@ demo: deps build
 	config/demo/run-demo.sh
 
 bench: deps
-	cargo bench --locked --bench render
+	cargo bench --locked --bench render --bench idle
 
 clean:
 	cargo clean

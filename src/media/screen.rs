@@ -12,8 +12,11 @@ use super::{ScreenChannels, VideoSink, video_sink_element};
 use crate::ui::Panel;
 use crate::ui::layout::Slot;
 
-/// Frames per second of the composed screen.
-const FPS: u32 = 25;
+/// Frames per second of the composed screen while video shows, and while only the UI does
+/// (then the screen changes only on a touch or a tick of the clock, and the kiosk sits idle
+/// most of the day).
+const VIDEO_FPS: i32 = 25;
+const UI_FPS: i32 = 5;
 
 #[derive(Debug, Clone)]
 pub struct ScreenSpec {
@@ -34,6 +37,8 @@ pub struct Screen {
     remote_pad: gst::Pad,
     self_pad: gst::Pad,
     capture: Option<gst::Element>,
+    rate: gst::Element,
+    video_visible: bool,
     panel: Panel,
 }
 
@@ -83,7 +88,8 @@ impl Screen {
         };
         let description = format!(
             "compositor name=mix background=black force-live=true ignore-inactive-pads=true \
-               ! video/x-raw,width={w},height={h},framerate={FPS}/1 ! tee name=out \
+               ! capsfilter name=rate caps=video/x-raw,width={w},height={h},framerate={UI_FPS}/1 \
+               ! tee name=out \
                ! queue max-size-buffers=2 leaky=downstream ! videoconvert ! {sink} \
              {capture} \
              intervideosrc channel={remote} ! videoconvert ! mix.sink_0 \
@@ -116,12 +122,15 @@ impl Screen {
         } else {
             None
         };
+        let rate = by_name("rate")?;
         let screen = Self {
             pipeline,
             ui,
             remote_pad,
             self_pad,
             capture,
+            rate,
+            video_visible: false,
             panel: spec.panel,
         };
         screen.place(Slot::RemoteVideo, None);
@@ -147,6 +156,20 @@ impl Screen {
             }
             None => pad.set_property("alpha", 0.0f64),
         }
+    }
+
+    /// Runs the composition at the video frame rate while any video shows, slower otherwise.
+    pub fn set_video_visible(&mut self, visible: bool) {
+        if std::mem::replace(&mut self.video_visible, visible) == visible {
+            return;
+        }
+        let fps = if visible { VIDEO_FPS } else { UI_FPS };
+        let caps = gst::Caps::builder("video/x-raw")
+            .field("width", self.panel.width as i32)
+            .field("height", self.panel.height as i32)
+            .field("framerate", gst::Fraction::new(fps, 1))
+            .build();
+        self.rate.set_property("caps", caps);
     }
 
     /// Pushes a new UI layer (RGBA, the panel's size). Transparent pixels let video show through.

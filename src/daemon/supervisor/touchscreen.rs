@@ -83,6 +83,9 @@ impl Supervisor {
             layer.clear_area(rect);
         }
         screen.display.show_ui(layer.rgba());
+        screen
+            .display
+            .set_video_visible(!screen.layout.video.is_empty());
         for slot in [Slot::RemoteVideo, Slot::SelfView] {
             let placement = screen
                 .layout
