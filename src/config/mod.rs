@@ -42,6 +42,25 @@ pub struct Config {
     pub timeouts: TimeoutConfig,
     #[serde(default)]
     pub screen: ScreenConfig,
+    #[serde(default)]
+    pub touch: TouchConfig,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TouchConfig {
+    /// The touchscreen's evdev device, e.g. `/dev/input/by-path/platform-…-event`. Without it,
+    /// touches come only from clicks on a desktop window (and the control socket's `tap`).
+    #[serde(default)]
+    pub device: Option<PathBuf>,
+    /// How the panel is mounted relative to the touch controller: 0, 90, 180 or 270 (clockwise).
+    #[serde(default, deserialize_with = "values::rotation")]
+    pub rotation: crate::ui::touch::Rotation,
+    /// Raw axis ranges where the controller reports them wrong: `[min, max]`.
+    #[serde(default, deserialize_with = "values::range")]
+    pub x_range: Option<(i32, i32)>,
+    #[serde(default, deserialize_with = "values::range")]
+    pub y_range: Option<(i32, i32)>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

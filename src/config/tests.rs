@@ -107,3 +107,17 @@ fn ice_servers_become_webrtcbin_urls_and_turn_needs_permission() {
             .is_none()
     );
 }
+
+#[test]
+fn touch_rotation_and_ranges_are_checked() {
+    let with = |extra: &str| Config::parse(&format!("{MINIMAL}\n[touch]\n{extra}\n"));
+    let c = with("device = \"/dev/input/event3\"\nrotation = 270\nx_range = [100, 3900]").unwrap();
+    assert_eq!(c.touch.rotation, crate::ui::touch::Rotation::R270);
+    assert_eq!(c.touch.x_range, Some((100, 3900)));
+    assert!(
+        with("rotation = 45")
+            .unwrap_err()
+            .contains("0, 90, 180 or 270")
+    );
+    assert!(with("y_range = [10, 5]").unwrap_err().contains("min < max"));
+}

@@ -39,6 +39,23 @@ pub fn panel<'de, D: Deserializer<'de>>(d: D) -> Result<crate::ui::Panel, D::Err
     })
 }
 
+pub fn rotation<'de, D: Deserializer<'de>>(d: D) -> Result<crate::ui::touch::Rotation, D::Error> {
+    let degrees = u16::deserialize(d)?;
+    crate::ui::touch::Rotation::from_degrees(degrees)
+        .ok_or_else(|| D::Error::custom(format!("rotation {degrees} must be 0, 90, 180 or 270")))
+}
+
+pub fn range<'de, D: Deserializer<'de>>(d: D) -> Result<Option<(i32, i32)>, D::Error> {
+    let [min, max] = <[i32; 2]>::deserialize(d)?;
+    if min < max {
+        Ok(Some((min, max)))
+    } else {
+        Err(D::Error::custom(format!(
+            "range [{min}, {max}] must have min < max"
+        )))
+    }
+}
+
 pub fn default_panel() -> crate::ui::Panel {
     crate::ui::Panel::PI_TOUCH
 }

@@ -28,6 +28,8 @@ pub enum DaemonError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Display(#[from] crate::media::screen::ScreenError),
+    #[error("cannot start the touch reader: {source}")]
+    Touch { source: std::io::Error },
     #[error("control socket {path}: {source}")]
     ControlSocket {
         path: String,
@@ -41,7 +43,7 @@ impl DaemonError {
         match self {
             Self::Config(_) | Self::Topics(_) => Exit::Config,
             Self::Gstreamer(_) | Self::MissingElements(_) | Self::Display(_) => Exit::Unavailable,
-            Self::Store(_) | Self::ControlSocket { .. } => Exit::Io,
+            Self::Store(_) | Self::ControlSocket { .. } | Self::Touch { .. } => Exit::Io,
         }
     }
 }

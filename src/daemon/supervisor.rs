@@ -26,6 +26,8 @@ mod touchscreen;
 
 use crate::media::screen::{Screen, ScreenSpec};
 use crate::media::{MediaSpec, ScreenChannels, VideoOut};
+use crate::platform::touch_device::{self, TouchSpec};
+use crate::ui::touch::Touch;
 
 use touchscreen::Touchscreen;
 
@@ -103,7 +105,18 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
 
     let (reports, mut reports_rx) = mpsc::channel(64);
     let (config_screen, config_locale) = (config.screen.size, config.locale);
-    let display = Screen::start(&screen_spec)?;
+    let (touch_tx, mut touches) = mpsc::channel::<Touch>(16);
+    let display = Screen::start(&screen_spec, touch_tx.clone())?;
+    if let Some(device) = &config.touch.device {
+        let spec = TouchSpec {
+            device: device.clone(),
+            rotation: config.touch.rotation,
+            x_range: config.touch.x_range,
+            y_range: config.touch.y_range,
+            panel: config.screen.size,
+        };
+        touch_device::spawn(spec, touch_tx).map_err(|source| DaemonError::Touch { source })?;
+    }
     let mut sup = Supervisor {
         kiosk: Kiosk::new(config.timeouts()),
         config,
@@ -146,6 +159,9 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
             }
             _ = sweep.tick() => sup.sweep(),
             _ = second.tick() => sup.screen_tick().await,
+            Some(touch) = touches.recv() => {
+                sup.tap(touch.point.x, touch.point.y).await;
+            }
         }
     }
 

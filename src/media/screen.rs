@@ -6,11 +6,17 @@
 //! config adds a capture branch for composed screenshots: a production kiosk has no way to copy
 //! the remote picture.
 
+use std::sync::Mutex;
+use std::time::Instant;
+
+use embedded_graphics::prelude::Point;
 use gst::prelude::*;
+use tokio::sync::mpsc;
 
 use super::{ScreenChannels, VideoSink, video_sink_element};
 use crate::ui::Panel;
 use crate::ui::layout::Slot;
+use crate::ui::touch::Touch;
 
 /// Frames per second of the composed screen while video shows, and while only the UI does
 /// (then the screen changes only on a touch or a tick of the clock, and the kiosk sits idle
@@ -74,12 +80,11 @@ pub enum ScreenError {
 }
 
 impl Screen {
-    pub fn start(spec: &ScreenSpec) -> Result<Self, ScreenError> {
+    /// Starts the composition. Clicks on a desktop window arrive on `touches` like touches.
+    pub fn start(spec: &ScreenSpec, touches: mpsc::Sender<Touch>) -> Result<Self, ScreenError> {
         let (w, h) = (spec.panel.width, spec.panel.height);
-        let sink = match spec.sink {
-            VideoSink::Fake => "fakesink sync=false".to_string(),
-            other => format!("{} sync=false", video_sink_element(other)),
-        };
+        // Named, so mouse clicks on a desktop window (navigation events) can be read at its pad.
+        let sink = format!("{} name=display sync=false", video_sink_element(spec.sink));
         let capture = if spec.capture {
             "out. ! queue max-size-buffers=1 leaky=downstream ! videoconvert ! video/x-raw,format=RGBA \
              ! appsink name=capture max-buffers=1 drop=true sync=false"
@@ -123,6 +128,10 @@ impl Screen {
             None
         };
         let rate = by_name("rate")?;
+        let display_pad = by_name("display")?
+            .static_pad("sink")
+            .ok_or_else(|| ScreenError::Build("display sink has no pad".into()))?;
+        read_clicks(&display_pad, touches);
         let screen = Self {
             pipeline,
             ui,
@@ -212,10 +221,73 @@ impl Screen {
     }
 }
 
+/// Mouse button press and release on the display window, as touches in panel pixels.
+fn read_clicks(pad: &gst::Pad, touches: mpsc::Sender<Touch>) {
+    let pressed: Mutex<Option<Instant>> = Mutex::new(None);
+    pad.add_probe(gst::PadProbeType::EVENT_UPSTREAM, move |_, info| {
+        let Some(gst::PadProbeData::Event(event)) = &info.data else {
+            return gst::PadProbeReturn::Ok;
+        };
+        let Some(s) = event
+            .structure()
+            .filter(|_| event.type_() == gst::EventType::Navigation)
+        else {
+            return gst::PadProbeReturn::Ok;
+        };
+        let at = (s.get::<f64>("pointer_x"), s.get::<f64>("pointer_y"));
+        let mut pressed = pressed.lock().unwrap_or_else(|p| p.into_inner());
+        match (s.get::<&str>("event"), at) {
+            (Ok("mouse-button-press"), _) => *pressed = Some(Instant::now()),
+            (Ok("mouse-button-release"), (Ok(x), Ok(y))) => {
+                let held = pressed.take().map(|t| t.elapsed()).unwrap_or_default();
+                let touch = Touch {
+                    point: Point::new(x as i32, y as i32),
+                    held,
+                };
+                if touches.try_send(touch).is_err() {
+                    tracing::warn!("click dropped: the daemon is not keeping up");
+                }
+            }
+            _ => {}
+        }
+        gst::PadProbeReturn::Ok
+    });
+}
+
 impl Drop for Screen {
     fn drop(&mut self) {
         if let Err(e) = self.pipeline.set_state(gst::State::Null) {
             tracing::warn!(error = %e, "screen pipeline did not stop cleanly");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clicks_on_the_display_window_arrive_as_touches() {
+        gst::init().unwrap();
+        let (tx, mut rx) = mpsc::channel(4);
+        let spec = ScreenSpec {
+            panel: Panel::PI_TOUCH,
+            sink: VideoSink::Fake,
+            channels: ScreenChannels::for_device("clicks-test"),
+            capture: false,
+        };
+        let screen = Screen::start(&spec, tx).unwrap();
+        let display = screen.pipeline.by_name("display").unwrap();
+        for event in ["mouse-button-press", "mouse-button-release"] {
+            let s = gst::Structure::builder("application/x-gst-navigation")
+                .field("event", event)
+                .field("button", 1i32)
+                .field("pointer_x", 412.0f64)
+                .field("pointer_y", 96.0f64)
+                .build();
+            display.send_event(gst::event::Navigation::new(s));
+        }
+        let touch = rx.try_recv().expect("a click became a touch");
+        assert_eq!(touch.point, Point::new(412, 96));
     }
 }

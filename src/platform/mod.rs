@@ -4,3 +4,4 @@ pub mod atomic_file;
 pub mod control_socket;
 pub mod exit;
 pub mod logging;
+pub mod touch_device;

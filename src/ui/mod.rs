@@ -12,6 +12,7 @@ pub mod panel;
 pub mod quality;
 pub mod state;
 pub mod text;
+pub mod touch;
 pub mod view;
 
 #[cfg(test)]
