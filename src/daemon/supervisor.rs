@@ -160,7 +160,7 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
             _ = sweep.tick() => sup.sweep(),
             _ = second.tick() => sup.screen_tick().await,
             Some(touch) = touches.recv() => {
-                sup.tap(touch.point.x, touch.point.y).await;
+                sup.tap(touch.point.x, touch.point.y, touch.held).await;
             }
         }
     }
@@ -479,7 +479,9 @@ impl Supervisor {
             ControlRequest::Accept { name } => self.step(Event::Accept(name)),
             ControlRequest::HangUp => self.step(Event::HangUp),
             ControlRequest::Cancel => self.step(Event::Cancel),
-            ControlRequest::Tap { x, y } => self.tap(x, y).await,
+            ControlRequest::Tap { x, y, hold_ms } => {
+                self.tap(x, y, Duration::from_millis(hold_ms)).await
+            }
             ControlRequest::Screenshot { path, composed } => {
                 return match self.screenshot(&path, composed) {
                     Ok(()) => self.status(),

@@ -4,6 +4,7 @@
 //! microphone and where remote media is shown or heard, but it can never add an element that
 //! writes to disk (`filesink`, `splitmuxsink`, …) — nobody may record the consultation.
 
+pub mod check;
 pub mod screen;
 
 use serde::{Deserialize, Serialize};
@@ -129,15 +130,32 @@ pub fn is_safe_device(device: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b"/_.:,-@".contains(&b))
 }
 
-/// Camera → scale → VP8 (real-time settings) → RTP. The encoder is named `venc`.
-pub fn video_send_description(spec: &MediaSpec) -> String {
-    let source = match (spec.video_source, spec.video_device.as_deref()) {
+/// The camera element with its settings.
+pub(crate) fn video_source(spec: &MediaSpec) -> String {
+    match (spec.video_source, spec.video_device.as_deref()) {
         (VideoSource::Test, _) => "videotestsrc is-live=true pattern=ball".to_string(),
         (VideoSource::V4l2, Some(dev)) => format!("v4l2src device=\"{dev}\""),
         (VideoSource::V4l2, None) => "v4l2src".to_string(),
         (VideoSource::Libcamera, Some(name)) => format!("libcamerasrc camera-name=\"{name}\""),
         (VideoSource::Libcamera, None) => "libcamerasrc".to_string(),
-    };
+    }
+}
+
+/// The microphone element with its settings.
+pub(crate) fn audio_source(spec: &MediaSpec) -> String {
+    match (spec.audio_source, spec.audio_device.as_deref()) {
+        (AudioSource::Test, _) => {
+            "audiotestsrc is-live=true wave=sine freq=440 volume=0.1".to_string()
+        }
+        (AudioSource::Alsa, Some(dev)) => format!("alsasrc device=\"{dev}\""),
+        (AudioSource::Alsa, None) => "alsasrc".to_string(),
+        (AudioSource::Pulse, _) => "pulsesrc".to_string(),
+    }
+}
+
+/// Camera → scale → VP8 (real-time settings) → RTP. The encoder is named `venc`.
+pub fn video_send_description(spec: &MediaSpec) -> String {
+    let source = video_source(spec);
     let (w, h, fps) = (spec.width, spec.height, spec.framerate);
     // The self-view shows what is sent (black while the camera is off), never a second camera.
     let self_view = match &spec.video_out {
@@ -165,14 +183,7 @@ pub fn video_send_description(spec: &MediaSpec) -> String {
 
 /// Microphone → Opus (voice) → RTP. The encoder is named `aenc`.
 pub fn audio_send_description(spec: &MediaSpec) -> String {
-    let source = match (spec.audio_source, spec.audio_device.as_deref()) {
-        (AudioSource::Test, _) => {
-            "audiotestsrc is-live=true wave=sine freq=440 volume=0.1".to_string()
-        }
-        (AudioSource::Alsa, Some(dev)) => format!("alsasrc device=\"{dev}\""),
-        (AudioSource::Alsa, None) => "alsasrc".to_string(),
-        (AudioSource::Pulse, _) => "pulsesrc".to_string(),
-    };
+    let source = audio_source(spec);
     format!(
         "{source} ! audioconvert ! audioresample ! audio/x-raw,rate=48000,channels=1 \
          ! volume name=micvol \

@@ -122,7 +122,13 @@ pub fn gallery(locale: Locale) -> Vec<(&'static str, ViewModel)> {
             "08-problem-microphone",
             with(Screen::Problem(Problem::MicrophoneMissing)),
         ),
-        ("09-staff-pin", with(Screen::StaffPin { entered: 2 })),
+        (
+            "09-staff-pin",
+            with(Screen::StaffPin {
+                entered: 2,
+                notice: None,
+            }),
+        ),
         (
             "09-staff-check",
             ViewModel {

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use super::layout::Action;
 use super::text::Locale;
-use super::view::{CallView, CodeNotice, Quality, Screen, ViewModel};
+use super::view::{CallView, CodeNotice, Quality, Screen, StaffCheck, ViewModel};
 use crate::flow::Flow;
 use crate::wire::Refusal;
 
@@ -19,6 +19,10 @@ pub const INPUT_IDLE: Duration = Duration::from_secs(60);
 /// The longest name the keyboard takes (the flow allows 100 characters).
 const MAX_NAME: usize = 100;
 const CODE_DIGITS: usize = 8;
+/// Staff PINs have six digits.
+pub const STAFF_PIN_DIGITS: usize = 6;
+/// How long the room name must be held to open the staff check.
+pub const LONG_PRESS: Duration = Duration::from_millis(1500);
 
 /// What a touch asks the kiosk to do.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -32,6 +36,10 @@ pub enum Command {
     HangUp,
     Mute(bool),
     CameraOff(bool),
+    /// Check this staff PIN (from the fleet's device config).
+    StaffPin(String),
+    /// Play the speaker test tone.
+    SpeakerTest,
 }
 
 /// The room, clock and connection shown around every screen, provided by the daemon.
@@ -41,14 +49,37 @@ pub struct Surroundings {
     pub clock: String,
     pub broker_online: bool,
     pub quality: Quality,
+    /// What the device check found (shown on the staff check).
+    pub staff: StaffCheck,
 }
 
+/// What a keypad on the idle side is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Keypad {
+    Code,
+    StaffPin,
+}
+
+impl Keypad {
+    fn digits(self) -> usize {
+        match self {
+            Self::Code => CODE_DIGITS,
+            Self::StaffPin => STAFF_PIN_DIGITS,
+        }
+    }
+}
+
+/// The screens while the flow is idle: the start screen, a keypad, or the staff check.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Idle {
     Start,
-    Code {
+    Keypad {
+        purpose: Keypad,
         typed: String,
         notice: Option<CodeNotice>,
+        last_touch: Instant,
+    },
+    StaffCheck {
         last_touch: Instant,
     },
 }
@@ -122,9 +153,16 @@ impl ScreenState {
     /// When [`ScreenState::tick`] next has something to do.
     pub fn next_deadline(&self) -> Option<Instant> {
         match &self.idle {
-            Idle::Code { last_touch, .. } => Some(*last_touch + INPUT_IDLE),
+            Idle::Keypad { last_touch, .. } | Idle::StaffCheck { last_touch } => {
+                Some(*last_touch + INPUT_IDLE)
+            }
             Idle::Start => None,
         }
+    }
+
+    /// `true` while the staff check shows (the daemon runs the device check then).
+    pub fn in_staff_check(&self) -> bool {
+        matches!(self.idle, Idle::StaffCheck { .. })
     }
 
     /// Leaves a code screen nobody touches any more. Returns `true` when the screen changed.
@@ -143,9 +181,22 @@ impl ScreenState {
             Refusal::LockedOut { remaining_s } => CodeNotice::LockedOut { remaining_s },
             _ => return,
         };
-        self.idle = Idle::Code {
+        self.keypad(Keypad::Code, Some(notice), now);
+    }
+
+    /// The staff PIN was checked: on to the staff check, or back to the keypad saying why.
+    pub fn staff_pin_checked(&mut self, outcome: Result<(), CodeNotice>, now: Instant) {
+        match outcome {
+            Ok(()) => self.idle = Idle::StaffCheck { last_touch: now },
+            Err(notice) => self.keypad(Keypad::StaffPin, Some(notice), now),
+        }
+    }
+
+    fn keypad(&mut self, purpose: Keypad, notice: Option<CodeNotice>, now: Instant) {
+        self.idle = Idle::Keypad {
+            purpose,
             typed: String::new(),
-            notice: Some(notice),
+            notice,
             last_touch: now,
         };
     }
@@ -170,20 +221,23 @@ impl ScreenState {
 
     fn on_idle(&mut self, action: Action, now: Instant) -> Option<Command> {
         match (&mut self.idle, action) {
-            (Idle::Start, Action::StartCode) => {
-                self.idle = Idle::Code {
-                    typed: String::new(),
-                    notice: None,
-                    last_touch: now,
-                };
-            }
+            (Idle::Start, Action::StartCode) => self.keypad(Keypad::Code, None, now),
+            (Idle::Start, Action::StaffLongPress) => self.keypad(Keypad::StaffPin, None, now),
             (Idle::Start, Action::ToggleLanguage) => self.locale = self.locale.other(),
-            (Idle::Code { .. }, Action::Cancel) => self.idle = Idle::Start,
+            (Idle::Keypad { .. }, Action::Cancel)
+            | (Idle::StaffCheck { .. }, Action::BackToStart) => {
+                self.idle = Idle::Start;
+            }
+            (Idle::StaffCheck { last_touch }, Action::SpeakerTest) => {
+                *last_touch = now;
+                return Some(Command::SpeakerTest);
+            }
             (
-                Idle::Code {
+                Idle::Keypad {
                     typed,
                     notice,
                     last_touch,
+                    ..
                 },
                 Action::Delete,
             ) => {
@@ -192,7 +246,8 @@ impl ScreenState {
                 *last_touch = now;
             }
             (
-                Idle::Code {
+                Idle::Keypad {
+                    purpose,
                     typed,
                     notice,
                     last_touch,
@@ -202,9 +257,13 @@ impl ScreenState {
                 *last_touch = now;
                 *notice = None;
                 typed.push(char::from(b'0' + d.min(9)));
-                if typed.len() == CODE_DIGITS {
-                    // The code leaves the screen at once; a refusal brings the screen back empty.
-                    return Some(Command::EnterCode(std::mem::take(typed)));
+                if typed.len() == purpose.digits() {
+                    // What was typed leaves the screen at once; a refusal brings the keypad back empty.
+                    let typed = std::mem::take(typed);
+                    return Some(match purpose {
+                        Keypad::Code => Command::EnterCode(typed),
+                        Keypad::StaffPin => Command::StaffPin(typed),
+                    });
                 }
             }
             _ => {}
@@ -264,10 +323,25 @@ impl ScreenState {
         let screen = match flow {
             Flow::Idle => match &self.idle {
                 Idle::Start => Screen::Idle,
-                Idle::Code { typed, notice, .. } => Screen::CodeEntry {
+                Idle::Keypad {
+                    purpose: Keypad::Code,
+                    typed,
+                    notice,
+                    ..
+                } => Screen::CodeEntry {
                     entered: typed.clone(),
                     notice: *notice,
                 },
+                Idle::Keypad {
+                    purpose: Keypad::StaffPin,
+                    typed,
+                    notice,
+                    ..
+                } => Screen::StaffPin {
+                    entered: typed.len(),
+                    notice: *notice,
+                },
+                Idle::StaffCheck { .. } => Screen::StaffCheck(around.staff.clone()),
             },
             Flow::CodeAccepted { .. } => Screen::PatientName {
                 name: self.name.clone(),

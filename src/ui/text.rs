@@ -72,6 +72,7 @@ pub enum Msg {
     BrokerOffline,
     StaffPinTitle,
     StaffCheckTitle,
+    StaffPinNotSetUp,
     SpeakerTest,
     Camera,
     Microphone,
@@ -169,6 +170,10 @@ pub fn text(locale: Locale, msg: Msg) -> &'static str {
         ),
         StaffPinTitle => ("Personal-PIN", "Staff PIN"),
         StaffCheckTitle => ("Gerätecheck", "Device check"),
+        StaffPinNotSetUp => (
+            "Für diesen Kiosk ist kein Personal-PIN eingerichtet.",
+            "No staff PIN is set up for this kiosk.",
+        ),
         SpeakerTest => ("Lautsprecher testen", "Test speaker"),
         Camera => ("Kamera", "Camera"),
         Microphone => ("Mikrofon", "Microphone"),

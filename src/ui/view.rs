@@ -41,6 +41,7 @@ pub enum Screen {
     Problem(Problem),
     StaffPin {
         entered: usize,
+        notice: Option<CodeNotice>,
     },
     StaffCheck(StaffCheck),
 }
@@ -58,8 +59,14 @@ pub struct CallView {
 /// Why the last code was not accepted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CodeNotice {
-    Wrong { attempts_left: u32 },
-    LockedOut { remaining_s: u64 },
+    Wrong {
+        attempts_left: u32,
+    },
+    LockedOut {
+        remaining_s: u64,
+    },
+    /// The fleet has not set a staff PIN for this kiosk.
+    NotSetUp,
 }
 
 /// The three-level connection quality the rules want participants to see.

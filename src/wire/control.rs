@@ -25,6 +25,9 @@ pub enum ControlRequest {
     Tap {
         x: i32,
         y: i32,
+        /// How long the finger stays down; a long press on the room name opens the staff check.
+        #[serde(default)]
+        hold_ms: u64,
     },
     /// Writes a PNG of the UI layer (never the remote picture) to an absolute path.
     /// `composed` (development configs only) captures the composed screen, video included.

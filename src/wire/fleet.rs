@@ -17,6 +17,9 @@ pub struct DeviceConfig {
     pub ice_servers: Vec<String>,
     #[serde(default)]
     pub allow_relay: bool,
+    /// Argon2id PHC string of the 6-digit staff PIN that opens the staff check (extension).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub staff_pin_hash: Option<String>,
 }
 
 /// `{root}/devices/{device}/appointments/{appointment}`, retained, fleet → kiosk.

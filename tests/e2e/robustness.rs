@@ -8,32 +8,9 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use crate::harness::{DEVICE, Kiosk, KioskConfig, Mosquitto, create_appointment, wait_for};
-
-fn publish(port: u16, topic: &str, payload: &[u8], retain: bool) {
-    let file = tempfile::NamedTempFile::new().unwrap();
-    std::fs::write(file.path(), payload).unwrap();
-    let mut cmd = Command::new("mosquitto_pub");
-    cmd.args([
-        "-h",
-        "127.0.0.1",
-        "-p",
-        &port.to_string(),
-        "-q",
-        "1",
-        "-t",
-        topic,
-    ]);
-    if payload.is_empty() {
-        cmd.arg("-n");
-    } else {
-        cmd.arg("-f").arg(file.path());
-    }
-    if retain {
-        cmd.arg("-r");
-    }
-    assert!(cmd.status().expect("mosquitto_pub is installed").success());
-}
+use crate::harness::{
+    DEVICE, Kiosk, KioskConfig, Mosquitto, create_appointment, publish, wait_for,
+};
 
 #[test]
 fn malformed_messages_are_dropped_with_a_reason_and_the_kiosk_carries_on() {

@@ -10,7 +10,7 @@ use praxiskiosk::ui::layout::{Action, layout};
 use praxiskiosk::ui::view::{CallView, CodeNotice, Quality, Screen};
 use praxiskiosk::ui::{Locale, Panel, ViewModel, render};
 
-use crate::harness::{Doctor, Kiosk, KioskConfig, Mosquitto, create_appointment};
+use crate::harness::{Doctor, Kiosk, KioskConfig, Mosquitto, create_appointment, wait_for};
 
 struct Touch<'a> {
     kiosk: &'a Kiosk,
@@ -102,6 +102,39 @@ impl Touch<'_> {
             close(r, red.r()) && close(g, red.g()) && close(b, red.b()),
             "hang-up button over the video: {r},{g},{b}"
         );
+    }
+
+    /// Asserts the first `n` labels of `screen` (the device check's findings) show as drawn.
+    fn shows_labels(&self, screen: Screen, n: usize) {
+        let expected_view = self.view(screen);
+        let expected = render(&expected_view, &self.panel);
+        let (w, _, shot) = self.kiosk.screenshot();
+        let l = layout(&expected_view, &self.panel);
+        let bad = l.labels[..n]
+            .iter()
+            .flat_map(|label| label.rect.points())
+            .filter(|p| {
+                let i = ((p.y as u32 * w + p.x as u32) * 4) as usize;
+                shot[i..i + 4] != expected.rgba()[i..i + 4]
+            })
+            .count();
+        assert_eq!(
+            bad, 0,
+            "{bad} pixels of the check's findings differ from {:?}",
+            expected_view.screen
+        );
+    }
+
+    fn type_pin(&self, pin: &str) {
+        for d in pin.bytes() {
+            self.tap(
+                Screen::StaffPin {
+                    entered: 0,
+                    notice: None,
+                },
+                Action::Digit(d - b'0'),
+            );
+        }
     }
 
     fn type_code(&self, code: &str) {
@@ -222,4 +255,61 @@ fn a_consultation_by_touch_on_the_7_inch_panel_in_german() {
 #[test]
 fn a_consultation_by_touch_on_touch_display_2_in_english() {
     consultation_by_touch("720x1280", "en");
+}
+
+#[test]
+fn staff_open_the_device_check_with_a_long_press_and_the_fleets_pin() {
+    let broker = Mosquitto::start();
+    let dir = tempfile::tempdir().unwrap();
+    let kiosk = Kiosk::start(dir.path(), &KioskConfig::new(broker.port));
+    let touch = Touch {
+        kiosk: &kiosk,
+        panel: Panel::PI_TOUCH,
+        locale: Locale::De,
+    };
+
+    touch.tap(Screen::Idle, Action::StaffLongPress);
+    touch.shows(Screen::Idle, false);
+    let room = layout(&touch.view(Screen::Idle), &touch.panel).buttons[0]
+        .rect
+        .center();
+    kiosk.control(serde_json::json!({"cmd": "tap", "x": room.x, "y": room.y, "hold_ms": 2000}));
+    touch.type_pin("123456");
+    touch.shows(
+        Screen::StaffPin {
+            entered: 0,
+            notice: Some(CodeNotice::NotSetUp),
+        },
+        true,
+    );
+
+    let config =
+        serde_json::json!({"v": 1, "staff_pin_hash": praxiskiosk::fleet::codes::hash("246810")});
+    let topic = format!("praxiskiosk/v1/devices/{}/config", crate::harness::DEVICE);
+    crate::harness::publish(broker.port, &topic, config.to_string().as_bytes(), true);
+    wait_for("the device config", Duration::from_secs(10), || {
+        dir.path()
+            .join("state/device-config.json")
+            .exists()
+            .then_some(())
+    });
+    touch.type_pin("135790");
+    touch.shows(
+        Screen::StaffPin {
+            entered: 0,
+            notice: Some(CodeNotice::Wrong { attempts_left: 4 }),
+        },
+        true,
+    );
+    touch.type_pin("246810");
+    let working = praxiskiosk::ui::view::StaffCheck {
+        camera_ok: true,
+        microphone_ok: true,
+        mic_level: 0.0,
+        version: env!("CARGO_PKG_VERSION").into(),
+    };
+    let check = Screen::StaffCheck(working);
+    touch.shows_labels(check.clone(), 4);
+    touch.tap(check, Action::BackToStart);
+    touch.shows(Screen::Idle, false);
 }

@@ -9,10 +9,17 @@ use time::OffsetDateTime;
 
 use super::{Supervisor, now};
 use crate::flow::Event;
+use std::time::Duration;
+
+use crate::fleet::codes;
+use crate::flow::Lockout;
+use crate::media::check::{DeviceCheck, speaker_tone};
 use crate::media::screen::Screen;
-use crate::ui::layout::{Layout, Slot};
+use crate::ui::layout::{Action, Layout, Slot};
+use crate::ui::state::LONG_PRESS;
 use crate::ui::state::{Command, ScreenState, Surroundings};
 use crate::ui::view::Quality;
+use crate::ui::view::{CodeNotice, StaffCheck};
 use crate::ui::{Frame, Locale, Panel, ViewModel, clock, draw, quality};
 use crate::wire::{CallStats, Refusal};
 
@@ -29,6 +36,12 @@ pub(super) struct Touchscreen {
     quality: Quality,
     /// The previous statistics sample of the running call, for the quality indicator.
     sample: Option<CallStats>,
+    /// The camera and microphone test, running while the staff check shows.
+    device_check: Option<DeviceCheck>,
+    /// The speaker test tone, while it plays.
+    tone: Option<gst::Pipeline>,
+    /// Wrong staff PINs lock the keypad like wrong codes do.
+    pin_lockout: Lockout,
 }
 
 impl Touchscreen {
@@ -42,6 +55,9 @@ impl Touchscreen {
             shown: None,
             quality: Quality::Good,
             sample: None,
+            device_check: None,
+            tone: None,
+            pin_lockout: Lockout::default(),
         }
     }
 }
@@ -58,12 +74,42 @@ impl Supervisor {
             clock: clock::berlin_hhmm(OffsetDateTime::now_utc()),
             broker_online: self.broker_up == Some(true),
             quality: self.screen.quality,
+            staff: StaffCheck {
+                camera_ok: self
+                    .screen
+                    .device_check
+                    .as_ref()
+                    .is_some_and(DeviceCheck::camera_ok),
+                microphone_ok: self
+                    .screen
+                    .device_check
+                    .as_ref()
+                    .is_some_and(DeviceCheck::microphone_ok),
+                mic_level: self
+                    .screen
+                    .device_check
+                    .as_ref()
+                    .map_or(0.0, DeviceCheck::level),
+                version: env!("CARGO_PKG_VERSION").into(),
+            },
         }
     }
 
     /// Follows the flow and redraws the UI layer if anything visible changed.
     pub(super) fn refresh_screen(&mut self) {
         self.screen.state.sync(self.kiosk.flow());
+        // The device test runs exactly while the staff check shows.
+        match (
+            self.screen.state.in_staff_check(),
+            self.screen.device_check.is_some(),
+        ) {
+            (true, false) => {
+                self.screen.device_check =
+                    Some(DeviceCheck::start(&super::kiosk_media(&self.config)))
+            }
+            (false, true) => self.screen.device_check = None,
+            _ => {}
+        }
         let view = self
             .screen
             .state
@@ -127,19 +173,58 @@ impl Supervisor {
             (None, _) => screen.quality = Quality::Good,
         }
         screen.state.tick(now());
+        if let Some(check) = screen.device_check.as_mut() {
+            check.poll();
+        }
         self.refresh_screen();
     }
 
-    /// A touch at `(x, y)`: the button there, if any, does what it says.
-    pub(super) async fn tap(&mut self, x: i32, y: i32) -> Option<Refusal> {
+    /// A touch at `(x, y)`, held for `held`: the button there, if any, does what it says.
+    pub(super) async fn tap(&mut self, x: i32, y: i32, held: Duration) -> Option<Refusal> {
         match self.screen.layout.hit(Point::new(x, y)) {
-            // A touch beside every button does nothing.
+            // A touch beside every button does nothing; the staff check needs a long press.
             None => None,
+            Some(Action::StaffLongPress) if held < LONG_PRESS => None,
             Some(action) => self.press(action).await,
         }
     }
 
-    async fn press(&mut self, action: crate::ui::layout::Action) -> Option<Refusal> {
+    /// Checks a staff PIN against the fleet's hash, with the same lockout as access codes.
+    async fn check_staff_pin(&mut self, pin: String) {
+        let now = now();
+        let outcome = if let Some(left) = self.screen.pin_lockout.remaining(now) {
+            Err(CodeNotice::LockedOut {
+                remaining_s: left.as_secs_f64().ceil() as u64,
+            })
+        } else if let Some(hash) = self
+            .device_config
+            .as_ref()
+            .and_then(|dc| dc.staff_pin_hash.clone())
+        {
+            let right = tokio::task::spawn_blocking(move || codes::verify(&pin, &hash))
+                .await
+                .unwrap_or(false);
+            if right {
+                self.screen.pin_lockout.succeed();
+                Ok(())
+            } else {
+                tracing::warn!("wrong staff PIN");
+                Err(match self.screen.pin_lockout.fail(now) {
+                    Some(length) => CodeNotice::LockedOut {
+                        remaining_s: length.as_secs(),
+                    },
+                    None => CodeNotice::Wrong {
+                        attempts_left: self.screen.pin_lockout.attempts_left(),
+                    },
+                })
+            }
+        } else {
+            Err(CodeNotice::NotSetUp)
+        };
+        self.screen.state.staff_pin_checked(outcome, now);
+    }
+
+    async fn press(&mut self, action: Action) -> Option<Refusal> {
         let command = self
             .screen
             .state
@@ -161,6 +246,14 @@ impl Supervisor {
                 if let Some(active) = &self.call {
                     active.handle.set_muted(muted);
                 }
+                None
+            }
+            Some(Command::StaffPin(pin)) => {
+                self.check_staff_pin(pin).await;
+                None
+            }
+            Some(Command::SpeakerTest) => {
+                self.screen.tone = speaker_tone(self.config.media.audio_sink);
                 None
             }
             Some(Command::CameraOff(off)) => {

@@ -9,6 +9,7 @@ use super::{
     Action, Align, Backdrop, Ink, Layout, Metrics, Slot, TextSize, Tone, columns, inset,
     line_height, rows, split_h, take_bottom, take_top,
 };
+use crate::ui::state::STAFF_PIN_DIGITS;
 use crate::ui::text::{self, Locale, Msg, text};
 use crate::ui::view::{CallView, CodeNotice, Problem, Quality, Screen, StaffCheck, ViewModel};
 
@@ -21,11 +22,16 @@ pub(super) fn layout(view: &ViewModel, m: &Metrics) -> Layout {
     match &view.screen {
         Screen::Idle => idle(&mut out, view, m),
         Screen::CodeEntry { entered, notice } => {
-            code_entry(&mut out, m, l, entered.len(), *notice, Msg::CodeTitle)
+            code_entry(&mut out, m, l, (entered.len(), 8), *notice, Msg::CodeTitle)
         }
-        Screen::StaffPin { entered } => {
-            code_entry(&mut out, m, l, *entered, None, Msg::StaffPinTitle)
-        }
+        Screen::StaffPin { entered, notice } => code_entry(
+            &mut out,
+            m,
+            l,
+            (*entered, STAFF_PIN_DIGITS),
+            *notice,
+            Msg::StaffPinTitle,
+        ),
         Screen::PatientName { name, shift } => patient_name(&mut out, m, l, name, *shift),
         Screen::Consent { doctor } => consent(&mut out, m, l, doctor),
         Screen::Waiting { doctor } => waiting(&mut out, m, l, doctor),
@@ -114,7 +120,7 @@ fn code_entry(
     out: &mut Layout,
     m: &Metrics,
     l: Locale,
-    entered: usize,
+    (entered, total): (usize, usize),
     notice: Option<CodeNotice>,
     heading: Msg,
 ) {
@@ -132,7 +138,7 @@ fn code_entry(
         m.gap,
     );
     out.boxes.push(field);
-    let shown: String = (0..8)
+    let shown: String = (0..total)
         .map(|i| if i < entered { '*' } else { '_' })
         .map(|c| format!("{c} "))
         .collect();
@@ -150,6 +156,7 @@ fn code_entry(
         Some(CodeNotice::LockedOut { remaining_s }) => {
             (text::locked_out(l, remaining_s), Ink::Alert)
         }
+        Some(CodeNotice::NotSetUp) => (text(l, Msg::StaffPinNotSetUp).to_string(), Ink::Alert),
         None if heading == Msg::CodeTitle => (text(l, Msg::CodeHint).to_string(), Ink::Muted),
         None => (String::new(), Ink::Muted),
     };

@@ -24,6 +24,12 @@ fn around() -> Surroundings {
         clock: "10:00".into(),
         broker_online: true,
         quality: Quality::Good,
+        staff: crate::ui::view::StaffCheck {
+            camera_ok: true,
+            microphone_ok: true,
+            mic_level: 0.5,
+            version: "1".into(),
+        },
     }
 }
 
@@ -221,4 +227,47 @@ fn problem_and_ended_screens_lead_back_to_the_start() {
         s.view(&failed, &around(), t0).screen,
         Screen::Problem(crate::flow::Problem::CameraMissing)
     );
+}
+
+#[test]
+fn the_staff_check_opens_with_the_pin_and_closes_by_itself() {
+    let t0 = Instant::now();
+    let mut s = ScreenState::new(Locale::De);
+    s.sync(&Flow::Idle);
+    s.on_action(Action::StaffLongPress, &Flow::Idle, t0);
+    assert_eq!(
+        s.view(&Flow::Idle, &around(), t0).screen,
+        Screen::StaffPin {
+            entered: 0,
+            notice: None
+        }
+    );
+    assert_eq!(type_digits(&mut s, "12345", t0), None);
+    assert_eq!(
+        type_digits(&mut s, "6", t0),
+        Some(Command::StaffPin("123456".into()))
+    );
+    s.staff_pin_checked(Err(CodeNotice::Wrong { attempts_left: 4 }), t0);
+    let notice = Some(CodeNotice::Wrong { attempts_left: 4 });
+    assert_eq!(
+        s.view(&Flow::Idle, &around(), t0).screen,
+        Screen::StaffPin { entered: 0, notice }
+    );
+    assert!(!s.in_staff_check());
+    s.staff_pin_checked(Ok(()), t0);
+    assert!(s.in_staff_check());
+    assert_eq!(
+        s.view(&Flow::Idle, &around(), t0).screen,
+        Screen::StaffCheck(around().staff)
+    );
+    assert_eq!(
+        s.on_action(Action::SpeakerTest, &Flow::Idle, t0),
+        Some(Command::SpeakerTest)
+    );
+    assert!(s.tick(t0 + INPUT_IDLE), "nobody left the staff check open");
+    assert!(!s.in_staff_check());
+    s.on_action(Action::StaffLongPress, &Flow::Idle, t0);
+    s.staff_pin_checked(Ok(()), t0);
+    s.on_action(Action::BackToStart, &Flow::Idle, t0);
+    assert_eq!(s.view(&Flow::Idle, &around(), t0).screen, Screen::Idle);
 }

@@ -54,6 +54,32 @@ pub fn kioskctl(broker_port: u16, args: &[&str]) -> Output {
         .expect("kioskctl runs")
 }
 
+/// Publishes a raw payload with mosquitto_pub (QoS 1), as any other fleet client could.
+pub fn publish(port: u16, topic: &str, payload: &[u8], retain: bool) {
+    let file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(file.path(), payload).unwrap();
+    let mut cmd = Command::new("mosquitto_pub");
+    cmd.args([
+        "-h",
+        "127.0.0.1",
+        "-p",
+        &port.to_string(),
+        "-q",
+        "1",
+        "-t",
+        topic,
+    ]);
+    if payload.is_empty() {
+        cmd.arg("-n");
+    } else {
+        cmd.arg("-f").arg(file.path());
+    }
+    if retain {
+        cmd.arg("-r");
+    }
+    assert!(cmd.status().expect("mosquitto_pub is installed").success());
+}
+
 /// An appointment created with `kioskctl appointment create --json`.
 #[derive(Debug, Clone)]
 pub struct Appointment {
