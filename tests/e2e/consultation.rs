@@ -125,7 +125,8 @@ fn a_consultation_runs_peer_to_peer_and_either_side_can_hang_up() {
     );
 
     // 2. The doctor hangs up.
-    let (second, mut doctor) = start_call(&kiosk, &broker, &["--hangup-after", "6"]);
+    let (second, mut doctor) = start_call(&kiosk, &broker, &[]);
+    doctor.hang_up();
     assert!(doctor.wait_exit(Duration::from_secs(30)).success());
     kiosk.wait_for_state("idle", Duration::from_secs(15));
     wait_for(

@@ -283,6 +283,13 @@ impl Doctor {
             .map(|v| v["stats"].clone())
     }
 
+    /// Hangs up as a doctor would (kioskctl doctor says bye on Ctrl-C).
+    pub fn hang_up(&self) {
+        let _ = Command::new("kill")
+            .args(["-INT", &self.child.id().to_string()])
+            .status();
+    }
+
     pub fn wait_exit(&mut self, limit: Duration) -> ExitStatus {
         wait_for("the doctor to exit", limit, || {
             self.child.try_wait().unwrap()
