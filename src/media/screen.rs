@@ -155,6 +155,8 @@ impl Screen {
             Slot::SelfView => (&self.self_pad, 1u32),
         };
         pad.set_property("zorder", zorder);
+        // A picture of another shape is letterboxed, never stretched: people look at faces.
+        pad.set_property_from_str("sizing-policy", "keep-aspect-ratio");
         match placement {
             Some((x, y, w, h)) => {
                 pad.set_property("xpos", x);

@@ -8,6 +8,7 @@ use embedded_graphics::primitives::{
 use u8g2_fonts::types::{FontColor, HorizontalAlignment, VerticalPosition};
 
 use super::font::{renderer, wrap};
+use super::frame::Frame;
 use super::layout::{Align, Backdrop, Button, Ink, Label, Layout, Slot, TextSize, Tone, layout};
 use super::panel::Panel;
 use super::view::{Quality, ViewModel};
@@ -54,11 +55,39 @@ pub fn paint<D: DrawTarget<Color = Rgb888>>(
     panel: &Panel,
     target: &mut D,
 ) -> Result<(), D::Error> {
+    paint_backdrop(layout, target)?;
+    for (_, rect) in &layout.video {
+        rect.into_styled(PrimitiveStyle::with_fill(VIDEO_PLACEHOLDER))
+            .draw(target)?;
+    }
+    paint_content(layout, panel, target)
+}
+
+/// Paints the UI layer for the screen composition: where video shows, the layer stays
+/// transparent, and everything drawn over the video (time, quality, buttons) stays.
+pub fn paint_layer(layout: &Layout, panel: &Panel, frame: &mut Frame) {
+    let Ok(()) = paint_backdrop(layout, frame);
+    for (_, rect) in &layout.video {
+        frame.clear_area(rect);
+    }
+    let Ok(()) = paint_content(layout, panel, frame);
+}
+
+fn paint_backdrop<D: DrawTarget<Color = Rgb888>>(
+    layout: &Layout,
+    target: &mut D,
+) -> Result<(), D::Error> {
     let dark = layout.backdrop == Some(Backdrop::Dark);
-    target.clear(if dark { NIGHT } else { PAPER })?;
+    target.clear(if dark { NIGHT } else { PAPER })
+}
+
+/// Everything above the backdrop and the video.
+fn paint_content<D: DrawTarget<Color = Rgb888>>(
+    layout: &Layout,
+    panel: &Panel,
+    target: &mut D,
+) -> Result<(), D::Error> {
     for (slot, rect) in &layout.video {
-        let fill = PrimitiveStyle::with_fill(VIDEO_PLACEHOLDER);
-        rect.into_styled(fill).draw(target)?;
         if *slot == Slot::SelfView {
             rect.into_styled(PrimitiveStyle::with_stroke(WHITE, 2))
                 .draw(target)?;

@@ -213,3 +213,41 @@ fn the_keyboard_types_umlauts_and_sharp_s() {
         }
     }
 }
+
+#[test]
+fn the_display_layer_is_transparent_where_video_shows_but_keeps_what_is_drawn_over_it() {
+    let panel = Panel::PI_TOUCH;
+    let call = gallery(Locale::De)
+        .into_iter()
+        .find(|(n, _)| *n == "06-in-call")
+        .unwrap()
+        .1;
+    let l = layout(&call, &panel);
+    let mut layer = super::Frame::new(panel.width, panel.height);
+    super::draw::paint_layer(&l, &panel, &mut layer);
+    let (_, remote) = l
+        .video
+        .iter()
+        .find(|(s, _)| *s == super::layout::Slot::RemoteVideo)
+        .unwrap();
+    let time = &l.labels[0];
+    let inside = |p: &Point| remote.contains(*p);
+    let transparent = remote
+        .points()
+        .filter(|p| layer.pixel(p.x as u32, p.y as u32).is_none())
+        .count();
+    assert!(
+        transparent > (remote.size.width * remote.size.height / 2) as usize,
+        "the picture shows through"
+    );
+    let text = time
+        .rect
+        .points()
+        .filter(inside)
+        .filter(|p| layer.pixel(p.x as u32, p.y as u32) == Some(palette::WHITE))
+        .count();
+    assert!(
+        text > 50,
+        "the call's duration stays on top of the picture ({text} white pixels)"
+    );
+}

@@ -31,6 +31,8 @@ pub(super) struct Touchscreen {
     display: Screen,
     pub(super) state: ScreenState,
     frame: Frame,
+    /// The same screen as the display shows it: transparent where video shows.
+    layer: Frame,
     layout: Layout,
     shown: Option<ViewModel>,
     quality: Quality,
@@ -51,6 +53,7 @@ impl Touchscreen {
             display,
             state: ScreenState::new(locale),
             frame: Frame::new(panel.width, panel.height),
+            layer: Frame::new(panel.width, panel.height),
             layout: Layout::default(),
             shown: None,
             quality: Quality::Good,
@@ -123,12 +126,9 @@ impl Supervisor {
             Err(never) => match never {},
         };
         screen.shown = Some(view);
-        // On the display, video slots are holes in the UI layer.
-        let mut layer = screen.frame.clone();
-        for (_, rect) in &screen.layout.video {
-            layer.clear_area(rect);
-        }
-        screen.display.show_ui(layer.rgba());
+        // On the display, video slots are holes in the UI layer; what is drawn over them stays.
+        draw::paint_layer(&screen.layout, &screen.panel, &mut screen.layer);
+        screen.display.show_ui(screen.layer.rgba());
         screen
             .display
             .set_video_visible(!screen.layout.video.is_empty());
