@@ -7,12 +7,14 @@
 //! transition and timeout is covered by plain unit tests in `tests.rs`.
 
 mod lockout;
+mod problem;
 #[cfg(test)]
 mod tests;
 
 use std::time::{Duration, Instant};
 
 pub use lockout::{ATTEMPTS_BEFORE_LOCKOUT, Lockout};
+pub use problem::{Failure, Problem};
 
 use crate::fleet::Appointment;
 use crate::wire::{ByeReason, EventKind, KioskState, Refusal};
@@ -40,42 +42,6 @@ impl Default for Timeouts {
             connect: Duration::from_secs(30),
             ended: Duration::from_secs(10),
             problem: Duration::from_secs(20),
-        }
-    }
-}
-
-/// What made a call fail, as far as the call can tell.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Failure {
-    /// ICE, DTLS, negotiation or anything else between the two sides.
-    Connection,
-    /// The camera could not be opened or stopped delivering.
-    Camera,
-    /// The microphone could not be opened or stopped delivering.
-    Microphone,
-}
-
-/// Something that went wrong, in words a patient can be shown (the UI maps the code to text).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Problem {
-    DoctorDidNotCome,
-    NoDirectConnection,
-    ConnectionLost,
-    AppointmentWithdrawn,
-    /// The call could not use a device (the staff check will find these before a call, too).
-    CameraMissing,
-    MicrophoneMissing,
-}
-
-impl Problem {
-    pub fn code(self) -> &'static str {
-        match self {
-            Self::DoctorDidNotCome => "doctor_timeout",
-            Self::NoDirectConnection => "p2p_failed",
-            Self::ConnectionLost => "connection_lost",
-            Self::AppointmentWithdrawn => "appointment_revoked",
-            Self::CameraMissing => "camera_missing",
-            Self::MicrophoneMissing => "microphone_missing",
         }
     }
 }
