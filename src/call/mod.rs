@@ -115,15 +115,7 @@ pub fn start(
 
 /// Checks that GStreamer has every element a call with `media` needs, and names the missing ones.
 pub fn check_elements(media: &MediaSpec) -> Result<(), Vec<&'static str>> {
-    let missing: Vec<_> = crate::media::required_elements(media)
-        .into_iter()
-        .filter(|name| gst::ElementFactory::find(name).is_none())
-        .collect();
-    if missing.is_empty() {
-        Ok(())
-    } else {
-        Err(missing)
-    }
+    crate::media::present(crate::media::required_elements(media))
 }
 
 impl CallHandle {

@@ -9,7 +9,7 @@
 mod lockout;
 mod problem;
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 use std::time::{Duration, Instant};
 

@@ -6,7 +6,8 @@ use time::OffsetDateTime;
 
 use super::*;
 
-fn appointment(patient: Option<&str>) -> Appointment {
+/// An appointment valid for the next hour (shared with the screens' tests).
+pub(crate) fn appointment(patient: Option<&str>) -> Appointment {
     let now = OffsetDateTime::now_utc();
     Appointment {
         id: "a1".into(),

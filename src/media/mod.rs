@@ -227,6 +227,19 @@ pub fn audio_play_description(sink: AudioSink) -> String {
     format!("queue ! audioconvert ! audioresample ! {sink}")
 }
 
+/// The names in `needed` that GStreamer does not have, as an error listing them all.
+pub fn present(needed: Vec<&'static str>) -> Result<(), Vec<&'static str>> {
+    let missing: Vec<_> = needed
+        .into_iter()
+        .filter(|name| gst::ElementFactory::find(name).is_none())
+        .collect();
+    if missing.is_empty() {
+        Ok(())
+    } else {
+        Err(missing)
+    }
+}
+
 /// The GStreamer elements a call with this spec needs.
 pub fn required_elements(spec: &MediaSpec) -> Vec<&'static str> {
     let mut needed = vec![

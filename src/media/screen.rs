@@ -60,15 +60,7 @@ pub fn check_elements(spec: &ScreenSpec) -> Result<(), Vec<&'static str>> {
     if spec.capture {
         needed.push("appsink");
     }
-    let missing: Vec<_> = needed
-        .into_iter()
-        .filter(|name| gst::ElementFactory::find(name).is_none())
-        .collect();
-    if missing.is_empty() {
-        Ok(())
-    } else {
-        Err(missing)
-    }
+    super::present(needed)
 }
 
 #[derive(Debug, thiserror::Error)]

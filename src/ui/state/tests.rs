@@ -1,22 +1,7 @@
 use std::time::{Duration, Instant};
 
-use time::OffsetDateTime;
-
 use super::*;
-use crate::fleet::Appointment;
-
-fn appointment(patient: Option<&str>) -> Appointment {
-    let now = OffsetDateTime::now_utc();
-    Appointment {
-        id: "a1".into(),
-        session: "s1".into(),
-        code_hash: String::new(),
-        not_before: now,
-        not_after: now + time::Duration::hours(1),
-        doctor_name: "Dr. Muster".into(),
-        patient_name: patient.map(Into::into),
-    }
-}
+use crate::flow::tests::appointment;
 
 fn around() -> Surroundings {
     Surroundings {
