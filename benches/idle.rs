@@ -30,6 +30,7 @@ fn main() {
         format!(
             r#"device_id = "bench-kiosk"
 broker = "mqtt://127.0.0.1:{port}"
+plaintext_loopback = true
 state_dir = "{state}"
 
 [ice]

@@ -15,6 +15,8 @@ DEMO_SECONDS=${DEMO_SECONDS:-20}
 WORK=target/demo
 KIOSKD=target/debug/kioskd
 KIOSKCTL=target/debug/kioskctl
+# The demo broker is plain MQTT on loopback (development mode); the field uses mutual TLS.
+export PRAXISKIOSK_PLAINTEXT_LOOPBACK=true
 DEVICE=demo-kiosk
 
 say() { printf '%s\n' "$*"; }

@@ -19,10 +19,19 @@ pub use values::ice_spec;
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
-    #[serde(deserialize_with = "values::id")]
-    pub device_id: String,
-    #[serde(deserialize_with = "values::broker")]
-    pub broker: BrokerUrl,
+    /// Normally the device id comes from the provisioning bundle; set here it must match it.
+    /// Without an identity it is used only together with `plaintext_loopback`.
+    #[serde(default, deserialize_with = "values::opt_id")]
+    pub device_id: Option<String>,
+    /// Overrides the broker of the provisioning bundle (e.g. a local bridge).
+    #[serde(default, deserialize_with = "values::opt_broker")]
+    pub broker: Option<BrokerUrl>,
+    /// Development only: plain MQTT to a loopback broker, without a device identity.
+    #[serde(default)]
+    pub plaintext_loopback: bool,
+    /// Where the provisioning bundle is looked for while the kiosk has no identity.
+    #[serde(default = "values::default_bundle")]
+    pub provisioning_bundle: PathBuf,
     #[serde(default = "values::default_root", deserialize_with = "values::root")]
     pub topic_root: String,
     /// Appointments and the fleet's device config live here (mode 0700).

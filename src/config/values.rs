@@ -16,8 +16,18 @@ pub fn id<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
     Ok(s)
 }
 
-pub fn broker<'de, D: Deserializer<'de>>(d: D) -> Result<BrokerUrl, D::Error> {
-    BrokerUrl::parse(&string(d)?).map_err(D::Error::custom)
+pub fn opt_id<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    id(d).map(Some)
+}
+
+pub fn opt_broker<'de, D: Deserializer<'de>>(d: D) -> Result<Option<BrokerUrl>, D::Error> {
+    BrokerUrl::parse(&string(d)?)
+        .map(Some)
+        .map_err(D::Error::custom)
+}
+
+pub fn default_bundle() -> std::path::PathBuf {
+    std::path::Path::new("/boot").join(crate::wire::BUNDLE_FILE_NAME)
 }
 
 pub fn root<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {

@@ -4,9 +4,10 @@
 
 use std::time::Duration;
 
-use rumqttc::{AsyncClient, Event, EventLoop, MqttOptions, Outgoing, Packet, QoS};
+use rumqttc::{AsyncClient, ConnectReturnCode, Event, EventLoop, Outgoing, Packet, QoS};
 
-use crate::fleet::BrokerUrl;
+use crate::fleet::Endpoint;
+use crate::fleet::dynsec::{self, Response};
 
 const TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -16,6 +17,12 @@ pub enum BrokerError {
     Connection(String, String),
     #[error("broker {0} did not answer within {1:?}")]
     Timeout(String, Duration),
+    #[error("broker {0} refused the login: {1:?}")]
+    Refused(String, ConnectReturnCode),
+    #[error("broker {0}: TLS: {1}")]
+    Tls(String, crate::fleet::tls::TlsError),
+    #[error("broker {0}: the access control plugin refused {2}: {1}")]
+    Dynsec(String, String, String),
 }
 
 pub struct Session {
@@ -33,20 +40,78 @@ impl std::fmt::Debug for Session {
 }
 
 impl Session {
-    pub async fn connect(broker: &BrokerUrl, client_id: &str) -> Result<Self, BrokerError> {
-        let mut opts = MqttOptions::new(client_id, broker.host.clone(), broker.port);
-        opts.set_keep_alive(Duration::from_secs(10));
-        opts.set_max_packet_size(1024 * 1024, 1024 * 1024);
+    pub async fn connect(endpoint: &Endpoint, client_id: &str) -> Result<Self, BrokerError> {
+        let broker = endpoint.url.to_string();
+        let opts = endpoint
+            .mqtt_options(client_id, Duration::from_secs(10), 1024 * 1024)
+            .map_err(|e| BrokerError::Tls(broker.clone(), e))?;
         let (client, eventloop) = AsyncClient::new(opts, 64);
         let mut session = Self {
             client,
             eventloop,
-            broker: broker.to_string(),
+            broker,
         };
+        let mut code = ConnectReturnCode::Success;
         session
-            .until(|e| matches!(e, Event::Incoming(Packet::ConnAck(_))))
+            .until(|e| match e {
+                Event::Incoming(Packet::ConnAck(ack)) => {
+                    code = ack.code;
+                    true
+                }
+                _ => false,
+            })
             .await?;
-        Ok(session)
+        match code {
+            ConnectReturnCode::Success => Ok(session),
+            refused => Err(BrokerError::Refused(session.broker, refused)),
+        }
+    }
+
+    /// Sends commands to the broker's Dynamic Security plugin and returns its answers. Errors
+    /// other than "not found" (expected when deleting to start clean) fail the call.
+    pub async fn dynsec(
+        &mut self,
+        commands: Vec<serde_json::Value>,
+    ) -> Result<Vec<Response>, BrokerError> {
+        let broker = self.broker.clone();
+        let wrap = |e: rumqttc::ClientError| BrokerError::Connection(broker.clone(), e.to_string());
+        self.client
+            .subscribe(dynsec::RESPONSE_TOPIC, QoS::AtLeastOnce)
+            .await
+            .map_err(wrap)?;
+        self.until(|e| matches!(e, Event::Incoming(Packet::SubAck(_))))
+            .await?;
+        self.client
+            .publish(
+                dynsec::CONTROL_TOPIC,
+                QoS::AtLeastOnce,
+                false,
+                dynsec::encode_commands(&commands),
+            )
+            .await
+            .map_err(wrap)?;
+        // The plugin answers only the client that asked, on the response topic.
+        let received = self
+            .until(|e| matches!(e, Event::Incoming(Packet::Publish(p)) if p.topic == dynsec::RESPONSE_TOPIC))
+            .await?;
+        let (_, payload) = received
+            .into_iter()
+            .rfind(|(topic, _)| topic == dynsec::RESPONSE_TOPIC)
+            .expect("until() returned on the response");
+        let responses = dynsec::decode_responses(&payload).map_err(|e| {
+            BrokerError::Connection(self.broker.clone(), format!("unreadable answer: {e}"))
+        })?;
+        if let Some(failed) = responses
+            .iter()
+            .find(|r| r.error.is_some() && !dynsec::is_not_found(r))
+        {
+            return Err(BrokerError::Dynsec(
+                self.broker.clone(),
+                failed.error.clone().unwrap_or_default(),
+                failed.command.clone(),
+            ));
+        }
+        Ok(responses)
     }
 
     async fn until(

@@ -3,6 +3,7 @@
 //! each of them into a flow [`Event`], and each resulting [`Action`] into MQTT messages or call
 //! commands. The rules themselves live in [`crate::flow`]; nothing here decides a transition.
 
+pub mod access;
 mod supervisor;
 
 use std::future::Future;
@@ -25,7 +26,13 @@ pub enum DaemonError {
     #[error("GStreamer elements missing: {}. Install gstreamer1.0-plugins-base, -good, -bad and gstreamer1.0-nice.", .0.join(", "))]
     MissingElements(Vec<&'static str>),
     #[error(transparent)]
+    Access(#[from] access::AccessError),
+    #[error("broker TLS: {0}")]
+    Tls(crate::fleet::tls::TlsError),
+    #[error(transparent)]
     Store(#[from] StoreError),
+    #[error("device identity: {0}")]
+    Identity(#[from] crate::fleet::identity::IdentityError),
     #[error(transparent)]
     Display(#[from] crate::media::screen::ScreenError),
     #[error("cannot start the touch reader: {source}")]
@@ -41,9 +48,12 @@ impl DaemonError {
     /// The exit code that tells systemd whether restarting can help.
     pub fn exit(&self) -> Exit {
         match self {
-            Self::Config(_) | Self::Topics(_) => Exit::Config,
+            Self::Config(_) | Self::Topics(_) | Self::Access(_) | Self::Tls(_) => Exit::Config,
             Self::Gstreamer(_) | Self::MissingElements(_) | Self::Display(_) => Exit::Unavailable,
-            Self::Store(_) | Self::ControlSocket { .. } | Self::Touch { .. } => Exit::Io,
+            Self::Store(_)
+            | Self::Identity(_)
+            | Self::ControlSocket { .. }
+            | Self::Touch { .. } => Exit::Io,
         }
     }
 }
@@ -53,6 +63,16 @@ pub async fn run_from_file(
     path: &std::path::Path,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), DaemonError> {
-    let config = Config::load(path)?;
-    run(config, shutdown).await
+    let mut config = Config::load(path)?;
+    let identity =
+        crate::fleet::identity::Identity::load(&config.state_dir)?.map(access::Provisioned::from);
+    if let Some(id) = &identity {
+        // The room named at enrolment; the fleet's device config may rename it later.
+        config.display_name = id.room.clone();
+    }
+    let access = access::resolve(&config, identity.as_ref())?;
+    if access.is_none() {
+        tracing::warn!(bundle = %config.provisioning_bundle.display(), "not provisioned: waiting for the provisioning bundle");
+    }
+    run(config, access, shutdown).await
 }

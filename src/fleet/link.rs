@@ -12,12 +12,13 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
-use rumqttc::{AsyncClient, Event, LastWill, MqttOptions, Outgoing, Packet, QoS};
+use rumqttc::{AsyncClient, Event, LastWill, Outgoing, Packet, QoS};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use super::backoff::Backoff;
-use super::broker::BrokerUrl;
+use super::broker::Endpoint;
+use super::tls::TlsError;
 
 /// The largest MQTT packet we read. Bigger than protocol v1's payload limit on purpose: an
 /// oversize payload must be dropped by the parser with a reason, not kill the connection.
@@ -27,7 +28,7 @@ const REQUEST_QUEUE: usize = 512;
 #[derive(Debug, Clone)]
 pub struct LinkOptions {
     pub client_id: String,
-    pub broker: BrokerUrl,
+    pub endpoint: Endpoint,
     /// Topic and payload of the retained last will.
     pub last_will: Option<(String, Vec<u8>)>,
     pub keep_alive: Duration,
@@ -54,11 +55,13 @@ pub struct Link {
 }
 
 /// Starts the link task. It runs until [`Link::close`] is called or the event receiver is dropped.
-pub fn spawn(opts: LinkOptions) -> (Link, mpsc::Receiver<LinkEvent>, JoinHandle<()>) {
-    let mut mqtt = MqttOptions::new(opts.client_id, opts.broker.host.clone(), opts.broker.port);
-    mqtt.set_keep_alive(opts.keep_alive);
+pub fn spawn(
+    opts: LinkOptions,
+) -> Result<(Link, mpsc::Receiver<LinkEvent>, JoinHandle<()>), TlsError> {
+    let mut mqtt =
+        opts.endpoint
+            .mqtt_options(&opts.client_id, opts.keep_alive, MAX_INCOMING_PACKET)?;
     mqtt.set_clean_session(true);
-    mqtt.set_max_packet_size(MAX_INCOMING_PACKET, MAX_INCOMING_PACKET);
     if let Some((topic, payload)) = opts.last_will {
         mqtt.set_last_will(LastWill::new(topic, payload, QoS::AtLeastOnce, true));
     }
@@ -69,7 +72,7 @@ pub fn spawn(opts: LinkOptions) -> (Link, mpsc::Receiver<LinkEvent>, JoinHandle<
     };
     let (tx, rx) = mpsc::channel(256);
     let task = tokio::spawn(run(eventloop, link.clone(), tx));
-    (link, rx, task)
+    Ok((link, rx, task))
 }
 
 async fn run(mut eventloop: rumqttc::EventLoop, link: Link, events: mpsc::Sender<LinkEvent>) {
@@ -89,7 +92,14 @@ async fn run(mut eventloop: rumqttc::EventLoop, link: Link, events: mpsc::Sender
                     })
                     .await
             }
-            Ok(Event::Outgoing(Outgoing::Disconnect)) => return,
+            Ok(Event::Outgoing(Outgoing::Disconnect)) => {
+                // Read on until the broker closes the connection. Closing ours with the broker's
+                // acks still unread makes the kernel reset it, and the broker may then lose what
+                // we sent last, the DISCONNECT included, and publish our last will.
+                let drained = async { while eventloop.poll().await.is_ok() {} };
+                let _ = tokio::time::timeout(Duration::from_secs(2), drained).await;
+                return;
+            }
             Ok(_) => Ok(()),
             Err(e) => {
                 let retry_in = backoff.next_wait(&mut rand::thread_rng());
