@@ -5,9 +5,9 @@ use std::time::Duration;
 use clap::Subcommand;
 use time::OffsetDateTime;
 
-use super::{Fleet, broker::Session, random_hex, when};
-use crate::fleet::{Appointment, codes};
-use crate::wire::{self, AppointmentMsg, V1, rfc3339};
+use super::{Fleet, random_hex, when};
+use crate::fleet::{Appointment, codes, dynsec};
+use crate::wire::{self, AppointmentMsg, JoinLink, V1, rfc3339};
 
 #[derive(Debug, Subcommand)]
 pub enum AppointmentCmd {
@@ -27,6 +27,20 @@ pub enum AppointmentCmd {
         /// End: now, +N(s|m|h|d) or RFC 3339.
         #[arg(long, default_value = "+1h")]
         until: String,
+        /// The doctor's page that the join link opens.
+        #[arg(
+            long,
+            env = "PRAXISKIOSK_JOIN_URL",
+            default_value = "https://localhost/doctor/"
+        )]
+        join_url: String,
+        /// The broker as the doctor's browser reaches it (the WebSocket listener).
+        #[arg(
+            long,
+            env = "PRAXISKIOSK_DOCTOR_BROKER",
+            default_value = "wss://localhost:8443"
+        )]
+        doctor_broker: String,
         /// Print JSON instead of text.
         #[arg(long)]
         json: bool,
@@ -55,6 +69,8 @@ pub async fn run(fleet: &Fleet, cmd: AppointmentCmd) -> anyhow::Result<()> {
             patient,
             from,
             until,
+            join_url,
+            doctor_broker,
             json,
         } => {
             let topics = fleet.device(&device)?;
@@ -77,18 +93,45 @@ pub async fn run(fleet: &Fleet, cmd: AppointmentCmd) -> anyhow::Result<()> {
             if not_after < now {
                 anyhow::bail!("the appointment would already be over (--until is in the past)");
             }
-            let mut session =
-                Session::connect(&fleet.broker, &format!("kioskctl-{}", random_hex(4))).await?;
+            let mut session = fleet.session().await?;
+            // The doctor's credential comes first: an appointment must never be on a kiosk
+            // without a way for its doctor to join. A plaintext development broker has no
+            // access control plugin, so there is no credential to make.
+            let link = if fleet.endpoint()?.is_tls() {
+                sweep_doctors(&mut session).await?;
+                let password = random_hex(24);
+                session
+                    .dynsec(dynsec::create_doctor(
+                        &topics,
+                        &msg.id,
+                        &msg.session,
+                        &password,
+                        not_after,
+                    ))
+                    .await?;
+                Some(JoinLink {
+                    broker: doctor_broker,
+                    root: fleet.root.clone(),
+                    device: device.clone(),
+                    session: msg.session.clone(),
+                    username: dynsec::doctor_username(&msg.id),
+                    password,
+                })
+            } else {
+                None
+            };
             session
                 .publish(&topics.appointment(&msg.id), wire::encode(&msg), true)
                 .await?;
             session.disconnect().await;
+            let link = link.map(|link| link.to_url(&join_url));
             if json {
                 println!(
                     "{}",
                     serde_json::json!({
                         "appointment": msg.id, "session": msg.session, "code": code, "device": device,
                         "not_before": rfc3339::format(not_before), "not_after": rfc3339::format(not_after),
+                        "join_link": link,
                     })
                 );
             } else {
@@ -96,6 +139,12 @@ pub async fn run(fleet: &Fleet, cmd: AppointmentCmd) -> anyhow::Result<()> {
                 println!("  appointment: {}", msg.id);
                 println!("  session:     {}", msg.session);
                 println!("  code:        {code}   (only shown now; give it to the practice staff)");
+                match &link {
+                    Some(link) => println!(
+                        "  doctor:      {link}\n               (only shown now; send it to the doctor alone)"
+                    ),
+                    None => println!("  doctor:      no join link: plaintext development broker"),
+                }
                 println!(
                     "  valid:       {} – {}",
                     rfc3339::format(not_before),
@@ -107,19 +156,21 @@ pub async fn run(fleet: &Fleet, cmd: AppointmentCmd) -> anyhow::Result<()> {
         AppointmentCmd::Revoke { device, id } => {
             let topics = fleet.device(&device)?;
             crate::fleet::topics::check_id("appointment id", &id)?;
-            let mut session =
-                Session::connect(&fleet.broker, &format!("kioskctl-{}", random_hex(4))).await?;
+            let mut session = fleet.session().await?;
             session
                 .publish(&topics.appointment(&id), Vec::new(), true)
                 .await?;
+            if fleet.endpoint()?.is_tls() {
+                session.dynsec(dynsec::remove_doctor(&id)).await?;
+                sweep_doctors(&mut session).await?;
+            }
             session.disconnect().await;
             println!("Termin widerrufen / appointment revoked: {id}");
             Ok(())
         }
         AppointmentCmd::List { device, json } => {
             let topics = fleet.device(&device)?;
-            let mut session =
-                Session::connect(&fleet.broker, &format!("kioskctl-{}", random_hex(4))).await?;
+            let mut session = fleet.session().await?;
             let retained = session
                 .retained(&topics.appointments(), Duration::from_millis(500))
                 .await?;
@@ -159,4 +210,18 @@ pub async fn run(fleet: &Fleet, cmd: AppointmentCmd) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+/// Removes doctor credentials whose appointment has ended (the broker's plugin has no expiry of
+/// its own). Runs with every create and revoke, and as `kioskctl broker sweep` from a timer.
+pub(super) async fn sweep_doctors(session: &mut super::broker::Session) -> anyhow::Result<usize> {
+    let answers = session.dynsec(vec![dynsec::list_clients()]).await?;
+    let expired = answers
+        .first()
+        .map(|list| dynsec::expired_doctors(list, OffsetDateTime::now_utc()))
+        .unwrap_or_default();
+    for appointment in &expired {
+        session.dynsec(dynsec::remove_doctor(appointment)).await?;
+    }
+    Ok(expired.len())
 }

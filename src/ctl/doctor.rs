@@ -11,16 +11,22 @@ use tokio::sync::mpsc;
 use super::{Fleet, random_hex};
 use crate::call::{self, CallReport, CallSpec, IceSpec, Role};
 use crate::config::ice_spec;
+use crate::fleet::broker::Login;
 use crate::fleet::{self, LinkEvent, LinkOptions, Route, SessionPublisher, Side};
 use crate::media::{MediaSpec, VideoOut, VideoSink, VideoSource};
-use crate::wire::{self, ByeReason, CallStats, SignalMsg};
+use crate::wire::{self, ByeReason, CallStats, JoinLink, SignalMsg};
 
 #[derive(Debug, Args)]
 pub struct DoctorArgs {
-    #[arg(long)]
-    device: String,
-    #[arg(long)]
-    session: String,
+    /// The doctor's join link from `appointment create`: device, session and the session's
+    /// login. --broker then names the broker's doctor listener.
+    #[arg(long, conflicts_with_all = ["device", "session"])]
+    link: Option<String>,
+    /// Without a link: join as the fleet manager (its certificate) or on a plaintext broker.
+    #[arg(long, required_unless_present = "link")]
+    device: Option<String>,
+    #[arg(long, required_unless_present = "link")]
+    session: Option<String>,
     /// The name the kiosk is told.
     #[arg(long, default_value = "Testanruf Flottenverwaltung")]
     name: String,
@@ -72,8 +78,31 @@ fn stats_text(s: &CallStats) -> String {
 }
 
 pub async fn run(fleet: &Fleet, args: DoctorArgs) -> anyhow::Result<()> {
-    crate::fleet::topics::check_id("session", &args.session)?;
-    let topics = fleet.device(&args.device)?;
+    let (endpoint, topics, session) = match &args.link {
+        Some(link) => {
+            let link = JoinLink::parse(link)?;
+            let login = Login {
+                username: link.username.clone(),
+                password: link.password.clone(),
+            };
+            (
+                fleet.doctor_endpoint(login)?,
+                crate::fleet::Topics::new(&link.root, &link.device)?,
+                link.session,
+            )
+        }
+        None => {
+            let (device, session) =
+                args.device
+                    .clone()
+                    .zip(args.session.clone())
+                    .ok_or_else(|| {
+                        anyhow::anyhow!("--device and --session are needed without --link")
+                    })?;
+            (fleet.endpoint()?, fleet.device(&device)?, session)
+        }
+    };
+    crate::fleet::topics::check_id("session", &session)?;
     gst::init()?;
     let mut media = MediaSpec::test_sources();
     if let Some(camera) = &args.camera {
@@ -99,15 +128,18 @@ pub async fn run(fleet: &Fleet, args: DoctorArgs) -> anyhow::Result<()> {
 
     let (link, mut link_events, link_task) = fleet::link::spawn(LinkOptions {
         client_id: format!("doctor-{}", random_hex(6)),
-        broker: fleet.broker.clone(),
+        endpoint: endpoint.clone(),
         last_will: None,
         keep_alive: Duration::from_secs(15),
-    });
-    link.subscribe(&topics.session(&args.session, Side::Kiosk));
+    })?;
+    link.subscribe(&topics.session(&session, Side::Kiosk));
+    let mut last_error = String::from("no answer");
     let connected = tokio::time::timeout(Duration::from_secs(10), async {
         while let Some(event) = link_events.recv().await {
-            if event == LinkEvent::Connected {
-                return true;
+            match event {
+                LinkEvent::Connected => return true,
+                LinkEvent::Disconnected { reason, .. } => last_error = reason,
+                LinkEvent::Message { .. } => {}
             }
         }
         false
@@ -115,8 +147,8 @@ pub async fn run(fleet: &Fleet, args: DoctorArgs) -> anyhow::Result<()> {
     .await;
     anyhow::ensure!(
         connected == Ok(true),
-        "broker {} not reachable",
-        fleet.broker
+        "broker {} not reachable or login refused: {last_error}",
+        endpoint.url
     );
 
     let spec = CallSpec {
@@ -127,15 +159,12 @@ pub async fn run(fleet: &Fleet, args: DoctorArgs) -> anyhow::Result<()> {
         jitter_latency_ms: 60,
     };
     let (reports_tx, mut reports) = mpsc::channel(16);
-    let out = SessionPublisher::new(link.clone(), &topics, &args.session, Side::Doctor);
+    let out = SessionPublisher::new(link.clone(), &topics, &session, Side::Doctor);
     let handle = call::start(spec, Box::new(out), reports_tx);
     say(
         args.json,
         json!({"event": "waiting"}),
-        format!(
-            "waiting for kiosk {} in session {}",
-            args.device, args.session
-        ),
+        format!("waiting for the kiosk in session {session}"),
     );
 
     let mut ticker = tokio::time::interval(Duration::from_secs(1));

@@ -1,0 +1,161 @@
+//! The doctor's join link: `{page}#v=1&broker=…&root=…&device=…&session=…&username=…&password=…`.
+//!
+//! Everything after `#` is the URL's fragment, which browsers never send to the server that
+//! serves the page: the session credential stays between the link and the broker.
+
+use super::is_valid_id;
+
+#[derive(Clone, PartialEq, Eq)]
+pub struct JoinLink {
+    /// Where the doctor's client connects, e.g. `wss://broker.example:8443`.
+    pub broker: String,
+    pub root: String,
+    pub device: String,
+    pub session: String,
+    pub username: String,
+    pub password: String,
+}
+
+impl std::fmt::Debug for JoinLink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("JoinLink")
+            .field("broker", &self.broker)
+            .field("device", &self.device)
+            .field("session", &self.session)
+            .field("username", &self.username)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum JoinLinkError {
+    #[error("the join link has no #… part with the session")]
+    NoFragment,
+    #[error("the join link is version {0:?}; this build reads version 1")]
+    Version(String),
+    #[error("the join link lacks {0}")]
+    Missing(&'static str),
+    #[error("the join link's {0} is not valid")]
+    Invalid(&'static str),
+}
+
+/// Percent-encodes everything but RFC 3986's unreserved characters.
+fn encode(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for b in text.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+fn decode(text: &str) -> Option<String> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok()?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+impl JoinLink {
+    /// The link for the doctor's page at `page`.
+    pub fn to_url(&self, page: &str) -> String {
+        let page = page.split('#').next().unwrap_or(page);
+        format!(
+            "{page}#v=1&broker={}&root={}&device={}&session={}&username={}&password={}",
+            encode(&self.broker),
+            encode(&self.root),
+            encode(&self.device),
+            encode(&self.session),
+            encode(&self.username),
+            encode(&self.password),
+        )
+    }
+
+    pub fn parse(url: &str) -> Result<Self, JoinLinkError> {
+        let (_, fragment) = url.split_once('#').ok_or(JoinLinkError::NoFragment)?;
+        let mut fields = std::collections::BTreeMap::new();
+        for pair in fragment.split('&') {
+            let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+            fields.insert(key, value);
+        }
+        let field = |name: &'static str| -> Result<String, JoinLinkError> {
+            let raw = fields.get(name).ok_or(JoinLinkError::Missing(name))?;
+            decode(raw)
+                .filter(|v| !v.is_empty())
+                .ok_or(JoinLinkError::Invalid(name))
+        };
+        match fields.get("v") {
+            Some(&"1") => {}
+            Some(other) => return Err(JoinLinkError::Version((*other).into())),
+            None => return Err(JoinLinkError::Missing("v")),
+        }
+        let link = Self {
+            broker: field("broker")?,
+            root: field("root")?,
+            device: field("device")?,
+            session: field("session")?,
+            username: field("username")?,
+            password: field("password")?,
+        };
+        for (name, value) in [("device", &link.device), ("session", &link.session)] {
+            if !is_valid_id(value) {
+                return Err(JoinLinkError::Invalid(name));
+            }
+        }
+        Ok(link)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_link_round_trips_and_keeps_its_secret_in_the_fragment() {
+        let link = JoinLink {
+            broker: "wss://broker.example:8443/mqtt".into(),
+            root: "praxiskiosk/v1".into(),
+            device: "kiosk-1".into(),
+            session: "0123abcd".into(),
+            username: "doctor-a-1".into(),
+            password: "p&ss=wörd#".into(),
+        };
+        let url = link.to_url("https://praxis.example/doctor/");
+        let (page, fragment) = url.split_once('#').unwrap();
+        assert_eq!(page, "https://praxis.example/doctor/");
+        assert!(!fragment.contains("wörd"), "{fragment}");
+        assert_eq!(JoinLink::parse(&url).unwrap(), link);
+        assert!(!format!("{link:?}").contains("ss=w"));
+    }
+
+    #[test]
+    fn broken_links_say_what_is_wrong() {
+        assert_eq!(
+            JoinLink::parse("https://x/"),
+            Err(JoinLinkError::NoFragment)
+        );
+        assert_eq!(
+            JoinLink::parse("https://x/#v=2"),
+            Err(JoinLinkError::Version("2".into()))
+        );
+        assert_eq!(
+            JoinLink::parse("https://x/#v=1&broker=a"),
+            Err(JoinLinkError::Missing("root"))
+        );
+        let bad = "https://x/#v=1&broker=a&root=r&device=a%2Fb&session=s&username=u&password=p";
+        assert_eq!(JoinLink::parse(bad), Err(JoinLinkError::Invalid("device")));
+    }
+}
