@@ -113,7 +113,9 @@ pub enum Action {
     Report {
         event: EventKind,
         appointment: Option<String>,
-        reason: Option<String>,
+        /// A word of a fixed vocabulary (protocol.md 3.4). `'static` on purpose: nothing typed at
+        /// the kiosk or received from the fleet (a patient's or doctor's name) can get in here.
+        reason: Option<&'static str>,
         duration_s: Option<u64>,
     },
     /// Join the call session: subscribe to the doctor's topic, say hello, offer when the doctor is there.
@@ -359,7 +361,7 @@ impl Kiosk {
         }
     }
 
-    fn hang_up(&mut self, now: Instant, reason: &str) -> Outcome {
+    fn hang_up(&mut self, now: Instant, reason: &'static str) -> Outcome {
         match &self.flow {
             Flow::InCall { .. } => self.end_call(
                 now,
@@ -479,7 +481,12 @@ impl Kiosk {
         }
     }
 
-    fn end_call(&mut self, now: Instant, reason: &str, mut actions: Vec<Action>) -> Outcome {
+    fn end_call(
+        &mut self,
+        now: Instant,
+        reason: &'static str,
+        mut actions: Vec<Action>,
+    ) -> Outcome {
         let Flow::InCall {
             appointment, since, ..
         } = &self.flow
@@ -496,12 +503,7 @@ impl Kiosk {
     }
 
     fn fail(&mut self, problem: Problem, now: Instant, mut actions: Vec<Action>) -> Outcome {
-        actions.push(report(
-            EventKind::Error,
-            None,
-            Some(problem.code().into()),
-            None,
-        ));
+        actions.push(report(EventKind::Error, None, Some(problem.code()), None));
         self.flow = Flow::Failed {
             problem,
             until: now + self.timeouts.problem,
@@ -531,7 +533,7 @@ impl Kiosk {
 fn report(
     event: EventKind,
     appointment: Option<&Appointment>,
-    reason: Option<String>,
+    reason: Option<&'static str>,
     duration_s: Option<u64>,
 ) -> Action {
     Action::Report {
@@ -542,11 +544,11 @@ fn report(
     }
 }
 
-fn call_ended(appointment: &Appointment, duration: Duration, reason: &str) -> Action {
+fn call_ended(appointment: &Appointment, duration: Duration, reason: &'static str) -> Action {
     report(
         EventKind::CallEnded,
         Some(appointment),
-        Some(reason.into()),
+        Some(reason),
         Some(duration.as_secs()),
     )
 }

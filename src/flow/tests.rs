@@ -100,7 +100,7 @@ fn a_whole_consultation_goes_through_every_state_and_back_to_idle() {
     assert!(out.actions.contains(&Action::Report {
         event: EventKind::CallEnded,
         appointment: Some("a1".into()),
-        reason: Some("local_hangup".into()),
+        reason: Some("local_hangup"),
         duration_s: Some(60),
     }));
     assert!(
@@ -278,7 +278,7 @@ fn the_doctor_hanging_up_ends_the_call_without_a_bye_back() {
     assert!(
         out.actions
             .iter()
-            .any(|a| matches!(a, Action::Report { reason: Some(r), .. } if r == "remote_hangup"))
+            .any(|a| matches!(a, Action::Report { reason: Some(r), .. } if *r == "remote_hangup"))
     );
 
     let (mut k, t0) = waiting();
@@ -297,7 +297,7 @@ fn the_fleet_can_end_a_call_or_a_wait() {
     assert!(
         out.actions
             .iter()
-            .any(|a| matches!(a, Action::Report { reason: Some(r), .. } if r == "fleet_command"))
+            .any(|a| matches!(a, Action::Report { reason: Some(r), .. } if *r == "fleet_command"))
     );
     assert_eq!(k.state(), KioskState::Ended);
     let (mut k, t0) = waiting();
@@ -381,7 +381,7 @@ fn shutdown_ends_a_call_with_bye_and_a_record() {
     assert!(out.actions.contains(&Action::LeaveSession {
         bye: Some(ByeReason::Hangup)
     }));
-    assert!(out.actions.iter().any(|a| matches!(a, Action::Report { reason: Some(r), duration_s: Some(9), .. } if r == "shutdown")));
+    assert!(out.actions.iter().any(|a| matches!(a, Action::Report { reason: Some(r), duration_s: Some(9), .. } if *r == "shutdown")));
     let (mut k, t0) = waiting();
     let out = k.handle(Event::Shutdown, t0);
     assert!(out.actions.contains(&Action::LeaveSession {

@@ -1,0 +1,333 @@
+//! kioskd's own record of what happened: the same [`EventReport`]s it publishes to the fleet, one
+//! JSON line each in `{state_dir}/events.jsonl` (mode 0600), kept for [`RETENTION`].
+//!
+//! It owns that one file and must never hold more than an event report does: no access code, no
+//! patient's or doctor's name. That holds because an `EventReport` carries only an appointment
+//! id, a timestamp, numbers and words of a fixed vocabulary (the flow's reasons are
+//! `&'static str`, so nothing typed at the kiosk or received from the fleet can become one).
+
+use std::fs::{self, OpenOptions};
+use std::io::{self, Write};
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use time::{Date, Duration, OffsetDateTime, UtcOffset};
+
+use crate::platform::atomic_file::{TMP_SUFFIX, remove_durable, write_atomic};
+use crate::wire::{self, EventReport};
+
+/// The file in the state directory.
+pub const FILE: &str = "events.jsonl";
+
+/// How long an event is kept. The rules for video consultations in Germany (Anlage 31b BMV-Ä)
+/// allow metadata to be kept for at most three months; 90 days is that three months as a fixed
+/// length. Entries go at the first prune after they pass it (on start, and once a day).
+pub const RETENTION: Duration = Duration::days(90);
+
+#[derive(Debug, thiserror::Error)]
+#[error("event log {}: {source}", path.display())]
+pub struct EventLogError {
+    path: PathBuf,
+    source: io::Error,
+}
+
+/// The event log of one kiosk. Appends are cheap; pruning rewrites the whole file, which is
+/// small (a busy kiosk writes a few dozen lines a day, so 90 days stay well under a megabyte).
+#[derive(Debug)]
+pub struct EventLog {
+    path: PathBuf,
+    /// The UTC day of the last prune: the first record or check on a later day prunes again.
+    pruned_on: Option<Date>,
+}
+
+impl EventLog {
+    /// Opens the log in `state_dir` (which must exist) and prunes it: entries past [`RETENTION`]
+    /// and lines that do not parse (a write cut short by a power loss) go.
+    pub fn open(state_dir: &Path, now: OffsetDateTime) -> Result<Self, EventLogError> {
+        let mut log = Self {
+            path: state_dir.join(FILE),
+            pruned_on: None,
+        };
+        // A rewrite that a crash interrupted; the file itself still has the old content.
+        remove_durable(&tmp_path(state_dir)).map_err(|e| log.error(e))?;
+        // Created 0600 by us; an older or hand-made file is tightened, not trusted.
+        match fs::set_permissions(&log.path, fs::Permissions::from_mode(0o600)) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(log.error(e)),
+        }
+        log.prune(now)?;
+        Ok(log)
+    }
+
+    /// Appends `report`. Recording on a new day prunes first, so a kiosk that runs for months
+    /// never keeps more than [`RETENTION`] (and a day).
+    pub fn record(&mut self, report: &EventReport) -> Result<(), EventLogError> {
+        self.prune_if_new_day(report.ts)?;
+        let mut line = wire::encode(report);
+        line.push(b'\n');
+        let appended = (|| {
+            let mut file = OpenOptions::new()
+                .append(true)
+                .create(true)
+                .mode(0o600)
+                .open(&self.path)?;
+            file.write_all(&line)?;
+            file.sync_data()
+        })();
+        appended.map_err(|e| self.error(e))
+    }
+
+    /// Prunes unless that already happened today (UTC). For a timer, so entries also go on days
+    /// without events.
+    pub fn prune_if_new_day(&mut self, now: OffsetDateTime) -> Result<(), EventLogError> {
+        match self.pruned_on {
+            Some(day) if day >= utc_day(now) => Ok(()),
+            _ => self.prune(now),
+        }
+    }
+
+    /// Drops entries older than [`RETENTION`] at `now`, and lines that do not parse. Rewrites the
+    /// file atomically, and only if something was dropped: a kiosk's flash storage should not be
+    /// worn by rewriting the same content.
+    pub fn prune(&mut self, now: OffsetDateTime) -> Result<(), EventLogError> {
+        let text = match fs::read(&self.path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Vec::new(),
+            Err(e) => return Err(self.error(e)),
+        };
+        let cutoff = now - RETENTION;
+        let mut kept = Vec::with_capacity(text.len());
+        let (mut expired, mut unreadable) = (0usize, 0usize);
+        for (index, line) in text.split(|b| *b == b'\n').enumerate() {
+            if line.is_empty() {
+                continue;
+            }
+            match wire::decode::<EventReport>(line) {
+                Ok(report) if report.ts >= cutoff => {
+                    // The line as it was, so fields of a later version survive a prune.
+                    kept.extend_from_slice(line);
+                    kept.push(b'\n');
+                }
+                Ok(_) => expired += 1,
+                Err(_) => {
+                    // The number only: the content is not ours to repeat in a log.
+                    tracing::warn!(line = index + 1, "unreadable event log line dropped");
+                    unreadable += 1;
+                }
+            }
+        }
+        if kept != text {
+            write_atomic(&self.path, &kept).map_err(|e| self.error(e))?;
+            tracing::info!(expired, unreadable, "event log pruned");
+        }
+        self.pruned_on = Some(utc_day(now));
+        Ok(())
+    }
+
+    fn error(&self, source: io::Error) -> EventLogError {
+        EventLogError {
+            path: self.path.clone(),
+            source,
+        }
+    }
+}
+
+/// Removes the event log of `state_dir` (and a rewrite a crash left behind), durably.
+pub fn wipe(state_dir: &Path) -> Result<(), EventLogError> {
+    for path in [tmp_path(state_dir), state_dir.join(FILE)] {
+        remove_durable(&path).map_err(|source| EventLogError { path, source })?;
+    }
+    Ok(())
+}
+
+/// Where [`write_atomic`] stages a rewrite of the log.
+fn tmp_path(state_dir: &Path) -> PathBuf {
+    state_dir.join(format!(".{FILE}{TMP_SUFFIX}"))
+}
+
+fn utc_day(t: OffsetDateTime) -> Date {
+    t.to_offset(UtcOffset::UTC).date()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Instant;
+
+    use time::macros::datetime;
+
+    use super::*;
+    use crate::flow::{Action, Event, Failure, Kiosk, Timeouts, tests::appointment};
+    use crate::wire::{EventKind, V1};
+
+    const NOW: OffsetDateTime = datetime!(2026-11-28 10:00 UTC);
+
+    fn event(ts: OffsetDateTime, event: EventKind) -> EventReport {
+        EventReport {
+            v: V1,
+            ts,
+            event,
+            appointment: Some("a1".into()),
+            reason: None,
+            duration_s: None,
+        }
+    }
+
+    fn lines(dir: &Path) -> Vec<EventReport> {
+        fs::read_to_string(dir.join(FILE))
+            .unwrap()
+            .lines()
+            .map(|l| wire::decode(l.as_bytes()).unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn entries_older_than_ninety_days_go_and_younger_ones_stay() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut log = EventLog::open(dir.path(), NOW - Duration::days(91)).unwrap();
+        let old = event(NOW - Duration::days(91), EventKind::CallStarted);
+        let young = event(NOW - Duration::days(89), EventKind::CallEnded);
+        let today = event(NOW, EventKind::ConsentGiven);
+        for report in [&old, &young] {
+            log.record(report).unwrap();
+        }
+        assert_eq!(lines(dir.path()), [old.clone(), young.clone()]);
+
+        // Recording on a new day prunes first.
+        log.record(&today).unwrap();
+        assert_eq!(lines(dir.path()), [young.clone(), today.clone()]);
+
+        // And a restart 2 days later drops what passed the limit in between.
+        drop(log);
+        EventLog::open(dir.path(), NOW + Duration::days(2)).unwrap();
+        assert_eq!(lines(dir.path()), [today]);
+    }
+
+    #[test]
+    fn a_timer_prunes_once_a_day_even_without_events() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut log = EventLog::open(dir.path(), NOW).unwrap();
+        log.record(&event(NOW, EventKind::Lockout)).unwrap();
+        log.prune_if_new_day(NOW + RETENTION).unwrap();
+        assert_eq!(lines(dir.path()).len(), 1, "exactly 90 days old is kept");
+        log.prune_if_new_day(NOW + RETENTION + Duration::hours(1))
+            .unwrap();
+        assert_eq!(
+            lines(dir.path()).len(),
+            1,
+            "the same day is not pruned twice"
+        );
+        log.prune_if_new_day(NOW + RETENTION + Duration::days(1))
+            .unwrap();
+        assert!(lines(dir.path()).is_empty());
+    }
+
+    #[test]
+    fn the_file_is_for_the_owner_only_and_wipe_removes_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(FILE);
+        fs::write(&path, b"").unwrap();
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).unwrap();
+        let mut log = EventLog::open(dir.path(), NOW).unwrap();
+        let mode = || fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(), 0o600, "an existing file is tightened");
+        fs::remove_file(&path).unwrap();
+        log.record(&event(NOW, EventKind::CallStarted)).unwrap();
+        assert_eq!(mode(), 0o600, "a new file is created 0600");
+        log.prune(NOW + Duration::days(100)).unwrap();
+        assert_eq!(mode(), 0o600, "a rewritten file is 0600");
+
+        fs::write(tmp_path(dir.path()), b"left over").unwrap();
+        wipe(dir.path()).unwrap();
+        assert!(!path.exists());
+        assert!(!tmp_path(dir.path()).exists());
+        wipe(dir.path()).unwrap();
+    }
+
+    #[test]
+    fn unreadable_lines_are_dropped_and_the_rest_kept_as_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let good =
+            r#"{"v":1,"ts":"2026-11-27T09:00:00Z","event":"call_started","appointment":"a1"}"#;
+        let later = r#"{"v":1,"ts":"2026-11-27T09:05:00Z","event":"call_ended","firmware":"x"}"#;
+        let text = format!(
+            "{good}\nnot json\n{{\"v\":2,\"ts\":\"2026-11-27T09:00:00Z\",\"event\":\"lockout\"}}\n\n{{\"v\":1}}\n{later}\n{{\"v\":1,\"ts\":\"2026-11-2"
+        );
+        fs::write(dir.path().join(FILE), text).unwrap();
+        let mut log = EventLog::open(dir.path(), NOW).unwrap();
+        assert_eq!(
+            fs::read_to_string(dir.path().join(FILE)).unwrap(),
+            format!("{good}\n{later}\n"),
+            "a torn last line is gone too, so the next append starts on its own line"
+        );
+        log.record(&event(NOW, EventKind::Lockout)).unwrap();
+        assert_eq!(lines(dir.path()).len(), 3);
+    }
+
+    /// The supervisor's translation of the flow's reports (kept the same by hand).
+    fn reports(actions: Vec<Action>) -> Vec<EventReport> {
+        actions
+            .into_iter()
+            .filter_map(|action| match action {
+                Action::Report {
+                    event,
+                    appointment,
+                    reason,
+                    duration_s,
+                } => Some(EventReport {
+                    v: V1,
+                    ts: NOW,
+                    event,
+                    appointment,
+                    reason: reason.map(String::from),
+                    duration_s,
+                }),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn no_name_is_ever_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut log = EventLog::open(dir.path(), NOW).unwrap();
+        let t0 = Instant::now();
+        let mut kiosk = Kiosk::new(Timeouts::default());
+        let mut events = Vec::new();
+        // Wrong codes up to a lockout, then two consultations: one with the appointment's name
+        // that the patient corrects at the kiosk and hangs up, one whose camera fails in the call.
+        for _ in 0..crate::flow::ATTEMPTS_BEFORE_LOCKOUT {
+            events.push(kiosk.handle(Event::CodeChecked(None), t0));
+        }
+        let t1 = t0 + std::time::Duration::from_secs(3600 * 2);
+        for (typed, end) in [
+            (Some("Erika Gabler"), Event::HangUp),
+            (None, Event::CallFailed(Failure::Camera)),
+        ] {
+            let mut steps = vec![
+                Event::CodeChecked(Some(appointment(Some("Max Mustermann")))),
+                Event::Accept(typed.map(String::from)),
+                Event::DoctorJoined,
+                Event::MediaFlowing,
+                end,
+                Event::Tick,
+            ];
+            for step in steps.drain(..) {
+                events.push(kiosk.handle(step, t1));
+            }
+            events.push(kiosk.handle(Event::Tick, t1 + std::time::Duration::from_secs(60)));
+        }
+        for outcome in events {
+            for report in reports(outcome.actions) {
+                log.record(&report).unwrap();
+            }
+        }
+        let text = fs::read_to_string(dir.path().join(FILE)).unwrap();
+        for expected in ["lockout", "local_hangup", "camera_missing", "consent_given"] {
+            assert!(text.contains(expected), "{expected} recorded: {text}");
+        }
+        for name in ["Max", "Mustermann", "Erika", "Gabler", "Muster"] {
+            assert!(!text.contains(name), "{name} written: {text}");
+        }
+    }
+}
