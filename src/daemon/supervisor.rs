@@ -1,5 +1,6 @@
 //! The daemon's event loop and the translation between the world and the flow core.
 
+use std::collections::BTreeSet;
 use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -8,21 +9,27 @@ use time::OffsetDateTime;
 use tokio::sync::mpsc;
 
 use super::DaemonError;
+use super::access::FleetAccess;
 use crate::call::{self, CallHandle, CallReport, CallSpec, Role};
 use crate::config::{Config, ice_spec};
+use crate::fleet::eventlog::EventLog;
 use crate::fleet::{
-    self, AppointmentBook, Inbound, Link, LinkEvent, LinkOptions, SessionPublisher, Side, Topics,
-    codes,
+    self, AppointmentBook, Inbound, Link, LinkEvent, SessionPublisher, Side, Topics,
 };
 use crate::flow::{Action, Event, Kiosk, Outcome};
 use crate::platform::atomic_file::write_atomic;
 use crate::platform::control_socket::{self, ControlCall};
 use crate::wire::{
-    self, ByeReason, CallStats, CommandKind, ControlReply, ControlRequest, DeviceConfig,
-    EventReport, KioskState, Refusal, Signal, StateReport, V1,
+    self, ByeReason, CallStats, CommandKind, DeviceConfig, EventKind, EventReport, KioskState,
+    LastCall, Refusal, Signal, StateReport, V1,
 };
 
+mod control;
+mod heartbeat;
+mod lifecycle;
 mod touchscreen;
+
+use heartbeat::{DeviceWatch, HEARTBEAT};
 
 use crate::media::screen::{Screen, ScreenSpec};
 use crate::media::{MediaSpec, ScreenChannels, VideoOut};
@@ -41,10 +48,29 @@ struct ActiveCall {
     handle: CallHandle,
 }
 
-struct Supervisor {
-    config: Config,
+struct SyncRound {
+    marker: String,
+    seen: BTreeSet<String>,
+}
+
+/// The kiosk's connection to its fleet. There is none while the kiosk is not provisioned.
+struct Uplink {
+    access: FleetAccess,
     topics: Topics,
     link: Link,
+    task: tokio::task::JoinHandle<()>,
+}
+
+/// How the kiosk's screen composition names its video channels: one kiosk per process.
+const CHANNELS: &str = "kiosk";
+/// How often the boot partition is looked at for a provisioning bundle while there is none.
+const BUNDLE_POLL: Duration = Duration::from_secs(2);
+/// How long the identify screen shows.
+const IDENTIFY_FOR: Duration = Duration::from_secs(30);
+
+struct Supervisor {
+    config: Config,
+    uplink: Option<Uplink>,
     kiosk: Kiosk,
     book: AppointmentBook,
     device_config: Option<DeviceConfig>,
@@ -58,39 +84,48 @@ struct Supervisor {
     state_since: OffsetDateTime,
     /// `None` until the first connection attempt has an outcome.
     broker_up: Option<bool>,
+    /// After each connect: the marker we sent ourselves and the appointments seen before it.
+    sync: Option<SyncRound>,
     screen: Touchscreen,
+    /// When kioskd started (the flow's clock), for `uptime_s`.
+    started: Instant,
+    /// Shared with the tasks that end calls: their final statistics say whether devices worked.
+    devices: Arc<Mutex<DeviceWatch>>,
+    last_call: Option<LastCall>,
+    /// kioskd's own record of its events; `None` if it could not be opened.
+    events: Option<EventLog>,
+    /// Until when the identify screen shows.
+    identify_until: Option<Instant>,
+    /// The fleet asked for a factory reset; it runs between two events of the main loop.
+    wipe_requested: bool,
+    /// The last provisioning bundle that was refused (its size and mtime), so it is not retried
+    /// every two seconds.
+    refused_bundle: Option<(u64, std::time::SystemTime)>,
 }
 
 /// Runs kioskd until `shutdown` completes, then ends a running call with `bye`, publishes
-/// `offline` and disconnects.
-pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(), DaemonError> {
+/// `offline` and disconnects. Without `access` the kiosk is not provisioned: it shows so, talks to
+/// nobody, and looks for a provisioning bundle; a factory reset brings it back there.
+pub async fn run(
+    config: Config,
+    access: Option<FleetAccess>,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), DaemonError> {
     gst::init()?;
     let screen_spec = ScreenSpec {
         panel: config.screen.size,
         sink: config.media.video_sink,
-        channels: ScreenChannels::for_device(&config.device_id),
+        channels: ScreenChannels::for_device(CHANNELS),
         capture: config.screen.development,
     };
     call::check_elements(&kiosk_media(&config))
         .and_then(|()| crate::media::screen::check_elements(&screen_spec))
         .map_err(DaemonError::MissingElements)?;
-    let topics = Topics::new(&config.topic_root, &config.device_id)?;
     let book = AppointmentBook::open(
         &config.state_dir.join("appointments"),
         OffsetDateTime::now_utc(),
     )?;
     let device_config = load_device_config(&config);
-    tracing::info!(device = %config.device_id, broker = %config.broker, appointments = book.len(), "kioskd starting");
-
-    let (link, mut link_events, link_task) = fleet::link::spawn(LinkOptions {
-        client_id: format!("kiosk-{}", config.device_id),
-        broker: config.broker.clone(),
-        last_will: Some((topics.state(), wire::encode(&StateReport::offline()))),
-        keep_alive: Duration::from_secs(15),
-    });
-    for filter in [topics.config(), topics.appointments(), topics.commands()] {
-        link.subscribe(&filter);
-    }
 
     let (control_tx, mut control_rx) = mpsc::channel::<ControlCall>(16);
     let control = match &config.control_socket {
@@ -120,8 +155,7 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
     let mut sup = Supervisor {
         kiosk: Kiosk::new(config.timeouts()),
         config,
-        topics,
-        link,
+        uplink: None,
         book,
         device_config,
         call: None,
@@ -131,15 +165,35 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
         last_stats: Arc::default(),
         state_since: OffsetDateTime::now_utc(),
         broker_up: None,
+        sync: None,
         screen: Touchscreen::new(config_screen, config_locale, display),
+        started: now(),
+        devices: Arc::default(),
+        last_call: None,
+        events: None,
+        identify_until: None,
+        wipe_requested: false,
+        refused_bundle: None,
+    };
+    let mut link_events = match access {
+        Some(access) => Some(sup.connect(access)?),
+        None => {
+            sup.not_provisioned(None);
+            None
+        }
     };
     sup.apply_locale();
     sup.refresh_screen();
-    sup.publish_state(sup.kiosk.state(), sup.kiosk.detail());
 
     let mut sweep = tokio::time::interval(Duration::from_secs(60));
     let mut second = tokio::time::interval(Duration::from_secs(1));
     second.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    let mut bundle_poll = tokio::time::interval(BUNDLE_POLL);
+    bundle_poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    // The start already published the state: the first heartbeat is one interval later.
+    let mut heartbeat =
+        tokio::time::interval_at(tokio::time::Instant::now() + HEARTBEAT, HEARTBEAT);
+    heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     tokio::pin!(shutdown);
     loop {
         let deadline = sup
@@ -148,7 +202,7 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
             .map(tokio::time::Instant::from_std);
         tokio::select! {
             () = &mut shutdown => break,
-            Some(event) = link_events.recv() => sup.on_link(event),
+            Some(event) = next_link_event(&mut link_events) => sup.on_link(event),
             Some(call) = control_rx.recv() => {
                 let reply = sup.on_control(call.request).await;
                 let _ = call.reply.send(reply);
@@ -158,35 +212,53 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> Result<(
                 sup.step(Event::Tick);
             }
             _ = sweep.tick() => sup.sweep(),
+            _ = heartbeat.tick() => sup.heartbeat(),
             _ = second.tick() => sup.screen_tick().await,
+            _ = bundle_poll.tick(), if sup.uplink.is_none() => {
+                if let Some(events) = sup.look_for_bundle()? {
+                    link_events = Some(events);
+                }
+            }
             Some(touch) = touches.recv() => {
                 sup.tap(touch.point.x, touch.point.y, touch.held).await;
             }
+        }
+        if std::mem::take(&mut sup.wipe_requested) {
+            sup.factory_reset(link_events.take()).await;
         }
     }
 
     tracing::info!("kioskd stopping");
     drop(control);
     sup.step(Event::Shutdown);
-    let leaving = futures::future::join_all(std::mem::take(&mut sup.leaving));
-    tokio::pin!(leaving);
-    loop {
-        // Keep reading the link while calls end, so it never stalls before `bye` is out.
-        tokio::select! {
-            _ = &mut leaving => break,
-            Some(_) = link_events.recv() => {}
-        }
-    }
-    sup.link
-        .publish_sticky(&sup.topics.state(), wire::encode(&StateReport::offline()));
-    sup.link.close();
-    if tokio::time::timeout(Duration::from_secs(3), link_task)
-        .await
-        .is_err()
-    {
-        tracing::warn!("broker unreachable at shutdown; the last will reports offline");
+    sup.wait_for_calls(&mut link_events).await;
+    if let Some(uplink) = sup.uplink.take() {
+        uplink.close(&StateReport::offline()).await;
     }
     Ok(())
+}
+
+async fn next_link_event(events: &mut Option<mpsc::Receiver<LinkEvent>>) -> Option<LinkEvent> {
+    match events {
+        Some(events) => events.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+impl Uplink {
+    /// Publishes a last state (retained, replacing the sticky one) and disconnects cleanly, so
+    /// the broker does not send the last will.
+    async fn close(self, last: &StateReport) {
+        self.link
+            .publish_sticky(&self.topics.state(), wire::encode(last));
+        self.link.close();
+        if tokio::time::timeout(Duration::from_secs(3), self.task)
+            .await
+            .is_err()
+        {
+            tracing::warn!("broker unreachable at shutdown; the last will reports offline");
+        }
+    }
 }
 
 /// The flow's clock: tokio's, so the deadlines it sleeps to and the time it reports agree (also
@@ -205,7 +277,7 @@ async fn sleep_until(deadline: Option<tokio::time::Instant>) {
 /// The kiosk's media: camera and microphone from config, the pictures into the screen.
 fn kiosk_media(config: &Config) -> MediaSpec {
     MediaSpec {
-        video_out: VideoOut::Screen(ScreenChannels::for_device(&config.device_id)),
+        video_out: VideoOut::Screen(ScreenChannels::for_device(CHANNELS)),
         ..config.media()
     }
 }
@@ -244,11 +316,25 @@ impl Supervisor {
                     ts: OffsetDateTime::now_utc(),
                     event,
                     appointment,
-                    reason,
+                    reason: reason.map(String::from),
                     duration_s,
                 };
-                self.link
-                    .publish(&self.topics.events(), wire::encode(&report), false);
+                if let (EventKind::CallEnded, Some(duration_s)) = (event, duration_s) {
+                    self.last_call = Some(heartbeat::last_call(
+                        duration_s,
+                        self.screen.quality,
+                        report.ts,
+                    ));
+                }
+                if let Some(log) = self.events.as_mut()
+                    && let Err(e) = log.record(&report)
+                {
+                    tracing::error!(error = %e, "event not recorded locally");
+                }
+                if let Some(up) = &self.uplink {
+                    up.link
+                        .publish(&up.topics.events(), wire::encode(&report), false);
+                }
             }
             Action::JoinSession {
                 session,
@@ -262,16 +348,8 @@ impl Supervisor {
     /// Publishes a state (retained, and again after every reconnect). One event can pass through
     /// several states (`accept` goes through consent to waiting): each is published as it was.
     fn publish_state(&self, state: KioskState, detail: Option<String>) {
-        let report = StateReport {
-            v: V1,
-            state,
-            since: Some(self.state_since),
-            version: Some(VERSION.into()),
-            detail,
-        };
-        tracing::info!(state = report.state.as_str(), detail = ?report.detail, "state");
-        self.link
-            .publish_sticky(&self.topics.state(), wire::encode(&report));
+        tracing::info!(state = state.as_str(), detail = ?detail, "state");
+        self.send_state(state, detail);
     }
 
     fn join(&mut self, session: String, patient_name: String) {
@@ -287,9 +365,14 @@ impl Supervisor {
             ice: ice_spec(&servers, allow_relay, &self.config.ice.local_addresses),
             jitter_latency_ms: self.config.media.jitter_latency_ms,
         };
-        self.link
-            .subscribe(&self.topics.session(&session, Side::Doctor));
-        let out = SessionPublisher::new(self.link.clone(), &self.topics, &session, Side::Kiosk);
+        // Without an uplink there are no appointments, so no code can lead here.
+        let Some(up) = &self.uplink else {
+            tracing::error!("no fleet connection to join a session on");
+            return;
+        };
+        up.link
+            .subscribe(&up.topics.session(&session, Side::Doctor));
+        let out = SessionPublisher::new(up.link.clone(), &up.topics, &session, Side::Kiosk);
         let (tx, mut rx) = mpsc::channel(16);
         let handle = call::start(spec, Box::new(out), tx);
         self.joins += 1;
@@ -324,22 +407,28 @@ impl Supervisor {
         let Some(active) = self.call.take() else {
             return;
         };
-        self.link
-            .unsubscribe(&self.topics.session(&active.session, Side::Doctor));
-        // Say bye now, so it goes out before the state this step publishes.
-        if let Some(reason) = bye {
-            let out = SessionPublisher::new(
-                self.link.clone(),
-                &self.topics,
-                &active.session,
-                Side::Kiosk,
-            );
-            call::SignalOut::send(&out, Signal::Bye { reason });
+        if let Some(up) = &self.uplink {
+            up.link
+                .unsubscribe(&up.topics.session(&active.session, Side::Doctor));
+            // Say bye now, so it goes out before the state this step publishes.
+            if let Some(reason) = bye {
+                let out = SessionPublisher::new(
+                    up.link.clone(),
+                    &up.topics,
+                    &active.session,
+                    Side::Kiosk,
+                );
+                call::SignalOut::send(&out, Signal::Bye { reason });
+            }
         }
-        let last_stats = self.last_stats.clone();
+        let (last_stats, devices) = (self.last_stats.clone(), self.devices.clone());
         self.leaving.retain(|task| !task.is_finished());
         self.leaving.push(tokio::spawn(async move {
             let stats = active.handle.finish(None).await;
+            devices
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .ended(active.id, &stats);
             tracing::info!(
                 session = %active.session,
                 video_frames_received = stats.video_frames_received,
@@ -358,13 +447,47 @@ impl Supervisor {
             Ok(_) => {}
             Err(e) => tracing::error!(error = %e, "cannot delete expired appointments"),
         }
+        if let Some(log) = self.events.as_mut()
+            && let Err(e) = log.prune_if_new_day(OffsetDateTime::now_utc())
+        {
+            tracing::error!(error = %e, "cannot prune the event log");
+        }
+    }
+
+    fn reconcile(&mut self, marker: &str) {
+        let Some(round) = self.sync.take_if(|round| round.marker == marker) else {
+            return;
+        };
+        match self.book.retain_only(&round.seen) {
+            Ok(gone) if !gone.is_empty() => {
+                tracing::info!(
+                    count = gone.len(),
+                    "appointments revoked while away deleted"
+                );
+                self.refresh_screen();
+            }
+            Ok(_) => {}
+            Err(e) => tracing::error!(error = %e, "cannot delete revoked appointments"),
+        }
     }
 
     fn on_link(&mut self, event: LinkEvent) {
         match event {
             LinkEvent::Connected => {
                 self.broker_up = Some(true);
-                tracing::info!(broker = %self.config.broker, "connected to broker");
+                let Some(up) = &self.uplink else { return };
+                tracing::info!(broker = %up.access.endpoint.url, "connected to broker");
+                // The broker delivers in order: once our marker comes back, every retained
+                // appointment has arrived, and whatever we hold beyond them was revoked.
+                let marker = format!("{:016x}", rand::random::<u64>());
+                up.link
+                    .publish(&up.topics.sync(), marker.clone().into_bytes(), false);
+                self.sync = Some(SyncRound {
+                    marker,
+                    seen: BTreeSet::new(),
+                });
+                // The link re-sends the retained state as it was; this one says "seen now".
+                self.heartbeat();
             }
             LinkEvent::Disconnected { reason, retry_in } => {
                 if self.broker_up != Some(false) {
@@ -374,7 +497,8 @@ impl Supervisor {
                 tracing::debug!(%reason, retry_in_ms = retry_in.as_millis() as u64, "broker unreachable, retrying");
             }
             LinkEvent::Message { topic, payload } => {
-                match fleet::parse_inbound(&self.topics, &topic, &payload) {
+                let Some(up) = &self.uplink else { return };
+                match fleet::parse_inbound(&up.topics, &topic, &payload) {
                     Ok(Some(inbound)) => self.on_inbound(inbound),
                     Ok(None) => {}
                     Err(e) => tracing::warn!(%topic, reason = %e, "message dropped"),
@@ -396,8 +520,12 @@ impl Supervisor {
                 self.apply_locale();
                 self.refresh_screen();
             }
+            Inbound::Synced(marker) => self.reconcile(&marker),
             Inbound::Appointment(appointment) => {
                 let id = appointment.id.clone();
+                if let Some(round) = &mut self.sync {
+                    round.seen.insert(id.clone());
+                }
                 match self.book.put(appointment, now) {
                     Ok(true) => tracing::info!(appointment = %id, "appointment stored"),
                     Ok(false) => tracing::info!(appointment = %id, "expired appointment ignored"),
@@ -421,6 +549,11 @@ impl Supervisor {
             }
             Inbound::Command(CommandKind::Refresh) => {
                 self.publish_state(self.kiosk.state(), self.kiosk.detail())
+            }
+            Inbound::Command(CommandKind::Identify) => self.identify(),
+            Inbound::Command(CommandKind::Wipe) => {
+                tracing::warn!("factory reset ordered by the fleet");
+                self.wipe_requested = true;
             }
             Inbound::Signal { session, signal } => match &self.call {
                 Some(active) if active.session == session => active.handle.deliver(signal),
@@ -447,77 +580,13 @@ impl Supervisor {
             }
             CallReport::Failed { failure, why } => {
                 tracing::warn!(%session, reason = %why, "call failed");
+                self.devices
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .failed(id, failure);
                 Event::CallFailed(failure)
             }
         };
         self.step(event);
-    }
-
-    async fn on_control(&mut self, request: ControlRequest) -> ControlReply {
-        let refused = match request {
-            ControlRequest::Status => return self.status(),
-            ControlRequest::Stats => {
-                let stats = match &self.call {
-                    Some(active) => active.handle.stats().await,
-                    None => {
-                        // A call that is still being ended has the latest numbers: wait for it.
-                        for leaving in std::mem::take(&mut self.leaving) {
-                            let _ = leaving.await;
-                        }
-                        self.last_stats
-                            .lock()
-                            .unwrap_or_else(|p| p.into_inner())
-                            .clone()
-                    }
-                };
-                return ControlReply {
-                    stats,
-                    ..self.status()
-                };
-            }
-            ControlRequest::EnterCode { code } => self.enter_code(code).await,
-            ControlRequest::Accept { name } => self.step(Event::Accept(name)),
-            ControlRequest::HangUp => self.step(Event::HangUp),
-            ControlRequest::Cancel => self.step(Event::Cancel),
-            ControlRequest::Tap { x, y, hold_ms } => {
-                self.tap(x, y, Duration::from_millis(hold_ms)).await
-            }
-            ControlRequest::Screenshot { path, composed } => {
-                return match self.screenshot(&path, composed) {
-                    Ok(()) => self.status(),
-                    Err(why) => ControlReply::bad_request(&why),
-                };
-            }
-        };
-        match refused {
-            Some(refusal) => ControlReply::refused(refusal),
-            None => self.status(),
-        }
-    }
-
-    async fn enter_code(&mut self, code: String) -> Option<Refusal> {
-        if !codes::is_well_formed(&code) {
-            return Some(Refusal::InvalidCodeFormat);
-        }
-        if let Err(refusal) = self.kiosk.code_entry_allowed(now()) {
-            return Some(refusal);
-        }
-        let candidates = self.book.valid_at(OffsetDateTime::now_utc());
-        // Argon2 takes tens of milliseconds per candidate on a Pi: keep it off the async threads.
-        let found = tokio::task::spawn_blocking(move || codes::find_match(&code, candidates))
-            .await
-            .ok()
-            .flatten();
-        self.step(Event::CodeChecked(found))
-    }
-
-    fn status(&self) -> ControlReply {
-        ControlReply {
-            ok: true,
-            state: Some(self.kiosk.state()),
-            session: self.kiosk.session().map(Into::into),
-            detail: self.kiosk.detail(),
-            ..ControlReply::default()
-        }
     }
 }

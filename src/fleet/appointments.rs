@@ -228,6 +228,24 @@ impl AppointmentBook {
         Ok(expired)
     }
 
+    /// Deletes every appointment not in `current`: after a reconnect, the retained appointments
+    /// on the broker are the truth, and one revoked while the kiosk was away is simply missing.
+    pub fn retain_only(
+        &mut self,
+        current: &std::collections::BTreeSet<String>,
+    ) -> Result<Vec<String>, StoreError> {
+        let gone: Vec<String> = self
+            .entries
+            .keys()
+            .filter(|id| !current.contains(*id))
+            .cloned()
+            .collect();
+        for id in &gone {
+            self.remove(id)?;
+        }
+        Ok(gone)
+    }
+
     /// The appointments whose window contains `now`: the only ones a code may open.
     pub fn valid_at(&self, now: OffsetDateTime) -> Vec<Appointment> {
         self.entries

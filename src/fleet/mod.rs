@@ -6,11 +6,16 @@ pub mod appointments;
 pub mod backoff;
 pub mod broker;
 pub mod codes;
+pub mod dynsec;
+pub mod eventlog;
+pub mod identity;
 pub mod link;
+pub mod pki;
+pub mod tls;
 pub mod topics;
 
 pub use appointments::{Appointment, AppointmentBook, InvalidAppointment};
-pub use broker::BrokerUrl;
+pub use broker::{BrokerUrl, Endpoint};
 pub use link::{Link, LinkEvent, LinkOptions};
 pub use topics::{Route, Side, Topics};
 
@@ -25,7 +30,13 @@ pub enum Inbound {
     Appointment(Appointment),
     Revoked(String),
     Command(CommandKind),
-    Signal { session: String, signal: Signal },
+    /// The kiosk's own sync marker came back: every retained message queued before it, all
+    /// current appointments among them, has been delivered.
+    Synced(String),
+    Signal {
+        session: String,
+        signal: Signal,
+    },
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -61,6 +72,7 @@ pub fn parse_inbound(
             Inbound::Appointment(Appointment::try_from(msg)?)
         }
         Route::Command => Inbound::Command(wire::decode::<Command>(payload)?.cmd),
+        Route::Sync => Inbound::Synced(String::from_utf8_lossy(payload).into_owned()),
         Route::Session {
             session,
             side: Side::Doctor,

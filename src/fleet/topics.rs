@@ -1,6 +1,6 @@
 //! The topic tree of protocol v1, built and parsed in one place.
 //!
-//! `{root}/devices/{device}/config | appointments/{id} | state | events | commands |
+//! `{root}/devices/{device}/config | appointments/{id} | state | events | commands | sync |
 //! sessions/{session}/kiosk | sessions/{session}/doctor`
 
 use crate::wire::is_valid_id;
@@ -38,7 +38,12 @@ pub enum Route {
     State,
     Events,
     Command,
-    Session { session: String, side: Side },
+    /// The kiosk's own marker, echoed back after the retained appointments (see protocol.md).
+    Sync,
+    Session {
+        session: String,
+        side: Side,
+    },
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -119,6 +124,9 @@ impl Topics {
     pub fn commands(&self) -> String {
         format!("{}/commands", self.base)
     }
+    pub fn sync(&self) -> String {
+        format!("{}/sync", self.base)
+    }
     pub fn session(&self, session: &str, side: Side) -> String {
         format!("{}/sessions/{session}/{}", self.base, side.as_str())
     }
@@ -132,6 +140,7 @@ impl Topics {
             ["state"] => Some(Route::State),
             ["events"] => Some(Route::Events),
             ["commands"] => Some(Route::Command),
+            ["sync"] => Some(Route::Sync),
             ["appointments", id] if is_valid_id(id) => Some(Route::Appointment((*id).into())),
             ["sessions", session, side] if is_valid_id(session) => {
                 let side = match *side {

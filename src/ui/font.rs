@@ -16,7 +16,9 @@ pub fn renderer(size: TextSize, panel: &Panel) -> FontRenderer {
         (TextSize::Small, false) => FontRenderer::new::<fonts::u8g2_font_fur14_tf>(),
         (TextSize::Body, false) => FontRenderer::new::<fonts::u8g2_font_fur20_tf>(),
         (TextSize::Title, false) => FontRenderer::new::<fonts::u8g2_font_fub25_tf>(),
-        (TextSize::Huge, false) => FontRenderer::new::<fonts::u8g2_font_fub30_tf>(),
+        // Huge is the room name on the identify screen, read from across the room: the
+        // largest face with umlauts on every panel, clearly bigger than Title.
+        (TextSize::Huge, false) => FontRenderer::new::<fonts::u8g2_font_fub42_tf>(),
         (TextSize::Small, true) => FontRenderer::new::<fonts::u8g2_font_fur20_tf>(),
         (TextSize::Body, true) => FontRenderer::new::<fonts::u8g2_font_fur25_tf>(),
         (TextSize::Title, true) => FontRenderer::new::<fonts::u8g2_font_fub30_tf>(),

@@ -1,8 +1,11 @@
 //! One example of every screen and state, for `kioskd --render-screens`, the README and the layout
-//! tests. The names sort in the order a consultation goes.
+//! tests. The names sort in the order a consultation goes; the screens outside a consultation
+//! (not set up yet, identified by the fleet) come first and last.
 
 use super::text::Locale;
-use super::view::{CallView, CodeNotice, Problem, Quality, Screen, StaffCheck, ViewModel};
+use super::view::{
+    CallView, CodeNotice, Problem, ProvisionNotice, Quality, Screen, StaffCheck, ViewModel,
+};
 
 pub fn gallery(locale: Locale) -> Vec<(&'static str, ViewModel)> {
     let doctor = "Dr. med. Anna Muster".to_string();
@@ -33,6 +36,16 @@ pub fn gallery(locale: Locale) -> Vec<(&'static str, ViewModel)> {
         version: "0.1.0".into(),
     };
     vec![
+        (
+            "00-not-provisioned",
+            with(Screen::NotProvisioned { notice: None }),
+        ),
+        (
+            "00-not-provisioned-bundle-refused",
+            with(Screen::NotProvisioned {
+                notice: Some(ProvisionNotice::BundleRefused),
+            }),
+        ),
         ("01-idle", base.clone()),
         (
             "01-idle-broker-offline",
@@ -135,6 +148,13 @@ pub fn gallery(locale: Locale) -> Vec<(&'static str, ViewModel)> {
                 broker_online: false,
                 ..with(Screen::StaffCheck(check))
             },
+        ),
+        (
+            "10-identify",
+            with(Screen::Identify {
+                room: base.room.clone(),
+                device: "praxis-muster-kiosk-02".into(),
+            }),
         ),
     ]
 }

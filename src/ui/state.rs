@@ -5,12 +5,17 @@
 //! Pure like the rest of the UI: time comes in as an argument. Everything typed is wiped when
 //! the flow returns to idle and after [`INPUT_IDLE`] without a touch on the code screen, so
 //! nothing a patient or the staff typed outlives the consultation.
+//!
+//! Two screens come from outside the flow, and the daemon switches them: the set-up screen while
+//! the kiosk has no device identity ([`ScreenState::set_provisioning`]), which covers everything,
+//! and the fleet's `identify` ([`ScreenState::identify`]), which covers only the idle screens so
+//! it never interrupts a consultation.
 
 use std::time::{Duration, Instant};
 
 use super::layout::Action;
 use super::text::Locale;
-use super::view::{CallView, CodeNotice, Quality, Screen, StaffCheck, ViewModel};
+use super::view::{CallView, CodeNotice, ProvisionNotice, Quality, Screen, StaffCheck, ViewModel};
 use crate::flow::Flow;
 use crate::wire::Refusal;
 
@@ -51,6 +56,22 @@ pub struct Surroundings {
     pub quality: Quality,
     /// What the device check found (shown on the staff check).
     pub staff: StaffCheck,
+}
+
+/// Whether the kiosk has its device identity. The daemon finds out; the screens only show it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Provisioning {
+    #[default]
+    Provisioned,
+    /// No identity yet: only the set-up screen shows, and touches do nothing.
+    Missing { notice: Option<ProvisionNotice> },
+}
+
+/// The fleet's `identify` request being shown.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Identifying {
+    room: String,
+    device: String,
 }
 
 /// What a keypad on the idle side is for.
@@ -96,6 +117,8 @@ pub struct ScreenState {
     camera_off: bool,
     /// Which flow state the screens last saw, to notice entering a new step.
     last_step: Option<std::mem::Discriminant<Flow>>,
+    provisioning: Provisioning,
+    identifying: Option<Identifying>,
 }
 
 impl ScreenState {
@@ -110,6 +133,8 @@ impl ScreenState {
             muted: false,
             camera_off: false,
             last_step: None,
+            provisioning: Provisioning::Provisioned,
+            identifying: None,
         }
     }
 
@@ -123,12 +148,35 @@ impl ScreenState {
         }
     }
 
-    /// Forgets everything typed and every switch: the next person starts fresh.
+    /// Forgets everything typed and every switch: the next person starts fresh. What the daemon
+    /// set from outside (provisioning, identify) stays until it says otherwise.
     pub fn wipe(&mut self) {
         *self = Self {
             last_step: self.last_step,
+            provisioning: self.provisioning,
+            identifying: self.identifying.take(),
             ..Self::new(self.default_locale)
         };
+    }
+
+    /// Whether the kiosk has its device identity. A change starts the screens afresh.
+    pub fn set_provisioning(&mut self, provisioning: Provisioning) {
+        if self.provisioning != provisioning {
+            self.provisioning = provisioning;
+            self.wipe();
+        }
+    }
+
+    /// Shows the fleet's `identify` screen over the idle screens until [`ScreenState::end_identify`]
+    /// or a tap on its OK. During a consultation it waits: if the daemon has not ended it by
+    /// the time the kiosk is back at the start, it shows then.
+    pub fn identify(&mut self, room: String, device: String) {
+        self.identifying = Some(Identifying { room, device });
+    }
+
+    /// The identify time is over (the daemon keeps the time). Does nothing if it was dismissed.
+    pub fn end_identify(&mut self) {
+        self.identifying = None;
     }
 
     /// Follows the flow into a new step: pre-fills the name, and wipes on the way back to idle.
@@ -163,6 +211,8 @@ impl ScreenState {
     /// `true` while the staff check shows (the daemon runs the device check then).
     pub fn in_staff_check(&self) -> bool {
         matches!(self.idle, Idle::StaffCheck { .. })
+            && self.identifying.is_none()
+            && self.provisioning == Provisioning::Provisioned
     }
 
     /// Leaves a code screen nobody touches any more. Returns `true` when the screen changed.
@@ -203,6 +253,17 @@ impl ScreenState {
 
     /// A button was touched. Returns what the kiosk must do, if anything.
     pub fn on_action(&mut self, action: Action, flow: &Flow, now: Instant) -> Option<Command> {
+        if let Provisioning::Missing { .. } = self.provisioning {
+            return None;
+        }
+        if self.identifying.is_some() && matches!(flow, Flow::Idle) {
+            // OK goes back to a fresh start screen, whatever was under the identify screen.
+            if action == Action::BackToStart {
+                self.identifying = None;
+                self.wipe();
+            }
+            return None;
+        }
         match flow {
             Flow::Idle => self.on_idle(action, now),
             Flow::CodeAccepted { .. } => self.on_name(action),
@@ -320,7 +381,28 @@ impl ScreenState {
 
     /// What the screen shows now.
     pub fn view(&self, flow: &Flow, around: &Surroundings, now: Instant) -> ViewModel {
-        let screen = match flow {
+        let screen = match (self.provisioning, &self.identifying, flow) {
+            (Provisioning::Missing { notice }, _, _) => Screen::NotProvisioned { notice },
+            (Provisioning::Provisioned, Some(Identifying { room, device }), Flow::Idle) => {
+                Screen::Identify {
+                    room: room.clone(),
+                    device: device.clone(),
+                }
+            }
+            _ => self.flow_screen(flow, around, now),
+        };
+        ViewModel {
+            locale: self.locale,
+            room: around.room.clone(),
+            clock: around.clock.clone(),
+            broker_online: around.broker_online,
+            screen,
+        }
+    }
+
+    /// The screen of the flow's current step.
+    fn flow_screen(&self, flow: &Flow, around: &Surroundings, now: Instant) -> Screen {
+        match flow {
             Flow::Idle => match &self.idle {
                 Idle::Start => Screen::Idle,
                 Idle::Keypad {
@@ -364,13 +446,6 @@ impl ScreenState {
                 duration_s: duration.as_secs(),
             },
             Flow::Failed { problem, .. } => Screen::Problem(*problem),
-        };
-        ViewModel {
-            locale: self.locale,
-            room: around.room.clone(),
-            clock: around.clock.clone(),
-            broker_online: around.broker_online,
-            screen,
         }
     }
 }

@@ -251,3 +251,47 @@ fn the_display_layer_is_transparent_where_video_shows_but_keeps_what_is_drawn_ov
         "the call's duration stays on top of the picture ({text} white pixels)"
     );
 }
+
+#[test]
+fn the_set_up_screen_has_nothing_to_touch_and_names_the_file_kioskd_looks_for() {
+    for (panel, locale, name, view) in every_screen() {
+        if !matches!(view.screen, Screen::NotProvisioned { .. }) {
+            continue;
+        }
+        let l = layout(&view, &panel);
+        assert!(
+            l.buttons.is_empty(),
+            "{name} {locale:?} {panel}: no buttons"
+        );
+        assert!(
+            l.labels
+                .iter()
+                .any(|label| label.text.contains(crate::wire::BUNDLE_FILE_NAME)),
+            "{name} {locale:?} {panel}: the technician's line names the bundle file"
+        );
+    }
+}
+
+#[test]
+fn identify_shows_the_room_largest_and_ok_goes_back_to_the_start() {
+    for (panel, locale, name, view) in every_screen() {
+        let Screen::Identify { room, device } = &view.screen else {
+            continue;
+        };
+        let l = layout(&view, &panel);
+        let actions: Vec<Action> = l.buttons.iter().map(|b| b.action).collect();
+        assert_eq!(actions, [Action::BackToStart], "{name} {locale:?} {panel}");
+        let room_label = l.labels.iter().find(|label| label.text == *room).unwrap();
+        assert_eq!(
+            room_label.size,
+            super::layout::TextSize::Huge,
+            "{name} {locale:?} {panel}: the room in the largest type"
+        );
+        assert!(
+            l.labels
+                .iter()
+                .any(|label| label.text.contains(device.as_str())),
+            "{name} {locale:?} {panel}: the device id shows"
+        );
+    }
+}

@@ -82,6 +82,12 @@ pub enum Msg {
     Missing,
     Connected,
     Offline,
+    NotProvisionedTitle,
+    NotProvisionedBody,
+    NotProvisionedTechnician,
+    ProvisionBundleRefused,
+    IdentifyBody,
+    IdentifyOk,
 }
 
 pub fn text(locale: Locale, msg: Msg) -> &'static str {
@@ -183,6 +189,24 @@ pub fn text(locale: Locale, msg: Msg) -> &'static str {
         Missing => ("fehlt", "missing"),
         Connected => ("verbunden", "connected"),
         Offline => ("nicht verbunden", "offline"),
+        NotProvisionedTitle => (
+            "Dieses Gerät ist noch nicht eingerichtet",
+            "This device is not set up yet",
+        ),
+        NotProvisionedBody => (
+            "Bitte wenden Sie sich an das Praxisteam.",
+            "Please ask the practice staff.",
+        ),
+        NotProvisionedTechnician => (
+            "Technik: Bereitstellungsdatei (praxiskiosk-provision.json) auf die Boot-Partition legen.",
+            "Technicians: put the provisioning file (praxiskiosk-provision.json) on the boot partition.",
+        ),
+        ProvisionBundleRefused => ("Bereitstellungsdatei ungültig", "Provisioning file refused"),
+        IdentifyBody => (
+            "Dieses Gerät wurde von der Geräteverwaltung aufgerufen.",
+            "The fleet manager is identifying this device.",
+        ),
+        IdentifyOk => ("OK", "OK"),
     };
     match locale {
         Locale::De => de,
@@ -208,6 +232,13 @@ pub fn with_doctor(locale: Locale, doctor: &str) -> String {
     match locale {
         Locale::De => format!("Termin bei {doctor}"),
         Locale::En => format!("Appointment with {doctor}"),
+    }
+}
+
+pub fn device_id(locale: Locale, device: &str) -> String {
+    match locale {
+        Locale::De => format!("Geräte-ID: {device}"),
+        Locale::En => format!("Device ID: {device}"),
     }
 }
 

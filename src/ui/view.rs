@@ -44,6 +44,17 @@ pub enum Screen {
         notice: Option<CodeNotice>,
     },
     StaffCheck(StaffCheck),
+    /// The kiosk has no device identity yet (fresh SD card, or reset by the fleet): nothing for a
+    /// patient to do, so no buttons; a line tells a technician what is missing.
+    NotProvisioned {
+        notice: Option<ProvisionNotice>,
+    },
+    /// The fleet manager asked this kiosk to show itself among many (`identify`).
+    Identify {
+        /// The room's name, shown large so it can be read from the door.
+        room: String,
+        device: String,
+    },
 }
 
 /// The call screen: the picture is the doctor's, so only the controls and the call's state.
@@ -67,6 +78,14 @@ pub enum CodeNotice {
     },
     /// The fleet has not set a staff PIN for this kiosk.
     NotSetUp,
+}
+
+/// Why the last provisioning bundle did not give the kiosk its identity. Fixed texts rather than
+/// the error itself: they stay translated and fit their box; the details go to the log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProvisionNotice {
+    /// A bundle was on the boot partition but could not be used.
+    BundleRefused,
 }
 
 /// The three-level connection quality the rules want participants to see.

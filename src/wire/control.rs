@@ -44,13 +44,19 @@ pub enum ControlRequest {
 pub enum Refusal {
     BadRequest,
     InvalidCodeFormat,
-    WrongCode { attempts_left: u32 },
-    LockedOut { remaining_s: u64 },
+    WrongCode {
+        attempts_left: u32,
+    },
+    LockedOut {
+        remaining_s: u64,
+    },
     Busy,
     NotNow,
     NoCall,
     NameMissing,
     NameInvalid,
+    /// The kiosk has no device identity yet.
+    NotProvisioned,
 }
 
 impl Refusal {
@@ -65,6 +71,7 @@ impl Refusal {
             Self::NoCall => "no_call",
             Self::NameMissing => "name_missing",
             Self::NameInvalid => "name_invalid",
+            Self::NotProvisioned => "not_provisioned",
         }
     }
 
@@ -85,6 +92,9 @@ impl Refusal {
                 "Bitte geben Sie den Namen der Patientin / des Patienten ein.".into()
             }
             Self::NameInvalid => "Der Name muss 1 bis 100 Zeichen lang sein.".into(),
+            Self::NotProvisioned => {
+                "Dieses Gerät ist noch nicht eingerichtet (keine Bereitstellungsdatei).".into()
+            }
         }
     }
 
@@ -103,6 +113,7 @@ impl Refusal {
             Self::NoCall => "There is no call.".into(),
             Self::NameMissing => "Please enter the patient's name.".into(),
             Self::NameInvalid => "The name must be 1 to 100 characters long.".into(),
+            Self::NotProvisioned => "This device is not set up yet (no provisioning file).".into(),
         }
     }
 }

@@ -52,6 +52,8 @@ pub enum KioskState {
     Ended,
     Error,
     Offline,
+    /// No device identity: before the provisioning bundle is imported, and after a wipe.
+    NotProvisioned,
     #[serde(other, skip_serializing)]
     Unknown,
 }
@@ -67,6 +69,7 @@ impl KioskState {
             Self::Ended => "ended",
             Self::Error => "error",
             Self::Offline => "offline",
+            Self::NotProvisioned => "not_provisioned",
             Self::Unknown => "unknown",
         }
     }
@@ -87,10 +90,26 @@ pub struct StateReport {
     pub version: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
+    /// Seconds since kioskd started.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uptime_s: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub health: Option<Health>,
+    /// The last call that ended since kioskd started. Never who took part in it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_call: Option<LastCall>,
+    /// When this report was made (the heartbeat): the fleet's "last seen".
+    #[serde(
+        default,
+        with = "optional_time",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub at: Option<OffsetDateTime>,
 }
 
 impl StateReport {
     /// The last will: what the broker publishes when the kiosk vanishes without saying goodbye.
+    /// It is fixed when the kiosk connects, so it carries nothing that changes later.
     pub fn offline() -> Self {
         Self {
             v: V1,
@@ -98,8 +117,59 @@ impl StateReport {
             since: None,
             version: None,
             detail: None,
+            uptime_s: None,
+            health: None,
+            last_call: None,
+            at: None,
         }
     }
+}
+
+/// What the kiosk knows about its camera and microphone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Health {
+    pub camera: DeviceHealth,
+    pub microphone: DeviceHealth,
+}
+
+impl Health {
+    pub const UNKNOWN: Self = Self {
+        camera: DeviceHealth::Unknown,
+        microphone: DeviceHealth::Unknown,
+    };
+}
+
+/// One device's health. `Unknown` is also what names added by a later version read as.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeviceHealth {
+    Ok,
+    Missing,
+    Failed,
+    #[serde(other)]
+    Unknown,
+}
+
+impl DeviceHealth {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Ok => "ok",
+            Self::Missing => "missing",
+            Self::Failed => "failed",
+            Self::Unknown => "unknown",
+        }
+    }
+}
+
+/// The last call's length and how it went, for the fleet's overview.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LastCall {
+    pub duration_s: u64,
+    /// The connection quality the call screen showed when the call ended: `good`, `fair`, `poor`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quality: Option<String>,
+    #[serde(with = "super::rfc3339")]
+    pub ended_at: OffsetDateTime,
 }
 
 /// What happened, for the fleet's records. Never carries a code or a patient name.
@@ -112,6 +182,8 @@ pub enum EventKind {
     CallStarted,
     CallEnded,
     Error,
+    /// The fleet's `wipe`: the last event before the kiosk forgets everything.
+    FactoryReset,
     #[serde(other, skip_serializing)]
     Unknown,
 }
@@ -141,8 +213,16 @@ pub struct Command {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum CommandKind {
+    /// End a running call (the kiosk says `bye`).
     EndCall,
+    /// Publish the state report now.
     Refresh,
+    /// Show the room name and device id on the screen for a while and play a tone, so a
+    /// technician finds this kiosk among many.
+    Identify,
+    /// Factory reset: end any call, delete appointments, logs, config and the device identity;
+    /// the kiosk then shows "not provisioned" until a new provisioning bundle arrives.
+    Wipe,
 }
 
 mod optional_time {
@@ -190,15 +270,65 @@ mod tests {
     #[test]
     fn state_report_uses_snake_case_names_and_tolerates_new_ones() {
         let report = StateReport {
-            v: V1,
-            state: KioskState::CodeAccepted,
-            since: None,
             version: Some("0.1.0".into()),
-            detail: None,
+            state: KioskState::CodeAccepted,
+            ..StateReport::offline()
         };
         let json = String::from_utf8(encode(&report)).unwrap();
         assert_eq!(json, r#"{"v":1,"state":"code_accepted","version":"0.1.0"}"#);
         let later: StateReport = decode(br#"{"v":1,"state":"updating"}"#).unwrap();
         assert_eq!(later.state, KioskState::Unknown);
+    }
+
+    #[test]
+    fn the_last_will_is_just_offline() {
+        assert_eq!(
+            String::from_utf8(encode(&StateReport::offline())).unwrap(),
+            r#"{"v":1,"state":"offline"}"#
+        );
+    }
+
+    #[test]
+    fn heartbeat_fields_round_trip_and_old_reports_still_read() {
+        let report = StateReport {
+            v: V1,
+            state: KioskState::Idle,
+            since: Some(time::macros::datetime!(2026-11-28 08:00 UTC)),
+            version: Some("0.2.0".into()),
+            detail: None,
+            uptime_s: Some(7200),
+            health: Some(Health {
+                camera: DeviceHealth::Ok,
+                microphone: DeviceHealth::Failed,
+            }),
+            last_call: Some(LastCall {
+                duration_s: 412,
+                quality: Some("fair".into()),
+                ended_at: time::macros::datetime!(2026-11-28 09:05:40 UTC),
+            }),
+            at: Some(time::macros::datetime!(2026-11-28 10:00 +01:00)),
+        };
+        let json: serde_json::Value = serde_json::from_slice(&encode(&report)).unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({"v":1,"state":"idle","since":"2026-11-28T08:00:00Z","version":"0.2.0",
+                "uptime_s":7200,"health":{"camera":"ok","microphone":"failed"},
+                "last_call":{"duration_s":412,"quality":"fair","ended_at":"2026-11-28T09:05:40Z"},
+                "at":"2026-11-28T09:00:00Z"})
+        );
+        assert_eq!(decode::<StateReport>(&encode(&report)).unwrap(), report);
+
+        // A report from a kiosk before the heartbeat, and one from a later version.
+        let old: StateReport = decode(br#"{"v":1,"state":"idle","version":"0.1.0"}"#).unwrap();
+        assert_eq!((old.health, old.at, old.uptime_s), (None, None, None));
+        let later: StateReport = decode(
+            br#"{"v":1,"state":"idle","health":{"camera":"overheated","microphone":"ok","speaker":"ok"},
+                "last_call":{"duration_s":5,"ended_at":"2026-11-28T09:05:40Z","mos":4.1}}"#,
+        )
+        .unwrap();
+        let health = later.health.unwrap();
+        assert_eq!(health.camera, DeviceHealth::Unknown);
+        assert_eq!(health.microphone, DeviceHealth::Ok);
+        assert_eq!(later.last_call.unwrap().quality, None);
     }
 }

@@ -7,13 +7,17 @@
 
 mod control;
 mod fleet;
+mod join;
+mod provision;
 mod signal;
 
 pub use control::{CallStats, ControlReply, ControlRequest, Refusal};
 pub use fleet::{
-    AppointmentMsg, Command, CommandKind, DeviceConfig, EventKind, EventReport, KioskState,
-    StateReport,
+    AppointmentMsg, Command, CommandKind, DeviceConfig, DeviceHealth, EventKind, EventReport,
+    Health, KioskState, LastCall, StateReport,
 };
+pub use join::{JoinLink, JoinLinkError};
+pub use provision::{BUNDLE_FILE_NAME, ProvisionBundle};
 pub use signal::{ByeReason, Signal, SignalMsg};
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer, de::DeserializeOwned};
@@ -100,13 +104,17 @@ pub(crate) mod rfc3339 {
             .expect("a UTC time in range always formats")
     }
 
+    pub fn parse(text: &str) -> Result<OffsetDateTime, time::error::Parse> {
+        OffsetDateTime::parse(text, &Rfc3339)
+    }
+
     pub fn serialize<S: serde::Serializer>(t: &OffsetDateTime, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_str(&format(*t))
     }
 
     pub fn deserialize<'de, D: serde::Deserializer<'de>>(d: D) -> Result<OffsetDateTime, D::Error> {
         let text = <std::borrow::Cow<'de, str> as serde::Deserialize>::deserialize(d)?;
-        OffsetDateTime::parse(&text, &Rfc3339).map_err(serde::de::Error::custom)
+        parse(&text).map_err(serde::de::Error::custom)
     }
 }
 

@@ -35,13 +35,14 @@ pub(super) struct Touchscreen {
     layer: Frame,
     layout: Layout,
     shown: Option<ViewModel>,
-    quality: Quality,
+    /// The level the call screen shows; the state report's last call names it too.
+    pub(super) quality: Quality,
     /// The previous statistics sample of the running call, for the quality indicator.
     sample: Option<CallStats>,
     /// The camera and microphone test, running while the staff check shows.
     device_check: Option<DeviceCheck>,
     /// The speaker test tone, while it plays.
-    tone: Option<gst::Pipeline>,
+    pub(super) tone: Option<gst::Pipeline>,
     /// Wrong staff PINs lock the keypad like wrong codes do.
     pin_lockout: Lockout,
 }
@@ -66,7 +67,7 @@ impl Touchscreen {
 }
 
 impl Supervisor {
-    fn surroundings(&self) -> Surroundings {
+    pub(super) fn surroundings(&self) -> Surroundings {
         let room = self
             .device_config
             .as_ref()
@@ -157,6 +158,7 @@ impl Supervisor {
 
     /// Once a second: the clock, the call's duration and quality, the code screen's timeout.
     pub(super) async fn screen_tick(&mut self) {
+        self.identify_tick();
         let stats = match &self.call {
             Some(active) if matches!(self.kiosk.flow(), crate::flow::Flow::InCall { .. }) => {
                 active.handle.stats().await

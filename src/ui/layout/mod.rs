@@ -183,6 +183,35 @@ impl Layout {
         });
     }
 
+    /// One label in the largest of `sizes` (largest first) that `rect` holds; the smallest if
+    /// none does, and the overflow tests say so. For texts the layout does not know in advance.
+    fn fitted(
+        &mut self,
+        m: &Metrics,
+        rect: Rectangle,
+        text: &str,
+        sizes: &[TextSize],
+        ink: Ink,
+        align: Align,
+    ) {
+        let fits = |size: &&TextSize| {
+            wrap(
+                &renderer(**size, &m.panel),
+                text,
+                rect.size.width,
+                rect.size.height,
+            )
+            .is_ok()
+        };
+        let size = sizes
+            .iter()
+            .find(fits)
+            .or(sizes.last())
+            .copied()
+            .unwrap_or(TextSize::Small);
+        self.label(rect, text, size, ink, align);
+    }
+
     /// Stacks paragraphs top to bottom in `area`, each as tall as its wrapped lines, with the
     /// space left spread between them. Falls back to smaller type only if `size` cannot fit.
     fn stack(&mut self, m: &Metrics, area: Rectangle, items: &[String], size: TextSize, ink: Ink) {
@@ -226,6 +255,14 @@ pub const BUTTON_PADDING: i32 = 4;
 /// The height of one line of `size` on this panel.
 fn line_height(m: &Metrics, size: TextSize) -> u32 {
     renderer(size, &m.panel).get_default_line_height()
+}
+
+/// How tall `text` is in `size` when wrapped to `width` (one line if a word is too wide: the
+/// overflow tests catch that).
+fn text_height(m: &Metrics, size: TextSize, text: &str, width: u32) -> u32 {
+    let font = renderer(size, &m.panel);
+    let lines = wrap(&font, text, width, u32::MAX).map_or(1, |l| l.len() as u32);
+    lines * font.get_default_line_height()
 }
 
 /// Lays out `view` for `panel`.

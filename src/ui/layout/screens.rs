@@ -7,11 +7,13 @@ use embedded_graphics::primitives::Rectangle;
 use super::keys::{keyboard, keypad};
 use super::{
     Action, Align, Backdrop, Ink, Layout, Metrics, Slot, TextSize, Tone, columns, inset,
-    line_height, rows, split_h, take_bottom, take_top,
+    line_height, rows, split_h, take_bottom, take_top, text_height,
 };
 use crate::ui::state::STAFF_PIN_DIGITS;
 use crate::ui::text::{self, Locale, Msg, text};
-use crate::ui::view::{CallView, CodeNotice, Problem, Quality, Screen, StaffCheck, ViewModel};
+use crate::ui::view::{
+    CallView, CodeNotice, Problem, ProvisionNotice, Quality, Screen, StaffCheck, ViewModel,
+};
 
 pub(super) fn layout(view: &ViewModel, m: &Metrics) -> Layout {
     let mut out = Layout {
@@ -52,6 +54,8 @@ pub(super) fn layout(view: &ViewModel, m: &Metrics) -> Layout {
             message(&mut out, m, "!", body, text(l, Msg::BackToStart));
         }
         Screen::StaffCheck(check) => staff_check(&mut out, m, l, view.broker_online, check),
+        Screen::NotProvisioned { notice } => not_provisioned(&mut out, m, l, *notice),
+        Screen::Identify { room, device } => identify(&mut out, m, l, room, device),
     }
     out
 }
@@ -67,9 +71,12 @@ fn problem_text(problem: Problem) -> Msg {
     }
 }
 
-/// A title row at the top; returns the rest.
+/// A title row at the top, taller where a long title wraps; returns the rest.
 fn title(out: &mut Layout, m: &Metrics, area: Rectangle, title: &str) -> Rectangle {
-    let (top, rest) = take_top(area, m.button, m.gap);
+    let height = m
+        .button
+        .max(text_height(m, TextSize::Title, title, area.size.width));
+    let (top, rest) = take_top(area, height, m.gap);
     out.label(top, title, TextSize::Title, Ink::Normal, Align::Left);
     rest
 }
@@ -473,6 +480,79 @@ fn staff_check(out: &mut Layout, m: &Metrics, l: Locale, broker_online: bool, ch
         m,
         back,
         text(l, Msg::BackToStart),
+        Action::BackToStart,
+        Tone::Primary,
+    );
+}
+
+/// No buttons: a patient can do nothing here but ask. The technician's line sits small at the
+/// bottom, with the reason the last bundle was refused just above it.
+fn not_provisioned(out: &mut Layout, m: &Metrics, l: Locale, notice: Option<ProvisionNotice>) {
+    let rest = title(out, m, m.content(), text(l, Msg::NotProvisionedTitle));
+    let width = rest.size.width;
+    let technician = text(l, Msg::NotProvisionedTechnician);
+    let (rest, bottom) = take_bottom(
+        rest,
+        text_height(m, TextSize::Small, technician, width),
+        m.gap,
+    );
+    out.label(bottom, technician, TextSize::Small, Ink::Muted, Align::Left);
+    let rest = match notice {
+        Some(notice) => {
+            let note = text(
+                l,
+                match notice {
+                    ProvisionNotice::BundleRefused => Msg::ProvisionBundleRefused,
+                },
+            );
+            let (rest, line) =
+                take_bottom(rest, text_height(m, TextSize::Body, note, width), m.gap / 2);
+            out.label(line, note, TextSize::Body, Ink::Alert, Align::Left);
+            rest
+        }
+        None => rest,
+    };
+    out.stack(
+        m,
+        rest,
+        &[text(l, Msg::NotProvisionedBody).to_string()],
+        TextSize::Title,
+        Ink::Normal,
+    );
+}
+
+/// Made to be found from across the room: the room's name as large as it fits, in a box.
+fn identify(out: &mut Layout, m: &Metrics, l: Locale, room: &str, device: &str) {
+    let area = m.content();
+    let why = text(l, Msg::IdentifyBody);
+    let (top, rest) = take_top(
+        area,
+        text_height(m, TextSize::Body, why, area.size.width),
+        m.gap,
+    );
+    out.label(top, why, TextSize::Body, Ink::Normal, Align::Left);
+    let (middle, bottom) = take_bottom(rest, m.button, m.gap);
+    let id = text::device_id(l, device);
+    let (name, id_row) = take_bottom(
+        middle,
+        text_height(m, TextSize::Title, &id, middle.size.width),
+        m.gap,
+    );
+    out.boxes.push(name);
+    out.fitted(
+        m,
+        inset(name, m.gap),
+        room,
+        &[TextSize::Huge, TextSize::Title, TextSize::Body],
+        Ink::Normal,
+        Align::Center,
+    );
+    out.label(id_row, id, TextSize::Title, Ink::Normal, Align::Center);
+    let (_, ok) = split_h(bottom, 0.5, m.gap);
+    out.button(
+        m,
+        ok,
+        text(l, Msg::IdentifyOk),
         Action::BackToStart,
         Tone::Primary,
     );

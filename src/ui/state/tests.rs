@@ -256,3 +256,96 @@ fn the_staff_check_opens_with_the_pin_and_closes_by_itself() {
     s.on_action(Action::BackToStart, &Flow::Idle, t0);
     assert_eq!(s.view(&Flow::Idle, &around(), t0).screen, Screen::Idle);
 }
+
+#[test]
+fn without_an_identity_only_the_set_up_screen_shows_and_taps_do_nothing() {
+    let t0 = Instant::now();
+    let mut s = ScreenState::new(Locale::De);
+    s.sync(&Flow::Idle);
+    s.on_action(Action::StartCode, &Flow::Idle, t0);
+    type_digits(&mut s, "123", t0);
+    let notice = Some(ProvisionNotice::BundleRefused);
+    s.set_provisioning(Provisioning::Missing { notice });
+    let call = Flow::InCall {
+        appointment: appointment(None),
+        name: "Max".into(),
+        since: t0,
+    };
+    for flow in [Flow::Idle, call] {
+        assert_eq!(
+            s.view(&flow, &around(), t0).screen,
+            Screen::NotProvisioned { notice }
+        );
+    }
+    s.identify("Raum 1".into(), "kiosk-01".into());
+    assert_eq!(
+        s.view(&Flow::Idle, &around(), t0).screen,
+        Screen::NotProvisioned { notice },
+        "the set-up screen covers identify too"
+    );
+    s.end_identify();
+    for action in [Action::StartCode, Action::StaffLongPress, Action::Digit(1)] {
+        assert_eq!(s.on_action(action, &Flow::Idle, t0), None);
+    }
+    s.set_provisioning(Provisioning::Provisioned);
+    assert_eq!(
+        s.view(&Flow::Idle, &around(), t0).screen,
+        Screen::Idle,
+        "provisioned, the kiosk starts afresh: the digits typed before are gone"
+    );
+}
+
+#[test]
+fn identify_covers_the_idle_screens_never_a_consultation_and_ok_goes_back_to_the_start() {
+    let t0 = Instant::now();
+    let identify = Screen::Identify {
+        room: "Raum 1".into(),
+        device: "kiosk-01".into(),
+    };
+    let mut s = ScreenState::new(Locale::De);
+    s.sync(&Flow::Idle);
+    s.on_action(Action::StaffLongPress, &Flow::Idle, t0);
+    s.staff_pin_checked(Ok(()), t0);
+    assert!(s.in_staff_check());
+    s.identify("Raum 1".into(), "kiosk-01".into());
+    assert_eq!(s.view(&Flow::Idle, &around(), t0).screen, identify);
+    assert!(!s.in_staff_check(), "the device test stops while covered");
+    assert_eq!(
+        s.on_action(Action::SpeakerTest, &Flow::Idle, t0),
+        None,
+        "the staff check under it takes no taps"
+    );
+    assert_eq!(s.on_action(Action::BackToStart, &Flow::Idle, t0), None);
+    assert_eq!(s.view(&Flow::Idle, &around(), t0).screen, Screen::Idle);
+    s.end_identify();
+    assert_eq!(s.view(&Flow::Idle, &around(), t0).screen, Screen::Idle);
+
+    let call = Flow::InCall {
+        appointment: appointment(None),
+        name: "Max".into(),
+        since: t0,
+    };
+    s.sync(&call);
+    s.identify("Raum 1".into(), "kiosk-01".into());
+    assert!(matches!(
+        s.view(&call, &around(), t0).screen,
+        Screen::InCall(_)
+    ));
+    assert_eq!(
+        s.on_action(Action::HangUp, &call, t0),
+        None,
+        "the call's buttons still work"
+    );
+    assert_eq!(
+        s.on_action(Action::ConfirmHangUp, &call, t0),
+        Some(Command::HangUp)
+    );
+    s.sync(&Flow::Idle);
+    assert_eq!(
+        s.view(&Flow::Idle, &around(), t0).screen,
+        identify,
+        "not yet ended by the daemon, it shows once the kiosk is back at the start"
+    );
+    s.end_identify();
+    assert_eq!(s.view(&Flow::Idle, &around(), t0).screen, Screen::Idle);
+}
