@@ -6,5 +6,7 @@ mod harness;
 mod codes;
 mod consultation;
 mod persistence;
+mod provisioning;
 mod robustness;
+mod security;
 mod touch;

@@ -24,6 +24,9 @@ pub struct KioskConfig {
     pub panel: &'static str,
     /// Allow composed screenshots (`[screen] development`).
     pub development: bool,
+    /// A provisioned kiosk (mutual TLS) looks for its bundle here; otherwise it is a
+    /// development kiosk on a plaintext loopback broker at `broker_port`.
+    pub bundle: Option<PathBuf>,
 }
 
 impl KioskConfig {
@@ -35,14 +38,22 @@ impl KioskConfig {
             locale: "de",
             panel: "800x480",
             development: false,
+            bundle: None,
+        }
+    }
+
+    /// A kiosk that provisions itself from `bundle` (and has no other way to its fleet).
+    pub fn provisioned(bundle: &Path) -> Self {
+        Self {
+            bundle: Some(bundle.to_path_buf()),
+            ..Self::new(0)
         }
     }
 
     pub fn write(&self, dir: &Path) -> PathBuf {
         let path = dir.join("kioskd.toml");
         let text = format!(
-            r#"device_id = "{DEVICE}"
-broker = "mqtt://127.0.0.1:{port}"
+            r#"{fleet}
 state_dir = "{state}"
 control_socket = "{socket}"
 locale = "{locale}"
@@ -67,7 +78,13 @@ development = {development}
 
 [timeouts]
 {timeouts}"#,
-            port = self.broker_port,
+            fleet = match &self.bundle {
+                Some(bundle) => format!("provisioning_bundle = \"{}\"", bundle.display()),
+                None => format!(
+                    "device_id = \"{DEVICE}\"\nbroker = \"mqtt://127.0.0.1:{}\"\nplaintext_loopback = true",
+                    self.broker_port
+                ),
+            },
             state = dir.join("state").display(),
             socket = dir.join("control.sock").display(),
             timeouts = self.timeouts,
@@ -230,20 +247,27 @@ pub struct Doctor {
 }
 
 impl Doctor {
+    /// A doctor on a plaintext development broker.
     pub fn start(broker_port: u16, session: &str, extra: &[&str]) -> Self {
+        let broker = format!("mqtt://127.0.0.1:{broker_port}");
+        let global = ["--broker", &broker, "--plaintext-loopback"];
+        Self::spawn(&global, &["--device", DEVICE, "--session", session], extra)
+    }
+
+    /// A doctor joining from the join link, on the TLS broker's doctor listener.
+    pub fn join(fleet: &super::Fleet, link: &str, extra: &[&str]) -> Self {
+        let broker = format!("mqtts://127.0.0.1:{}", fleet.doctor_port);
+        let ca_dir = fleet.ca_dir();
+        let global = ["--broker", &broker, "--ca-dir", ca_dir.to_str().unwrap()];
+        Self::spawn(&global, &["--link", link], extra)
+    }
+
+    fn spawn(global: &[&str], join: &[&str], extra: &[&str]) -> Self {
         let mut child = Command::new(env!("CARGO_BIN_EXE_kioskctl"))
-            .arg("--broker")
-            .arg(format!("mqtt://127.0.0.1:{broker_port}"))
-            .args([
-                "doctor",
-                "--device",
-                DEVICE,
-                "--session",
-                session,
-                "--ice-local",
-                "127.0.0.1",
-                "--json",
-            ])
+            .args(global)
+            .arg("doctor")
+            .args(join)
+            .args(["--ice-local", "127.0.0.1", "--json"])
             .args(extra)
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())

@@ -2,12 +2,16 @@
 //! and an MQTT watcher. Every process is owned by a guard that stops it on drop, so a failing test
 //! leaves nothing running. Everything listens on free loopback ports; ICE is pinned to 127.0.0.1.
 
+mod fleet;
 mod kiosk;
 mod mosquitto;
+mod probe;
 mod watcher;
 
+pub use fleet::{Fleet, fleet_options};
 pub use kiosk::{Doctor, Kiosk, KioskConfig};
 pub use mosquitto::Mosquitto;
+pub use probe::Probe;
 pub use watcher::{Watcher, in_order};
 
 use std::net::TcpListener;
@@ -49,6 +53,7 @@ pub fn kioskctl(broker_port: u16, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_kioskctl"))
         .arg("--broker")
         .arg(format!("mqtt://127.0.0.1:{broker_port}"))
+        .arg("--plaintext-loopback")
         .args(args)
         .output()
         .expect("kioskctl runs")
@@ -86,20 +91,27 @@ pub struct Appointment {
     pub id: String,
     pub session: String,
     pub code: String,
+    /// The doctor's join link (TLS brokers only).
+    pub link: Option<String>,
 }
 
-pub fn create_appointment(broker_port: u16, extra: &[&str]) -> Appointment {
+/// The arguments of `kioskctl appointment create` for the test kiosk, plus `extra`.
+pub fn create_args<'a>(device: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
     let mut args = vec![
         "appointment",
         "create",
         "--device",
-        DEVICE,
+        device,
         "--doctor",
         "Dr. med. Anna Muster",
         "--json",
     ];
     args.extend_from_slice(extra);
-    let out = kioskctl(broker_port, &args);
+    args
+}
+
+/// Reads what `kioskctl appointment create --json` printed.
+pub fn parse_appointment(out: &Output) -> Appointment {
     assert!(
         out.status.success(),
         "appointment create failed: {}",
@@ -111,5 +123,10 @@ pub fn create_appointment(broker_port: u16, extra: &[&str]) -> Appointment {
         id: field("appointment"),
         session: field("session"),
         code: field("code"),
+        link: v["join_link"].as_str().map(String::from),
     }
+}
+
+pub fn create_appointment(broker_port: u16, extra: &[&str]) -> Appointment {
+    parse_appointment(&kioskctl(broker_port, &create_args(DEVICE, extra)))
 }

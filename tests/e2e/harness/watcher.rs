@@ -15,16 +15,25 @@ pub struct Watcher {
 }
 
 impl Watcher {
+    /// A watcher on a plaintext loopback broker.
     pub fn start(port: u16) -> Self {
-        // Client ids must be unique: a second client with the same id would take over the session.
+        let mut opts = MqttOptions::new(Self::client_id(), "127.0.0.1", port);
+        opts.set_max_packet_size(1 << 20, 1 << 20);
+        Self::start_with(opts)
+    }
+
+    /// Client ids must be unique: a second client with the same id would take over the session.
+    pub fn client_id() -> String {
         static NEXT: AtomicUsize = AtomicUsize::new(0);
-        let id = format!(
+        format!(
             "watcher-{}-{}",
             std::process::id(),
             NEXT.fetch_add(1, Ordering::Relaxed)
-        );
-        let mut opts = MqttOptions::new(id, "127.0.0.1", port);
-        opts.set_max_packet_size(1 << 20, 1 << 20);
+        )
+    }
+
+    /// A watcher with given options (e.g. the fleet manager's certificate).
+    pub fn start_with(opts: MqttOptions) -> Self {
         let (client, mut connection) = Client::new(opts, 16);
         client
             .subscribe(

@@ -1,0 +1,250 @@
+//! A fleet as the fleet manager sets it up: a CA made by `kioskctl ca init`, kiosks enrolled with
+//! `kioskctl device enroll`, and a real Mosquitto running the configuration that
+//! `kioskctl broker config` wrote — mutual TLS, the CRL, and the Dynamic Security plugin.
+
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::Duration;
+
+use praxiskiosk::fleet::broker::{BrokerUrl, Endpoint, Login};
+use praxiskiosk::fleet::tls::{ClientIdentity, TlsMaterial};
+use rumqttc::MqttOptions;
+
+use super::{free_port, wait_for};
+
+#[derive(Debug)]
+pub struct Fleet {
+    pub dir: tempfile::TempDir,
+    pub device_port: u16,
+    pub doctor_port: u16,
+    pub websocket_port: u16,
+    broker: Option<Child>,
+}
+
+impl Fleet {
+    /// A CA, and a broker configured for it with `devices` already enrolled.
+    pub fn start(devices: &[&str]) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let mut fleet = Self {
+            dir,
+            device_port: free_port(),
+            doctor_port: free_port(),
+            websocket_port: free_port(),
+            broker: None,
+        };
+        fleet.ok(&["ca", "init", "Testpraxis"]);
+        for device in devices {
+            fleet.enroll(device);
+        }
+        fleet.ok(&[
+            "broker",
+            "config",
+            "--out",
+            fleet.broker_dir().to_str().unwrap(),
+            "--host",
+            "127.0.0.1",
+            "--bind",
+            "127.0.0.1",
+            "--device-port",
+            &fleet.device_port.to_string(),
+            "--doctor-port",
+            &fleet.doctor_port.to_string(),
+            "--websocket-port",
+            &fleet.websocket_port.to_string(),
+        ]);
+        // The test runs as root; Mosquitto would otherwise switch to its own user, which cannot
+        // read the 0600 files of this temporary directory.
+        let conf = fleet.broker_dir().join("mosquitto.conf");
+        let mut text = std::fs::read_to_string(&conf).unwrap();
+        text.insert_str(0, "user root\nlog_dest stderr\n");
+        std::fs::write(&conf, text).unwrap();
+        fleet.start_broker();
+        fleet
+    }
+
+    pub fn ca_dir(&self) -> PathBuf {
+        self.dir.path().join("ca")
+    }
+
+    pub fn broker_dir(&self) -> PathBuf {
+        self.dir.path().join("broker")
+    }
+
+    pub fn bundle(&self, device: &str) -> PathBuf {
+        self.dir.path().join(format!("{device}.bundle.json"))
+    }
+
+    /// Enrols a kiosk offline (before the broker runs); its bundle lands in [`Fleet::bundle`].
+    pub fn enroll(&self, device: &str) {
+        let bundle = self.bundle(device);
+        let _ = std::fs::remove_file(&bundle);
+        self.ok(&[
+            "device",
+            "enroll",
+            device,
+            "--offline",
+            "--room",
+            "Raum 1",
+            "--out",
+            bundle.to_str().unwrap(),
+        ]);
+    }
+
+    pub fn start_broker(&mut self) {
+        let log = std::fs::File::create(self.dir.path().join("mosquitto.log")).unwrap();
+        let child = Command::new("mosquitto")
+            .arg("-c")
+            .arg(self.broker_dir().join("mosquitto.conf"))
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("mosquitto is installed (make test installs it)");
+        self.broker = Some(child);
+        for port in [self.device_port, self.doctor_port] {
+            wait_for("the TLS broker to listen", Duration::from_secs(10), || {
+                TcpStream::connect(("127.0.0.1", port)).ok()
+            });
+        }
+    }
+
+    /// Stops the broker (its retained messages persist on disk) and starts it again, e.g. to
+    /// load a new CRL.
+    pub fn restart_broker(&mut self) {
+        self.stop_broker();
+        self.start_broker();
+    }
+
+    pub fn stop_broker(&mut self) {
+        if let Some(mut child) = self.broker.take() {
+            let _ = Command::new("kill").arg(child.id().to_string()).status();
+            let _ = child.wait();
+        }
+    }
+
+    pub fn broker_log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("mosquitto.log")).unwrap_or_default()
+    }
+
+    pub fn device_url(&self) -> String {
+        format!("mqtts://127.0.0.1:{}", self.device_port)
+    }
+
+    /// kioskctl as the fleet manager: its certificate, the device listener.
+    pub fn kioskctl(&self, args: &[&str]) -> Output {
+        self.kioskctl_at(&self.device_url(), args)
+    }
+
+    pub fn kioskctl_at(&self, broker: &str, args: &[&str]) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_kioskctl"))
+            .arg("--broker")
+            .arg(broker)
+            .arg("--ca-dir")
+            .arg(self.ca_dir())
+            .args(args)
+            .output()
+            .expect("kioskctl runs")
+    }
+
+    pub fn ok(&self, args: &[&str]) -> String {
+        let out = self.kioskctl(args);
+        assert!(
+            out.status.success(),
+            "kioskctl {args:?} failed: {}\n{}",
+            String::from_utf8_lossy(&out.stderr),
+            self.broker_log()
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    /// `kioskctl appointment create` for `device`.
+    pub fn create_appointment(&self, device: &str, extra: &[&str]) -> super::Appointment {
+        super::parse_appointment(&self.kioskctl(&super::create_args(device, extra)))
+    }
+
+    fn read(&self, path: &Path) -> String {
+        std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+    }
+
+    fn ca_pem(&self) -> String {
+        self.read(&self.ca_dir().join("ca.pem"))
+    }
+
+    /// MQTT options for the fleet manager's certificate (a watcher, say).
+    pub fn admin_options(&self, client_id: &str) -> MqttOptions {
+        let material = TlsMaterial {
+            ca_pem: self.ca_pem(),
+            client: Some(ClientIdentity {
+                cert_pem: self.read(&self.ca_dir().join("admin.pem")),
+                key_pem: self.read(&self.ca_dir().join("admin.key")),
+            }),
+        };
+        options(&self.device_url(), Some(material), None, client_id)
+    }
+
+    /// MQTT options for an enrolled kiosk's certificate, read from its bundle.
+    pub fn device_options(&self, device: &str, client_id: &str) -> MqttOptions {
+        let bundle: serde_json::Value =
+            serde_json::from_str(&self.read(&self.bundle(device))).unwrap();
+        let material = TlsMaterial {
+            ca_pem: bundle["ca_pem"].as_str().unwrap().into(),
+            client: Some(ClientIdentity {
+                cert_pem: bundle["cert_pem"].as_str().unwrap().into(),
+                key_pem: bundle["key_pem"].as_str().unwrap().into(),
+            }),
+        };
+        options(&self.device_url(), Some(material), None, client_id)
+    }
+
+    /// MQTT options for a doctor's session login on the doctor listener.
+    pub fn doctor_options(&self, username: &str, password: &str, client_id: &str) -> MqttOptions {
+        let material = TlsMaterial {
+            ca_pem: self.ca_pem(),
+            client: None,
+        };
+        let login = Login {
+            username: username.into(),
+            password: password.into(),
+        };
+        let url = format!("mqtts://127.0.0.1:{}", self.doctor_port);
+        options(&url, Some(material), Some(login), client_id)
+    }
+
+    /// MQTT options with no client certificate at all, on the device listener.
+    pub fn anonymous_options(&self, client_id: &str) -> MqttOptions {
+        let material = TlsMaterial {
+            ca_pem: self.ca_pem(),
+            client: None,
+        };
+        options(&self.device_url(), Some(material), None, client_id)
+    }
+}
+
+pub fn options(
+    url: &str,
+    tls: Option<TlsMaterial>,
+    login: Option<Login>,
+    client_id: &str,
+) -> MqttOptions {
+    let mut endpoint = Endpoint::new(BrokerUrl::parse(url).unwrap(), tls, true).unwrap();
+    if let Some(login) = login {
+        endpoint = endpoint.with_login(login);
+    }
+    endpoint
+        .mqtt_options(client_id, Duration::from_secs(10), 1 << 20)
+        .unwrap()
+}
+
+impl Drop for Fleet {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.broker.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// MQTT options for arbitrary TLS material, e.g. a foreign certificate.
+pub fn fleet_options(url: &str, material: TlsMaterial, client_id: &str) -> MqttOptions {
+    options(url, Some(material), None, client_id)
+}

@@ -1,0 +1,231 @@
+//! A kiosk's life with its fleet: provisioned from a bundle, a whole consultation over mutual
+//! TLS, appointments that changed while it was off, a factory reset, and a broker that goes away.
+
+use std::net::TcpListener;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use crate::harness::{DEVICE, Doctor, Fleet, Kiosk, KioskConfig, Mosquitto, Watcher, wait_for};
+
+/// Puts the kiosk's bundle where its config looks for it, as the SD card's boot partition would.
+fn boot_partition(fleet: &Fleet, dir: &Path) -> PathBuf {
+    let boot = dir.join("boot");
+    std::fs::create_dir_all(&boot).unwrap();
+    let bundle = boot.join("praxiskiosk-provision.json");
+    std::fs::copy(fleet.bundle(DEVICE), &bundle).unwrap();
+    bundle
+}
+
+fn files_below(dir: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            files.extend(files_below(&path));
+        } else {
+            files.push(path);
+        }
+    }
+    files
+}
+
+fn n(v: &Value, key: &str) -> u64 {
+    v[key].as_u64().unwrap_or(0)
+}
+
+#[test]
+fn a_provisioned_kiosk_holds_a_consultation_over_mutual_tls() {
+    let fleet = Fleet::start(&[DEVICE]);
+    let dir = tempfile::tempdir().unwrap();
+    let bundle = boot_partition(&fleet, dir.path());
+    let kiosk = Kiosk::start(dir.path(), &KioskConfig::provisioned(&bundle));
+    let watcher = Watcher::start_with(fleet.admin_options(&Watcher::client_id()));
+    watcher.wait_for_state("idle", Duration::from_secs(15));
+
+    assert!(
+        !bundle.exists(),
+        "the bundle (it holds a private key) is gone after the import"
+    );
+    let identity = files_below(&dir.path().join("state/identity"));
+    assert!(!identity.is_empty());
+    for file in &identity {
+        let mode = std::fs::metadata(file).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "{} is private", file.display());
+    }
+
+    let appointment = fleet.create_appointment(DEVICE, &["--patient", "Max Mustermann"]);
+    kiosk.wait_for_appointment(&appointment.id);
+    let doctor = Doctor::join(&fleet, appointment.link.as_deref().unwrap(), &[]);
+    let reply = kiosk.control(json!({"cmd": "enter_code", "code": appointment.code}));
+    assert_eq!(reply["state"], "code_accepted", "{reply}");
+    let reply = kiosk.control(json!({"cmd": "accept"}));
+    assert_eq!(reply["state"], "waiting", "{reply}");
+    kiosk.wait_for_state("in_call", Duration::from_secs(30));
+    let enough =
+        |s: &Value| n(s, "video_frames_received") >= 50 && n(s, "audio_buffers_received") >= 10;
+    wait_for(
+        &format!(
+            "50 frames each way over TLS signalling ({})",
+            kiosk.log_tail()
+        ),
+        Duration::from_secs(30),
+        || (enough(&kiosk.stats()) && enough(&doctor.stats()?)).then_some(()),
+    );
+    let reply = kiosk.control(json!({"cmd": "hang_up"}));
+    assert_eq!(reply["ok"], true, "{reply}");
+    kiosk.wait_for_state("idle", Duration::from_secs(15));
+    assert!(watcher.states().contains(&"in_call".to_string()));
+}
+
+#[test]
+fn appointments_changed_while_the_kiosk_was_off_are_caught_up() {
+    let fleet = Fleet::start(&[DEVICE]);
+    let dir = tempfile::tempdir().unwrap();
+    let bundle = boot_partition(&fleet, dir.path());
+    let config = KioskConfig::provisioned(&bundle);
+    let kiosk = Kiosk::start(dir.path(), &config);
+    let revoked = fleet.create_appointment(DEVICE, &[]);
+    let kept = fleet.create_appointment(DEVICE, &[]);
+    kiosk.wait_for_appointment(&revoked.id);
+    kiosk.wait_for_appointment(&kept.id);
+    assert!(kiosk.stop().success());
+
+    fleet.ok(&[
+        "appointment",
+        "revoke",
+        "--device",
+        DEVICE,
+        "--id",
+        &revoked.id,
+    ]);
+    let added = fleet.create_appointment(DEVICE, &[]);
+
+    let kiosk = Kiosk::start(dir.path(), &config);
+    kiosk.wait_for_appointment(&added.id);
+    let file = |id: &str| dir.path().join(format!("state/appointments/{id}.json"));
+    wait_for(
+        "the appointment revoked meanwhile to be deleted",
+        Duration::from_secs(10),
+        || (!file(&revoked.id).exists()).then_some(()),
+    );
+    assert!(file(&kept.id).exists(), "the others stay");
+    let reply = kiosk.control(json!({"cmd": "enter_code", "code": revoked.code}));
+    assert_eq!(reply["error"], "wrong_code", "{reply}");
+}
+
+#[test]
+fn a_factory_reset_leaves_nothing_behind() {
+    let fleet = Fleet::start(&[DEVICE]);
+    let dir = tempfile::tempdir().unwrap();
+    let bundle = boot_partition(&fleet, dir.path());
+    let kiosk = Kiosk::start(dir.path(), &KioskConfig::provisioned(&bundle));
+    let watcher = Watcher::start_with(fleet.admin_options(&Watcher::client_id()));
+    let appointment = fleet.create_appointment(DEVICE, &["--patient", "Erika Mustermann"]);
+    kiosk.wait_for_appointment(&appointment.id);
+    // Something for the event log: a wrong code, then the patient's consent.
+    let reply = kiosk.control(json!({"cmd": "enter_code", "code": "00000000"}));
+    assert_eq!(reply["error"], "wrong_code", "{reply}");
+    kiosk.control(json!({"cmd": "enter_code", "code": appointment.code}));
+    kiosk.control(json!({"cmd": "accept"}));
+    kiosk.wait_for_state("waiting", Duration::from_secs(5));
+    let state = dir.path().join("state");
+    assert!(
+        files_below(&state)
+            .iter()
+            .any(|f| f.ends_with("events.jsonl")),
+        "the kiosk keeps an event log: {:?}",
+        files_below(&state)
+    );
+
+    fleet.ok(&["device", "command", DEVICE, "wipe"]);
+    kiosk.wait_for_state("not_provisioned", Duration::from_secs(15));
+    wait_for(
+        &format!(
+            "the fleet to see not_provisioned ({})\nbroker: {}",
+            kiosk.log_tail(),
+            fleet.broker_log()
+        ),
+        Duration::from_secs(5),
+        || (watcher.states().last().map(String::as_str) == Some("not_provisioned")).then_some(()),
+    );
+    let left = files_below(&state);
+    assert!(
+        left.is_empty(),
+        "nothing remains in the state directory: {left:?}"
+    );
+    // kioskd's own log (journald on a kiosk; a file here) may name appointment ids, never a
+    // patient or a key; nothing else of the kiosk's remains anywhere.
+    for file in files_below(dir.path()) {
+        let text = String::from_utf8_lossy(&std::fs::read(&file).unwrap_or_default()).into_owned();
+        let is_log = file.ends_with("kioskd.log") || file.ends_with("kioskd.toml");
+        let found = ["Erika", "PRIVATE KEY", appointment.id.as_str()]
+            .into_iter()
+            .filter(|needle| text.contains(needle))
+            .filter(|needle| !(is_log && *needle == appointment.id))
+            .collect::<Vec<_>>();
+        assert!(found.is_empty(), "{} still holds {found:?}", file.display());
+    }
+    let reply = kiosk.control(json!({"cmd": "enter_code", "code": appointment.code}));
+    assert_ne!(reply["state"], "code_accepted", "{reply}");
+}
+
+/// A "broker" that accepts each connection and closes it at once, noting when.
+fn record_connections(listener: TcpListener) -> (Arc<Mutex<Vec<Instant>>>, Arc<Mutex<bool>>) {
+    let (seen, stop) = (
+        Arc::<Mutex<Vec<Instant>>>::default(),
+        Arc::new(Mutex::new(false)),
+    );
+    let (record, halt) = (seen.clone(), stop.clone());
+    listener.set_nonblocking(true).unwrap();
+    std::thread::spawn(move || {
+        while !*halt.lock().unwrap() {
+            match listener.accept() {
+                Ok((stream, _)) => {
+                    record.lock().unwrap().push(Instant::now());
+                    drop(stream);
+                }
+                Err(_) => std::thread::sleep(Duration::from_millis(5)),
+            }
+        }
+    });
+    (seen, stop)
+}
+
+#[test]
+fn reconnects_back_off_with_jitter_and_return_soon_after_the_broker() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (attempts, stop) = record_connections(listener);
+    let dir = tempfile::tempdir().unwrap();
+    let _kiosk = Kiosk::start(dir.path(), &KioskConfig::new(port));
+    let times = wait_for("6 connection attempts", Duration::from_secs(30), || {
+        let seen = attempts.lock().unwrap().clone();
+        (seen.len() >= 6).then_some(seen)
+    });
+    *stop.lock().unwrap() = true;
+    let waits: Vec<f64> = times
+        .windows(2)
+        .map(|w| (w[1] - w[0]).as_secs_f64())
+        .collect();
+    assert!(waits[3] > 2.0 * waits[0], "the waits grow: {waits:?}");
+    let ratios: Vec<f64> = waits.windows(2).map(|w| w[1] / w[0]).collect();
+    assert!(
+        ratios.iter().any(|r| (r - ratios[0]).abs() > 0.02),
+        "the waits are jittered, not a fixed schedule: {waits:?}"
+    );
+
+    std::thread::sleep(Duration::from_millis(50));
+    let _broker = Mosquitto::start_on(port);
+    let back = Instant::now();
+    let watcher = Watcher::start(port);
+    watcher.wait_for_state("idle", Duration::from_secs(10));
+    let took = back.elapsed();
+    assert!(
+        took < Duration::from_secs(5),
+        "kioskd is back within 5 s of the broker (took {took:?}; waits {waits:?})"
+    );
+}
