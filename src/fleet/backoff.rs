@@ -1,6 +1,6 @@
 //! Reconnect waits: exponential growth with "equal jitter" (a random point in the upper half of
-//! the current step), so a fleet that lost its broker does not return in lockstep. The cap keeps a
-//! kiosk back within a few seconds once the broker is.
+//! the current step), so a fleet that lost its broker does not return in lockstep. The cap (3 s)
+//! keeps a kiosk back within 5 s once the broker is, connection set-up included.
 
 use std::time::Duration;
 
@@ -15,7 +15,7 @@ pub struct Backoff {
 
 impl Default for Backoff {
     fn default() -> Self {
-        Self::new(Duration::from_millis(250), Duration::from_secs(4))
+        Self::new(Duration::from_millis(250), Duration::from_secs(3))
     }
 }
 
@@ -56,7 +56,7 @@ mod tests {
         let mut backoff = Backoff::default();
         let waits: Vec<Duration> = (0..10).map(|_| backoff.next_wait(&mut rng)).collect();
         for (i, w) in waits.iter().enumerate() {
-            let step = Duration::from_millis(250 * (1 << i.min(4))).min(Duration::from_secs(4));
+            let step = Duration::from_millis(250 * (1 << i.min(4))).min(Duration::from_secs(3));
             assert!(
                 *w >= step / 2 && *w <= step,
                 "wait {i} = {w:?} outside [{:?}, {step:?}]",

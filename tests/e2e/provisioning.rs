@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use praxiskiosk::ui::view::Screen;
 use serde_json::{Value, json};
 
 use crate::harness::{DEVICE, Doctor, Fleet, Kiosk, KioskConfig, Mosquitto, Watcher, wait_for};
@@ -56,6 +57,27 @@ fn a_provisioned_kiosk_holds_a_consultation_over_mutual_tls() {
         let mode = std::fs::metadata(file).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o600, "{} is private", file.display());
     }
+
+    // The fleet sees it, and can find it among many.
+    let list: Value = serde_json::from_str(&fleet.ok(&["device", "list", "--json"])).unwrap();
+    let row = &list[0];
+    assert_eq!(
+        (row["device"].as_str(), row["state"].as_str()),
+        (Some(DEVICE), Some("idle")),
+        "{list}"
+    );
+    assert!(
+        row["version"].is_string() && row["at"].is_string() && row["uptime_s"].is_u64(),
+        "{row}"
+    );
+    fleet.ok(&["device", "command", DEVICE, "identify"]);
+    kiosk.wait_for_screen(
+        Screen::Identify {
+            room: "Raum 1".into(),
+            device: DEVICE.into(),
+        },
+        "800x480",
+    );
 
     let appointment = fleet.create_appointment(DEVICE, &["--patient", "Max Mustermann"]);
     kiosk.wait_for_appointment(&appointment.id);
@@ -143,6 +165,7 @@ fn a_factory_reset_leaves_nothing_behind() {
 
     fleet.ok(&["device", "command", DEVICE, "wipe"]);
     kiosk.wait_for_state("not_provisioned", Duration::from_secs(15));
+    kiosk.wait_for_screen(Screen::NotProvisioned { notice: None }, "800x480");
     wait_for(
         &format!(
             "the fleet to see not_provisioned ({})\nbroker: {}",

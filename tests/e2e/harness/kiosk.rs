@@ -213,6 +213,35 @@ impl Kiosk {
         (info.width, info.height, pixels)
     }
 
+    /// Waits until the screen is exactly what the UI code draws for `screen` (screens without
+    /// a clock), and panics with the number of differing pixels otherwise.
+    pub fn wait_for_screen(&self, screen: praxiskiosk::ui::view::Screen, panel: &str) {
+        let panel = praxiskiosk::ui::Panel::parse(panel).unwrap();
+        let view = praxiskiosk::ui::ViewModel {
+            locale: praxiskiosk::ui::Locale::De,
+            room: String::new(),
+            clock: String::new(),
+            broker_online: true,
+            screen,
+        };
+        let expected = praxiskiosk::ui::render(&view, &panel);
+        let mut differing = usize::MAX;
+        let shown = super::poll(Duration::from_secs(10), || {
+            let (_, _, shot) = self.screenshot();
+            differing = shot
+                .chunks(4)
+                .zip(expected.rgba().chunks(4))
+                .filter(|(a, b)| a != b)
+                .count();
+            (differing == 0).then_some(())
+        });
+        assert!(
+            shown.is_some(),
+            "{differing} pixels differ from {:?}",
+            view.screen
+        );
+    }
+
     pub fn stats(&self) -> Value {
         self.control(serde_json::json!({"cmd": "stats"}))["stats"].clone()
     }
