@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
-# make demo: a whole video consultation on one machine, on loopback only.
+# make demo: a whole video consultation on one machine, on loopback only, secured as in the field.
 #
-#   practice:  kioskctl appointment create  → code + session
-#   doctor:    kioskctl doctor               → joins the session, hangs up after DEMO_SECONDS+2 s
-#   kiosk:     kioskd, driven through its control socket as the practice staff would touch it:
+#   fleet:     kioskctl ca init, device enroll, broker config → CA, the kiosk's provisioning bundle,
+#              Mosquitto with mutual TLS and per-device/per-session access control
+#   practice:  kioskctl appointment create  → code + the doctor's join link
+#   doctor:    kioskctl doctor --link        → joins the session, hangs up after DEMO_SECONDS+2 s
+#   kiosk:     kioskd, provisioned from its bundle; driven through its control socket as the
+#              practice staff would touch it:
 #              enter the code, confirm the name and consent → waiting room → call
 #
-# Everything lives in target/demo/ (wiped at the start): the Mosquitto config, the kiosk's config,
-# its state directory and control socket, and one log per process. Run from the repository root
+# Everything lives in target/demo/ (wiped at the start): the fleet CA, the broker's files, the
+# kiosk's "boot partition", config, state directory and control socket, and one log per process. Run from the repository root
 # after `cargo build --bins`; `make demo` does both.
 set -euo pipefail
 
@@ -15,8 +18,8 @@ DEMO_SECONDS=${DEMO_SECONDS:-20}
 WORK=target/demo
 KIOSKD=target/debug/kioskd
 KIOSKCTL=target/debug/kioskctl
-# The demo broker is plain MQTT on loopback (development mode); the field uses mutual TLS.
-export PRAXISKIOSK_PLAINTEXT_LOOPBACK=true
+# kioskctl finds the fleet CA (and its own certificate) here.
+export PRAXISKIOSK_CA_DIR=target/demo/ca
 DEVICE=demo-kiosk
 
 say() { printf '%s\n' "$*"; }
@@ -95,28 +98,33 @@ trap 'exit 143' TERM
 rm -rf "$WORK"
 mkdir -p "$WORK"
 
-# --- broker on a free loopback port ---------------------------------------------------------
+# --- the fleet: CA, the kiosk's bundle, the broker -------------------------------------------
 
 port_open() { timeout 1 bash -c "exec 3<>/dev/tcp/127.0.0.1/$1" 2>/dev/null; }
 
-# A random port that looks free can still be taken before Mosquitto binds it; then Mosquitto
-# exits, and the next port is tried.
+"$KIOSKCTL" ca init "Demo-Praxis" >"$WORK/fleet.log" || die "kioskctl ca init failed"
+
+# Three loopback ports in a row that look free: devices (mutual TLS), doctors' apps, browsers.
+# One can still be taken before Mosquitto binds it; then Mosquitto exits and we try again.
 PORT=""
 for _ in $(seq 1 20); do
-    candidate=$((20000 + RANDOM % 40000))
-    port_open "$candidate" && continue
-    cat >"$WORK/mosquitto.conf" <<CONF
-listener $candidate 127.0.0.1
-allow_anonymous true
-persistence false
-CONF
-    mosquitto -c "$WORK/mosquitto.conf" >"$WORK/mosquitto.log" 2>&1 &
+    base=$((20000 + RANDOM % 40000))
+    port_open "$base" || port_open $((base + 1)) || port_open $((base + 2)) && continue
+    rm -rf "$WORK/broker"
+    "$KIOSKCTL" broker config --out "$WORK/broker" --host 127.0.0.1 --bind 127.0.0.1 \
+        --device-port "$base" --doctor-port $((base + 1)) --websocket-port $((base + 2)) \
+        >>"$WORK/fleet.log" || die "kioskctl broker config failed (see $WORK/fleet.log)"
+    # Mosquitto started as root switches to its own user, which must own its files.
+    if ((EUID == 0)) && id mosquitto >/dev/null 2>&1; then
+        chown -R mosquitto: "$WORK/broker"
+    fi
+    mosquitto -c "$WORK/broker/mosquitto.conf" >"$WORK/mosquitto.log" 2>&1 &
     MOSQUITTO_PID=$!
     for ((i = 0; i < 50; i++)); do
         kill -0 "$MOSQUITTO_PID" 2>/dev/null || break
         # Alive and answering: a listener that is not ours would show as Mosquitto having exited.
-        if port_open "$candidate" && sleep 0.2 && kill -0 "$MOSQUITTO_PID" 2>/dev/null; then
-            PORT=$candidate
+        if port_open "$base" && port_open $((base + 1)) && sleep 0.2 && kill -0 "$MOSQUITTO_PID" 2>/dev/null; then
+            PORT=$base
             break 2
         fi
         sleep 0.1
@@ -124,26 +132,32 @@ CONF
     stop "$MOSQUITTO_PID" TERM 2
     MOSQUITTO_PID=""
 done
-[[ -n $PORT ]] || die "Mosquitto did not start on any free port (see $WORK/mosquitto.log)"
-BROKER=mqtt://127.0.0.1:$PORT
-say "Broker: Mosquitto auf / on 127.0.0.1:$PORT"
+[[ -n $PORT ]] || die "Mosquitto did not start on any free ports (see $WORK/mosquitto.log)"
+BROKER=mqtts://127.0.0.1:$PORT
+DOCTOR_BROKER=mqtts://127.0.0.1:$((PORT + 1))
+export PRAXISKIOSK_BROKER=$BROKER
+say "Broker: Mosquitto auf / on 127.0.0.1:$PORT (Geräte, gegenseitiges TLS / devices, mutual TLS), :$((PORT + 1)) (Ärzte / doctors)"
+
+mkdir -p "$WORK/boot"
+"$KIOSKCTL" device enroll "$DEVICE" --room "Demo-Sprechzimmer" --out "$WORK/boot/praxiskiosk-provision.json" \
+    >>"$WORK/fleet.log" || die "kioskctl device enroll failed (see $WORK/fleet.log)"
+say "Flotte: Kiosk $DEVICE eingeschrieben / enrolled, Bereitstellungsdatei / bundle in $WORK/boot/"
 
 # --- kiosk ----------------------------------------------------------------------------------
 
 SOCKET=$WORK/control.sock
 sink_rule='s/^video_sink = "autovideosink"/video_sink = "fakesink"/'
 $HEADLESS || sink_rule=''
-sed -e "s|127\.0\.0\.1:18830|127.0.0.1:$PORT|" \
-    -e "s|\"target/demo/state\"|\"$WORK/state\"|" \
+sed -e "s|\"target/demo/state\"|\"$WORK/state\"|" \
     -e "s|\"target/demo/control.sock\"|\"$SOCKET\"|" \
     -e "$sink_rule" \
     config/demo/kioskd.toml >"$WORK/kioskd.toml"
 # A changed demo config must not silently point the kiosk elsewhere.
 # shellcheck disable=SC2015 # die only exits, so A && B || die is safe
-grep -q "^broker = \"$BROKER\"" "$WORK/kioskd.toml" &&
+grep -q "^provisioning_bundle = \"$WORK/boot/praxiskiosk-provision.json\"" "$WORK/kioskd.toml" &&
     grep -q "^control_socket = \"$SOCKET\"" "$WORK/kioskd.toml" &&
     grep -q "^state_dir = \"$WORK/state\"" "$WORK/kioskd.toml" ||
-    die "config/demo/kioskd.toml no longer has the broker, state_dir or control_socket lines this script fills in"
+    die "config/demo/kioskd.toml no longer has the provisioning_bundle, state_dir or control_socket lines this script uses"
 
 local_ctl() { "$KIOSKCTL" local --socket "$SOCKET" "$@"; }
 kiosk_state() { local_ctl status 2>/dev/null | jq -r '.state // empty' 2>/dev/null || true; }
@@ -166,18 +180,24 @@ for ((i = 0; ; i++)); do
     ((i < 150)) || die "kioskd's control socket did not answer within 15 s (see $WORK/kioskd.log)"
     sleep 0.1
 done
-say "Kiosk: kioskd bereit / ready ($(kiosk_state)), log $WORK/kioskd.log"
+for ((i = 0; ; i++)); do
+    [[ $(kiosk_state) == idle && ! -e $WORK/boot/praxiskiosk-provision.json ]] && break
+    ((i < 150)) || die "kioskd did not provision itself from its bundle within 15 s (see $WORK/kioskd.log)"
+    sleep 0.1
+done
+say "Kiosk: kioskd eingerichtet und bereit / provisioned and ready ($(kiosk_state)), log $WORK/kioskd.log"
 if $HEADLESS; then
     say "Kiosk: kein Bildschirm, das Bild geht an fakesink / no display, remote video goes to fakesink"
 fi
 
 # --- the practice books the appointment -----------------------------------------------------
 
-created=$("$KIOSKCTL" --broker "$BROKER" appointment create --device "$DEVICE" \
+created=$("$KIOSKCTL" appointment create --device "$DEVICE" \
     --doctor "Dr. med. Anna Muster" --patient "Max Mustermann" --json) ||
     die "kioskctl appointment create failed"
 CODE=$(jq -r .code <<<"$created")
 SESSION=$(jq -r .session <<<"$created")
+LINK=$(jq -r .join_link <<<"$created")
 APPOINTMENT=$(jq -r .appointment <<<"$created")
 say "Praxis: Termin angelegt / appointment created: $APPOINTMENT, Code $CODE"
 
@@ -191,7 +211,7 @@ say "Kiosk: Termin empfangen / appointment received"
 
 # --- the doctor joins -----------------------------------------------------------------------
 
-doctor_args=(--broker "$BROKER" doctor --device "$DEVICE" --session "$SESSION"
+doctor_args=(--broker "$DOCTOR_BROKER" doctor --link "$LINK"
     --ice-local 127.0.0.1 --json --hangup-after $((DEMO_SECONDS + 2)))
 $HEADLESS || doctor_args+=(--show)
 "$KIOSKCTL" "${doctor_args[@]}" >"$WORK/doctor.jsonl" 2>"$WORK/doctor.log" &
