@@ -64,8 +64,7 @@ pub async fn run_from_file(
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), DaemonError> {
     let mut config = Config::load(path)?;
-    let identity =
-        crate::fleet::identity::Identity::load(&config.state_dir)?.map(access::Provisioned::from);
+    let identity = crate::fleet::identity::load(&config.state_dir)?.map(access::Provisioned::from);
     if let Some(id) = &identity {
         // The room named at enrolment; the fleet's device config may rename it later.
         config.display_name = id.room.clone();

@@ -10,7 +10,6 @@
 //! writes key material anywhere else, and never puts key material into an error, a log line or
 //! `Debug` output.
 
-use std::fmt;
 use std::fs;
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
@@ -34,27 +33,8 @@ pub const KEY_FILE: &str = "device.key";
 /// Where an import assembles the directory before renaming it into place.
 const STAGING_DIR: &str = ".identity.tmp";
 
-/// The kiosk's identity: the provisioning bundle without its version.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Identity {
-    pub device: String,
-    pub room: String,
-    pub broker: String,
-    pub ca_pem: String,
-    pub cert_pem: String,
-    pub key_pem: String,
-}
-
-impl fmt::Debug for Identity {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Identity")
-            .field("device", &self.device)
-            .field("room", &self.room)
-            .field("broker", &self.broker)
-            .field("key_pem", &"<redacted>")
-            .finish_non_exhaustive()
-    }
-}
+/// The kiosk's identity is the provisioning bundle it imported, kept in its state directory.
+pub type Identity = ProvisionBundle;
 
 /// `identity.json`: the parts of the identity that are not PEM files.
 #[derive(Debug, Serialize, Deserialize)]
@@ -91,33 +71,32 @@ fn io_error(what: &'static str, path: &Path) -> impl FnOnce(io::Error) -> Identi
     move |source| IdentityError::Io { what, path, source }
 }
 
-impl Identity {
-    /// The identity stored in `state_dir`, or `None` if the kiosk was never provisioned.
-    pub fn load(state_dir: &Path) -> Result<Option<Self>, IdentityError> {
-        let dir = state_dir.join(IDENTITY_DIR);
-        match fs::symlink_metadata(&dir) {
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(io_error("reading", &dir)(e)),
-            Ok(_) => {}
-        }
-        let read = |name: &str| {
-            let path = dir.join(name);
-            fs::read_to_string(&path).map_err(io_error("reading", &path))
-        };
-        let meta: Meta =
-            serde_json::from_str(&read(IDENTITY_FILE)?).map_err(|e| IdentityError::Stored {
-                path: dir.join(IDENTITY_FILE),
-                reason: e.to_string(),
-            })?;
-        Ok(Some(Self {
-            device: meta.device,
-            room: meta.room,
-            broker: meta.broker,
-            ca_pem: read(CA_FILE)?,
-            cert_pem: read(CERT_FILE)?,
-            key_pem: read(KEY_FILE)?,
-        }))
+/// The identity stored in `state_dir`, or `None` if the kiosk was never provisioned.
+pub fn load(state_dir: &Path) -> Result<Option<Identity>, IdentityError> {
+    let dir = state_dir.join(IDENTITY_DIR);
+    match fs::symlink_metadata(&dir) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(io_error("reading", &dir)(e)),
+        Ok(_) => {}
     }
+    let read = |name: &str| {
+        let path = dir.join(name);
+        fs::read_to_string(&path).map_err(io_error("reading", &path))
+    };
+    let meta: Meta =
+        serde_json::from_str(&read(IDENTITY_FILE)?).map_err(|e| IdentityError::Stored {
+            path: dir.join(IDENTITY_FILE),
+            reason: e.to_string(),
+        })?;
+    Ok(Some(Identity {
+        v: crate::wire::V1,
+        device: meta.device,
+        room: meta.room,
+        broker: meta.broker,
+        ca_pem: read(CA_FILE)?,
+        cert_pem: read(CERT_FILE)?,
+        key_pem: read(KEY_FILE)?,
+    }))
 }
 
 /// Checks the bundle at `bundle`, stores it as the identity in `state_dir` and deletes the
@@ -140,14 +119,7 @@ pub fn import_bundle(bundle: &Path, state_dir: &Path) -> Result<Identity, Identi
         field,
         reason,
     })?;
-    let identity = Identity {
-        device: parsed.device,
-        room: parsed.room,
-        broker: parsed.broker,
-        ca_pem: parsed.ca_pem,
-        cert_pem: parsed.cert_pem,
-        key_pem: parsed.key_pem,
-    };
+    let identity = parsed;
     store(&identity, state_dir)?;
     tracing::info!(device = %identity.device, "fleet identity imported");
     if let Err(e) = remove_durable(bundle) {

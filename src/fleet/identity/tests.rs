@@ -50,7 +50,7 @@ impl Fixture {
         fs::write(&self.bundle, bytes).unwrap();
         let err = import_bundle(&self.bundle, &self.state).unwrap_err();
         assert!(self.bundle.exists(), "a refused bundle stays where it was");
-        assert_eq!(Identity::load(&self.state).unwrap(), None);
+        assert_eq!(load(&self.state).unwrap(), None);
         err.to_string()
     }
 }
@@ -62,7 +62,7 @@ fn mode(path: &Path) -> u32 {
 #[test]
 fn import_stores_private_files_and_deletes_the_bundle() {
     let mut fx = fixture();
-    assert_eq!(Identity::load(&fx.state).unwrap(), None);
+    assert_eq!(load(&fx.state).unwrap(), None);
     let bundle = fx.bundle_for("kiosk-01");
     fx.write(&bundle);
     let identity = import_bundle(&fx.bundle, &fx.state).unwrap();
@@ -78,7 +78,7 @@ fn import_stores_private_files_and_deletes_the_bundle() {
         assert_eq!(mode(&dir.join(name)), 0o600, "{name}");
     }
     assert!(!fx.state.join(STAGING_DIR).exists());
-    assert_eq!(Identity::load(&fx.state).unwrap(), Some(identity.clone()));
+    assert_eq!(load(&fx.state).unwrap(), Some(identity.clone()));
     assert!(!format!("{identity:?}").contains("PRIVATE KEY"));
 }
 
@@ -156,13 +156,10 @@ fn an_existing_identity_is_never_replaced_until_wiped() {
     let err = import_bundle(&fx.bundle, &fx.state).unwrap_err();
     assert!(matches!(err, IdentityError::AlreadyProvisioned(_)), "{err}");
     assert!(fx.bundle.exists());
-    assert_eq!(
-        Identity::load(&fx.state).unwrap().unwrap().device,
-        "kiosk-01"
-    );
+    assert_eq!(load(&fx.state).unwrap().unwrap().device, "kiosk-01");
 
     wipe_identity(&fx.state).unwrap();
-    assert_eq!(Identity::load(&fx.state).unwrap(), None);
+    assert_eq!(load(&fx.state).unwrap(), None);
     wipe_identity(&fx.state).unwrap();
     assert_eq!(
         import_bundle(&fx.bundle, &fx.state).unwrap().device,
