@@ -255,6 +255,15 @@ impl Session {
                 }
             }
             Signal::Offer { sdp } if role == Role::Answerer => {
+                match crate::media::codec::offered(&sdp, |name| {
+                    gst::ElementFactory::find(name).is_some()
+                }) {
+                    Ok(codec) => self.spec.media.video_codec = codec,
+                    Err(e) => {
+                        self.fail(format!("cannot answer: {e}"));
+                        return Flow::Continue;
+                    }
+                }
                 let set = self.rebuild().and_then(|()| match &self.peer {
                     Some(peer) => peer.set_remote(SdpKind::Offer, &sdp),
                     None => Ok(()),
@@ -382,6 +391,10 @@ impl Session {
                 .map(|s| (s * 10_000.0).round() / 10.0),
             packets_lost: self.rates.latest.packets_lost,
             ice_state: ice_state_name(self.ice_state).into(),
+            video_codec: self
+                .peer
+                .is_some()
+                .then(|| self.spec.media.video_codec.name().into()),
         }
     }
 }

@@ -140,6 +140,9 @@ pub struct MediaConfig {
         deserialize_with = "values::bitrate"
     )]
     pub video_bitrate_kbps: u32,
+    /// `auto` (H.264 with a hardware encoder, else VP8), `vp8` or `h264`.
+    #[serde(default)]
+    pub video_codec: crate::media::CodecChoice,
     /// Jitter buffer latency; webrtcbin's 200 ms default is too long for a conversation.
     #[serde(
         default = "values::default_latency",
@@ -237,6 +240,8 @@ impl Config {
             height: m.height,
             framerate: m.framerate,
             video_bitrate_kbps: m.video_bitrate_kbps,
+            // `video_codec` is a wish; the daemon resolves it once GStreamer runs.
+            video_codec: crate::media::VideoCodec::Vp8,
         }
     }
 

@@ -46,7 +46,12 @@ pub struct Cli {
     )]
     ca_dir: PathBuf,
     /// Development only: allow plain MQTT to a loopback broker.
-    #[arg(long, global = true, env = "PRAXISKIOSK_PLAINTEXT_LOOPBACK")]
+    #[arg(
+        long,
+        global = true,
+        env = "PRAXISKIOSK_PLAINTEXT_LOOPBACK",
+        value_parser = clap::builder::FalseyValueParser::new()
+    )]
     plaintext_loopback: bool,
     /// Root of the topic tree.
     #[arg(long, global = true, default_value = topics::DEFAULT_ROOT)]

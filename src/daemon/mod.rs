@@ -29,6 +29,8 @@ pub enum DaemonError {
     Access(#[from] access::AccessError),
     #[error("broker TLS: {0}")]
     Tls(crate::fleet::tls::TlsError),
+    #[error("config: {0}")]
+    Codec(crate::media::codec::CodecError),
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error("device identity: {0}")]
@@ -49,7 +51,9 @@ impl DaemonError {
     pub fn exit(&self) -> Exit {
         match self {
             Self::Config(_) | Self::Topics(_) | Self::Access(_) | Self::Tls(_) => Exit::Config,
-            Self::Gstreamer(_) | Self::MissingElements(_) | Self::Display(_) => Exit::Unavailable,
+            Self::Gstreamer(_) | Self::MissingElements(_) | Self::Display(_) | Self::Codec(_) => {
+                Exit::Unavailable
+            }
             Self::Store(_)
             | Self::Identity(_)
             | Self::ControlSocket { .. }

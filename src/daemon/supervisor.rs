@@ -70,6 +70,8 @@ const IDENTIFY_FOR: Duration = Duration::from_secs(30);
 
 struct Supervisor {
     config: Config,
+    /// What calls send and where their pictures go, with the video codec resolved.
+    media: MediaSpec,
     uplink: Option<Uplink>,
     kiosk: Kiosk,
     book: AppointmentBook,
@@ -118,7 +120,13 @@ pub async fn run(
         channels: ScreenChannels::for_device(CHANNELS),
         capture: config.screen.development,
     };
-    call::check_elements(&kiosk_media(&config))
+    let codec = crate::media::codec::choose(config.media.video_codec, |name| {
+        gst::ElementFactory::find(name).is_some()
+    })
+    .map_err(DaemonError::Codec)?;
+    let media = kiosk_media(&config, codec);
+    tracing::info!(codec = codec.name(), "video codec");
+    call::check_elements(&media)
         .and_then(|()| crate::media::screen::check_elements(&screen_spec))
         .map_err(DaemonError::MissingElements)?;
     let book = AppointmentBook::open(
@@ -155,6 +163,7 @@ pub async fn run(
     let mut sup = Supervisor {
         kiosk: Kiosk::new(config.timeouts()),
         config,
+        media,
         uplink: None,
         book,
         device_config,
@@ -275,9 +284,10 @@ async fn sleep_until(deadline: Option<tokio::time::Instant>) {
 }
 
 /// The kiosk's media: camera and microphone from config, the pictures into the screen.
-fn kiosk_media(config: &Config) -> MediaSpec {
+fn kiosk_media(config: &Config, video_codec: crate::media::VideoCodec) -> MediaSpec {
     MediaSpec {
         video_out: VideoOut::Screen(ScreenChannels::for_device(CHANNELS)),
+        video_codec,
         ..config.media()
     }
 }
@@ -361,7 +371,7 @@ impl Supervisor {
         let spec = CallSpec {
             role: Role::Offerer,
             hello_name: patient_name,
-            media: kiosk_media(&self.config),
+            media: self.media.clone(),
             ice: ice_spec(&servers, allow_relay, &self.config.ice.local_addresses),
             jitter_latency_ms: self.config.media.jitter_latency_ms,
         };

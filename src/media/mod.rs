@@ -5,7 +5,10 @@
 //! writes to disk (`filesink`, `splitmuxsink`, …) — nobody may record the consultation.
 
 pub mod check;
+pub mod codec;
 pub mod screen;
+
+pub use codec::{CodecChoice, VideoCodec};
 
 use serde::{Deserialize, Serialize};
 
@@ -70,6 +73,8 @@ pub struct MediaSpec {
     pub height: u32,
     pub framerate: u32,
     pub video_bitrate_kbps: u32,
+    /// What the call sends (and so receives): see [`codec`].
+    pub video_codec: VideoCodec,
 }
 
 impl MediaSpec {
@@ -86,6 +91,7 @@ impl MediaSpec {
             height: 360,
             framerate: 30,
             video_bitrate_kbps: 800,
+            video_codec: VideoCodec::Vp8,
         }
     }
 }
@@ -118,7 +124,7 @@ impl ScreenChannels {
 }
 
 /// RTP payload types of our offer. Fixed, so both roles' pipelines agree.
-pub const VP8_PT: u32 = 96;
+pub use codec::{H264_PT, VP8_PT};
 pub const OPUS_PT: u32 = 97;
 
 /// Characters allowed in a device name that goes into a bin description.
@@ -153,7 +159,7 @@ pub(crate) fn audio_source(spec: &MediaSpec) -> String {
     }
 }
 
-/// Camera → scale → VP8 (real-time settings) → RTP. The encoder is named `venc`.
+/// Camera → scale → the call's video codec (real-time settings) → RTP. The encoder is named `venc`.
 pub fn video_send_description(spec: &MediaSpec) -> String {
     let source = video_source(spec);
     let (w, h, fps) = (spec.width, spec.height, spec.framerate);
@@ -165,19 +171,16 @@ pub fn video_send_description(spec: &MediaSpec) -> String {
         ),
         VideoOut::Sink(_) => "camera_out. ! queue ! fakesink sync=false".to_string(),
     };
-    // deadline=1 and lag-in-frames=0 keep vp8enc from buffering frames: latency for a conversation.
+    let encode = spec
+        .video_codec
+        .encode_description(fps, spec.video_bitrate_kbps);
     format!(
         "{source} ! videoconvert ! videoscale ! videorate ! video/x-raw,width={w},height={h},framerate={fps}/1 \
          ! videobalance name=camblank \
          ! tee name=camera_out \
          ! queue max-size-buffers=2 leaky=downstream \
-         ! vp8enc name=venc deadline=1 lag-in-frames=0 cpu-used=8 threads=2 error-resilient=partitions \
-           keyframe-max-dist={kf} target-bitrate={bps} \
-         ! rtpvp8pay picture-id-mode=15-bit mtu=1200 \
-         ! capsfilter caps=\"application/x-rtp,media=video,encoding-name=VP8,payload={VP8_PT},clock-rate=90000\" \
-         {self_view}",
-        kf = fps * 2,
-        bps = spec.video_bitrate_kbps * 1000,
+         ! videoconvert ! {encode} \
+         {self_view}"
     )
 }
 
@@ -248,9 +251,6 @@ pub fn required_elements(spec: &MediaSpec) -> Vec<&'static str> {
         "dtlssrtpenc",
         "srtpenc",
         "rtpbin",
-        "vp8enc",
-        "vp8dec",
-        "rtpvp8pay",
         "opusenc",
         "opusdec",
         "rtpopuspay",
@@ -262,6 +262,7 @@ pub fn required_elements(spec: &MediaSpec) -> Vec<&'static str> {
         "audioresample",
         "queue",
     ];
+    needed.extend(spec.video_codec.required_elements());
     needed.push(match spec.video_source {
         VideoSource::Test => "videotestsrc",
         VideoSource::V4l2 => "v4l2src",

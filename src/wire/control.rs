@@ -137,6 +137,9 @@ pub struct CallStats {
     pub rtt_ms: Option<f64>,
     pub packets_lost: i64,
     pub ice_state: String,
+    /// The video codec this side sends and receives: `VP8` or `H264`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub video_codec: Option<String>,
 }
 
 /// A reply line. `ok: false` replies carry `error` (machine-readable), `message` (German, the

@@ -195,3 +195,22 @@ fn a_doctor_who_reloads_gets_a_fresh_offer_and_the_call_goes_on() {
         "the kiosk kept the call through the reload"
     );
 }
+
+#[test]
+fn an_h264_call_flows_both_ways_when_the_kiosk_chooses_h264() {
+    let broker = Mosquitto::start();
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = KioskConfig::new(broker.port);
+    config.camera.push_str("\nvideo_codec = \"h264\"");
+    let kiosk = Kiosk::start(dir.path(), &config);
+    let (_, mut doctor) = start_call(&kiosk, &broker, &[]);
+    assert_eq!(kiosk.stats()["video_codec"], "H264", "{}", kiosk.stats());
+    assert_eq!(
+        doctor.stats().unwrap()["video_codec"],
+        "H264",
+        "the doctor answered in kind"
+    );
+    let reply = kiosk.control(json!({"cmd": "hang_up"}));
+    assert_eq!(reply["state"], "ended", "{reply}");
+    assert!(doctor.wait_exit(Duration::from_secs(15)).success());
+}

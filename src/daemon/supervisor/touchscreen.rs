@@ -107,10 +107,7 @@ impl Supervisor {
             self.screen.state.in_staff_check(),
             self.screen.device_check.is_some(),
         ) {
-            (true, false) => {
-                self.screen.device_check =
-                    Some(DeviceCheck::start(&super::kiosk_media(&self.config)))
-            }
+            (true, false) => self.screen.device_check = Some(DeviceCheck::start(&self.media)),
             (false, true) => self.screen.device_check = None,
             _ => {}
         }

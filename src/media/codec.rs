@@ -1,0 +1,258 @@
+//! Which video codec a call sends, and with which encoder.
+//!
+//! VP8 is the default: every browser has it and `vp8enc` runs everywhere. H.264 constrained
+//! baseline, level 3.1 (the profile Safari needs) is used where the kiosk has a hardware
+//! encoder for it (the Raspberry Pi 4's `v4l2h264enc`), or when the config asks for it. The kiosk
+//! offers exactly one video codec; the doctor's side answers with the same (a browser has both).
+//! The choice is pure: it is given a way to ask which GStreamer elements exist.
+
+use serde::{Deserialize, Serialize};
+
+/// What the config asks for.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CodecChoice {
+    /// H.264 with a hardware encoder, VP8 otherwise.
+    #[default]
+    Auto,
+    Vp8,
+    /// H.264 with the best encoder installed (hardware first).
+    H264,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VideoCodec {
+    Vp8,
+    H264(H264Encoder),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum H264Encoder {
+    /// The Raspberry Pi 4's hardware encoder (V4L2 memory-to-memory).
+    V4l2,
+    X264,
+    OpenH264,
+}
+
+/// H.264 encoders, best first.
+const H264_ENCODERS: [(&str, H264Encoder); 3] = [
+    ("v4l2h264enc", H264Encoder::V4l2),
+    ("x264enc", H264Encoder::X264),
+    ("openh264enc", H264Encoder::OpenH264),
+];
+/// Any one of these decodes what the other side sends back in H.264.
+const H264_DECODERS: [&str; 3] = ["v4l2h264dec", "avdec_h264", "openh264dec"];
+
+pub const VP8_PT: u32 = 96;
+pub const H264_PT: u32 = 102;
+/// Constrained baseline, level 3.1: what every browser, Safari included, takes.
+const H264_CAPS: &str = "video/x-h264,profile=constrained-baseline,level=(string)3.1";
+/// How the offer names it. The RTP caps are set, not taken from the payloader: its caps carry
+/// the encoder's own SPS (`sprop-parameter-sets`, which differs between any two encoders, so an
+/// answering webrtcbin would match no transceiver) and the SPS's constraint flags (x264 writes
+/// `42c01f`, the same constrained baseline 3.1). SPS and PPS travel in band with every keyframe.
+pub const H264_PROFILE_LEVEL_ID: &str = "42e01f";
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum CodecError {
+    #[error(
+        "video_codec = \"h264\" needs an H.264 encoder (v4l2h264enc, x264enc or openh264enc) and decoder (v4l2h264dec, avdec_h264 or openh264dec); install gstreamer1.0-plugins-bad or -ugly, or use \"vp8\""
+    )]
+    NoH264,
+    #[error("the offer's video codec {0:?} is not one this side can send (VP8 or H.264)")]
+    Unsupported(String),
+}
+
+/// The codec for a call, from the config's wish and the elements GStreamer has.
+pub fn choose(choice: CodecChoice, has: impl Fn(&str) -> bool) -> Result<VideoCodec, CodecError> {
+    let decoder = H264_DECODERS.iter().any(|d| has(d));
+    let encoder = |hardware_only: bool| {
+        H264_ENCODERS
+            .iter()
+            .filter(|(_, e)| !hardware_only || *e == H264Encoder::V4l2)
+            .find(|(name, _)| has(name))
+            .map(|&(_, e)| VideoCodec::H264(e))
+    };
+    match choice {
+        CodecChoice::Vp8 => Ok(VideoCodec::Vp8),
+        CodecChoice::Auto if decoder => Ok(encoder(true).unwrap_or(VideoCodec::Vp8)),
+        CodecChoice::Auto => Ok(VideoCodec::Vp8),
+        CodecChoice::H264 if decoder => encoder(false).ok_or(CodecError::NoH264),
+        CodecChoice::H264 => Err(CodecError::NoH264),
+    }
+}
+
+/// The video codec of an offer (its first video m-line): what the answering side must send.
+pub fn offered(sdp: &str, has: impl Fn(&str) -> bool) -> Result<VideoCodec, CodecError> {
+    let video = sdp
+        .split("m=")
+        .find(|section| section.starts_with("video"))
+        .unwrap_or_default();
+    let name = video
+        .lines()
+        .filter_map(|line| line.trim().strip_prefix("a=rtpmap:"))
+        .filter_map(|map| map.split_once(' ').map(|(_, codec)| codec))
+        .filter_map(|codec| codec.split('/').next())
+        .find(|codec| {
+            !matches!(
+                codec.to_ascii_uppercase().as_str(),
+                "RTX" | "RED" | "ULPFEC"
+            )
+        })
+        .unwrap_or_default()
+        .to_ascii_uppercase();
+    match name.as_str() {
+        "VP8" => Ok(VideoCodec::Vp8),
+        "H264" => choose(CodecChoice::H264, has),
+        _ => Err(CodecError::Unsupported(name)),
+    }
+}
+
+impl VideoCodec {
+    /// Encoder (named `venc`, real-time settings) → payloader → the RTP caps webrtcbin offers.
+    pub fn encode_description(self, fps: u32, kbps: u32) -> String {
+        let keyframes = fps * 2;
+        match self {
+            // deadline=1 and lag-in-frames=0 keep vp8enc from buffering: latency for a conversation.
+            Self::Vp8 => format!(
+                "vp8enc name=venc deadline=1 lag-in-frames=0 cpu-used=8 threads=2 error-resilient=partitions \
+                   keyframe-max-dist={keyframes} target-bitrate={bps} \
+                 ! rtpvp8pay picture-id-mode=15-bit mtu=1200 \
+                 ! capsfilter caps=\"application/x-rtp,media=video,encoding-name=VP8,payload={VP8_PT},clock-rate=90000\"",
+                bps = kbps * 1000,
+            ),
+            Self::H264(encoder) => {
+                let encoder = match encoder {
+                    H264Encoder::V4l2 => format!(
+                        "v4l2h264enc name=venc extra-controls=\"controls,video_bitrate={bps},h264_i_frame_period={keyframes},repeat_sequence_header=1\" \
+                         ! {H264_CAPS}",
+                        bps = kbps * 1000
+                    ),
+                    H264Encoder::X264 => format!(
+                        "x264enc name=venc tune=zerolatency speed-preset=ultrafast bitrate={kbps} key-int-max={keyframes} \
+                         ! {H264_CAPS}"
+                    ),
+                    H264Encoder::OpenH264 => format!(
+                        "openh264enc name=venc usage-type=camera complexity=low rate-control=bitrate bitrate={bps} gop-size={keyframes} \
+                         ! {H264_CAPS}",
+                        bps = kbps * 1000
+                    ),
+                };
+                format!(
+                    "{encoder} ! h264parse config-interval=-1 \
+                     ! rtph264pay pt={H264_PT} config-interval=-1 aggregate-mode=zero-latency mtu=1200 \
+                     ! capssetter replace=true caps=\"application/x-rtp,media=video,encoding-name=H264,payload={H264_PT},clock-rate=90000,packetization-mode=(string)1,profile-level-id=(string){H264_PROFILE_LEVEL_ID}\""
+                )
+            }
+        }
+    }
+
+    /// The elements this codec needs besides the encoder chosen (decoders are looked up by
+    /// `decodebin`, and `choose` made sure one exists).
+    pub fn required_elements(self) -> Vec<&'static str> {
+        match self {
+            Self::Vp8 => vec!["vp8enc", "vp8dec", "rtpvp8pay", "rtpvp8depay"],
+            Self::H264(encoder) => {
+                let name = H264_ENCODERS
+                    .iter()
+                    .find(|(_, e)| *e == encoder)
+                    .map(|(name, _)| *name)
+                    .unwrap_or("openh264enc");
+                vec![
+                    name,
+                    "h264parse",
+                    "rtph264pay",
+                    "rtph264depay",
+                    "capssetter",
+                ]
+            }
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Vp8 => "VP8",
+            Self::H264(_) => "H264",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn having<'a>(names: &'a [&'a str]) -> impl Fn(&str) -> bool + 'a {
+        move |n| names.contains(&n)
+    }
+
+    #[test]
+    fn auto_takes_h264_only_with_a_hardware_encoder() {
+        let pi4 = having(&["v4l2h264enc", "v4l2h264dec", "x264enc"]);
+        assert_eq!(
+            choose(CodecChoice::Auto, &pi4),
+            Ok(VideoCodec::H264(H264Encoder::V4l2))
+        );
+        // Pi 5 and desktops: software H.264 would cost the CPU that VP8 costs less of.
+        let desktop = having(&["openh264enc", "openh264dec", "x264enc"]);
+        assert_eq!(choose(CodecChoice::Auto, &desktop), Ok(VideoCodec::Vp8));
+        // A hardware encoder without any decoder could not receive what it sends.
+        assert_eq!(
+            choose(CodecChoice::Auto, having(&["v4l2h264enc"])),
+            Ok(VideoCodec::Vp8)
+        );
+    }
+
+    #[test]
+    fn h264_takes_the_best_encoder_there_is_or_says_what_is_missing() {
+        assert_eq!(
+            choose(
+                CodecChoice::H264,
+                having(&["openh264enc", "x264enc", "avdec_h264"])
+            ),
+            Ok(VideoCodec::H264(H264Encoder::X264))
+        );
+        assert_eq!(
+            choose(CodecChoice::H264, having(&["openh264enc", "openh264dec"])),
+            Ok(VideoCodec::H264(H264Encoder::OpenH264))
+        );
+        let err = choose(CodecChoice::H264, having(&["vp8enc"])).unwrap_err();
+        assert!(err.to_string().contains("gstreamer1.0-plugins"), "{err}");
+        assert_eq!(choose(CodecChoice::Vp8, having(&[])), Ok(VideoCodec::Vp8));
+    }
+
+    #[test]
+    fn the_answer_follows_the_offer() {
+        let all = having(&["openh264enc", "openh264dec"]);
+        let offer = |codec: &str| {
+            format!(
+                "v=0\r\nm=video 9 UDP/TLS/RTP/SAVPF 102\r\na=rtpmap:102 {codec}/90000\r\nm=audio 9 UDP/TLS/RTP/SAVPF 97\r\na=rtpmap:97 OPUS/48000/2\r\n"
+            )
+        };
+        assert_eq!(
+            offered(&offer("H264"), &all),
+            Ok(VideoCodec::H264(H264Encoder::OpenH264))
+        );
+        assert_eq!(offered(&offer("VP8"), &all), Ok(VideoCodec::Vp8));
+        assert_eq!(
+            offered(&offer("AV1"), &all),
+            Err(CodecError::Unsupported("AV1".into()))
+        );
+    }
+
+    #[test]
+    fn h264_is_offered_as_constrained_baseline_for_safari() {
+        let d = VideoCodec::H264(H264Encoder::OpenH264).encode_description(30, 800);
+        assert!(
+            d.contains("profile=constrained-baseline,level=(string)3.1"),
+            "{d}"
+        );
+        assert!(d.contains("profile-level-id=(string)42e01f"), "{d}");
+        assert!(d.contains("packetization-mode=(string)1"), "{d}");
+        assert!(d.contains("name=venc"), "{d}");
+        assert!(
+            VideoCodec::Vp8
+                .encode_description(30, 800)
+                .contains("target-bitrate=800000")
+        );
+    }
+}
