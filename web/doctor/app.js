@@ -1,0 +1,453 @@
+// The doctor's side of a praxiskiosk video consultation (docs/protocol.md 5, 10.3).
+//
+// Owns: the page's state (body[data-state]), the broker connection for the one session of the
+// join link, the local camera and microphone, and the Call. Must never record or store media,
+// never load anything from another host, and never store anything but the doctor's own name.
+// Closing or reloading the tab sends no bye on purpose: a reload rejoins the running call
+// (protocol rule 3).
+
+import mqtt from './vendor/mqtt.js';
+import { initialLanguage, language, setLanguage, t } from './i18n.js';
+import { parseJoinLink, sessionTopics } from './link.js';
+import { Call, qualityLevel, qualitySample, testStats } from './call.js';
+
+const NAME_KEY = 'praxiskiosk.doctorName';
+const MAX_PAYLOAD = 65536; // protocol.md 1: larger payloads are dropped
+const BYE_TIMEOUT_MS = 1500; // how long a hang-up waits for the broker to take the bye
+
+const $ = (id) => document.getElementById(id);
+const ui = {
+  name: $('doctor-name'),
+  langDe: $('lang-de'),
+  langEn: $('lang-en'),
+  patient: $('patient-name'),
+  status: $('status'),
+  remote: $('remote'),
+  self: $('self'),
+  problem: $('problem'),
+  problemTitle: $('problem-title'),
+  problemText: $('problem-text'),
+  retry: $('retry'),
+  endedText: $('ended-text'),
+  duration: $('duration'),
+  quality: $('quality'),
+  qualityText: $('quality-text'),
+  unmuteRemote: $('unmute-remote'),
+  mute: $('mute'),
+  camera: $('camera'),
+  hangup: $('hangup'),
+};
+
+// Everything the page knows. `state` is one of connecting | waiting | patient-waiting | in-call |
+// ended | error and is mirrored to body[data-state], which CSS and the end-to-end test read.
+const app = {
+  state: 'connecting',
+  status: { key: 'connecting' },
+  problem: null, // {title, text, vars}
+  endedKey: null,
+  join: null,
+  topics: null,
+  client: null,
+  localStream: null,
+  call: null,
+  firstFrameAt: null, // performance.now() of the first remote video frame
+  quality: { previous: null, level: '' },
+  micMuted: false,
+  cameraOff: false,
+  retry: null,
+  timer: null,
+};
+
+// --- rendering ------------------------------------------------------------------------------
+
+function setState(state) {
+  app.state = state;
+  document.body.dataset.state = state;
+}
+
+function setStatus(key, vars) {
+  app.status = { key, vars };
+  ui.status.textContent = t(key, vars);
+}
+
+function render() {
+  setLanguage(language());
+  ui.langDe.setAttribute('aria-pressed', String(language() === 'de'));
+  ui.langEn.setAttribute('aria-pressed', String(language() === 'en'));
+  ui.status.textContent = app.status ? t(app.status.key, app.status.vars) : '';
+  if (app.problem) {
+    ui.problemTitle.textContent = t(app.problem.title, app.problem.vars);
+    ui.problemText.textContent = t(app.problem.text, app.problem.vars);
+  }
+  ui.endedText.textContent = app.endedKey ? t(app.endedKey) : '';
+  ui.mute.textContent = t(app.micMuted ? 'unmute' : 'mute');
+  ui.mute.setAttribute('aria-pressed', String(app.micMuted));
+  ui.camera.textContent = t(app.cameraOff ? 'cameraOn' : 'cameraOff');
+  ui.camera.setAttribute('aria-pressed', String(app.cameraOff));
+  ui.duration.setAttribute('aria-label', t('duration'));
+  const level = app.quality.level;
+  ui.qualityText.textContent = level ? t(`quality${level[0].toUpperCase()}${level.slice(1)}`) : '';
+  if (!ui.name.value || ui.name.dataset.isDefault === 'true') {
+    ui.name.value = t('defaultDoctorName');
+    ui.name.dataset.isDefault = 'true';
+  }
+}
+
+/** Shows a problem the doctor can act on; `retry` (optional) is what "try again" does. */
+function showProblem(title, text, vars = {}, retry = null) {
+  app.problem = { title, text, vars };
+  app.retry = retry;
+  ui.problem.hidden = false;
+  ui.retry.hidden = !retry;
+  setState('error');
+  setStatus(title, vars);
+  render();
+}
+
+function clearProblem() {
+  app.problem = null;
+  app.retry = null;
+  ui.problem.hidden = true;
+}
+
+function showDuration() {
+  if (app.firstFrameAt === null) return;
+  const s = Math.floor((performance.now() - app.firstFrameAt) / 1000);
+  const mm = String(Math.floor(s / 60)).padStart(2, '0');
+  ui.duration.textContent = `${mm}:${String(s % 60).padStart(2, '0')}`;
+}
+
+// --- the doctor's name (the one thing this page stores) ---------------------------------------
+
+function storedName() {
+  try {
+    return localStorage.getItem(NAME_KEY);
+  } catch {
+    return null; // storage blocked: the default name will do
+  }
+}
+
+function doctorName() {
+  return ui.name.value.trim().slice(0, 80) || t('defaultDoctorName');
+}
+
+function onNameChange() {
+  const name = ui.name.value.trim();
+  ui.name.dataset.isDefault = String(!name);
+  try {
+    if (name) localStorage.setItem(NAME_KEY, name);
+    else localStorage.removeItem(NAME_KEY);
+  } catch {
+    // storage blocked: the name still goes into this visit's hellos
+  }
+  // Before a call, say hello again so the patient's screen shows the new name. During a call a
+  // new hello would make the kiosk rebuild the connection (rule 3), so it waits for the next join.
+  if (!app.call && app.client?.connected && ['waiting', 'patient-waiting'].includes(app.state)) {
+    publish({ type: 'hello', name: doctorName() });
+  }
+}
+
+// --- local media ------------------------------------------------------------------------------
+
+async function startMedia() {
+  clearProblem();
+  setState('connecting');
+  setStatus('cameraStarting');
+  try {
+    app.localStream = await navigator.mediaDevices.getUserMedia({
+      video: { width: { ideal: 1280 }, height: { ideal: 720 }, frameRate: { ideal: 25 } },
+      audio: { echoCancellation: true, noiseSuppression: true, autoGainControl: true },
+    });
+  } catch (err) {
+    const text = {
+      NotFoundError: 'mediaMissingText',
+      OverconstrainedError: 'mediaMissingText',
+      NotReadableError: 'mediaBusyText',
+      AbortError: 'mediaBusyText',
+    }[err?.name] ?? 'mediaText'; // NotAllowedError, SecurityError and anything unexpected
+    showProblem('mediaTitle', text, {}, () => startMedia().then((ok) => ok && connect()));
+    return false;
+  }
+  applyTrackSwitches();
+  ui.self.srcObject = app.localStream;
+  ui.self.play().catch(() => {}); // muted: always allowed; a failure only leaves the self-view blank
+  return true;
+}
+
+// Muting disables tracks instead of removing them: the kiosk keeps receiving silence and black
+// frames, so nothing needs renegotiating and the kiosk's picture does not freeze on the last frame.
+function applyTrackSwitches() {
+  for (const track of app.localStream?.getAudioTracks() ?? []) track.enabled = !app.micMuted;
+  for (const track of app.localStream?.getVideoTracks() ?? []) track.enabled = !app.cameraOff;
+  document.body.classList.toggle('camera-off', app.cameraOff);
+  render();
+}
+
+function stopMedia() {
+  for (const track of app.localStream?.getTracks() ?? []) track.stop();
+  app.localStream = null;
+  ui.self.srcObject = null;
+}
+
+// --- the broker ---------------------------------------------------------------------------------
+
+function randomHex(bytes) {
+  return Array.from(crypto.getRandomValues(new Uint8Array(bytes)), (b) => b.toString(16).padStart(2, '0')).join('');
+}
+
+function connect() {
+  clearProblem();
+  setState('connecting');
+  setStatus('connecting');
+  const client = mqtt.connect(app.join.broker, {
+    protocolVersion: 4, // MQTT 3.1.1 (protocol.md 1)
+    clean: true,
+    keepalive: 15,
+    clientId: `doctor-web-${randomHex(8)}`,
+    username: app.join.username,
+    password: app.join.password,
+    reconnectPeriod: 2000,
+    connectTimeout: 10000,
+    resubscribe: false, // we subscribe ourselves on every connect, then say hello
+  });
+  app.client = client;
+
+  client.on('connect', () => {
+    client.subscribe(app.topics.kiosk, { qos: 1 }, (err, granted) => {
+      if (err || granted?.some((g) => g.qos === 128)) {
+        refused();
+        return;
+      }
+      if (app.state === 'connecting') {
+        setState('waiting');
+        setStatus('waiting');
+      } else if (app.state === 'patient-waiting') {
+        setStatus('patientWaiting');
+      }
+      // A hello makes the kiosk (re)offer. While media flow, a reconnect to the broker needs none.
+      const ice = app.call?.pc.iceConnectionState;
+      if (!['connected', 'completed'].includes(ice)) publish({ type: 'hello', name: doctorName() });
+    });
+  });
+  client.on('message', (topic, payload) => {
+    if (topic !== app.topics.kiosk) return;
+    signalling = signalling.then(() => onSignal(payload)).catch((err) => console.warn('signalling:', err?.message ?? err));
+  });
+  client.on('error', (err) => {
+    // CONNACK 4 (bad user name or password) and 5 (not authorised): the session login is gone.
+    if (err?.code === 4 || err?.code === 5) refused();
+  });
+  // The broker is out of reach (or not yet): mqtt.js tries again every 2 s; media, once they
+  // flow, do not need it.
+  client.on('reconnect', () => {
+    if (['connecting', 'waiting', 'patient-waiting'].includes(app.state)) setStatus('reconnecting');
+  });
+}
+
+function refused() {
+  app.client?.end(true);
+  app.client = null;
+  app.call?.close();
+  app.call = null;
+  stopMedia();
+  showProblem('authTitle', 'authText');
+}
+
+function publish(message, onDone) {
+  const body = JSON.stringify({ v: 1, ...message });
+  if (!app.client) return onDone?.();
+  app.client.publish(app.topics.doctor, body, { qos: 1, retain: false }, () => onDone?.());
+}
+
+// --- signalling (protocol.md 5) -------------------------------------------------------------------
+
+// Messages are handled one after another, so a candidate is never applied before its offer.
+let signalling = Promise.resolve();
+
+async function onSignal(payload) {
+  if (payload.length > MAX_PAYLOAD || ['ended', 'error'].includes(app.state)) return;
+  let msg;
+  try {
+    msg = JSON.parse(new TextDecoder().decode(payload));
+  } catch {
+    return;
+  }
+  // Unknown types and fields are ignored (protocol.md 9); so is anything of another version.
+  if (!msg || typeof msg !== 'object' || msg.v !== 1) return;
+  switch (msg.type) {
+    case 'hello':
+      if (typeof msg.name !== 'string') return;
+      ui.patient.textContent = msg.name;
+      if (['connecting', 'waiting'].includes(app.state)) {
+        setState('patient-waiting');
+        setStatus('patientWaiting');
+      }
+      if (msg.reply !== true) publish({ type: 'hello', name: doctorName(), reply: true });
+      return;
+    case 'offer':
+      if (typeof msg.sdp === 'string') await onOffer(msg.sdp);
+      return;
+    case 'ice':
+      if (typeof msg.candidate === 'string' && Number.isInteger(msg.mline) && app.call) {
+        await app.call.addRemoteCandidate(msg.mline, msg.candidate);
+      }
+      return;
+    case 'bye':
+      end(byeText(msg.reason));
+      return;
+    default:
+      return;
+  }
+}
+
+function byeText(reason) {
+  return { hangup: 'endedHangup', timeout: 'endedTimeout', error: 'endedError' }[reason] ?? 'endedOther';
+}
+
+async function onOffer(sdp) {
+  app.call?.close(); // rule 4: every offer gets a fresh connection
+  app.quality.previous = null;
+  const call = new Call({
+    localStream: app.localStream,
+    send: (message) => publish(message),
+    onRemoteStream: showRemote,
+    onIceState: (ice) => {
+      if (call !== app.call) return;
+      if (ice === 'failed') setStatus('p2pFailed');
+      else if (ice === 'disconnected') setStatus('mediaInterrupted');
+      else if (ice === 'connected' || ice === 'completed') {
+        setStatus(app.state === 'in-call' ? 'inCall' : 'patientWaiting');
+      }
+    },
+  });
+  app.call = call;
+  if (app.state === 'waiting') {
+    setState('patient-waiting');
+    setStatus('patientWaiting');
+  }
+  publish({ type: 'answer', sdp: await call.answer(sdp) });
+}
+
+function showRemote(stream) {
+  if (ui.remote.srcObject !== stream) ui.remote.srcObject = stream;
+  ui.remote.play().catch((err) => {
+    // No user gesture yet and the browser refuses sound: play the picture muted and offer a button.
+    if (err?.name !== 'NotAllowedError') return;
+    ui.remote.muted = true;
+    ui.unmuteRemote.hidden = false;
+    ui.remote.play().catch(() => {});
+  });
+  if ('requestVideoFrameCallback' in ui.remote) ui.remote.requestVideoFrameCallback(() => firstFrame());
+}
+
+function firstFrame() {
+  if (!['waiting', 'patient-waiting', 'in-call'].includes(app.state)) return;
+  app.firstFrameAt ??= performance.now();
+  if (app.state !== 'in-call') {
+    setState('in-call');
+    setStatus('inCall');
+    showDuration();
+  }
+}
+
+// Once a second: call duration, quality indicator, and the first frame for browsers without
+// requestVideoFrameCallback.
+async function tick() {
+  showDuration();
+  const call = app.call;
+  if (!call || call.closed) return;
+  const sample = qualitySample(await call.pc.getStats());
+  if (call !== app.call) return;
+  if (sample.framesDecoded > 0) firstFrame();
+  if (app.state === 'in-call') {
+    app.quality.level = app.quality.previous ? qualityLevel(app.quality.previous, sample) : app.quality.level;
+    ui.quality.dataset.level = app.quality.level;
+    render();
+  }
+  app.quality.previous = sample;
+}
+
+// --- the end ----------------------------------------------------------------------------------
+
+function end(endedKey) {
+  if (app.state === 'ended') return;
+  app.endedKey = endedKey;
+  app.call?.close();
+  app.call = null;
+  stopMedia();
+  ui.remote.srcObject = null;
+  app.quality.level = '';
+  ui.quality.dataset.level = '';
+  clearInterval(app.timer);
+  setState('ended');
+  setStatus('ended');
+  render();
+  app.client?.end();
+  app.client = null;
+}
+
+function hangUp() {
+  if (!['waiting', 'patient-waiting', 'in-call'].includes(app.state)) return;
+  ui.hangup.disabled = true;
+  // Wait until the broker has the bye (QoS 1), but not forever: the doctor wants out.
+  let done = false;
+  const finish = () => {
+    if (done) return;
+    done = true;
+    end('endedByYou');
+  };
+  publish({ type: 'bye', reason: 'hangup' }, finish);
+  setTimeout(finish, BYE_TIMEOUT_MS);
+}
+
+// --- start ------------------------------------------------------------------------------------
+
+function wireControls() {
+  ui.langDe.addEventListener('click', () => { setLanguage('de'); render(); });
+  ui.langEn.addEventListener('click', () => { setLanguage('en'); render(); });
+  ui.name.addEventListener('change', onNameChange);
+  ui.retry.addEventListener('click', () => app.retry?.());
+  ui.mute.addEventListener('click', () => { app.micMuted = !app.micMuted; applyTrackSwitches(); });
+  ui.camera.addEventListener('click', () => { app.cameraOff = !app.cameraOff; applyTrackSwitches(); });
+  ui.hangup.addEventListener('click', hangUp);
+  ui.unmuteRemote.addEventListener('click', () => {
+    ui.remote.muted = false;
+    ui.remote.play().catch(() => {});
+    ui.unmuteRemote.hidden = true;
+  });
+}
+
+// How the end-to-end test reads the call (tests/browser/driver.mjs).
+window.praxiskiosk = {
+  stats: async () => testStats(app.call && !app.call.closed ? await app.call.pc.getStats() : null),
+};
+
+async function main() {
+  setLanguage(initialLanguage(navigator.language));
+  const saved = storedName();
+  ui.name.value = saved ?? '';
+  ui.name.dataset.isDefault = String(!saved);
+  wireControls();
+  setState('connecting');
+  render();
+
+  const link = parseJoinLink(location.hash);
+  if (!link.ok) {
+    if (link.version !== undefined) showProblem('linkVersionTitle', 'linkVersionText', { what: link.version });
+    else showProblem('linkTitle', 'linkText', { what: link.invalid.join(', ') });
+    return;
+  }
+  if (!window.isSecureContext) return showProblem('insecureTitle', 'insecureText');
+  if (!navigator.mediaDevices?.getUserMedia || !window.RTCPeerConnection) {
+    return showProblem('browserTitle', 'browserText');
+  }
+  app.join = link.join;
+  app.topics = sessionTopics(link.join);
+  app.timer = setInterval(() => tick().catch(() => {}), 1000);
+  if (await startMedia()) connect();
+}
+
+// The link's fragment changes without a reload when a second link is pasted into the same tab.
+window.addEventListener('hashchange', () => location.reload());
+
+main();

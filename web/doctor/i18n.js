@@ -1,0 +1,137 @@
+// The page's texts in German (the default) and English.
+//
+// Owns: the two dictionaries, the current language and putting texts into elements marked with
+// data-i18n. Must never hold a patient name or a credential: those are inserted by app.js as
+// `vars`, never stored here.
+
+const TEXTS = {
+  de: {
+    title: 'Videosprechstunde',
+    yourName: 'Ihr Name',
+    defaultDoctorName: 'Ärztin / Arzt',
+    patientLabel: 'Patientin / Patient',
+    retry: 'Erneut versuchen',
+    hangup: 'Auflegen',
+    mute: 'Mikrofon aus',
+    unmute: 'Mikrofon an',
+    cameraOff: 'Kamera aus',
+    cameraOn: 'Kamera an',
+    enableSound: 'Ton einschalten',
+    ended: 'Gespräch beendet',
+    duration: 'Dauer',
+    callControls: 'Gespräch',
+
+    connecting: 'Verbindung zum Server wird hergestellt …',
+    reconnecting: 'Verbindung zum Server unterbrochen, neuer Versuch …',
+    cameraStarting: 'Kamera und Mikrofon werden eingeschaltet …',
+    waiting: 'Warten auf die Patientin / den Patienten',
+    patientWaiting: 'Patient ist im Wartezimmer',
+    callConnecting: 'Verbindung zur Patientin / zum Patienten wird aufgebaut …',
+    inCall: 'Gespräch läuft',
+    mediaInterrupted: 'Verbindung gestört – wird wiederhergestellt …',
+    p2pFailed: 'Keine direkte Verbindung möglich. Bitte prüfen Sie Ihr Netzwerk.',
+
+    qualityGood: 'Verbindung gut',
+    qualityFair: 'Verbindung mittel',
+    qualityPoor: 'Verbindung schlecht',
+
+    endedByYou: 'Sie haben aufgelegt. Sie können dieses Fenster jetzt schließen.',
+    endedHangup: 'Die Patientin / der Patient hat das Gespräch beendet. Sie können dieses Fenster jetzt schließen.',
+    endedTimeout: 'Die Wartezeit am Kiosk ist abgelaufen. Sie können dieses Fenster jetzt schließen.',
+    endedError: 'Die Verbindung zum Kiosk ist abgebrochen. Sie können dieses Fenster jetzt schließen.',
+    endedOther: 'Sie können dieses Fenster jetzt schließen.',
+
+    linkTitle: 'Dieser Link ist unvollständig',
+    linkText: 'Bitte öffnen Sie den vollständigen Link aus der Terminbestätigung. Fehlt oder ungültig: {what}.',
+    linkVersionTitle: 'Dieser Link ist für eine neuere Version',
+    linkVersionText: 'Diese Seite versteht Links der Version 1, der Link hat Version {what}. Bitte wenden Sie sich an Ihre Praxis-IT.',
+    authTitle: 'Dieser Link ist nicht (mehr) gültig',
+    authText: 'Der Termin ist vorbei oder wurde abgesagt, oder der Link ist unvollständig. Bitte lassen Sie sich von der Praxis einen neuen Link geben.',
+    mediaTitle: 'Kein Zugriff auf Kamera und Mikrofon',
+    mediaText: 'Bitte erlauben Sie dieser Seite den Zugriff auf Kamera und Mikrofon: Klicken Sie links in der Adressleiste auf das Schloss- oder Kamerasymbol, wählen Sie „Zulassen“ und dann „Erneut versuchen“.',
+    mediaMissingText: 'Es wurde keine Kamera oder kein Mikrofon gefunden. Bitte schließen Sie beides an (oder schließen Sie andere Programme, die sie gerade benutzen) und wählen Sie dann „Erneut versuchen“.',
+    mediaBusyText: 'Kamera oder Mikrofon werden gerade von einem anderen Programm benutzt. Bitte beenden Sie es und wählen Sie dann „Erneut versuchen“.',
+    insecureTitle: 'Diese Seite muss über HTTPS geöffnet werden',
+    insecureText: 'Der Browser gibt Kamera und Mikrofon nur auf sicheren Seiten frei. Bitte öffnen Sie den Link so, wie Sie ihn erhalten haben (https://…).',
+    browserTitle: 'Dieser Browser wird nicht unterstützt',
+    browserText: 'Bitte verwenden Sie einen aktuellen Chrome, Edge, Firefox oder Safari.',
+  },
+  en: {
+    title: 'Video consultation',
+    yourName: 'Your name',
+    defaultDoctorName: 'Ärztin / Arzt',
+    patientLabel: 'Patient',
+    retry: 'Try again',
+    hangup: 'Hang up',
+    mute: 'Mute microphone',
+    unmute: 'Unmute microphone',
+    cameraOff: 'Camera off',
+    cameraOn: 'Camera on',
+    enableSound: 'Turn sound on',
+    ended: 'Call ended',
+    duration: 'Duration',
+    callControls: 'Call',
+
+    connecting: 'Connecting to the server …',
+    reconnecting: 'Connection to the server lost, trying again …',
+    cameraStarting: 'Turning on camera and microphone …',
+    waiting: 'Waiting for the patient',
+    patientWaiting: 'The patient is in the waiting room',
+    callConnecting: 'Connecting to the patient …',
+    inCall: 'Call in progress',
+    mediaInterrupted: 'Connection disturbed – reconnecting …',
+    p2pFailed: 'No direct connection possible. Please check your network.',
+
+    qualityGood: 'Connection good',
+    qualityFair: 'Connection fair',
+    qualityPoor: 'Connection poor',
+
+    endedByYou: 'You hung up. You can close this window now.',
+    endedHangup: 'The patient ended the call. You can close this window now.',
+    endedTimeout: 'The waiting time at the kiosk ran out. You can close this window now.',
+    endedError: 'The connection to the kiosk was lost. You can close this window now.',
+    endedOther: 'You can close this window now.',
+
+    linkTitle: 'This link is incomplete',
+    linkText: 'Please open the complete link from the appointment confirmation. Missing or invalid: {what}.',
+    linkVersionTitle: 'This link is for a newer version',
+    linkVersionText: 'This page understands version 1 links; the link has version {what}. Please contact your practice IT.',
+    authTitle: 'This link is not valid (any more)',
+    authText: 'The appointment is over or was cancelled, or the link is incomplete. Please ask the practice for a new link.',
+    mediaTitle: 'No access to camera and microphone',
+    mediaText: 'Please allow this page to use your camera and microphone: click the lock or camera icon on the left of the address bar, choose "Allow", then "Try again".',
+    mediaMissingText: 'No camera or microphone was found. Please connect both (or close other programs using them), then choose "Try again".',
+    mediaBusyText: 'Another program is using the camera or microphone. Please close it, then choose "Try again".',
+    insecureTitle: 'This page must be opened over HTTPS',
+    insecureText: 'Browsers allow camera and microphone only on secure pages. Please open the link exactly as you received it (https://…).',
+    browserTitle: 'This browser is not supported',
+    browserText: 'Please use a current Chrome, Edge, Firefox or Safari.',
+  },
+};
+
+export const LANGUAGES = Object.keys(TEXTS);
+
+let current = 'de';
+
+/** German unless the browser prefers English. */
+export function initialLanguage(navigatorLanguage) {
+  return String(navigatorLanguage || '').toLowerCase().startsWith('en') ? 'en' : 'de';
+}
+
+export function language() {
+  return current;
+}
+
+export function setLanguage(lang) {
+  current = TEXTS[lang] ? lang : 'de';
+  document.documentElement.lang = current;
+  for (const el of document.querySelectorAll('[data-i18n]')) {
+    el.textContent = t(el.dataset.i18n);
+  }
+}
+
+/** The text for `key` in the current language, with `{name}` placeholders filled from `vars`. */
+export function t(key, vars = {}) {
+  const text = TEXTS[current][key] ?? TEXTS.de[key] ?? key;
+  return text.replace(/\{(\w+)\}/g, (_, name) => String(vars[name] ?? ''));
+}
