@@ -12,15 +12,18 @@ export DEMO_SECONDS
 .DEFAULT_GOAL := help
 # deps must finish before anything compiles against GStreamer, also under `make -j`.
 .NOTPARALLEL:
-.PHONY: help deps build test demo bench clean
+.PHONY: help deps build web test demo bench clean
 
 help:
 	@echo "praxiskiosk — targets:"
 	@echo "  make deps    install missing Debian packages (GStreamer, Mosquitto, jq); checks for Rust"
 	@echo "  make build   build kioskd and kioskctl (target/debug/)"
-	@echo "  make test    deps, then cargo fmt --check, clippy -D warnings, cargo test"
+	@echo "  make web     build the doctor's page (web/doctor/vendor/) and the browser tests' driver"
+	@echo "  make test    deps, web, then cargo fmt --check, clippy -D warnings, the page's unit tests,"
+	@echo "               cargo test (end to end with Mosquitto, kioskd and Chromium)"
 	@echo "  make demo    deps, build, then a whole consultation on this machine"
-	@echo "               (DEMO_SECONDS=$(DEMO_SECONDS); a window when DISPLAY or WAYLAND_DISPLAY is set)"
+	@echo "               (DEMO_SECONDS=$(DEMO_SECONDS); a window when DISPLAY or WAYLAND_DISPLAY is set;"
+	@echo "               DOCTOR=browser: the doctor is the web page in Chromium, not kioskctl)"
 	@echo "  make bench   benchmarks (UI rendering, idle CPU), a table and target/bench/*.json"
 	@echo "  make clean   remove target/"
 
@@ -30,12 +33,21 @@ deps:
 build:
 	cargo build --locked --bins
 
-test: deps
+# Exact versions from the package-lock.json files; npm reaches the registry only when
+# node_modules is missing.
+web: deps
+	web/doctor/build.sh
+	@[[ -d tests/browser/node_modules/playwright-core ]] || (cd tests/browser && npm ci --no-audit --no-fund)
+
+test: deps web
 	cargo fmt --check
 	cargo clippy --locked --all-targets -- -D warnings
+	cd web/doctor && node --test test/
 	cargo test --locked
 
-demo: deps build
+DOCTOR ?= kioskctl
+export DOCTOR
+demo: deps build web
 	config/demo/run-demo.sh
 
 bench: deps

@@ -15,6 +15,24 @@
 set -euo pipefail
 
 DEMO_SECONDS=${DEMO_SECONDS:-20}
+# kioskctl (a headless webrtcbin peer) or browser (the doctor's web page in Debian's Chromium).
+DOCTOR=${DOCTOR:-kioskctl}
+case $DOCTOR in
+    kioskctl | browser) ;;
+    *)
+        printf 'DOCTOR must be kioskctl or browser, not %q.\n' "$DOCTOR" >&2
+        exit 2
+        ;;
+esac
+# Chromium offers ICE candidates on every interface it sees and cannot be pinned to 127.0.0.1:
+# with the browser, the whole demo runs in a network namespace that holds only loopback.
+if [[ $DOCTOR == browser && -z ${PRAXISKIOSK_DEMO_NETNS:-} ]]; then
+    if ((EUID != 0)); then
+        printf 'DOCTOR=browser runs the demo in a network namespace of its own (unshare --net): run it as root.\n' >&2
+        exit 2
+    fi
+    exec env PRAXISKIOSK_DEMO_NETNS=1 unshare --net -- bash -c 'ip link set lo up && exec "$0"' "$0"
+fi
 WORK=target/demo
 KIOSKD=target/debug/kioskd
 KIOSKCTL=target/debug/kioskctl
@@ -50,7 +68,7 @@ for tool in mosquitto jq; do
     }
 done
 
-if [[ -n ${DISPLAY:-} || -n ${WAYLAND_DISPLAY:-} ]]; then
+if [[ $DOCTOR == kioskctl && (-n ${DISPLAY:-} || -n ${WAYLAND_DISPLAY:-}) ]]; then
     HEADLESS=false
 else
     HEADLESS=true
@@ -58,7 +76,7 @@ fi
 
 # --- cleanup, also on failure ---------------------------------------------------------------
 
-MOSQUITTO_PID="" KIOSKD_PID="" DOCTOR_PID="" SLEEP_PID=""
+MOSQUITTO_PID="" KIOSKD_PID="" DOCTOR_PID="" SLEEP_PID="" BROWSER_PID=""
 
 # Stops one process: `signal`, then up to `grace` seconds, then SIGKILL.
 stop() {
@@ -79,11 +97,12 @@ cleanup() {
     [[ -z $SLEEP_PID ]] || kill "$SLEEP_PID" 2>/dev/null || true
     # The doctor says bye on SIGINT (its Ctrl-C); kioskd ends a call and publishes offline on
     # SIGTERM, so the broker goes last.
-    stop "$DOCTOR_PID" INT 5
+        stop "$DOCTOR_PID" INT 5
+    stop "$BROWSER_PID" TERM 5
     stop "$KIOSKD_PID" TERM 10
     stop "$MOSQUITTO_PID" TERM 5
     if ((status != 0)); then
-        for log in "$WORK"/mosquitto.log "$WORK"/kioskd.log "$WORK"/doctor.log "$WORK"/doctor.jsonl; do
+                for log in "$WORK"/mosquitto.log "$WORK"/kioskd.log "$WORK"/doctor.log "$WORK"/doctor.jsonl "$WORK"/browser.log; do
             [[ -s $log ]] || continue
             printf '\n--- last 20 lines of %s ---\n' "$log" >&2
             tail -n 20 "$log" >&2
@@ -111,7 +130,8 @@ for _ in $(seq 1 20); do
     base=$((20000 + RANDOM % 40000))
     port_open "$base" || port_open $((base + 1)) || port_open $((base + 2)) && continue
     rm -rf "$WORK/broker"
-    "$KIOSKCTL" broker config --out "$WORK/broker" --host 127.0.0.1 --bind 127.0.0.1 \
+        "$KIOSKCTL" broker config --out "$WORK/broker" --host 127.0.0.1 --bind 127.0.0.1 \
+        --http-dir "$PWD/web/doctor" \
         --device-port "$base" --doctor-port $((base + 1)) --websocket-port $((base + 2)) \
         >>"$WORK/fleet.log" || die "kioskctl broker config failed (see $WORK/fleet.log)"
     # Mosquitto started as root switches to its own user, which must own its files.
@@ -192,7 +212,9 @@ fi
 
 # --- the practice books the appointment -----------------------------------------------------
 
+PAGE_ORIGIN=127.0.0.1:$((PORT + 2))
 created=$("$KIOSKCTL" appointment create --device "$DEVICE" \
+    --join-url "https://$PAGE_ORIGIN/index.html" --doctor-broker "wss://$PAGE_ORIGIN" \
     --doctor "Dr. med. Anna Muster" --patient "Max Mustermann" --json) ||
     die "kioskctl appointment create failed"
 CODE=$(jq -r .code <<<"$created")
@@ -211,18 +233,44 @@ say "Kiosk: Termin empfangen / appointment received"
 
 # --- the doctor joins -----------------------------------------------------------------------
 
-doctor_args=(--broker "$DOCTOR_BROKER" doctor --link "$LINK"
-    --ice-local 127.0.0.1 --json --hangup-after $((DEMO_SECONDS + 2)))
-$HEADLESS || doctor_args+=(--show)
-"$KIOSKCTL" "${doctor_args[@]}" >"$WORK/doctor.jsonl" 2>"$WORK/doctor.log" &
-DOCTOR_PID=$!
-DOCTOR_START=$(date +%s%N)
-for ((i = 0; ; i++)); do
-    grep -q '"event":"waiting"' "$WORK/doctor.jsonl" && break
-    kill -0 "$DOCTOR_PID" 2>/dev/null || die "the doctor peer stopped (see $WORK/doctor.log)"
-    ((i < 150)) || die "the doctor peer did not connect to the broker within 15 s (see $WORK/doctor.log)"
-    sleep 0.1
-done
+# One command to the browser driver, one JSON answer back.
+browser() {
+    local answer
+    printf '%s\n' "$1" >&"$TO_BROWSER"
+    IFS= read -r -t 30 answer <&"$FROM_BROWSER" || die "the browser driver did not answer $1 (see $WORK/browser.log)"
+    [[ $(jq -r .ok <<<"$answer") == true ]] || die "the browser refused $1: $answer"
+    printf '%s' "$answer"
+}
+page_state() { browser '{"cmd":"state"}' | jq -r .state; }
+
+if [[ $DOCTOR == browser ]]; then
+    # Debian's Chromium, headless, fake camera and microphone; the page comes from the broker.
+    coproc BROWSER { exec node tests/browser/driver.mjs 2>"$WORK/browser.log"; }
+    # Command substitutions cannot use a coprocess's descriptors; copies of them they can.
+    exec {TO_BROWSER}>&"${BROWSER[1]}" {FROM_BROWSER}<&"${BROWSER[0]}"
+    IFS= read -r -t 30 ready <&"$FROM_BROWSER" || die "Chromium did not start (see $WORK/browser.log)"
+    [[ $(jq -r .ready <<<"$ready") == true ]] || die "Chromium did not start: $ready"
+    browser "$(jq -cn --arg url "$LINK" '{cmd:"open",url:$url}')" >/dev/null
+    DOCTOR_START=$(date +%s%N)
+    for ((i = 0; ; i++)); do
+        [[ $(page_state) == waiting || $(page_state) == patient-waiting ]] && break
+        ((i < 150)) || die "the doctor's page did not reach the waiting room within 15 s: $(browser '{"cmd":"state"}')"
+        sleep 0.1
+    done
+else
+    doctor_args=(--broker "$DOCTOR_BROKER" doctor --link "$LINK"
+        --ice-local 127.0.0.1 --json --hangup-after $((DEMO_SECONDS + 2)))
+    $HEADLESS || doctor_args+=(--show)
+    "$KIOSKCTL" "${doctor_args[@]}" >"$WORK/doctor.jsonl" 2>"$WORK/doctor.log" &
+    DOCTOR_PID=$!
+    DOCTOR_START=$(date +%s%N)
+    for ((i = 0; ; i++)); do
+        grep -q '"event":"waiting"' "$WORK/doctor.jsonl" && break
+        kill -0 "$DOCTOR_PID" 2>/dev/null || die "the doctor peer stopped (see $WORK/doctor.log)"
+        ((i < 150)) || die "the doctor peer did not connect to the broker within 15 s (see $WORK/doctor.log)"
+        sleep 0.1
+    done
+fi
 say "Arzt: wartet im Termin / doctor waiting in session $SESSION"
 
 # --- the staff at the kiosk -----------------------------------------------------------------
@@ -262,16 +310,30 @@ KIOSK_STATS=$(local_ctl stats) || die "the kiosk gave no statistics"
 
 # --- the doctor hangs up --------------------------------------------------------------------
 
-for ((i = 0; ; i++)); do
-    kill -0 "$DOCTOR_PID" 2>/dev/null || break
-    ((i < 200)) || die "the doctor peer did not hang up within 20 s of its time (see $WORK/doctor.log)"
-    sleep 0.1
-done
-wait "$DOCTOR_PID" && code=0 || code=$?
-DOCTOR_PID=""
-((code == 0)) || die "the doctor peer failed with exit code $code (see $WORK/doctor.log)"
-DOCTOR_STATS=$( (grep '"event":"summary"' "$WORK/doctor.jsonl" || true) | tail -n 1 | jq -c .stats)
-[[ -n $DOCTOR_STATS && $DOCTOR_STATS != null ]] || die "the doctor peer printed no summary (see $WORK/doctor.jsonl)"
+if [[ $DOCTOR == browser ]]; then
+    page=$(browser '{"cmd":"stats"}' | jq -c .stats)
+    browser "$(jq -cn --arg path "$PWD/$WORK/doctor.png" '{cmd:"screenshot",path:$path}')" >/dev/null
+    browser '{"cmd":"click","id":"hangup"}' >/dev/null
+    # The page's own statistics, in the table's words; what it does not measure stays empty.
+    DOCTOR_STATS=$(jq -c '{video_frames_received: .videoFramesDecoded, audio_buffers_received: .audioPacketsReceived,
+        video_codec: .videoCodec}' <<<"$page")
+    for ((i = 0; ; i++)); do
+        [[ $(page_state) == ended ]] && break
+        ((i < 100)) || die "the doctor's page did not show the end of the call within 10 s"
+        sleep 0.1
+    done
+else
+    for ((i = 0; ; i++)); do
+        kill -0 "$DOCTOR_PID" 2>/dev/null || break
+        ((i < 200)) || die "the doctor peer did not hang up within 20 s of its time (see $WORK/doctor.log)"
+        sleep 0.1
+    done
+    wait "$DOCTOR_PID" && code=0 || code=$?
+    DOCTOR_PID=""
+    ((code == 0)) || die "the doctor peer failed with exit code $code (see $WORK/doctor.log)"
+    DOCTOR_STATS=$( (grep '"event":"summary"' "$WORK/doctor.jsonl" || true) | tail -n 1 | jq -c .stats)
+    [[ -n $DOCTOR_STATS && $DOCTOR_STATS != null ]] || die "the doctor peer printed no summary (see $WORK/doctor.jsonl)"
+fi
 say "Arzt: aufgelegt / doctor hung up"
 
 saw_ended=false
@@ -294,7 +356,7 @@ jq -rn --argjson k "$KIOSK_STATS" --argjson d "$DOCTOR_STATS" '
     def pad(n): tostring | if length >= n then . else . + ([range(n - length)] | map(" ") | join("")) end;
     def lpad(n): tostring | if length >= n then . else ([range(n - length)] | map(" ") | join("")) + . end;
     def opt(f): if f == null then "–" else f | tostring end;
-    def one: tostring | if contains(".") then . else . + ".0" end;
+    def one: if . == null then "–" else tostring | if contains(".") then . else . + ".0" end end;
     def row($t; $a; $b): "  \($t | pad(40)) \($a | lpad(14)) \($b | lpad(14))";
     ($k.stats) as $ks |
     "",
@@ -304,11 +366,12 @@ jq -rn --argjson k "$KIOSK_STATS" --argjson d "$DOCTOR_STATS" '
     row("Audiopuffer / audio buffers"; $d.audio_buffers_received; $ks.audio_buffers_received),
     row("Bitrate kbit/s, am Kiosk / at the kiosk"; $ks.bitrate_out_kbps | one; $ks.bitrate_in_kbps | one),
     row("Bitrate kbit/s, beim Arzt / at the doctor"; $d.bitrate_in_kbps | one; $d.bitrate_out_kbps | one),
-    row("Pakete verloren / packets lost"; $d.packets_lost; $ks.packets_lost),
+    row("Pakete verloren / packets lost"; opt($d.packets_lost); $ks.packets_lost),
     "",
     "  \("Erstes Bild nach Einwilligung / first frame after consent" | pad(58)) \(opt($ks.first_frame_ms)) ms",
     "  \("Umlaufzeit / round trip time (kiosk, doctor)" | pad(58)) \(opt($ks.rtt_ms)) ms, \(opt($d.rtt_ms)) ms",
-    "  \("ICE (kiosk, doctor)" | pad(58)) \($ks.ice_state), \($d.ice_state)",
+    "  \("ICE (kiosk, doctor)" | pad(58)) \($ks.ice_state), \(opt($d.ice_state))",
+    "  \("Videocodec / video codec" | pad(58)) \(opt($ks.video_codec))",
     "  \("Messung nach Einwilligung / measured after consent" | pad(58)) \($ks.elapsed_s * 10 | floor / 10) s",
     "  (Kiosk: gemessen während des Gesprächs / measured during the call; Arzt / doctor: beim Auflegen / at hang-up)"
 '
@@ -318,4 +381,7 @@ jq -e -n --argjson k "$KIOSK_STATS" --argjson d "$DOCTOR_STATS" \
      and $k.stats.audio_buffers_received > 0 and $d.audio_buffers_received > 0' >/dev/null ||
     die "media did not flow both ways (see the table above and $WORK/kioskd.log)"
 say ""
+if [[ $DOCTOR == browser ]]; then
+    say "Arzt im Browser / doctor in the browser: Bildschirmfoto / screenshot $WORK/doctor.png"
+fi
 say "Demo erfolgreich / demo passed. Logs: $WORK/"

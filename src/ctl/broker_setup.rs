@@ -49,6 +49,10 @@ pub enum BrokerCmd {
         /// Mosquitto's Dynamic Security plugin (default: where Debian installs it).
         #[arg(long)]
         plugin: Option<PathBuf>,
+        /// Serve the doctor's page (web/doctor, built) from the WebSocket listener, so page and
+        /// broker share one origin. A path on the broker host.
+        #[arg(long)]
+        http_dir: Option<PathBuf>,
     },
     /// Remove doctor credentials whose appointment has ended. Run it from a timer next to the
     /// broker (every minute); `appointment create` and `revoke` also do it.
@@ -71,6 +75,7 @@ pub async fn run(fleet: &Fleet, cmd: BrokerCmd) -> anyhow::Result<()> {
             doctor_port,
             websocket_port,
             plugin,
+            http_dir,
         } => {
             let ports = Ports {
                 device: device_port,
@@ -78,13 +83,17 @@ pub async fn run(fleet: &Fleet, cmd: BrokerCmd) -> anyhow::Result<()> {
                 websocket: websocket_port,
             };
             let plugin = plugin.unwrap_or_else(default_plugin);
+            let listeners = Listeners {
+                bind,
+                ports,
+                http_dir,
+            };
             write_config(
                 fleet,
                 &out,
                 install_dir.as_deref(),
                 &hosts,
-                &bind,
-                ports,
+                &listeners,
                 &plugin,
             )
         }
@@ -98,6 +107,13 @@ pub async fn run(fleet: &Fleet, cmd: BrokerCmd) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+#[derive(Debug)]
+struct Listeners {
+    bind: String,
+    ports: Ports,
+    http_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -131,8 +147,7 @@ fn write_config(
     out: &Path,
     install_dir: Option<&Path>,
     hosts: &[String],
-    bind: &str,
-    ports: Ports,
+    listeners: &Listeners,
     plugin: &Path,
 ) -> anyhow::Result<()> {
     let mut ca = FleetCa::open(&fleet.ca_dir)?;
@@ -164,7 +179,7 @@ fn write_config(
         &serde_json::to_vec_pretty(&dynsec_config)?,
         0o600,
     )?;
-    let conf = mosquitto_conf(&install, bind, ports, plugin);
+    let conf = mosquitto_conf(&install, listeners, plugin);
     write_file(out, "mosquitto.conf", conf.as_bytes(), 0o644)?;
     println!(
         "Broker-Konfiguration geschrieben / broker configuration written: {}",
@@ -178,7 +193,8 @@ fn write_config(
     Ok(())
 }
 
-fn mosquitto_conf(dir: &Path, bind: &str, ports: Ports, plugin: &Path) -> String {
+fn mosquitto_conf(dir: &Path, listeners: &Listeners, plugin: &Path) -> String {
+    let (bind, ports) = (&listeners.bind, listeners.ports);
     let d = dir.display();
     let tls = format!(
         "certfile {d}/server.pem\nkeyfile {d}/server.key\ntls_version tlsv1.3\nciphers_tls1.3 {TLS13_SUITES}\n"
@@ -215,8 +231,15 @@ fn mosquitto_conf(dir: &Path, bind: &str, ports: Ports, plugin: &Path) -> String
          # Browsers trust public CAs only: replace certfile/keyfile here with a certificate for\n\
          # the host name in the doctors' join links.\n\
          listener {websocket} {bind}\n\
-         protocol websockets\n\
-         {tls}",
+                  protocol websockets\n\
+         {tls}{http}",
+        http = match &listeners.http_dir {
+            Some(dir) => format!(
+                "# The doctor's page, from the same origin as the broker.\nhttp_dir {}\n",
+                dir.display()
+            ),
+            None => String::new(),
+        },
         plugin = plugin.display(),
         device = ports.device,
         doctor = ports.doctor,
@@ -231,14 +254,18 @@ mod tests {
 
     #[test]
     fn the_device_listener_demands_certificates_and_checks_the_crl() {
-        let conf = mosquitto_conf(
-            Path::new("/etc/mosquitto/praxiskiosk"),
-            "127.0.0.1",
-            Ports {
+        let listeners = Listeners {
+            bind: "127.0.0.1".into(),
+            ports: Ports {
                 device: 1,
                 doctor: 2,
                 websocket: 3,
             },
+            http_dir: Some("/srv/doctor".into()),
+        };
+        let conf = mosquitto_conf(
+            Path::new("/etc/mosquitto/praxiskiosk"),
+            &listeners,
             Path::new("/usr/lib/dynsec.so"),
         );
         let device = conf.split("listener 1 ").nth(1).unwrap();
@@ -253,6 +280,7 @@ mod tests {
         }
         assert!(conf.contains("allow_anonymous false"));
         assert!(conf.contains("listener 3 127.0.0.1\nprotocol websockets"));
+        assert!(conf.ends_with("http_dir /srv/doctor\n"), "{conf}");
         let certs = conf.lines().filter(|l| l.starts_with("certfile ")).count();
         assert_eq!(certs, 3, "every listener is TLS");
     }

@@ -3,6 +3,7 @@
 
 mod harness;
 
+mod browser;
 mod codes;
 mod consultation;
 mod persistence;

@@ -5,13 +5,14 @@
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
+use std::sync::Arc;
 use std::time::Duration;
 
 use praxiskiosk::fleet::broker::{BrokerUrl, Endpoint, Login};
 use praxiskiosk::fleet::tls::{ClientIdentity, TlsMaterial};
 use rumqttc::MqttOptions;
 
-use super::{free_port, wait_for};
+use super::{NetNs, free_port, wait_for};
 
 #[derive(Debug)]
 pub struct Fleet {
@@ -20,11 +21,18 @@ pub struct Fleet {
     pub doctor_port: u16,
     pub websocket_port: u16,
     broker: Option<Child>,
+    /// Where the broker and every kioskctl run, if not in the test's own network.
+    ns: Option<Arc<NetNs>>,
 }
 
 impl Fleet {
     /// A CA, and a broker configured for it with `devices` already enrolled.
     pub fn start(devices: &[&str]) -> Self {
+        Self::start_in(devices, None, None)
+    }
+
+    /// The same inside `ns`, the broker serving `http_dir` on its WebSocket listener.
+    pub fn start_in(devices: &[&str], ns: Option<Arc<NetNs>>, http_dir: Option<&Path>) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let mut fleet = Self {
             dir,
@@ -32,27 +40,35 @@ impl Fleet {
             doctor_port: free_port(),
             websocket_port: free_port(),
             broker: None,
+            ns,
         };
         fleet.ok(&["ca", "init", "Testpraxis"]);
         for device in devices {
             fleet.enroll(device);
         }
-        fleet.ok(&[
+        let broker_dir = fleet.broker_dir().to_str().unwrap().to_string();
+        let ports =
+            [fleet.device_port, fleet.doctor_port, fleet.websocket_port].map(|p| p.to_string());
+        let mut args = vec![
             "broker",
             "config",
             "--out",
-            fleet.broker_dir().to_str().unwrap(),
+            &broker_dir,
             "--host",
             "127.0.0.1",
             "--bind",
             "127.0.0.1",
             "--device-port",
-            &fleet.device_port.to_string(),
+            &ports[0],
             "--doctor-port",
-            &fleet.doctor_port.to_string(),
+            &ports[1],
             "--websocket-port",
-            &fleet.websocket_port.to_string(),
-        ]);
+            &ports[2],
+        ];
+        if let Some(http) = http_dir {
+            args.extend(["--http-dir", http.to_str().unwrap()]);
+        }
+        fleet.ok(&args);
         // The test runs as root; Mosquitto would otherwise switch to its own user, which cannot
         // read the 0600 files of this temporary directory.
         let conf = fleet.broker_dir().join("mosquitto.conf");
@@ -93,7 +109,8 @@ impl Fleet {
 
     pub fn start_broker(&mut self) {
         let log = std::fs::File::create(self.dir.path().join("mosquitto.log")).unwrap();
-        let child = Command::new("mosquitto")
+        let child = self
+            .command("mosquitto")
             .arg("-c")
             .arg(self.broker_dir().join("mosquitto.conf"))
             .stdout(Stdio::null())
@@ -103,8 +120,20 @@ impl Fleet {
         self.broker = Some(child);
         for port in [self.device_port, self.doctor_port] {
             wait_for("the TLS broker to listen", Duration::from_secs(10), || {
-                TcpStream::connect(("127.0.0.1", port)).ok()
+                let up = match &self.ns {
+                    Some(ns) => ns.listening(port),
+                    None => TcpStream::connect(("127.0.0.1", port)).is_ok(),
+                };
+                up.then_some(())
             });
+        }
+    }
+
+    /// `program`, in the fleet's network namespace if it has one.
+    pub fn command(&self, program: &str) -> Command {
+        match &self.ns {
+            Some(ns) => ns.command(program),
+            None => Command::new(program),
         }
     }
 
@@ -136,7 +165,7 @@ impl Fleet {
     }
 
     pub fn kioskctl_at(&self, broker: &str, args: &[&str]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_kioskctl"))
+        self.command(env!("CARGO_BIN_EXE_kioskctl"))
             .arg("--broker")
             .arg(broker)
             .arg("--ca-dir")

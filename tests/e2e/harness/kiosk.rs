@@ -126,9 +126,14 @@ fn terminate(child: &mut Child, limit: Duration) -> ExitStatus {
 impl Kiosk {
     /// Starts kioskd with its config, state and socket in `dir`, and waits for its control socket.
     pub fn start(dir: &Path, config: &KioskConfig) -> Self {
+        Self::start_with(dir, config, Command::new(env!("CARGO_BIN_EXE_kioskd")))
+    }
+
+    /// The same, started by `command` (kioskd, perhaps inside a network namespace).
+    pub fn start_with(dir: &Path, config: &KioskConfig, mut command: Command) -> Self {
         let path = config.write(dir);
         let log = std::fs::File::create(dir.join("kioskd.log")).unwrap();
-        let child = Command::new(env!("CARGO_BIN_EXE_kioskd"))
+        let child = command
             .arg("--config")
             .arg(&path)
             .env("RUST_LOG", "info,praxiskiosk=debug")

@@ -2,15 +2,19 @@
 //! and an MQTT watcher. Every process is owned by a guard that stops it on drop, so a failing test
 //! leaves nothing running. Everything listens on free loopback ports; ICE is pinned to 127.0.0.1.
 
+mod browser;
 mod fleet;
 mod kiosk;
 mod mosquitto;
+mod netns;
 mod probe;
 mod watcher;
 
+pub use browser::Browser;
 pub use fleet::{Fleet, fleet_options};
 pub use kiosk::{Doctor, Kiosk, KioskConfig};
 pub use mosquitto::Mosquitto;
+pub use netns::NetNs;
 pub use probe::Probe;
 pub use watcher::{Watcher, in_order};
 
