@@ -22,12 +22,17 @@ fn web_doctor() -> PathBuf {
     dir
 }
 
+/// One browser test at a time: three Chromiums with their kiosks on two cores would measure the
+/// machine, not the reload.
+static ONE_BROWSER: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 struct Consultation {
     browser: Browser,
     kiosk: Kiosk,
     fleet: Fleet,
     _dir: tempfile::TempDir,
     _ns: Arc<NetNs>,
+    _turn: std::sync::MutexGuard<'static, ()>,
 }
 
 fn n(v: &Value, key: &str) -> u64 {
@@ -36,6 +41,7 @@ fn n(v: &Value, key: &str) -> u64 {
 
 impl Consultation {
     fn start(video_codec: &str) -> Self {
+        let turn = ONE_BROWSER.lock().unwrap_or_else(|p| p.into_inner());
         let ns = Arc::new(NetNs::new());
         let fleet = Fleet::start_in(&[DEVICE], Some(ns.clone()), Some(&web_doctor()));
         let dir = tempfile::tempdir().unwrap();
@@ -60,6 +66,7 @@ impl Consultation {
             fleet,
             _dir: dir,
             _ns: ns,
+            _turn: turn,
         }
     }
 
@@ -162,6 +169,7 @@ fn a_doctor_in_chromium_holds_a_vp8_consultation_reloads_and_hangs_up() {
         || (n(&c.browser.stats(), "videoFramesDecoded") > 0).then_some(()),
     );
     let resumed = reloaded.elapsed();
+    eprintln!("the call resumed {resumed:?} after the doctor's reload");
     assert_eq!(c.kiosk.state(), "in_call", "the kiosk stayed in the call");
     assert!(
         resumed < Duration::from_secs(3),
@@ -173,6 +181,46 @@ fn a_doctor_in_chromium_holds_a_vp8_consultation_reloads_and_hangs_up() {
     c.browser.click("hangup");
     c.wait_for_page("ended", Duration::from_secs(5));
     c.kiosk.wait_for_state("idle", Duration::from_secs(15));
+
+    // The next patient; this time the kiosk hangs up, and the doctor's page says so.
+    c.join();
+    let reply = c.kiosk.control(json!({"cmd": "hang_up"}));
+    assert_eq!(reply["state"], "ended", "{reply}");
+    c.wait_for_page("ended", Duration::from_secs(10));
+    c.kiosk.wait_for_state("idle", Duration::from_secs(15));
+
+    // The next patient; this time the doctor hangs up.
+    c.join();
+    c.browser.click("hangup");
+    c.wait_for_page("ended", Duration::from_secs(5));
+    c.kiosk.wait_for_state("idle", Duration::from_secs(15));
+}
+
+#[test]
+fn a_doctor_without_camera_permission_is_told_what_to_allow() {
+    let ns = Arc::new(NetNs::new());
+    let fleet = Fleet::start_in(&[DEVICE], Some(ns.clone()), Some(&web_doctor()));
+    let origin = format!("127.0.0.1:{}", fleet.websocket_port);
+    let appointment = fleet.create_appointment(
+        DEVICE,
+        &[
+            "--join-url",
+            &format!("https://{origin}/index.html"),
+            "--doctor-broker",
+            &format!("wss://{origin}"),
+        ],
+    );
+    let mut browser = Browser::start_with(&ns, &[("PRAXISKIOSK_MEDIA", "deny")]);
+    browser.open(appointment.link.as_deref().unwrap());
+    let shown = poll(Duration::from_secs(15), || {
+        let state = browser.state();
+        (state["state"] == "error").then_some(state)
+    })
+    .unwrap_or_else(|| panic!("no message: {}", browser.state()));
+    assert_eq!(
+        shown["status"], "Kein Zugriff auf Kamera und Mikrofon",
+        "the doctor is told what is missing: {shown}"
+    );
 }
 
 #[test]

@@ -32,10 +32,16 @@ fn read_lines(stdout: ChildStdout, answers: mpsc::Sender<Value>) {
 impl Browser {
     /// Starts Chromium inside `ns`.
     pub fn start(ns: &NetNs) -> Self {
+        Self::start_with(ns, &[])
+    }
+
+    /// The same with the driver's environment options, e.g. `PRAXISKIOSK_MEDIA=deny`.
+    pub fn start_with(ns: &NetNs, env: &[(&str, &str)]) -> Self {
         let driver = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/browser/driver.mjs");
         let mut child = ns
             .command("node")
             .arg(driver)
+            .envs(env.iter().copied())
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
