@@ -20,7 +20,8 @@ help:
 	@echo "  make build   build kioskd and kioskctl (target/debug/)"
 	@echo "  make web     build the doctor's page (web/doctor/vendor/) and the browser tests' driver"
 	@echo "  make test    deps, web, then cargo fmt --check, clippy -D warnings, the page's unit tests,"
-	@echo "               cargo test (end to end with Mosquitto, kioskd and Chromium)"
+	@echo "               cargo test (end to end with Mosquitto, kioskd and Chromium), the systemd"
+	@echo "               unit (systemd-analyze) and the Yocto layer (oelint-adv, kas schema)"
 	@echo "  make demo    deps, build, then a whole consultation on this machine"
 	@echo "               (DEMO_SECONDS=$(DEMO_SECONDS); a window when DISPLAY or WAYLAND_DISPLAY is set;"
 	@echo "               DOCTOR=browser: the doctor is the web page in Chromium, not kioskctl)"
@@ -44,6 +45,8 @@ test: deps web
 	cargo clippy --locked --all-targets -- -D warnings
 	cd web/doctor && node --test test/
 	cargo test --locked
+	tests/systemd/check.sh
+	tests/yocto/check.sh
 
 DOCTOR ?= kioskctl
 export DOCTOR

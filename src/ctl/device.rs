@@ -277,11 +277,13 @@ mod tests {
                 ended_at: datetime!(2026-11-28 08:40:00 UTC),
             }),
             at: Some(now - time::Duration::seconds(12)),
+            slot: None,
         };
         let old = StateReport {
             version: Some("0.1.0".into()),
             state: KioskState::Idle,
             at: Some(datetime!(2026-11-25 17:30:00 UTC)),
+            slot: None,
             ..StateReport::offline()
         };
         let rows = vec![

@@ -27,6 +27,7 @@ use crate::wire::{
 mod control;
 mod heartbeat;
 mod lifecycle;
+mod liveness;
 mod touchscreen;
 
 use heartbeat::{DeviceWatch, HEARTBEAT};
@@ -103,6 +104,10 @@ struct Supervisor {
     /// The last provisioning bundle that was refused (its size and mtime), so it is not retried
     /// every two seconds.
     refused_bundle: Option<(u64, std::time::SystemTime)>,
+    /// Readiness and watchdog towards systemd.
+    liveness: liveness::Liveness,
+    /// The A/B slot booted (RAUC), for the state report.
+    slot: Option<String>,
 }
 
 /// Runs kioskd until `shutdown` completes, then ends a running call with `bye`, publishes
@@ -183,6 +188,8 @@ pub async fn run(
         identify_until: None,
         wipe_requested: false,
         refused_bundle: None,
+        liveness: liveness::Liveness::from_env(),
+        slot: crate::platform::rauc::booted_slot(),
     };
     let mut link_events = match access {
         Some(access) => Some(sup.connect(access)?),
@@ -203,6 +210,10 @@ pub async fn run(
     let mut heartbeat =
         tokio::time::interval_at(tokio::time::Instant::now() + HEARTBEAT, HEARTBEAT);
     heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // Without a systemd watchdog the tick is disabled (and its period does not matter).
+    let pings = sup.liveness.ping_every();
+    let mut watchdog = tokio::time::interval(pings.unwrap_or(Duration::from_secs(3600)));
+    watchdog.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     tokio::pin!(shutdown);
     loop {
         let deadline = sup
@@ -221,8 +232,12 @@ pub async fn run(
                 sup.step(Event::Tick);
             }
             _ = sweep.tick() => sup.sweep(),
-            _ = heartbeat.tick() => sup.heartbeat(),
-            _ = second.tick() => sup.screen_tick().await,
+                        _ = heartbeat.tick() => sup.heartbeat(),
+            _ = watchdog.tick(), if pings.is_some() => sup.watchdog().await,
+            _ = second.tick() => {
+                sup.screen_tick().await;
+                sup.report_liveness();
+            }
             _ = bundle_poll.tick(), if sup.uplink.is_none() => {
                 if let Some(events) = sup.look_for_bundle()? {
                     link_events = Some(events);
@@ -238,6 +253,7 @@ pub async fn run(
     }
 
     tracing::info!("kioskd stopping");
+    sup.liveness.stopping();
     drop(control);
     sup.step(Event::Shutdown);
     sup.wait_for_calls(&mut link_events).await;

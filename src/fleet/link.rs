@@ -47,11 +47,28 @@ struct Shared {
     sticky: BTreeMap<String, Vec<u8>>,
 }
 
+/// What the watchdog asks of the link task: when it last got something back from its loop, and
+/// (tests only) a switch that makes it hang for real.
+#[derive(Debug)]
+struct Pulse {
+    since: std::time::Instant,
+    last_ms: std::sync::atomic::AtomicU64,
+    hang: std::sync::atomic::AtomicBool,
+}
+
+impl Pulse {
+    fn beat(&self) {
+        let ms = self.since.elapsed().as_millis() as u64;
+        self.last_ms.store(ms, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
 /// A clonable handle to the link task.
 #[derive(Debug, Clone)]
 pub struct Link {
     client: AsyncClient,
     shared: Arc<Mutex<Shared>>,
+    pulse: Arc<Pulse>,
 }
 
 /// Starts the link task. It runs until [`Link::close`] is called or the event receiver is dropped.
@@ -69,6 +86,11 @@ pub fn spawn(
     let link = Link {
         client,
         shared: Arc::default(),
+        pulse: Arc::new(Pulse {
+            since: std::time::Instant::now(),
+            last_ms: Default::default(),
+            hang: Default::default(),
+        }),
     };
     let (tx, rx) = mpsc::channel(256);
     let task = tokio::spawn(run(eventloop, link.clone(), tx));
@@ -78,6 +100,11 @@ pub fn spawn(
 async fn run(mut eventloop: rumqttc::EventLoop, link: Link, events: mpsc::Sender<LinkEvent>) {
     let mut backoff = Backoff::default();
     loop {
+        link.pulse.beat();
+        if link.pulse.hang.load(std::sync::atomic::Ordering::Relaxed) {
+            tracing::warn!("link task made to hang (test fault)");
+            std::future::pending::<()>().await;
+        }
         let sent = match eventloop.poll().await {
             Ok(Event::Incoming(Packet::ConnAck(_))) => {
                 backoff.reset();
@@ -177,6 +204,24 @@ impl Link {
             .sticky
             .insert(topic.to_string(), payload.clone());
         self.publish(topic, payload, true);
+    }
+
+    /// How long the link task's loop has not turned. It turns at least every keep-alive interval
+    /// while connected and every backoff wait while not: more than twice that means it hangs.
+    pub fn silent_for(&self) -> Duration {
+        let last = Duration::from_millis(
+            self.pulse
+                .last_ms
+                .load(std::sync::atomic::Ordering::Relaxed),
+        );
+        self.pulse.since.elapsed().saturating_sub(last)
+    }
+
+    /// Tests only: the link task stops at its next turn, as if stuck.
+    pub fn hang_for_test(&self) {
+        self.pulse
+            .hang
+            .store(true, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// Asks for a clean disconnect after everything queued so far; the link task then ends.

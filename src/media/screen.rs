@@ -6,7 +6,8 @@
 //! config adds a capture branch for composed screenshots: a production kiosk has no way to copy
 //! the remote picture.
 
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use embedded_graphics::prelude::Point;
@@ -46,6 +47,10 @@ pub struct Screen {
     rate: gst::Element,
     video_visible: bool,
     panel: Panel,
+    /// Frames that reached the display; the watchdog sees the screen alive by this count.
+    shown: Arc<AtomicU64>,
+    /// Tests only: stalls the display's streaming thread.
+    stall: Arc<AtomicBool>,
 }
 
 /// The GStreamer elements the screen needs that GStreamer does not have.
@@ -124,6 +129,11 @@ impl Screen {
             .static_pad("sink")
             .ok_or_else(|| ScreenError::Build("display sink has no pad".into()))?;
         read_clicks(&display_pad, touches);
+        let (shown, stall) = (
+            Arc::new(AtomicU64::new(0)),
+            Arc::new(AtomicBool::new(false)),
+        );
+        count_frames(&display_pad, shown.clone(), stall.clone());
         let screen = Self {
             pipeline,
             ui,
@@ -133,6 +143,8 @@ impl Screen {
             rate,
             video_visible: false,
             panel: spec.panel,
+            shown,
+            stall,
         };
         screen.place(Slot::RemoteVideo, None);
         screen.place(Slot::SelfView, None);
@@ -206,6 +218,16 @@ impl Screen {
         Some(map.as_slice().to_vec())
     }
 
+    /// How many frames the display has been given so far (5 or 25 a second while it works).
+    pub fn frames_shown(&self) -> u64 {
+        self.shown.load(Ordering::Relaxed)
+    }
+
+    /// Tests only: the display's streaming thread stops, as a hung display driver would.
+    pub fn hang_for_test(&self) {
+        self.stall.store(true, Ordering::Relaxed);
+    }
+
     /// The pipeline's bus, for errors (a display that went away).
     pub fn bus(&self) -> gst::bus::BusStream {
         self.pipeline
@@ -213,6 +235,16 @@ impl Screen {
             .expect("a pipeline always has a bus")
             .stream()
     }
+}
+
+fn count_frames(pad: &gst::Pad, shown: Arc<AtomicU64>, stall: Arc<AtomicBool>) {
+    pad.add_probe(gst::PadProbeType::BUFFER, move |_, _| {
+        while stall.load(Ordering::Relaxed) {
+            std::thread::sleep(std::time::Duration::from_secs(1));
+        }
+        shown.fetch_add(1, Ordering::Relaxed);
+        gst::PadProbeReturn::Ok
+    });
 }
 
 /// Mouse button press and release on the display window, as touches in panel pixels.

@@ -36,6 +36,11 @@ pub enum ControlRequest {
         #[serde(default)]
         composed: bool,
     },
+    /// Tests only, and only when kioskd runs with `PRAXISKIOSK_TEST_FAULTS=1`: makes one part
+    /// hang for real (`link`, `display` or `main`), so a test can see the watchdog pings stop.
+    TestHang {
+        part: String,
+    },
 }
 
 /// Why a request (or a touch) was refused: a machine-readable code plus a text for people in

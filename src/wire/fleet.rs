@@ -105,6 +105,9 @@ pub struct StateReport {
         skip_serializing_if = "Option::is_none"
     )]
     pub at: Option<OffsetDateTime>,
+    /// The A/B system slot the kiosk booted from (RAUC), e.g. `A`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slot: Option<String>,
 }
 
 impl StateReport {
@@ -121,6 +124,7 @@ impl StateReport {
             health: None,
             last_call: None,
             at: None,
+            slot: None,
         }
     }
 }
@@ -307,6 +311,7 @@ mod tests {
                 ended_at: time::macros::datetime!(2026-11-28 09:05:40 UTC),
             }),
             at: Some(time::macros::datetime!(2026-11-28 10:00 +01:00)),
+            slot: None,
         };
         let json: serde_json::Value = serde_json::from_slice(&encode(&report)).unwrap();
         assert_eq!(

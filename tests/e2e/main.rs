@@ -10,4 +10,5 @@ mod persistence;
 mod provisioning;
 mod robustness;
 mod security;
+mod systemd;
 mod touch;

@@ -51,6 +51,7 @@ impl Supervisor {
             ControlRequest::Tap { x, y, hold_ms } => {
                 self.tap(x, y, Duration::from_millis(hold_ms)).await
             }
+            ControlRequest::TestHang { part } => return self.test_hang(&part),
             ControlRequest::Screenshot { path, composed } => {
                 return match self.screenshot(&path, composed) {
                     Ok(()) => self.status(),
@@ -62,6 +63,24 @@ impl Supervisor {
             Some(refusal) => ControlReply::refused(refusal),
             None => self.status(),
         }
+    }
+
+    fn test_hang(&mut self, part: &str) -> ControlReply {
+        if !self.liveness.faults_allowed {
+            return ControlReply::refused(Refusal::BadRequest);
+        }
+        tracing::warn!(part, "test fault: making a part hang");
+        match part {
+            "link" => match &self.uplink {
+                Some(up) => up.link.hang_for_test(),
+                None => return ControlReply::bad_request("no link to hang"),
+            },
+            "display" => self.screen.display().hang_for_test(),
+            // The main loop itself: blocks its thread for good, so nothing of the loop runs.
+            "main" => std::thread::sleep(Duration::MAX),
+            other => return ControlReply::bad_request(&format!("no part {other:?}")),
+        }
+        ControlReply::done()
     }
 
     pub(super) async fn enter_code(&mut self, code: String) -> Option<Refusal> {

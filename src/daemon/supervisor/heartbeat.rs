@@ -41,6 +41,7 @@ impl Supervisor {
             ),
             last_call: self.last_call.clone(),
             at: Some(OffsetDateTime::now_utc()),
+            slot: self.slot.clone(),
         };
         if let Some(up) = &self.uplink {
             up.link

@@ -32,7 +32,8 @@ impl Supervisor {
             client_id: format!("kiosk-{}", access.device),
             endpoint: access.endpoint.clone(),
             last_will: Some((topics.state(), wire::encode(&StateReport::offline()))),
-            keep_alive: Duration::from_secs(15),
+            // Also the longest a healthy link task waits between turns (see `liveness`).
+            keep_alive: Duration::from_secs(10),
         })
         .map_err(DaemonError::Tls)?;
         for filter in [

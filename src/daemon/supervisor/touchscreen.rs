@@ -48,6 +48,10 @@ pub(super) struct Touchscreen {
 }
 
 impl Touchscreen {
+    pub(super) fn display(&self) -> &Screen {
+        &self.display
+    }
+
     pub(super) fn new(panel: Panel, locale: Locale, display: Screen) -> Self {
         Self {
             panel,

@@ -1,0 +1,169 @@
+//! kioskd under systemd's notify protocol, spoken for real: the test is the service manager. It
+//! binds the datagram socket, starts kioskd with `NOTIFY_SOCKET` and `WATCHDOG_USEC`, and reads
+//! `READY=1`, `STATUS=` and the watchdog pings — which must stop when a part of kioskd hangs.
+
+use std::io::Write;
+use std::os::unix::net::{UnixDatagram, UnixStream};
+use std::process::Command;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use crate::harness::{Kiosk, KioskConfig, Mosquitto, wait_for};
+
+/// What kioskd told "systemd", with when.
+#[derive(Clone, Default)]
+struct Notifications(Arc<Mutex<Vec<(Instant, String)>>>);
+
+impl Notifications {
+    fn listen(socket: UnixDatagram) -> Self {
+        let seen = Self::default();
+        let record = seen.clone();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = socket.recv(&mut buf) {
+                let text = String::from_utf8_lossy(&buf[..n]).into_owned();
+                let mut all = record.0.lock().unwrap();
+                all.extend(text.lines().map(|l| (Instant::now(), l.to_string())));
+            }
+        });
+        seen
+    }
+
+    fn lines(&self) -> Vec<(Instant, String)> {
+        self.0.lock().unwrap().clone()
+    }
+
+    fn pings_after(&self, t: Instant) -> usize {
+        self.lines()
+            .iter()
+            .filter(|(at, line)| *at > t && line == "WATCHDOG=1")
+            .count()
+    }
+
+    fn status_containing(&self, text: &str) -> Option<String> {
+        self.lines()
+            .into_iter()
+            .map(|(_, line)| line)
+            .find(|line| line.starts_with("STATUS=") && line.contains(text))
+    }
+}
+
+fn start(part: &str) -> (Kiosk, Notifications, Mosquitto, tempfile::TempDir) {
+    let broker = Mosquitto::start();
+    let dir = tempfile::tempdir().unwrap();
+    let socket_path = dir.path().join("notify.sock");
+    let notifications = Notifications::listen(UnixDatagram::bind(&socket_path).unwrap());
+    let mut command = Command::new(env!("CARGO_BIN_EXE_kioskd"));
+    command
+        .env("NOTIFY_SOCKET", &socket_path)
+        // 2 s: kioskd pings every second.
+        .env("WATCHDOG_USEC", "2000000")
+        .env("PRAXISKIOSK_TEST_FAULTS", "1");
+    let kiosk = Kiosk::start_with(dir.path(), &KioskConfig::new(broker.port), command);
+
+    wait_for(
+        &format!("READY=1 ({part} test): {:?}", notifications.lines()),
+        Duration::from_secs(20),
+        || {
+            notifications
+                .lines()
+                .iter()
+                .any(|(_, l)| l == "READY=1")
+                .then_some(())
+        },
+    );
+    let status = notifications
+        .status_containing("connected to")
+        .expect("the status says where kioskd stands");
+    assert!(status.contains("idle"), "{status}");
+    let since = Instant::now();
+    std::thread::sleep(Duration::from_secs(4));
+    let pings = notifications.pings_after(since);
+    assert!(
+        pings >= 3,
+        "regular WATCHDOG=1 while all is well: {pings} in 4 s"
+    );
+    (kiosk, notifications, broker, dir)
+}
+
+/// Makes `part` hang through the control socket, waits until kioskd says so (where it still can:
+/// `noticed`, a text of its status line) or `detected_within`, then sees the pings stop.
+fn hang(
+    kiosk: &Kiosk,
+    notifications: &Notifications,
+    part: &str,
+    noticed: Option<&str>,
+    detected_within: Duration,
+) {
+    let mut stream = UnixStream::connect(&kiosk.socket).unwrap();
+    // No answer is awaited: a hung main loop would never give one.
+    writeln!(stream, r#"{{"cmd":"test_hang","part":"{part}"}}"#).unwrap();
+    let hung = Instant::now();
+    match noticed {
+        Some(text) => wait_for(
+            &format!("kioskd to notice that the {part} hangs"),
+            detected_within,
+            || notifications.status_containing(text).map(drop),
+        ),
+        None => std::thread::sleep(detected_within),
+    }
+    // Then a quiet period of three ping intervals.
+    let quiet_from = Instant::now();
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(
+        notifications.pings_after(quiet_from),
+        0,
+        "no WATCHDOG=1 once {part} hangs (hung {:?} ago): {:?}",
+        hung.elapsed(),
+        notifications
+            .lines()
+            .iter()
+            .rev()
+            .take(5)
+            .collect::<Vec<_>>()
+    );
+}
+
+#[test]
+fn the_watchdog_stops_when_the_display_hangs() {
+    let (kiosk, notifications, _broker, _dir) = start("display");
+    let noticed = Some("display took no frame");
+    hang(
+        &kiosk,
+        &notifications,
+        "display",
+        noticed,
+        Duration::from_secs(15),
+    );
+}
+
+#[test]
+fn the_watchdog_stops_when_the_mqtt_link_hangs() {
+    let (kiosk, notifications, _broker, _dir) = start("link");
+    // The link task stops at its next turn (the keep-alive, 10 s at most) and counts as hung
+    // after 25 s without one.
+    let noticed = Some("MQTT link silent");
+    hang(
+        &kiosk,
+        &notifications,
+        "link",
+        noticed,
+        Duration::from_secs(50),
+    );
+}
+
+#[test]
+fn the_watchdog_stops_when_the_main_loop_hangs() {
+    let (kiosk, notifications, _broker, _dir) = start("main");
+    hang(&kiosk, &notifications, "main", None, Duration::from_secs(2));
+}
+
+#[test]
+fn without_the_test_switch_nothing_can_be_made_to_hang() {
+    let broker = Mosquitto::start();
+    let dir = tempfile::tempdir().unwrap();
+    let kiosk = Kiosk::start(dir.path(), &KioskConfig::new(broker.port));
+    let reply = kiosk.control(serde_json::json!({"cmd": "test_hang", "part": "main"}));
+    assert_eq!(reply["error"], "bad_request", "{reply}");
+    assert_eq!(kiosk.state(), "idle", "kioskd carries on");
+}

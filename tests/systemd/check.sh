@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# The systemd unit, checked by systemd's own tools: `systemd-analyze verify` must accept it, and
+# `systemd-analyze security` scores its sandbox (the score is recorded in the README; a score above
+# MAX_EXPOSURE fails). Where systemd-analyze is missing, says so and skips.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+UNIT=config/systemd/kioskd.service
+MAX_EXPOSURE=2.0
+say() { printf 'systemd-check: %s\n' "$*"; }
+
+if ! command -v systemd-analyze >/dev/null; then
+    say "skipped: systemd-analyze is not installed (systemd absent), so the unit was not checked"
+    exit 0
+fi
+[[ -x target/debug/kioskd ]] || cargo build --locked --bins
+
+# verify checks that ExecStart exists: point it at the binary just built, in a copy.
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+sed "s|^ExecStart=/usr/bin/kioskd |ExecStart=$PWD/target/debug/kioskd |" "$UNIT" >"$work/kioskd.service"
+if ! out=$(systemd-analyze verify "$work/kioskd.service" 2>&1) || [[ -n $out ]]; then
+    say "FAIL verify: $out"
+    exit 1
+fi
+say "ok    systemd-analyze verify accepts $UNIT"
+
+report=$(systemd-analyze security --offline=true --no-pager "$work/kioskd.service" 2>&1)
+score=$(sed -n 's/.*Overall exposure level for kioskd.service: \([0-9.]*\).*/\1/p' <<<"$report")
+[[ -n $score ]] || { say "FAIL security: no score in: $report"; exit 1; }
+if awk -v s="$score" -v max="$MAX_EXPOSURE" 'BEGIN { exit !(s > max) }'; then
+    say "FAIL security: exposure $score is above $MAX_EXPOSURE"
+    grep -E '^✗' <<<"$report" >&2 || true
+    exit 1
+fi
+say "ok    systemd-analyze security: exposure $score (of 10; at most $MAX_EXPOSURE allowed)"

@@ -1,0 +1,47 @@
+SUMMARY = "praxiskiosk: the video consultation kiosk image for Raspberry Pi 4 and 5"
+DESCRIPTION = "systemd, kioskd with GStreamer (webrtcbin, libnice, SRTP, DTLS), libcamera, ALSA \
+and DRM/KMS, on a read-only root file system with a data partition, updated with RAUC (A/B)."
+LICENSE = "MIT"
+
+inherit core-image
+
+# Production: no login anywhere, no SSH, root locked (no debug-tweaks, no empty-root-password).
+# PRAXISKIOSK_DEVELOPMENT = "1" (distro conf, local.conf) adds SSH and a passwordless root login.
+IMAGE_FEATURES += "read-only-rootfs"
+IMAGE_FEATURES += "${@oe.utils.conditional('PRAXISKIOSK_DEVELOPMENT', '1', 'ssh-server-dropbear allow-empty-password empty-root-password allow-root-login', '', d)}"
+
+IMAGE_INSTALL = " \
+    packagegroup-core-boot \
+    kioskd \
+    praxiskiosk-mounts \
+    rauc \
+    rauc-mark-good \
+    libubootenv-bin \
+    kernel-image \
+    kernel-modules \
+    libcamera \
+    libcamera-gst \
+    alsa-utils-alsactl \
+    ${CORE_IMAGE_EXTRA_INSTALL} \
+"
+
+# The kernel goes into the root file system (/boot/Image in each slot), where boot.scr loads it:
+# a RAUC update then replaces kernel, modules and userland together.
+RPI_EXTRA_IMAGE_BOOT_FILES:remove = "${KERNEL_IMAGETYPE}"
+
+IMAGE_FSTYPES = "ext4 wic.bz2 wic.bmap"
+WKS_FILE = "praxiskiosk-sdimage.wks"
+
+# Room for a kiosk's root file system; the slots are 2 GiB (wks).
+IMAGE_ROOTFS_EXTRA_SPACE = "65536"
+
+# No getty on the display or the serial port: the console shows boot messages only. A unit that
+# is masked cannot be started by anything (systemd-getty-generator, autovt on a key press).
+ROOTFS_POSTPROCESS_COMMAND += "${@oe.utils.conditional('PRAXISKIOSK_DEVELOPMENT', '1', '', 'praxiskiosk_mask_gettys', d)}"
+
+praxiskiosk_mask_gettys() {
+    install -d ${IMAGE_ROOTFS}${sysconfdir}/systemd/system
+    for unit in getty@.service serial-getty@.service autovt@.service console-getty.service container-getty@.service; do
+        ln -sf /dev/null ${IMAGE_ROOTFS}${sysconfdir}/systemd/system/$unit
+    done
+}
