@@ -37,7 +37,7 @@ inherit cargo cargo-update-recipe-crates pkgconfig systemd useradd
 
 # kioskd.service runs as this user; its devices come from SupplementaryGroups= in the unit.
 USERADD_PACKAGES = "${PN}"
-USERADD_PARAM:${PN} = "--system --user-group --no-create-home --home-dir /var/lib/praxiskiosk --shell /sbin/nologin praxiskiosk"
+USERADD_PARAM:${PN} = "--system --user-group --no-create-home --home-dir ${localstatedir}/lib/praxiskiosk --shell /sbin/nologin praxiskiosk"
 
 do_install:append() {
     install -d ${D}${sysconfdir}/praxiskiosk
