@@ -114,6 +114,13 @@ pub fn start(
 }
 
 /// Checks that GStreamer has every element a call with `media` needs, and names the missing ones.
+/// Starts GStreamer and registers the elements linked into this program (`rtpgccbwe`).
+pub fn init() -> Result<(), gst::glib::Error> {
+    gst::init()?;
+    gstrsrtp::plugin_register_static()
+        .map_err(|e| gst::glib::Error::new(gst::CoreError::Failed, &e.to_string()))
+}
+
 pub fn check_elements(media: &MediaSpec) -> Result<(), Vec<&'static str>> {
     crate::media::present(crate::media::required_elements(media))
 }

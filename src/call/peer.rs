@@ -72,6 +72,56 @@ pub(crate) struct Counters {
     pub audio_in: AtomicU64,
     pub video_out: AtomicU64,
     pub audio_out: AtomicU64,
+    /// What the video encoder aims at now, in bit/s: the bandwidth estimate's share for video.
+    pub video_target: AtomicU64,
+}
+
+/// What Opus at 32 kbit/s takes on the wire, with RTP and SRTP: subtracted from the estimate.
+const AUDIO_BPS: u32 = 40_000;
+/// Below this a picture is no longer worth sending; the estimator does not go lower.
+const MIN_VIDEO_BPS: u32 = 100_000;
+
+/// Google congestion control on the (bundled) transport: it estimates the bandwidth from the
+/// other side's transport-wide feedback and paces our packets; each estimate becomes the video
+/// encoder's new target. The quality indicator shows the effect.
+fn adapt_to_bandwidth(
+    webrtc: &gst::Element,
+    encoder: gst::Element,
+    codec: media::VideoCodec,
+    max_video_bps: u32,
+    counters: Arc<Counters>,
+) {
+    let start = (max_video_bps / 2).max(MIN_VIDEO_BPS);
+    codec.set_bitrate(&encoder, start);
+    counters
+        .video_target
+        .store(u64::from(start), Ordering::Relaxed);
+    webrtc.connect("request-aux-sender", false, move |_| {
+        let gcc = gst::ElementFactory::make("rtpgccbwe")
+            .property("min-bitrate", MIN_VIDEO_BPS + AUDIO_BPS)
+            .property("max-bitrate", max_video_bps + AUDIO_BPS)
+            .property("estimated-bitrate", start + AUDIO_BPS)
+            .build();
+        let gcc = match gcc {
+            Ok(gcc) => gcc,
+            Err(e) => {
+                tracing::warn!(error = %e, "no bandwidth estimation: the bitrate stays fixed");
+                return Some(None::<gst::Element>.to_value());
+            }
+        };
+        let (encoder, counters) = (encoder.clone(), counters.clone());
+        gcc.connect_notify(Some("estimated-bitrate"), move |gcc, _| {
+            let total = gcc.property::<u32>("estimated-bitrate");
+            let video = total
+                .saturating_sub(AUDIO_BPS)
+                .clamp(MIN_VIDEO_BPS, max_video_bps);
+            codec.set_bitrate(&encoder, video);
+            counters
+                .video_target
+                .store(u64::from(video), Ordering::Relaxed);
+        });
+        Some(gcc.to_value())
+    });
 }
 
 #[derive(Debug)]
@@ -162,6 +212,13 @@ impl Peer {
         };
         let microphone = by_name(&audio, "micvol")?;
         let camera = by_name(&video, "camblank")?;
+        adapt_to_bandwidth(
+            &webrtc,
+            by_name(&video, "venc")?,
+            spec.media.video_codec,
+            spec.media.video_bitrate_kbps * 1000,
+            counters.clone(),
+        );
         let peer = Self {
             pipeline,
             webrtc,

@@ -391,6 +391,10 @@ impl Session {
                 .map(|s| (s * 10_000.0).round() / 10.0),
             packets_lost: self.rates.latest.packets_lost,
             ice_state: ice_state_name(self.ice_state).into(),
+            video_target_kbps: self
+                .peer
+                .is_some()
+                .then(|| c.video_target.load(Ordering::Relaxed) / 1000),
             video_codec: self
                 .peer
                 .is_some()

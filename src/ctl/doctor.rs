@@ -103,7 +103,7 @@ pub async fn run(fleet: &Fleet, args: DoctorArgs) -> anyhow::Result<()> {
         }
     };
     crate::fleet::topics::check_id("session", &session)?;
-    gst::init()?;
+    call::init()?;
     let mut media = MediaSpec::test_sources();
     if let Some(camera) = &args.camera {
         anyhow::ensure!(

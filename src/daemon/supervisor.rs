@@ -118,7 +118,7 @@ pub async fn run(
     access: Option<FleetAccess>,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), DaemonError> {
-    gst::init()?;
+    call::init()?;
     let screen_spec = ScreenSpec {
         panel: config.screen.size,
         sink: config.media.video_sink,

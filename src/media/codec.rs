@@ -44,6 +44,9 @@ const H264_ENCODERS: [(&str, H264Encoder); 3] = [
 const H264_DECODERS: [&str; 3] = ["v4l2h264dec", "avdec_h264", "openh264dec"];
 
 pub const VP8_PT: u32 = 96;
+/// Transport-wide congestion control: the RTP header extension the bandwidth estimator (GCC)
+/// relies on. The payloader numbers packets with it; the other side reports their arrival.
+const TWCC: &str = "extmap-1=(string)http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01,rtcp-fb-transport-cc=(boolean)true";
 pub const H264_PT: u32 = 102;
 /// Constrained baseline, level 3.1: what every browser, Safari included, takes.
 const H264_CAPS: &str = "video/x-h264,profile=constrained-baseline,level=(string)3.1";
@@ -118,7 +121,7 @@ impl VideoCodec {
                 "vp8enc name=venc deadline=1 lag-in-frames=0 cpu-used=8 threads=2 error-resilient=partitions \
                    keyframe-max-dist={keyframes} target-bitrate={bps} \
                  ! rtpvp8pay picture-id-mode=15-bit mtu=1200 \
-                 ! capsfilter caps=\"application/x-rtp,media=video,encoding-name=VP8,payload={VP8_PT},clock-rate=90000\"",
+                                  ! capsfilter caps=\"application/x-rtp,media=video,encoding-name=VP8,payload={VP8_PT},clock-rate=90000,{TWCC}\"",
                 bps = kbps * 1000,
             ),
             Self::H264(encoder) => {
@@ -140,8 +143,9 @@ impl VideoCodec {
                 };
                 format!(
                     "{encoder} ! h264parse config-interval=-1 \
-                     ! rtph264pay pt={H264_PT} config-interval=-1 aggregate-mode=zero-latency mtu=1200 \
-                     ! capssetter replace=true caps=\"application/x-rtp,media=video,encoding-name=H264,payload={H264_PT},clock-rate=90000,packetization-mode=(string)1,profile-level-id=(string){H264_PROFILE_LEVEL_ID}\""
+                                          ! rtph264pay pt={H264_PT} config-interval=-1 aggregate-mode=zero-latency mtu=1200 \
+                     ! capsfilter caps=\"application/x-rtp,{TWCC}\" \
+                     ! capssetter replace=true caps=\"application/x-rtp,media=video,encoding-name=H264,payload={H264_PT},clock-rate=90000,packetization-mode=(string)1,profile-level-id=(string){H264_PROFILE_LEVEL_ID},{TWCC}\""
                 )
             }
         }
@@ -165,6 +169,22 @@ impl VideoCodec {
                     "rtph264depay",
                     "capssetter",
                 ]
+            }
+        }
+    }
+
+    /// Gives the encoder `venc` a new target, in bit/s (the bandwidth estimate's share for video).
+    pub fn set_bitrate(self, encoder: &gst::Element, bps: u32) {
+        use gst::prelude::*;
+        match self {
+            Self::Vp8 => encoder.set_property("target-bitrate", bps as i32),
+            Self::H264(H264Encoder::X264) => encoder.set_property("bitrate", (bps / 1000).max(1)),
+            Self::H264(H264Encoder::OpenH264) => encoder.set_property("bitrate", bps),
+            Self::H264(H264Encoder::V4l2) => {
+                let controls = gst::Structure::builder("controls")
+                    .field("video_bitrate", bps as i32)
+                    .build();
+                encoder.set_property("extra-controls", controls);
             }
         }
     }

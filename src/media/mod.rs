@@ -139,6 +139,11 @@ pub fn is_safe_device(device: &str) -> bool {
 /// The camera element with its settings.
 pub(crate) fn video_source(spec: &MediaSpec) -> String {
     match (spec.video_source, spec.video_device.as_deref()) {
+        // The test picture; `video_device` may name another pattern (tests: "snow" does not
+        // compress, so it fills whatever bitrate the encoder is given).
+        (VideoSource::Test, Some(pattern @ ("snow" | "smpte" | "ball"))) => {
+            format!("videotestsrc is-live=true pattern={pattern}")
+        }
         (VideoSource::Test, _) => "videotestsrc is-live=true pattern=ball".to_string(),
         (VideoSource::V4l2, Some(dev)) => format!("v4l2src device=\"{dev}\""),
         (VideoSource::V4l2, None) => "v4l2src".to_string(),
@@ -251,6 +256,7 @@ pub fn required_elements(spec: &MediaSpec) -> Vec<&'static str> {
         "dtlssrtpenc",
         "srtpenc",
         "rtpbin",
+        "rtpgccbwe",
         "opusenc",
         "opusdec",
         "rtpopuspay",

@@ -142,6 +142,9 @@ pub struct CallStats {
     pub rtt_ms: Option<f64>,
     pub packets_lost: i64,
     pub ice_state: String,
+    /// What the video encoder aims at now (kbit/s): the bandwidth estimate's share for video.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub video_target_kbps: Option<u64>,
     /// The video codec this side sends and receives: `VP8` or `H264`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub video_codec: Option<String>,

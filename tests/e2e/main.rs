@@ -3,6 +3,7 @@
 
 mod harness;
 
+mod bandwidth;
 mod browser;
 mod codes;
 mod consultation;

@@ -24,6 +24,8 @@ pub struct KioskConfig {
     pub panel: &'static str,
     /// Allow composed screenshots (`[screen] development`).
     pub development: bool,
+    /// The video bitrate's ceiling (kbit/s).
+    pub video_kbps: u32,
     /// A provisioned kiosk (mutual TLS) looks for its bundle here; otherwise it is a
     /// development kiosk on a plaintext loopback broker at `broker_port`.
     pub bundle: Option<PathBuf>,
@@ -38,6 +40,7 @@ impl KioskConfig {
             locale: "de",
             panel: "800x480",
             development: false,
+            video_kbps: 400,
             bundle: None,
         }
     }
@@ -70,7 +73,7 @@ audio_sink = "fakesink"
 width = 320
 height = 240
 framerate = 30
-video_bitrate_kbps = 400
+video_bitrate_kbps = {video_kbps}
 
 [screen]
 size = "{panel}"
@@ -92,6 +95,7 @@ development = {development}
             locale = self.locale,
             panel = self.panel,
             development = self.development,
+            video_kbps = self.video_kbps,
         );
         std::fs::write(&path, text).unwrap();
         path
@@ -283,9 +287,16 @@ pub struct Doctor {
 impl Doctor {
     /// A doctor on a plaintext development broker.
     pub fn start(broker_port: u16, session: &str, extra: &[&str]) -> Self {
+        let kioskctl = Command::new(env!("CARGO_BIN_EXE_kioskctl"));
+        Self::start_with(kioskctl, broker_port, session, extra)
+    }
+
+    /// The same, started by `kioskctl` (e.g. inside a network namespace).
+    pub fn start_with(kioskctl: Command, broker_port: u16, session: &str, extra: &[&str]) -> Self {
         let broker = format!("mqtt://127.0.0.1:{broker_port}");
         let global = ["--broker", &broker, "--plaintext-loopback"];
-        Self::spawn(&global, &["--device", DEVICE, "--session", session], extra)
+        let join = ["--device", DEVICE, "--session", session];
+        Self::spawn(kioskctl, &global, &join, extra)
     }
 
     /// A doctor joining from the join link, on the TLS broker's doctor listener.
@@ -293,11 +304,12 @@ impl Doctor {
         let broker = format!("mqtts://127.0.0.1:{}", fleet.doctor_port);
         let ca_dir = fleet.ca_dir();
         let global = ["--broker", &broker, "--ca-dir", ca_dir.to_str().unwrap()];
-        Self::spawn(&global, &["--link", link], extra)
+        let kioskctl = Command::new(env!("CARGO_BIN_EXE_kioskctl"));
+        Self::spawn(kioskctl, &global, &["--link", link], extra)
     }
 
-    fn spawn(global: &[&str], join: &[&str], extra: &[&str]) -> Self {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_kioskctl"))
+    fn spawn(mut kioskctl: Command, global: &[&str], join: &[&str], extra: &[&str]) -> Self {
+        let mut child = kioskctl
             .args(global)
             .arg("doctor")
             .args(join)

@@ -18,7 +18,20 @@ impl Mosquitto {
         Self::start_on(free_port())
     }
 
+    /// A broker inside `ns`.
+    pub fn start_in(ns: &super::NetNs) -> Self {
+        Self::launch(free_port(), ns.command("mosquitto"), |port| {
+            ns.listening(port)
+        })
+    }
+
     pub fn start_on(port: u16) -> Self {
+        Self::launch(port, Command::new("mosquitto"), |port| {
+            TcpStream::connect(("127.0.0.1", port)).is_ok()
+        })
+    }
+
+    fn launch(port: u16, mut command: Command, listening: impl Fn(u16) -> bool) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let conf = dir.path().join("mosquitto.conf");
         std::fs::write(
@@ -26,7 +39,7 @@ impl Mosquitto {
             format!("listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\nlog_dest stderr\n"),
         )
         .unwrap();
-        let child = Command::new("mosquitto")
+        let child = command
             .arg("-c")
             .arg(&conf)
             .stdout(Stdio::null())
@@ -39,7 +52,7 @@ impl Mosquitto {
             _dir: dir,
         };
         wait_for("mosquitto to listen", Duration::from_secs(10), || {
-            TcpStream::connect(("127.0.0.1", port)).ok()
+            listening(port).then_some(())
         });
         broker
     }
