@@ -137,18 +137,14 @@ impl Fleet {
         }
     }
 
-    /// Stops the broker (its retained messages persist on disk) and starts it again, e.g. to
-    /// load a new CRL.
-    pub fn restart_broker(&mut self) {
-        self.stop_broker();
-        self.start_broker();
-    }
-
-    pub fn stop_broker(&mut self) {
-        if let Some(mut child) = self.broker.take() {
-            let _ = Command::new("kill").arg(child.id().to_string()).status();
-            let _ = child.wait();
-        }
+    /// Asks the broker to reload its configuration (SIGHUP), as `systemctl reload` would: it
+    /// reads the CRL again.
+    pub fn reload_broker(&self) {
+        let pid = self.broker.as_ref().expect("the broker runs").id();
+        let status = Command::new("kill")
+            .args(["-HUP", &pid.to_string()])
+            .status();
+        assert!(status.is_ok_and(|s| s.success()), "SIGHUP to mosquitto");
     }
 
     pub fn broker_log(&self) -> String {
