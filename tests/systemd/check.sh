@@ -13,7 +13,7 @@ if ! command -v systemd-analyze >/dev/null; then
     say "skipped: systemd-analyze is not installed (systemd absent), so the unit was not checked"
     exit 0
 fi
-[[ -x target/debug/kioskd ]] || cargo build --locked --bins
+[[ -x target/debug/kioskd && -x target/debug/kioskctl ]] || cargo build --locked --bins
 
 # verify checks that ExecStart exists: point it at the binary just built, in a copy.
 work=$(mktemp -d)
@@ -24,6 +24,16 @@ if ! out=$(systemd-analyze verify "$work/kioskd.service" 2>&1) || [[ -n $out ]];
     exit 1
 fi
 say "ok    systemd-analyze verify accepts $UNIT"
+
+# The broker host's sweep of expired doctor logins: a timer and its oneshot service.
+sed "s|^ExecStart=/usr/bin/kioskctl |ExecStart=$PWD/target/debug/kioskctl |; s|^EnvironmentFile=.*|EnvironmentFile=-/dev/null|" \
+    config/systemd/praxiskiosk-broker-sweep.service >"$work/praxiskiosk-broker-sweep.service"
+cp config/systemd/praxiskiosk-broker-sweep.timer "$work/"
+if ! out=$(systemd-analyze verify "$work/praxiskiosk-broker-sweep.timer" "$work/praxiskiosk-broker-sweep.service" 2>&1) || [[ -n $out ]]; then
+    say "FAIL verify: $out"
+    exit 1
+fi
+say "ok    systemd-analyze verify accepts the broker's sweep timer and service"
 
 report=$(systemd-analyze security --offline=true --no-pager "$work/kioskd.service" 2>&1)
 score=$(sed -n 's/.*Overall exposure level for kioskd.service: \([0-9.]*\).*/\1/p' <<<"$report")
