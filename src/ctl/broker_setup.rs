@@ -188,7 +188,8 @@ fn write_config(
     println!("  devices registered: {}", devices.len());
     println!("  make server.key and dynamic-security.json owned by the mosquitto user");
     println!(
-        "  run `kioskctl broker sweep` every minute (a timer) to end expired doctor credentials"
+        "  run `kioskctl broker sweep` every minute to end expired doctor credentials \
+         (config/systemd/praxiskiosk-broker-sweep.timer does that on the broker host)"
     );
     Ok(())
 }
