@@ -189,6 +189,13 @@ impl Supervisor {
             Ok(book) => self.book = book,
             Err(e) => tracing::error!(error = %e, "cannot reopen the appointment store"),
         }
+        // A bundle that could not be deleted at import (a read-only boot partition) holds the
+        // identity just wiped: it must not bring it straight back.
+        if let Ok(meta) = std::fs::metadata(&self.config.provisioning_bundle) {
+            tracing::warn!(bundle = %self.config.provisioning_bundle.display(), "the old provisioning bundle is still there and is not imported again; remove it");
+            self.refused_bundle =
+                Some((meta.len(), meta.modified().unwrap_or(std::time::UNIX_EPOCH)));
+        }
         tracing::warn!("factory reset done; not provisioned");
         self.apply_locale();
         self.not_provisioned(None);
