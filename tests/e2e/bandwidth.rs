@@ -45,6 +45,7 @@ fn wait_for_target(kiosk: &Kiosk, what: &str, ok: impl Fn(u64) -> bool) -> Vec<u
 
 #[test]
 fn the_video_bitrate_follows_the_bandwidth_down_and_up_again() {
+    let _turn = crate::harness::heavy_media();
     let ns = NetNs::new();
     let broker = Mosquitto::start_in(&ns);
     let dir = tempfile::tempdir().unwrap();

@@ -24,6 +24,13 @@ use std::time::{Duration, Instant};
 
 pub const DEVICE: &str = "test-kiosk";
 
+/// One heavy media test at a time (Chromium, or a call pushed to 2 Mbit/s): two of them on two
+/// cores would measure the machine, not the kiosk. Held for the test's length.
+pub fn heavy_media() -> std::sync::MutexGuard<'static, ()> {
+    static HEAVY: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    HEAVY.lock().unwrap_or_else(|p| p.into_inner())
+}
+
 /// A TCP port on 127.0.0.1 that was free a moment ago.
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
