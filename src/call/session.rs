@@ -255,9 +255,7 @@ impl Session {
                 }
             }
             Signal::Offer { sdp } if role == Role::Answerer => {
-                match crate::media::codec::offered(&sdp, |name| {
-                    gst::ElementFactory::find(name).is_some()
-                }) {
+                match crate::media::codec::offered(&sdp, crate::media::element_exists) {
                     Ok(codec) => self.spec.media.video_codec = codec,
                     Err(e) => {
                         self.fail(format!("cannot answer: {e}"));

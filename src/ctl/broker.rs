@@ -21,6 +21,10 @@ pub enum BrokerError {
     Refused(String, ConnectReturnCode),
     #[error("broker {0}: TLS: {1}")]
     Tls(String, crate::fleet::tls::TlsError),
+    #[error(
+        "broker {0} did not answer on its access-control topic within {1:?}: is its Dynamic Security plugin loaded (the config `kioskctl broker config` writes)?"
+    )]
+    NoAccessControl(String, Duration),
     #[error("broker {0}: the access control plugin refused {2}: {1}")]
     Dynsec(String, String, String),
 }
@@ -92,8 +96,12 @@ impl Session {
             .map_err(wrap)?;
         // The plugin answers only the client that asked, on the response topic.
         let received = self
-            .until(|e| matches!(e, Event::Incoming(Packet::Publish(p)) if p.topic == dynsec::RESPONSE_TOPIC))
-            .await?;
+                        .until(|e| matches!(e, Event::Incoming(Packet::Publish(p)) if p.topic == dynsec::RESPONSE_TOPIC))
+            .await
+            .map_err(|e| match e {
+                BrokerError::Timeout(broker, waited) => BrokerError::NoAccessControl(broker, waited),
+                other => other,
+            })?;
         let (_, payload) = received
             .into_iter()
             .rfind(|(topic, _)| topic == dynsec::RESPONSE_TOPIC)

@@ -69,12 +69,7 @@ pub fn enroll(
     if out.exists() {
         anyhow::bail!("{} already exists; refusing to overwrite it", out.display());
     }
-    if broker_url
-        .strip_prefix("mqtts://")
-        .is_none_or(str::is_empty)
-    {
-        anyhow::bail!("broker URL {broker_url:?} must look like mqtts://host:port");
-    }
+    crate::fleet::BrokerUrl::parse_tls(broker_url)?;
     let mut ca = FleetCa::open(ca_dir)?;
     let issued = ca.issue_device(device, room, OffsetDateTime::now_utc())?;
     let bundle = ProvisionBundle {

@@ -123,10 +123,8 @@ pub async fn run(
         channels: ScreenChannels::for_device(CHANNELS),
         capture: config.screen.development,
     };
-    let codec = crate::media::codec::choose(config.media.video_codec, |name| {
-        gst::ElementFactory::find(name).is_some()
-    })
-    .map_err(DaemonError::Codec)?;
+    let codec = crate::media::codec::choose(config.media.video_codec, crate::media::element_exists)
+        .map_err(DaemonError::Codec)?;
     let media = kiosk_media(&config, codec);
     tracing::info!(codec = codec.name(), "video codec");
     call::check_elements(&media)

@@ -34,6 +34,8 @@ pub enum BrokerUrlError {
         "broker URL {0:?}: plain MQTT is only allowed to a loopback address (127.0.0.0/8, ::1, localhost); use mqtts://"
     )]
     PlaintextOffLoopback(String),
+    #[error("broker URL {0:?}: a fleet certificate is for mutual TLS, so it must be mqtts://")]
+    NotTls(String),
 }
 
 impl BrokerUrl {
@@ -73,6 +75,17 @@ impl BrokerUrl {
             return Err(BrokerUrlError::PlaintextOffLoopback(url.to_string()));
         }
         Ok(url)
+    }
+
+    /// A broker URL that must be TLS: where a certificate is used to log in (bundles).
+    pub fn parse_tls(url: &str) -> Result<Self, BrokerUrlError> {
+        match Self::parse(url)? {
+            tls @ Self {
+                scheme: Scheme::Mqtts,
+                ..
+            } => Ok(tls),
+            _ => Err(BrokerUrlError::NotTls(url.into())),
+        }
     }
 
     pub fn is_loopback(&self) -> bool {
@@ -211,6 +224,11 @@ mod tests {
         assert!(matches!(
             BrokerUrl::parse("mqtt://10.0.0.5:1883"),
             Err(BrokerUrlError::PlaintextOffLoopback(_))
+        ));
+        assert!(BrokerUrl::parse_tls("mqtts://broker.example").is_ok());
+        assert!(matches!(
+            BrokerUrl::parse_tls("mqtt://127.0.0.1"),
+            Err(BrokerUrlError::NotTls(_))
         ));
         for bad in [
             "http://127.0.0.1",

@@ -115,12 +115,8 @@ pub fn initial_config(root: &str, devices: &[String]) -> Result<Value, super::to
     let mut roles = vec![json!({"rolename": ADMIN_ROLE, "acls": admin_acls(root)})];
     for device in devices {
         let topics = Topics::new(root, device)?;
-        clients.push(json!({
-            "username": device,
-            "textname": "praxiskiosk device (certificate login)",
-            "roles": [{"rolename": device_role(device)}],
-        }));
-        roles.push(json!({"rolename": device_role(device), "acls": device_acls(&topics)}));
+        clients.push(device_client(device));
+        roles.push(device_role_entry(&topics, device));
     }
     Ok(json!({
         "defaultACLAccess": {
@@ -141,11 +137,28 @@ pub fn register_device(topics: &Topics, device: &str) -> Vec<Value> {
     vec![
         json!({"command": "deleteClient", "username": device}),
         json!({"command": "deleteRole", "rolename": device_role(device)}),
-        json!({"command": "createRole", "rolename": device_role(device), "acls": device_acls(topics)}),
-        json!({"command": "createClient", "username": device,
-               "textname": "praxiskiosk device (certificate login)",
-               "roles": [{"rolename": device_role(device)}]}),
+        command("createRole", device_role_entry(topics, device)),
+        command("createClient", device_client(device)),
     ]
+}
+
+/// A device's client, as the plugin's file and its `createClient` command both describe it.
+fn device_client(device: &str) -> Value {
+    json!({
+        "username": device,
+        "textname": "praxiskiosk device (certificate login)",
+        "roles": [{"rolename": device_role(device)}],
+    })
+}
+
+fn device_role_entry(topics: &Topics, device: &str) -> Value {
+    json!({"rolename": device_role(device), "acls": device_acls(topics)})
+}
+
+/// An object of the plugin's file as the command that creates it.
+fn command(name: &str, mut entry: Value) -> Value {
+    entry["command"] = name.into();
+    entry
 }
 
 /// Deleting a client also disconnects it at once.

@@ -198,16 +198,7 @@ fn check(bundle: &ProvisionBundle) -> Result<(), (&'static str, String)> {
         return Err(("room", "is empty".into()));
     }
     // Certificates only make sense over mutual TLS.
-    if bundle
-        .broker
-        .strip_prefix("mqtts://")
-        .is_none_or(str::is_empty)
-    {
-        return Err((
-            "broker",
-            format!("{:?} must look like mqtts://host:port", bundle.broker),
-        ));
-    }
+    crate::fleet::BrokerUrl::parse_tls(&bundle.broker).map_err(|e| ("broker", e.to_string()))?;
     let ca = certificates(&bundle.ca_pem).map_err(|r| ("ca_pem", r))?;
     let chain = certificates(&bundle.cert_pem).map_err(|r| ("cert_pem", r))?;
     let key = PrivateKeyDer::from_pem_slice(bundle.key_pem.as_bytes())

@@ -235,11 +235,16 @@ pub fn audio_play_description(sink: AudioSink) -> String {
     format!("queue ! audioconvert ! audioresample ! {sink}")
 }
 
+/// Whether GStreamer has the element `name` (installed, or registered by this program).
+pub fn element_exists(name: &str) -> bool {
+    gst::ElementFactory::find(name).is_some()
+}
+
 /// The names in `needed` that GStreamer does not have, as an error listing them all.
 pub fn present(needed: Vec<&'static str>) -> Result<(), Vec<&'static str>> {
     let missing: Vec<_> = needed
         .into_iter()
-        .filter(|name| gst::ElementFactory::find(name).is_none())
+        .filter(|name| !element_exists(name))
         .collect();
     if missing.is_empty() {
         Ok(())

@@ -10,12 +10,12 @@ use tokio::sync::mpsc;
 use super::{IDENTIFY_FOR, Supervisor, Uplink, now};
 use crate::daemon::DaemonError;
 use crate::daemon::access::{self, FleetAccess, Provisioned};
-use crate::fleet::appointments::AppointmentBook;
 use crate::fleet::eventlog::{self, EventLog};
 use crate::fleet::identity;
 use crate::fleet::{self, LinkEvent, LinkOptions, Topics};
 use crate::flow::Event;
 use crate::media::check::speaker_tone;
+use crate::platform::atomic_file::remove_durable;
 use crate::ui::state::Provisioning;
 use crate::ui::view::ProvisionNotice;
 use crate::wire::{self, EventKind, EventReport, KioskState, StateReport, V1};
@@ -175,19 +175,18 @@ impl Supervisor {
         self.device_config = None;
         self.last_call = None;
         let state_dir = self.config.state_dir.clone();
-        let appointments = state_dir.join("appointments");
+        let device_config = state_dir.join(super::DEVICE_CONFIG_FILE);
         let results = [
-            remove_dir(&appointments),
+            self.book
+                .retain_only(&Default::default())
+                .map(drop)
+                .map_err(|e| e.to_string()),
             eventlog::wipe(&state_dir).map_err(|e| e.to_string()),
             identity::wipe_identity(&state_dir).map_err(|e| e.to_string()),
-            remove_file(&state_dir.join(super::DEVICE_CONFIG_FILE)),
+            remove_durable(&device_config).map_err(|e| format!("{}: {e}", device_config.display())),
         ];
         for error in results.into_iter().filter_map(Result::err) {
             tracing::error!(reason = %error, "factory reset incomplete");
-        }
-        match AppointmentBook::open(&appointments, OffsetDateTime::now_utc()) {
-            Ok(book) => self.book = book,
-            Err(e) => tracing::error!(error = %e, "cannot reopen the appointment store"),
         }
         // A bundle that could not be deleted at import (a read-only boot partition) holds the
         // identity just wiped: it must not bring it straight back.
@@ -199,21 +198,5 @@ impl Supervisor {
         tracing::warn!("factory reset done; not provisioned");
         self.apply_locale();
         self.not_provisioned(None);
-    }
-}
-
-fn remove_dir(path: &std::path::Path) -> Result<(), String> {
-    match std::fs::remove_dir_all(path) {
-        Ok(()) => Ok(()),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-        Err(e) => Err(format!("{}: {e}", path.display())),
-    }
-}
-
-fn remove_file(path: &std::path::Path) -> Result<(), String> {
-    match std::fs::remove_file(path) {
-        Ok(()) => Ok(()),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-        Err(e) => Err(format!("{}: {e}", path.display())),
     }
 }
