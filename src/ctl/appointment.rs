@@ -6,7 +6,8 @@ use clap::Subcommand;
 use time::OffsetDateTime;
 
 use super::{Fleet, random_hex, when};
-use crate::fleet::{Appointment, codes, dynsec};
+use crate::fleet::{codes, dynsec};
+use crate::flow::Appointment;
 use crate::wire::{self, AppointmentMsg, JoinLink, V1, rfc3339};
 
 #[derive(Debug, Subcommand)]

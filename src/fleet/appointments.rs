@@ -4,112 +4,13 @@
 //! metadata is kept no longer than the appointment needs it.
 
 use std::collections::BTreeMap;
-use std::fmt;
 use std::path::{Path, PathBuf};
 
 use time::OffsetDateTime;
 
-use super::codes;
+use crate::flow::Appointment;
 use crate::platform::atomic_file::{TMP_SUFFIX, private_dir, remove_durable, write_atomic};
-use crate::wire::{self, AppointmentMsg, V1};
-
-/// A validated appointment. Its `Debug` leaves out the patient's name and the code hash, so it
-/// can never leak into a log line.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Appointment {
-    pub id: String,
-    pub session: String,
-    pub code_hash: String,
-    pub not_before: OffsetDateTime,
-    pub not_after: OffsetDateTime,
-    pub doctor_name: String,
-    pub patient_name: Option<String>,
-}
-
-impl fmt::Debug for Appointment {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Appointment")
-            .field("id", &self.id)
-            .field("session", &self.session)
-            .field("not_before", &self.not_before)
-            .field("not_after", &self.not_after)
-            .finish_non_exhaustive()
-    }
-}
-
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
-pub enum InvalidAppointment {
-    #[error("field `{0}` is not a valid id (1–64 of A–Z a–z 0–9 - _)")]
-    BadId(&'static str),
-    #[error("field `code_hash` is not an Argon2id PHC string")]
-    BadHash,
-    #[error("field `not_after` is not later than `not_before`")]
-    EmptyWindow,
-    #[error("field `{0}` must be 1 to 100 characters without control characters")]
-    BadName(&'static str),
-    #[error("the appointment's id {payload:?} differs from its topic's {topic:?}")]
-    IdMismatch { topic: String, payload: String },
-}
-
-impl TryFrom<AppointmentMsg> for Appointment {
-    type Error = InvalidAppointment;
-
-    fn try_from(m: AppointmentMsg) -> Result<Self, Self::Error> {
-        if !wire::is_valid_id(&m.id) {
-            return Err(InvalidAppointment::BadId("id"));
-        }
-        if !wire::is_valid_id(&m.session) {
-            return Err(InvalidAppointment::BadId("session"));
-        }
-        if !codes::is_supported_hash(&m.code_hash) {
-            return Err(InvalidAppointment::BadHash);
-        }
-        if m.not_after <= m.not_before {
-            return Err(InvalidAppointment::EmptyWindow);
-        }
-        let doctor_name = crate::flow::valid_name(&m.doctor_name)
-            .ok_or(InvalidAppointment::BadName("doctor_name"))?;
-        let patient_name = match m.patient_name {
-            None => None,
-            Some(name) => Some(
-                crate::flow::valid_name(&name)
-                    .ok_or(InvalidAppointment::BadName("patient_name"))?,
-            ),
-        };
-        Ok(Self {
-            id: m.id,
-            session: m.session,
-            code_hash: m.code_hash,
-            not_before: m.not_before,
-            not_after: m.not_after,
-            doctor_name,
-            patient_name,
-        })
-    }
-}
-
-impl Appointment {
-    pub fn to_msg(&self) -> AppointmentMsg {
-        AppointmentMsg {
-            v: V1,
-            id: self.id.clone(),
-            session: self.session.clone(),
-            code_hash: self.code_hash.clone(),
-            not_before: self.not_before,
-            not_after: self.not_after,
-            doctor_name: self.doctor_name.clone(),
-            patient_name: self.patient_name.clone(),
-        }
-    }
-
-    pub fn is_valid_at(&self, t: OffsetDateTime) -> bool {
-        self.not_before <= t && t <= self.not_after
-    }
-
-    pub fn is_expired_at(&self, t: OffsetDateTime) -> bool {
-        self.not_after < t
-    }
-}
+use crate::wire::{self, AppointmentMsg};
 
 #[derive(Debug, thiserror::Error)]
 #[error("appointment store {path}: {source}")]
@@ -259,6 +160,7 @@ impl AppointmentBook {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::fleet::codes;
     use time::Duration;
 
     pub(crate) fn appointment(
@@ -331,43 +233,5 @@ mod tests {
             Some("now".into())
         );
         assert_eq!(codes::find_match("22222222", book.valid_at(now)), None);
-    }
-
-    #[test]
-    fn wire_appointments_are_validated_field_by_field() {
-        let now = OffsetDateTime::now_utc();
-        let good = appointment("a1", "12345678", now, 30).to_msg();
-        assert!(Appointment::try_from(good.clone()).is_ok());
-        let mut bad = good.clone();
-        bad.id = "../etc".into();
-        assert_eq!(
-            Appointment::try_from(bad),
-            Err(InvalidAppointment::BadId("id"))
-        );
-        let mut bad = good.clone();
-        bad.code_hash = "12345678".into();
-        assert_eq!(Appointment::try_from(bad), Err(InvalidAppointment::BadHash));
-        let mut bad = good.clone();
-        bad.not_after = bad.not_before;
-        assert_eq!(
-            Appointment::try_from(bad),
-            Err(InvalidAppointment::EmptyWindow)
-        );
-        let mut bad = good;
-        bad.patient_name = Some("  ".into());
-        assert_eq!(
-            Appointment::try_from(bad),
-            Err(InvalidAppointment::BadName("patient_name"))
-        );
-    }
-
-    #[test]
-    fn debug_output_never_shows_the_patient_or_the_hash() {
-        let a = appointment("a1", "12345678", OffsetDateTime::now_utc(), 30);
-        let text = format!("{a:?}");
-        assert!(
-            !text.contains("Mustermann") && !text.contains("argon2"),
-            "{text}"
-        );
     }
 }

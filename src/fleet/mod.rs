@@ -14,11 +14,12 @@ pub mod pki;
 pub mod tls;
 pub mod topics;
 
-pub use appointments::{Appointment, AppointmentBook, InvalidAppointment};
+pub use appointments::AppointmentBook;
 pub use broker::{BrokerUrl, Endpoint};
 pub use link::{Link, LinkEvent, LinkOptions};
 pub use topics::{Route, Side, Topics};
 
+use crate::flow::{Appointment, InvalidAppointment};
 use crate::wire::{
     self, AppointmentMsg, Command, CommandKind, DeviceConfig, Signal, SignalMsg, WireError,
 };

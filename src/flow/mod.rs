@@ -6,6 +6,7 @@
 //! input fits which step) and must never do I/O: no GStreamer, no MQTT, no clock, no file. Every
 //! transition and timeout is covered by plain unit tests in `tests.rs`.
 
+mod appointment;
 mod lockout;
 mod problem;
 #[cfg(test)]
@@ -13,10 +14,10 @@ pub(crate) mod tests;
 
 use std::time::{Duration, Instant};
 
+pub use appointment::{Appointment, InvalidAppointment, MAX_NAME, valid_name};
 pub use lockout::{ATTEMPTS_BEFORE_LOCKOUT, Lockout};
 pub use problem::{Failure, Problem};
 
-use crate::fleet::Appointment;
 use crate::wire::{ByeReason, EventKind, KioskState, Refusal};
 
 /// How long each step may wait before the kiosk gives up and goes back to idle.
@@ -551,11 +552,4 @@ fn call_ended(appointment: &Appointment, duration: Duration, reason: &'static st
         Some(reason),
         Some(duration.as_secs()),
     )
-}
-
-/// A name as the doctor will see it: trimmed, 1 to 100 characters, no control characters.
-pub fn valid_name(name: &str) -> Option<String> {
-    let name = name.trim();
-    let len = name.chars().count();
-    ((1..=100).contains(&len) && !name.chars().any(char::is_control)).then(|| name.to_string())
 }

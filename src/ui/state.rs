@@ -16,14 +16,11 @@ use std::time::{Duration, Instant};
 use super::layout::Action;
 use super::text::Locale;
 use super::view::{CallView, CodeNotice, ProvisionNotice, Quality, Screen, StaffCheck, ViewModel};
-use crate::flow::Flow;
-use crate::wire::Refusal;
+use crate::flow::{Flow, MAX_NAME};
+use crate::wire::{CODE_DIGITS, Refusal};
 
 /// How long the code screen waits for the next digit before it goes back to the start.
 pub const INPUT_IDLE: Duration = Duration::from_secs(60);
-/// The longest name the keyboard takes (the flow allows 100 characters).
-const MAX_NAME: usize = 100;
-const CODE_DIGITS: usize = 8;
 /// Staff PINs have six digits.
 pub const STAFF_PIN_DIGITS: usize = 6;
 /// How long the room name must be held to open the staff check.

@@ -5,12 +5,14 @@
 //! times as RFC 3339 UTC. A payload that breaks a rule is refused with a [`WireError`] that says why;
 //! it is never a panic. This module does no I/O.
 
+mod code;
 mod control;
 mod fleet;
 mod join;
 mod provision;
 mod signal;
 
+pub use code::{CODE_DIGITS, is_supported_hash, is_well_formed_code};
 pub use control::{CallStats, ControlReply, ControlRequest, Refusal};
 pub use fleet::{
     AppointmentMsg, Command, CommandKind, DeviceConfig, DeviceHealth, EventKind, EventReport,

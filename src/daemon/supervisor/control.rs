@@ -84,7 +84,7 @@ impl Supervisor {
     }
 
     pub(super) async fn enter_code(&mut self, code: String) -> Option<Refusal> {
-        if !codes::is_well_formed(&code) {
+        if !crate::wire::is_well_formed_code(&code) {
             return Some(Refusal::InvalidCodeFormat);
         }
         if let Err(refusal) = self.kiosk.code_entry_allowed(now()) {
