@@ -133,7 +133,7 @@ pub async fn run(fleet: &Fleet, cmd: DeviceCmd) -> anyhow::Result<()> {
             r.state.as_str(),
             r.since.map(rfc3339::format).unwrap_or_else(|| "-".into()),
             r.version.as_deref().unwrap_or("-"),
-            r.detail.as_deref().unwrap_or("")
+            r.detail.map_or("", crate::wire::ProblemCode::as_str)
         );
     }
     Ok(())
@@ -154,7 +154,7 @@ fn table(rows: &[(String, StateReport)], now: OffsetDateTime) -> String {
             Some(call) => format!(
                 "{} {}",
                 text::duration(call.duration_s),
-                call.quality.as_deref().unwrap_or("-")
+                call.quality.map_or("-", crate::wire::QualityLevel::as_str)
             ),
             None => "-".into(),
         };
@@ -273,7 +273,7 @@ mod tests {
             }),
             last_call: Some(LastCall {
                 duration_s: 412,
-                quality: Some("fair".into()),
+                quality: Some(crate::wire::QualityLevel::Fair),
                 ended_at: datetime!(2026-11-28 08:40:00 UTC),
             }),
             at: Some(now - time::Duration::seconds(12)),

@@ -18,7 +18,7 @@ use crate::flow::{Action, Event, Kiosk, Outcome};
 use crate::platform::control_socket::{self, ControlCall};
 use crate::wire::{
     self, ByeReason, CallStats, DeviceConfig, EventKind, EventReport, KioskState, LastCall,
-    Refusal, Signal, StateReport, V1,
+    ProblemCode, Refusal, Signal, StateReport,
 };
 
 mod control;
@@ -327,21 +327,9 @@ impl Supervisor {
                 self.state_since = OffsetDateTime::now_utc();
                 self.publish_state(state, detail);
             }
-            Action::Report {
-                event,
-                appointment,
-                reason,
-                duration_s,
-            } => {
-                let report = EventReport {
-                    v: V1,
-                    ts: OffsetDateTime::now_utc(),
-                    event,
-                    appointment,
-                    reason: reason.map(String::from),
-                    duration_s,
-                };
-                if let (EventKind::CallEnded, Some(duration_s)) = (event, duration_s) {
+            Action::Report(event) => {
+                let report = EventReport::new(OffsetDateTime::now_utc(), event);
+                if let EventKind::CallEnded { duration_s, .. } = report.event {
                     self.last_call = Some(heartbeat::last_call(
                         duration_s,
                         self.screen.quality,
@@ -369,7 +357,7 @@ impl Supervisor {
 
     /// Publishes a state (retained, and again after every reconnect). One event can pass through
     /// several states (`accept` goes through consent to waiting): each is published as it was.
-    fn publish_state(&self, state: KioskState, detail: Option<String>) {
+    fn publish_state(&self, state: KioskState, detail: Option<ProblemCode>) {
         tracing::info!(state = state.as_str(), detail = ?detail, "state");
         self.send_state(state, detail);
     }

@@ -3,8 +3,8 @@
 //!
 //! It owns that one file and must never hold more than an event report does: no access code, no
 //! patient's or doctor's name. That holds because an `EventReport` carries only an appointment
-//! id, a timestamp, numbers and words of a fixed vocabulary (the flow's reasons are
-//! `&'static str`, so nothing typed at the kiosk or received from the fleet can become one).
+//! id, a timestamp, numbers and words of fixed vocabularies (enums: nothing typed at the kiosk or
+//! received from the fleet can become one).
 
 use std::fs::{self, OpenOptions};
 use std::io::{self, Write};
@@ -103,7 +103,7 @@ impl EventLog {
             if line.is_empty() {
                 continue;
             }
-            match wire::decode::<EventReport>(line) {
+            match wire::decode::<Stamped>(line) {
                 Ok(report) if report.ts >= cutoff => {
                     // The line as it was, so fields of a later version survive a prune.
                     kept.extend_from_slice(line);
@@ -133,6 +133,14 @@ impl EventLog {
     }
 }
 
+/// What pruning reads of a line: only its time. The rest stays as written, so an event of a
+/// later version, with words or fields this one does not know, is kept for as long as any other.
+#[derive(serde::Deserialize)]
+struct Stamped {
+    #[serde(with = "crate::wire::rfc3339")]
+    ts: OffsetDateTime,
+}
+
 /// Removes the event log of `state_dir` (and a rewrite a crash left behind), durably.
 pub fn wipe(state_dir: &Path) -> Result<(), EventLogError> {
     for path in [tmp_path(state_dir), state_dir.join(FILE)] {
@@ -158,20 +166,21 @@ mod tests {
 
     use super::*;
     use crate::flow::{Action, Event, Failure, Kiosk, Timeouts, tests::appointment};
-    use crate::wire::{EventKind, V1};
+    use crate::wire::{EndReason, EventKind};
 
     const NOW: OffsetDateTime = datetime!(2026-11-28 10:00 UTC);
 
     fn event(ts: OffsetDateTime, event: EventKind) -> EventReport {
-        EventReport {
-            v: V1,
-            ts,
-            event,
-            appointment: Some("a1".into()),
-            reason: None,
-            duration_s: None,
+        EventReport::new(ts, event)
+    }
+
+    fn started() -> EventKind {
+        EventKind::CallStarted {
+            appointment: "a1".into(),
         }
     }
+
+    const LOCKOUT: EventKind = EventKind::Lockout { duration_s: 60 };
 
     fn lines(dir: &Path) -> Vec<EventReport> {
         fs::read_to_string(dir.join(FILE))
@@ -185,9 +194,21 @@ mod tests {
     fn entries_older_than_ninety_days_go_and_younger_ones_stay() {
         let dir = tempfile::tempdir().unwrap();
         let mut log = EventLog::open(dir.path(), NOW - Duration::days(91)).unwrap();
-        let old = event(NOW - Duration::days(91), EventKind::CallStarted);
-        let young = event(NOW - Duration::days(89), EventKind::CallEnded);
-        let today = event(NOW, EventKind::ConsentGiven);
+        let old = event(NOW - Duration::days(91), started());
+        let young = event(
+            NOW - Duration::days(89),
+            EventKind::CallEnded {
+                appointment: "a1".into(),
+                reason: EndReason::LocalHangup,
+                duration_s: 60,
+            },
+        );
+        let today = event(
+            NOW,
+            EventKind::ConsentGiven {
+                appointment: "a1".into(),
+            },
+        );
         for report in [&old, &young] {
             log.record(report).unwrap();
         }
@@ -207,7 +228,7 @@ mod tests {
     fn a_timer_prunes_once_a_day_even_without_events() {
         let dir = tempfile::tempdir().unwrap();
         let mut log = EventLog::open(dir.path(), NOW).unwrap();
-        log.record(&event(NOW, EventKind::Lockout)).unwrap();
+        log.record(&event(NOW, LOCKOUT)).unwrap();
         log.prune_if_new_day(NOW + RETENTION).unwrap();
         assert_eq!(lines(dir.path()).len(), 1, "exactly 90 days old is kept");
         log.prune_if_new_day(NOW + RETENTION + Duration::hours(1))
@@ -232,7 +253,7 @@ mod tests {
         let mode = || fs::metadata(&path).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode(), 0o600, "an existing file is tightened");
         fs::remove_file(&path).unwrap();
-        log.record(&event(NOW, EventKind::CallStarted)).unwrap();
+        log.record(&event(NOW, started())).unwrap();
         assert_eq!(mode(), 0o600, "a new file is created 0600");
         log.prune(NOW + Duration::days(100)).unwrap();
         assert_eq!(mode(), 0o600, "a rewritten file is 0600");
@@ -260,28 +281,17 @@ mod tests {
             format!("{good}\n{later}\n"),
             "a torn last line is gone too, so the next append starts on its own line"
         );
-        log.record(&event(NOW, EventKind::Lockout)).unwrap();
-        assert_eq!(lines(dir.path()).len(), 3);
+        log.record(&event(NOW, LOCKOUT)).unwrap();
+        let text = fs::read_to_string(dir.path().join(FILE)).unwrap();
+        assert_eq!(text.lines().count(), 3, "{text}");
     }
 
-    /// The supervisor's translation of the flow's reports (kept the same by hand).
+    /// The flow's reports as the daemon records them.
     fn reports(actions: Vec<Action>) -> Vec<EventReport> {
         actions
             .into_iter()
             .filter_map(|action| match action {
-                Action::Report {
-                    event,
-                    appointment,
-                    reason,
-                    duration_s,
-                } => Some(EventReport {
-                    v: V1,
-                    ts: NOW,
-                    event,
-                    appointment,
-                    reason: reason.map(String::from),
-                    duration_s,
-                }),
+                Action::Report(event) => Some(EventReport::new(NOW, event)),
                 _ => None,
             })
             .collect()

@@ -18,7 +18,7 @@ pub use appointment::{Appointment, InvalidAppointment, MAX_NAME, valid_name};
 pub use lockout::{ATTEMPTS_BEFORE_LOCKOUT, Lockout};
 pub use problem::{Failure, Problem};
 
-use crate::wire::{ByeReason, EventKind, KioskState, Refusal};
+use crate::wire::{ByeReason, EndReason, EventKind, KioskState, ProblemCode, Refusal};
 
 /// How long each step may wait before the kiosk gives up and goes back to idle.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -109,16 +109,12 @@ pub enum Event {
 pub enum Action {
     Publish {
         state: KioskState,
-        detail: Option<String>,
+        detail: Option<ProblemCode>,
     },
-    Report {
-        event: EventKind,
-        appointment: Option<String>,
-        /// A word of a fixed vocabulary (protocol.md 3.4). `'static` on purpose: nothing typed at
-        /// the kiosk or received from the fleet (a patient's or doctor's name) can get in here.
-        reason: Option<&'static str>,
-        duration_s: Option<u64>,
-    },
+    /// An event for the fleet and the local event log. Its type holds only ids, numbers and
+    /// words of fixed vocabularies (protocol.md 3.4): nothing typed at the kiosk or received
+    /// from the fleet (a patient's or doctor's name) can get in here.
+    Report(EventKind),
     /// Join the call session: subscribe to the doctor's topic, say hello, offer when the doctor is there.
     JoinSession {
         session: String,
@@ -179,9 +175,9 @@ impl Kiosk {
     }
 
     /// The detail published with the state: the problem's code on the problem screen.
-    pub fn detail(&self) -> Option<String> {
+    pub fn detail(&self) -> Option<ProblemCode> {
         match self.flow {
-            Flow::Failed { problem, .. } => Some(problem.code().to_string()),
+            Flow::Failed { problem, .. } => Some(problem.code()),
             _ => None,
         }
     }
@@ -243,8 +239,8 @@ impl Kiosk {
                 first
             }
             Event::Cancel => self.cancel(),
-            Event::HangUp => self.hang_up(now, "local_hangup"),
-            Event::EndCallCommand => self.hang_up(now, "fleet_command"),
+            Event::HangUp => self.hang_up(now, EndReason::LocalHangup),
+            Event::EndCallCommand => self.hang_up(now, EndReason::FleetCommand),
             Event::DoctorJoined => {
                 if let Flow::Waiting {
                     doctor_joined,
@@ -262,7 +258,9 @@ impl Kiosk {
             Event::RemoteBye => self.remote_bye(now),
             Event::AppointmentRevoked(id) => self.revoked(&id, now),
             Event::Shutdown => match self.flow {
-                Flow::InCall { .. } | Flow::Waiting { .. } => self.hang_up(now, "shutdown"),
+                Flow::InCall { .. } | Flow::Waiting { .. } => {
+                    self.hang_up(now, EndReason::Shutdown)
+                }
                 _ => Outcome::default(),
             },
             Event::Tick => self.tick(now),
@@ -274,15 +272,12 @@ impl Kiosk {
             return Outcome::refused(refusal);
         }
         let Some(appointment) = found else {
-            let mut actions = vec![report(EventKind::CodeRejected, None, None, None)];
+            let mut actions = vec![Action::Report(EventKind::CodeRejected)];
             let refusal = match self.lockout.fail(now) {
                 Some(length) => {
-                    actions.push(report(
-                        EventKind::Lockout,
-                        None,
-                        None,
-                        Some(length.as_secs()),
-                    ));
+                    actions.push(Action::Report(EventKind::Lockout {
+                        duration_s: length.as_secs(),
+                    }));
                     Refusal::LockedOut {
                         remaining_s: length.as_secs(),
                     }
@@ -333,7 +328,9 @@ impl Kiosk {
         };
         let (appointment, name) = (appointment.clone(), name.clone());
         let actions = vec![
-            report(EventKind::ConsentGiven, Some(&appointment), None, None),
+            Action::Report(EventKind::ConsentGiven {
+                appointment: appointment.id.clone(),
+            }),
             Action::JoinSession {
                 session: appointment.session.clone(),
                 patient_name: name.clone(),
@@ -362,7 +359,7 @@ impl Kiosk {
         }
     }
 
-    fn hang_up(&mut self, now: Instant, reason: &'static str) -> Outcome {
+    fn hang_up(&mut self, now: Instant, reason: EndReason) -> Outcome {
         match &self.flow {
             Flow::InCall { .. } => self.end_call(
                 now,
@@ -383,12 +380,9 @@ impl Kiosk {
         else {
             return Outcome::default();
         };
-        let actions = vec![report(
-            EventKind::CallStarted,
-            Some(appointment),
-            None,
-            None,
-        )];
+        let actions = vec![Action::Report(EventKind::CallStarted {
+            appointment: appointment.id.clone(),
+        })];
         self.flow = Flow::InCall {
             appointment: appointment.clone(),
             name: name.clone(),
@@ -417,7 +411,7 @@ impl Kiosk {
             Flow::InCall {
                 appointment, since, ..
             } => {
-                let ended = call_ended(appointment, now.duration_since(*since), "error");
+                let ended = call_ended(appointment, now.duration_since(*since), EndReason::Error);
                 self.fail(
                     device.unwrap_or(Problem::ConnectionLost),
                     now,
@@ -431,7 +425,7 @@ impl Kiosk {
     fn remote_bye(&mut self, now: Instant) -> Outcome {
         let leave = Action::LeaveSession { bye: None };
         match &self.flow {
-            Flow::InCall { .. } => self.end_call(now, "remote_hangup", vec![leave]),
+            Flow::InCall { .. } => self.end_call(now, EndReason::RemoteHangup, vec![leave]),
             Flow::Waiting { .. } => {
                 self.flow = Flow::Ended {
                     duration: Duration::ZERO,
@@ -482,12 +476,7 @@ impl Kiosk {
         }
     }
 
-    fn end_call(
-        &mut self,
-        now: Instant,
-        reason: &'static str,
-        mut actions: Vec<Action>,
-    ) -> Outcome {
+    fn end_call(&mut self, now: Instant, reason: EndReason, mut actions: Vec<Action>) -> Outcome {
         let Flow::InCall {
             appointment, since, ..
         } = &self.flow
@@ -504,7 +493,9 @@ impl Kiosk {
     }
 
     fn fail(&mut self, problem: Problem, now: Instant, mut actions: Vec<Action>) -> Outcome {
-        actions.push(report(EventKind::Error, None, Some(problem.code()), None));
+        actions.push(Action::Report(EventKind::Error {
+            reason: problem.code(),
+        }));
         self.flow = Flow::Failed {
             problem,
             until: now + self.timeouts.problem,
@@ -531,25 +522,10 @@ impl Kiosk {
     }
 }
 
-fn report(
-    event: EventKind,
-    appointment: Option<&Appointment>,
-    reason: Option<&'static str>,
-    duration_s: Option<u64>,
-) -> Action {
-    Action::Report {
-        event,
-        appointment: appointment.map(|a| a.id.clone()),
+fn call_ended(appointment: &Appointment, duration: Duration, reason: EndReason) -> Action {
+    Action::Report(EventKind::CallEnded {
+        appointment: appointment.id.clone(),
         reason,
-        duration_s,
-    }
-}
-
-fn call_ended(appointment: &Appointment, duration: Duration, reason: &'static str) -> Action {
-    report(
-        EventKind::CallEnded,
-        Some(appointment),
-        Some(reason),
-        Some(duration.as_secs()),
-    )
+        duration_s: duration.as_secs(),
+    })
 }

@@ -1,5 +1,7 @@
 //! What can go wrong in a consultation: why a call failed, and the problem the screens explain.
 
+use crate::wire::ProblemCode;
+
 /// What made a call fail, as far as the call can tell.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Failure {
@@ -11,7 +13,9 @@ pub enum Failure {
     Microphone,
 }
 
-/// Something that went wrong, in words a patient can be shown (the UI maps the code to text).
+/// Something that went wrong, in words a patient can be shown (the UI maps it to text). A closed
+/// list, unlike its wire form [`ProblemCode`], which must also read codes of later versions: the
+/// screens have a text for every problem this kiosk can have, and no other.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Problem {
     DoctorDidNotCome,
@@ -24,14 +28,14 @@ pub enum Problem {
 }
 
 impl Problem {
-    pub fn code(self) -> &'static str {
+    pub fn code(self) -> ProblemCode {
         match self {
-            Self::DoctorDidNotCome => "doctor_timeout",
-            Self::NoDirectConnection => "p2p_failed",
-            Self::ConnectionLost => "connection_lost",
-            Self::AppointmentWithdrawn => "appointment_revoked",
-            Self::CameraMissing => "camera_missing",
-            Self::MicrophoneMissing => "microphone_missing",
+            Self::DoctorDidNotCome => ProblemCode::DoctorTimeout,
+            Self::NoDirectConnection => ProblemCode::P2pFailed,
+            Self::ConnectionLost => ProblemCode::ConnectionLost,
+            Self::AppointmentWithdrawn => ProblemCode::AppointmentRevoked,
+            Self::CameraMissing => ProblemCode::CameraMissing,
+            Self::MicrophoneMissing => ProblemCode::MicrophoneMissing,
         }
     }
 }

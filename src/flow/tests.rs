@@ -31,15 +31,26 @@ fn published(outcome: &Outcome) -> Vec<KioskState> {
         .collect()
 }
 
-fn reported(outcome: &Outcome) -> Vec<EventKind> {
+/// The names of the events an outcome reports, in order.
+fn reported(outcome: &Outcome) -> Vec<&'static str> {
     outcome
         .actions
         .iter()
         .filter_map(|a| match a {
-            Action::Report { event, .. } => Some(*event),
+            Action::Report(event) => Some(event.name()),
             _ => None,
         })
         .collect()
+}
+
+/// The reason of the `call_ended` an outcome reports, with its duration.
+fn call_ended(outcome: &Outcome) -> Option<(EndReason, u64)> {
+    outcome.actions.iter().find_map(|a| match a {
+        Action::Report(EventKind::CallEnded {
+            reason, duration_s, ..
+        }) => Some((*reason, *duration_s)),
+        _ => None,
+    })
 }
 
 const T: Timeouts = Timeouts {
@@ -64,7 +75,7 @@ fn in_call() -> (Kiosk, Instant) {
     let (mut k, t0) = waiting();
     k.handle(Event::DoctorJoined, t0);
     let out = k.handle(Event::MediaFlowing, t0);
-    assert_eq!(reported(&out), [EventKind::CallStarted]);
+    assert_eq!(reported(&out), ["call_started"]);
     (k, t0)
 }
 
@@ -83,7 +94,7 @@ fn a_whole_consultation_goes_through_every_state_and_back_to_idle() {
     assert_eq!(published(&out), [KioskState::Consent]);
     let out = k.handle(Event::ConsentGiven, t0);
     assert_eq!(published(&out), [KioskState::Waiting]);
-    assert_eq!(reported(&out), [EventKind::ConsentGiven]);
+    assert_eq!(reported(&out), ["consent_given"]);
     assert!(out.actions.contains(&Action::JoinSession {
         session: "s1".into(),
         patient_name: "Erika Mustermann".into()
@@ -97,12 +108,11 @@ fn a_whole_consultation_goes_through_every_state_and_back_to_idle() {
     assert!(out.actions.contains(&Action::LeaveSession {
         bye: Some(ByeReason::Hangup)
     }));
-    assert!(out.actions.contains(&Action::Report {
-        event: EventKind::CallEnded,
-        appointment: Some("a1".into()),
-        reason: Some("local_hangup"),
-        duration_s: Some(60),
-    }));
+    assert!(out.actions.contains(&Action::Report(EventKind::CallEnded {
+        appointment: "a1".into(),
+        reason: EndReason::LocalHangup,
+        duration_s: 60,
+    })));
     assert!(
         k.handle(Event::Tick, t0 + Duration::from_secs(70))
             .actions
@@ -165,7 +175,7 @@ fn wrong_codes_lead_to_a_lockout_that_also_refuses_right_codes() {
                 attempts_left: left
             })
         );
-        assert_eq!(reported(&out), [EventKind::CodeRejected]);
+        assert_eq!(reported(&out), ["code_rejected"]);
         assert!(
             published(&out).is_empty(),
             "a wrong code does not change the state"
@@ -173,10 +183,7 @@ fn wrong_codes_lead_to_a_lockout_that_also_refuses_right_codes() {
     }
     let out = k.handle(Event::CodeChecked(None), t0);
     assert_eq!(out.refused, Some(Refusal::LockedOut { remaining_s: 60 }));
-    assert_eq!(
-        reported(&out),
-        [EventKind::CodeRejected, EventKind::Lockout]
-    );
+    assert_eq!(reported(&out), ["code_rejected", "lockout"]);
     let later = t0 + Duration::from_secs(30);
     assert_eq!(
         k.code_entry_allowed(later),
@@ -231,11 +238,11 @@ fn a_doctor_who_never_comes_ends_in_a_problem_screen_then_idle() {
     let (mut k, t0) = waiting();
     let out = k.handle(Event::Tick, t0 + T.doctor);
     assert_eq!(published(&out), [KioskState::Error]);
-    assert_eq!(k.detail().as_deref(), Some("doctor_timeout"));
+    assert_eq!(k.detail(), Some(ProblemCode::DoctorTimeout));
     assert!(out.actions.contains(&Action::LeaveSession {
         bye: Some(ByeReason::Timeout)
     }));
-    assert_eq!(reported(&out), [EventKind::Error]);
+    assert_eq!(reported(&out), ["error"]);
     let out = k.handle(Event::Tick, t0 + T.doctor + T.problem);
     assert_eq!(published(&out), [KioskState::Idle]);
 }
@@ -247,7 +254,7 @@ fn a_doctor_who_joins_but_cannot_connect_is_a_p2p_failure() {
     k.handle(Event::DoctorJoined, joined);
     assert_eq!(k.next_deadline(), Some(joined + T.connect));
     let out = k.handle(Event::Tick, joined + T.connect);
-    assert_eq!(k.detail().as_deref(), Some("p2p_failed"));
+    assert_eq!(k.detail(), Some(ProblemCode::P2pFailed));
     assert!(out.actions.contains(&Action::LeaveSession {
         bye: Some(ByeReason::Error)
     }));
@@ -255,7 +262,7 @@ fn a_doctor_who_joins_but_cannot_connect_is_a_p2p_failure() {
     let (mut k, t0) = waiting();
     k.handle(Event::DoctorJoined, t0);
     k.handle(Event::CallFailed(Failure::Connection), t0);
-    assert_eq!(k.detail().as_deref(), Some("p2p_failed"));
+    assert_eq!(k.detail(), Some(ProblemCode::P2pFailed));
 }
 
 #[test]
@@ -265,8 +272,8 @@ fn a_lost_call_reports_its_end_and_the_problem() {
         Event::CallFailed(Failure::Connection),
         t0 + Duration::from_secs(5),
     );
-    assert_eq!(reported(&out), [EventKind::CallEnded, EventKind::Error]);
-    assert_eq!(k.detail().as_deref(), Some("connection_lost"));
+    assert_eq!(reported(&out), ["call_ended", "error"]);
+    assert_eq!(k.detail(), Some(ProblemCode::ConnectionLost));
 }
 
 #[test]
@@ -275,10 +282,9 @@ fn the_doctor_hanging_up_ends_the_call_without_a_bye_back() {
     let out = k.handle(Event::RemoteBye, t0 + Duration::from_secs(3));
     assert_eq!(published(&out), [KioskState::Ended]);
     assert!(out.actions.contains(&Action::LeaveSession { bye: None }));
-    assert!(
-        out.actions
-            .iter()
-            .any(|a| matches!(a, Action::Report { reason: Some(r), .. } if *r == "remote_hangup"))
+    assert_eq!(
+        call_ended(&out).map(|(reason, _)| reason),
+        Some(EndReason::RemoteHangup)
     );
 
     let (mut k, t0) = waiting();
@@ -294,10 +300,9 @@ fn the_doctor_hanging_up_ends_the_call_without_a_bye_back() {
 fn the_fleet_can_end_a_call_or_a_wait() {
     let (mut k, t0) = in_call();
     let out = k.handle(Event::EndCallCommand, t0);
-    assert!(
-        out.actions
-            .iter()
-            .any(|a| matches!(a, Action::Report { reason: Some(r), .. } if *r == "fleet_command"))
+    assert_eq!(
+        call_ended(&out).map(|(reason, _)| reason),
+        Some(EndReason::FleetCommand)
     );
     assert_eq!(k.state(), KioskState::Ended);
     let (mut k, t0) = waiting();
@@ -355,7 +360,7 @@ fn a_revoked_appointment_stops_the_flow_before_the_call_but_not_during_it() {
     k.handle(Event::AppointmentRevoked("other".into()), t0);
     assert_eq!(k.state(), KioskState::Waiting);
     let out = k.handle(Event::AppointmentRevoked("a1".into()), t0);
-    assert_eq!(k.detail().as_deref(), Some("appointment_revoked"));
+    assert_eq!(k.detail(), Some(ProblemCode::AppointmentRevoked));
     assert!(out.actions.contains(&Action::LeaveSession {
         bye: Some(ByeReason::Hangup)
     }));
@@ -381,7 +386,7 @@ fn shutdown_ends_a_call_with_bye_and_a_record() {
     assert!(out.actions.contains(&Action::LeaveSession {
         bye: Some(ByeReason::Hangup)
     }));
-    assert!(out.actions.iter().any(|a| matches!(a, Action::Report { reason: Some(r), duration_s: Some(9), .. } if *r == "shutdown")));
+    assert_eq!(call_ended(&out), Some((EndReason::Shutdown, 9)));
     let (mut k, t0) = waiting();
     let out = k.handle(Event::Shutdown, t0);
     assert!(out.actions.contains(&Action::LeaveSession {
@@ -395,12 +400,12 @@ fn a_broken_camera_or_microphone_is_named_not_blamed_on_the_connection() {
     let (mut k, t0) = waiting();
     k.handle(Event::DoctorJoined, t0);
     let out = k.handle(Event::CallFailed(Failure::Camera), t0);
-    assert_eq!(k.detail().as_deref(), Some("camera_missing"));
+    assert_eq!(k.detail(), Some(ProblemCode::CameraMissing));
     assert!(out.actions.contains(&Action::LeaveSession {
         bye: Some(ByeReason::Error)
     }));
     let (mut k, t0) = in_call();
     let out = k.handle(Event::CallFailed(Failure::Microphone), t0);
-    assert_eq!(k.detail().as_deref(), Some("microphone_missing"));
-    assert_eq!(reported(&out), [EventKind::CallEnded, EventKind::Error]);
+    assert_eq!(k.detail(), Some(ProblemCode::MicrophoneMissing));
+    assert_eq!(reported(&out), ["call_ended", "error"]);
 }

@@ -2,6 +2,7 @@
 //! input, and drawn by [`super::draw`]. Nothing in here is drawn or sent anywhere by itself.
 
 pub use crate::flow::Problem;
+use crate::wire::QualityLevel;
 
 use super::text::Locale;
 
@@ -88,12 +89,24 @@ pub enum ProvisionNotice {
     BundleRefused,
 }
 
-/// The three-level connection quality the rules want participants to see.
+/// The three-level connection quality the rules want participants to see. Closed, unlike its
+/// wire form [`QualityLevel`]: the screen draws only levels it has a picture for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Quality {
     Good,
     Fair,
     Poor,
+}
+
+impl Quality {
+    /// How the fleet hears of it (the state report's `last_call`).
+    pub fn level(self) -> QualityLevel {
+        match self {
+            Self::Good => QualityLevel::Good,
+            Self::Fair => QualityLevel::Fair,
+            Self::Poor => QualityLevel::Poor,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]

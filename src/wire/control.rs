@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::KioskState;
+use super::{KioskState, ProblemCode};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "cmd", rename_all = "snake_case")]
@@ -160,7 +160,7 @@ pub struct ControlReply {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub session: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub detail: Option<String>,
+    pub detail: Option<ProblemCode>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stats: Option<CallStats>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -1,9 +1,11 @@
-//! Payloads between the fleet and a kiosk: device config, appointments, state, events, commands.
+//! Payloads between the fleet and a kiosk: device config, appointments, state, commands. Events
+//! have a file of their own (`event.rs`).
 
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use super::V1;
+use super::event::ProblemCode;
 
 /// `{root}/devices/{device}/config`, retained, fleet → kiosk.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -88,8 +90,9 @@ pub struct StateReport {
     pub since: Option<OffsetDateTime>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub version: Option<String>,
+    /// In `error`: the problem that ended the flow there.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub detail: Option<String>,
+    pub detail: Option<ProblemCode>,
     /// Seconds since kioskd started.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uptime_s: Option<u64>,
@@ -165,46 +168,38 @@ impl DeviceHealth {
     }
 }
 
-/// The last call's length and how it went, for the fleet's overview.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct LastCall {
-    pub duration_s: u64,
-    /// The connection quality the call screen showed when the call ended: `good`, `fair`, `poor`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub quality: Option<String>,
-    #[serde(with = "super::rfc3339")]
-    pub ended_at: OffsetDateTime,
-}
-
-/// What happened, for the fleet's records. Never carries a code or a patient name.
+/// The connection quality a call showed, in three levels (protocol.md 3.3, `last_call`).
+/// `Unknown` is what a level added by a later version reads as.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum EventKind {
-    CodeRejected,
-    Lockout,
-    ConsentGiven,
-    CallStarted,
-    CallEnded,
-    Error,
-    /// The fleet's `wipe`: the last event before the kiosk forgets everything.
-    FactoryReset,
+pub enum QualityLevel {
+    Good,
+    Fair,
+    Poor,
     #[serde(other, skip_serializing)]
     Unknown,
 }
 
-/// `{root}/devices/{device}/events`, QoS 1, kiosk → fleet.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct EventReport {
-    pub v: V1,
+impl QualityLevel {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Good => "good",
+            Self::Fair => "fair",
+            Self::Poor => "poor",
+            Self::Unknown => "unknown",
+        }
+    }
+}
+
+/// The last call's length and how it went, for the fleet's overview.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LastCall {
+    pub duration_s: u64,
+    /// The connection quality the call screen showed when the call ended.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quality: Option<QualityLevel>,
     #[serde(with = "super::rfc3339")]
-    pub ts: OffsetDateTime,
-    pub event: EventKind,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub appointment: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub reason: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub duration_s: Option<u64>,
+    pub ended_at: OffsetDateTime,
 }
 
 /// `{root}/devices/{device}/commands`, QoS 1, fleet → kiosk.
@@ -307,7 +302,7 @@ mod tests {
             }),
             last_call: Some(LastCall {
                 duration_s: 412,
-                quality: Some("fair".into()),
+                quality: Some(QualityLevel::Fair),
                 ended_at: time::macros::datetime!(2026-11-28 09:05:40 UTC),
             }),
             at: Some(time::macros::datetime!(2026-11-28 10:00 +01:00)),
@@ -335,5 +330,10 @@ mod tests {
         assert_eq!(health.camera, DeviceHealth::Unknown);
         assert_eq!(health.microphone, DeviceHealth::Ok);
         assert_eq!(later.last_call.unwrap().quality, None);
+        let newer: LastCall = serde_json::from_str(
+            r#"{"duration_s":5,"ended_at":"2026-11-28T09:05:40Z","quality":"excellent"}"#,
+        )
+        .unwrap();
+        assert_eq!(newer.quality, Some(QualityLevel::Unknown));
     }
 }

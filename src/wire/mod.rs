@@ -7,6 +7,7 @@
 
 mod code;
 mod control;
+mod event;
 mod fleet;
 mod join;
 mod provision;
@@ -14,9 +15,10 @@ mod signal;
 
 pub use code::{CODE_DIGITS, is_supported_hash, is_well_formed_code};
 pub use control::{CallStats, ControlReply, ControlRequest, Refusal};
+pub use event::{EndReason, EventKind, EventReport, ProblemCode};
 pub use fleet::{
-    AppointmentMsg, Command, CommandKind, DeviceConfig, DeviceHealth, EventKind, EventReport,
-    Health, KioskState, LastCall, StateReport,
+    AppointmentMsg, Command, CommandKind, DeviceConfig, DeviceHealth, Health, KioskState, LastCall,
+    QualityLevel, StateReport,
 };
 pub use join::{JoinLink, JoinLinkError};
 pub use provision::{BUNDLE_FILE_NAME, ProvisionBundle};

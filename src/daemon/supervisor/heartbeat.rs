@@ -9,7 +9,9 @@ use time::OffsetDateTime;
 use super::{Supervisor, VERSION, now};
 use crate::flow::Failure;
 use crate::ui::view::Quality;
-use crate::wire::{self, CallStats, DeviceHealth, Health, KioskState, LastCall, StateReport, V1};
+use crate::wire::{
+    self, CallStats, DeviceHealth, Health, KioskState, LastCall, ProblemCode, StateReport, V1,
+};
 
 /// How often the state is published again without a change, so the fleet sees the kiosk is alive
 /// (`at`) even when nothing happens for hours.
@@ -25,7 +27,7 @@ impl Supervisor {
     }
 
     /// Publishes the state report, retained (and again after every reconnect).
-    pub(super) fn send_state(&self, state: KioskState, detail: Option<String>) {
+    pub(super) fn send_state(&self, state: KioskState, detail: Option<ProblemCode>) {
         let report = StateReport {
             v: V1,
             state,
@@ -128,14 +130,9 @@ impl DeviceWatch {
 /// The last call, as the fleet sees it: how long, and the quality level the call screen showed
 /// when it ended.
 pub(super) fn last_call(duration_s: u64, quality: Quality, ended_at: OffsetDateTime) -> LastCall {
-    let level = match quality {
-        Quality::Good => "good",
-        Quality::Fair => "fair",
-        Quality::Poor => "poor",
-    };
     LastCall {
         duration_s,
-        quality: Some(level.into()),
+        quality: Some(quality.level()),
         ended_at,
     }
 }
@@ -192,8 +189,8 @@ mod tests {
         let at = time::macros::datetime!(2026-11-28 10:05:40 UTC);
         let call = last_call(412, Quality::Fair, at);
         assert_eq!(
-            (call.duration_s, call.quality.as_deref(), call.ended_at),
-            (412, Some("fair"), at)
+            (call.duration_s, call.quality, call.ended_at),
+            (412, Some(wire::QualityLevel::Fair), at)
         );
     }
 }

@@ -18,7 +18,7 @@ use crate::media::check::speaker_tone;
 use crate::platform::atomic_file::remove_durable;
 use crate::ui::state::Provisioning;
 use crate::ui::view::ProvisionNotice;
-use crate::wire::{self, EventKind, EventReport, KioskState, StateReport, V1};
+use crate::wire::{self, EventKind, EventReport, KioskState, StateReport};
 
 impl Supervisor {
     /// Starts the link to the fleet with `access`; returns its events.
@@ -155,14 +155,7 @@ impl Supervisor {
         self.step(Event::Cancel);
         self.wait_for_calls(&mut link).await;
         if let Some(up) = self.uplink.take() {
-            let report = EventReport {
-                v: V1,
-                ts: OffsetDateTime::now_utc(),
-                event: EventKind::FactoryReset,
-                appointment: None,
-                reason: None,
-                duration_s: None,
-            };
+            let report = EventReport::new(OffsetDateTime::now_utc(), EventKind::FactoryReset);
             up.link
                 .publish(&up.topics.events(), wire::encode(&report), false);
             let mut last = StateReport::offline();

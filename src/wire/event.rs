@@ -1,0 +1,206 @@
+//! What happened on a kiosk, for the fleet's records: `{root}/devices/{device}/events`
+//! (protocol.md 3.4), and the words of its fixed vocabularies.
+//!
+//! Each kind of event is a variant that carries exactly the fields the protocol gives it, so a
+//! `call_ended` cannot go out without its reason and a problem code cannot stand where an end
+//! reason belongs. None of them can hold free text: an event never carries an access code or a
+//! name.
+
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+use super::V1;
+
+/// One event as published, and as kept in the kiosk's own event log.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EventReport {
+    pub v: V1,
+    #[serde(with = "super::rfc3339")]
+    pub ts: OffsetDateTime,
+    #[serde(flatten)]
+    pub event: EventKind,
+}
+
+impl EventReport {
+    pub fn new(ts: OffsetDateTime, event: EventKind) -> Self {
+        Self { v: V1, ts, event }
+    }
+}
+
+/// The event, named by its `event` field, with its own fields.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum EventKind {
+    /// A code matched no appointment valid now. Never names an appointment.
+    CodeRejected,
+    /// The wrong code that starts a lockout; `duration_s` is its length.
+    Lockout {
+        duration_s: u64,
+    },
+    ConsentGiven {
+        appointment: String,
+    },
+    /// The first remote video frame was decoded.
+    CallStarted {
+        appointment: String,
+    },
+    /// A call that had started ended; `duration_s` counts from `call_started`.
+    CallEnded {
+        appointment: String,
+        reason: EndReason,
+        duration_s: u64,
+    },
+    /// The fleet's `wipe`: the last event before the kiosk forgets everything.
+    FactoryReset,
+    /// The flow ended on a problem (state `error`).
+    Error {
+        reason: ProblemCode,
+    },
+    /// An event a later version added.
+    #[serde(other, skip_serializing)]
+    Unknown,
+}
+
+impl EventKind {
+    /// The `event` word, for logs and tests.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::CodeRejected => "code_rejected",
+            Self::Lockout { .. } => "lockout",
+            Self::ConsentGiven { .. } => "consent_given",
+            Self::CallStarted { .. } => "call_started",
+            Self::CallEnded { .. } => "call_ended",
+            Self::FactoryReset => "factory_reset",
+            Self::Error { .. } => "error",
+            Self::Unknown => "unknown",
+        }
+    }
+}
+
+/// Why a call ended (`call_ended`'s `reason`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EndReason {
+    /// Hung up at the kiosk.
+    LocalHangup,
+    /// The doctor said `bye`.
+    RemoteHangup,
+    /// The fleet's `end_call`.
+    FleetCommand,
+    /// kioskd stopped (SIGTERM).
+    Shutdown,
+    /// The connection or a device failed; an `error` event says which.
+    Error,
+    #[serde(other, skip_serializing)]
+    Unknown,
+}
+
+/// A problem that ended the flow in `error`: `error`'s `reason`, and the state's `detail`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProblemCode {
+    DoctorTimeout,
+    P2pFailed,
+    ConnectionLost,
+    AppointmentRevoked,
+    CameraMissing,
+    MicrophoneMissing,
+    #[serde(other, skip_serializing)]
+    Unknown,
+}
+
+impl ProblemCode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::DoctorTimeout => "doctor_timeout",
+            Self::P2pFailed => "p2p_failed",
+            Self::ConnectionLost => "connection_lost",
+            Self::AppointmentRevoked => "appointment_revoked",
+            Self::CameraMissing => "camera_missing",
+            Self::MicrophoneMissing => "microphone_missing",
+            Self::Unknown => "unknown",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wire::{decode, encode};
+
+    const TS: OffsetDateTime = time::macros::datetime!(2026-11-28 10:05:40 UTC);
+
+    #[test]
+    fn events_go_out_with_the_contract_field_names_and_order() {
+        let ended = EventReport::new(
+            TS,
+            EventKind::CallEnded {
+                appointment: "a-1".into(),
+                reason: EndReason::LocalHangup,
+                duration_s: 412,
+            },
+        );
+        assert_eq!(
+            String::from_utf8(encode(&ended)).unwrap(),
+            r#"{"v":1,"ts":"2026-11-28T10:05:40Z","event":"call_ended","appointment":"a-1","reason":"local_hangup","duration_s":412}"#
+        );
+        let error = EventReport::new(
+            TS,
+            EventKind::Error {
+                reason: ProblemCode::P2pFailed,
+            },
+        );
+        assert_eq!(
+            String::from_utf8(encode(&error)).unwrap(),
+            r#"{"v":1,"ts":"2026-11-28T10:05:40Z","event":"error","reason":"p2p_failed"}"#
+        );
+        let rejected = EventReport::new(TS, EventKind::CodeRejected);
+        assert_eq!(
+            String::from_utf8(encode(&rejected)).unwrap(),
+            r#"{"v":1,"ts":"2026-11-28T10:05:40Z","event":"code_rejected"}"#
+        );
+        for report in [ended, error, rejected] {
+            assert_eq!(decode::<EventReport>(&encode(&report)).unwrap(), report);
+        }
+    }
+
+    #[test]
+    fn words_of_a_later_version_read_as_unknown() {
+        let later: EventReport = decode(
+            br#"{"v":1,"ts":"2026-11-28T10:05:40Z","event":"call_ended","appointment":"a-1","reason":"battery_empty","duration_s":3,"mos":4.2}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            later.event,
+            EventKind::CallEnded {
+                appointment: "a-1".into(),
+                reason: EndReason::Unknown,
+                duration_s: 3
+            }
+        );
+        let later: EventReport =
+            decode(br#"{"v":1,"ts":"2026-11-28T10:05:40Z","event":"error","reason":"on_fire"}"#)
+                .unwrap();
+        assert_eq!(
+            later.event,
+            EventKind::Error {
+                reason: ProblemCode::Unknown
+            }
+        );
+        let later: EventReport =
+            decode(br#"{"v":1,"ts":"2026-11-28T10:05:40Z","event":"updated","slot":"B"}"#).unwrap();
+        assert_eq!(later.event, EventKind::Unknown);
+    }
+
+    #[test]
+    fn an_event_without_the_fields_its_kind_needs_is_refused() {
+        assert!(
+            decode::<EventReport>(br#"{"v":1,"ts":"2026-11-28T10:05:40Z","event":"call_ended"}"#)
+                .is_err()
+        );
+        assert!(
+            decode::<EventReport>(br#"{"v":1,"ts":"2026-11-28T10:05:40Z","event":"error"}"#)
+                .is_err()
+        );
+    }
+}
