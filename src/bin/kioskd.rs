@@ -37,7 +37,7 @@ fn parse_locale(text: &str) -> Result<Locale, String> {
 fn main() -> ExitCode {
     let args = Args::parse();
     if let Some(dir) = &args.render_screens {
-        return match praxiskiosk::ui::render_screens(dir, &args.size, args.locale) {
+        return match praxiskiosk::daemon::render_screens(dir, &args.size, args.locale) {
             Ok(files) => {
                 println!("{} screens written to {}", files.len(), dir.display());
                 Exit::Ok.into()

@@ -1,6 +1,7 @@
-//! A call: one webrtcbin session type with two roles. The kiosk is always the offerer; the doctor
-//! peer (`kioskctl doctor`, and the browser later) answers. Signalling goes out through a
-//! [`SignalOut`] and comes in through [`CallHandle::deliver`]; the call never touches MQTT itself.
+//! A call: one webrtcbin session type with two roles. The kiosk is always the offerer;
+//! `kioskctl doctor` answers with this same code (the doctor's browser page answers with its own
+//! WebRTC, by the same protocol). Signalling goes out through a [`SignalOut`] and comes in through
+//! [`CallHandle::deliver`]; the call never touches MQTT itself.
 //!
 //! The call task is the only owner of its pipeline. Media is never written anywhere but to the
 //! configured playback sinks.

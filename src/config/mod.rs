@@ -9,7 +9,6 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::call::IceSpec;
 use crate::fleet::BrokerUrl;
 use crate::flow::Timeouts;
 use crate::media::{AudioSink, AudioSource, MediaSpec, VideoSink, VideoSource};
@@ -254,15 +253,6 @@ impl Config {
             ended: Duration::from_secs(t.ended_s),
             problem: Duration::from_secs(t.problem_s),
         }
-    }
-
-    /// The ICE setup from this file alone (before the fleet's device config arrives).
-    pub fn ice(&self) -> IceSpec {
-        ice_spec(
-            &self.ice.servers,
-            self.ice.allow_relay,
-            &self.ice.local_addresses,
-        )
     }
 }
 

@@ -4,6 +4,7 @@
 //! commands. The rules themselves live in [`crate::flow`]; nothing here decides a transition.
 
 pub mod access;
+mod gallery;
 mod supervisor;
 
 use std::future::Future;
@@ -13,6 +14,7 @@ use crate::fleet::appointments::StoreError;
 use crate::fleet::topics::TopicError;
 use crate::platform::exit::Exit;
 
+pub use gallery::render_screens;
 pub use supervisor::run;
 
 #[derive(Debug, thiserror::Error)]
@@ -36,7 +38,7 @@ pub enum DaemonError {
     #[error("device identity: {0}")]
     Identity(#[from] crate::fleet::identity::IdentityError),
     #[error(transparent)]
-    Display(#[from] crate::media::screen::ScreenError),
+    Display(#[from] crate::media::display::DisplayError),
     #[error("cannot start the touch reader: {source}")]
     Touch { source: std::io::Error },
     #[error("control socket {path}: {source}")]

@@ -30,8 +30,8 @@ mod touchscreen;
 
 use heartbeat::{DeviceWatch, HEARTBEAT};
 
-use crate::media::screen::{Screen, ScreenSpec};
-use crate::media::{MediaSpec, ScreenChannels, VideoOut};
+use crate::media::display::{Display, DisplaySpec};
+use crate::media::{MediaSpec, VideoChannels, VideoOut};
 use crate::platform::touch_device::{self, TouchSpec};
 use crate::ui::touch::Touch;
 
@@ -117,10 +117,10 @@ pub async fn run(
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), DaemonError> {
     call::init()?;
-    let screen_spec = ScreenSpec {
+    let screen_spec = DisplaySpec {
         panel: config.screen.size,
         sink: config.media.video_sink,
-        channels: ScreenChannels::for_device(CHANNELS),
+        channels: VideoChannels::for_device(CHANNELS),
         capture: config.screen.development,
     };
     let codec = crate::media::codec::choose(config.media.video_codec, crate::media::element_exists)
@@ -128,7 +128,7 @@ pub async fn run(
     let media = kiosk_media(&config, codec);
     tracing::info!(codec = codec.name(), "video codec");
     call::check_elements(&media)
-        .and_then(|()| crate::media::screen::check_elements(&screen_spec))
+        .and_then(|()| crate::media::display::check_elements(&screen_spec))
         .map_err(DaemonError::MissingElements)?;
     let book = AppointmentBook::open(
         &config.state_dir.join("appointments"),
@@ -150,7 +150,7 @@ pub async fn run(
     let (reports, mut reports_rx) = mpsc::channel(64);
     let (config_screen, config_locale) = (config.screen.size, config.locale);
     let (touch_tx, mut touches) = mpsc::channel::<Touch>(16);
-    let display = Screen::start(&screen_spec, touch_tx.clone())?;
+    let display = Display::start(&screen_spec, touch_tx.clone())?;
     if let Some(device) = &config.touch.device {
         let spec = TouchSpec {
             device: device.clone(),
@@ -298,7 +298,7 @@ async fn sleep_until(deadline: Option<tokio::time::Instant>) {
 /// The kiosk's media: camera and microphone from config, the pictures into the screen.
 fn kiosk_media(config: &Config, video_codec: crate::media::VideoCodec) -> MediaSpec {
     MediaSpec {
-        video_out: VideoOut::Screen(ScreenChannels::for_device(CHANNELS)),
+        video_out: VideoOut::Display(VideoChannels::for_device(CHANNELS)),
         video_codec,
         ..config.media()
     }

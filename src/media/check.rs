@@ -32,7 +32,7 @@ fn description(media: &MediaSpec, self_view: &str) -> String {
 impl DeviceCheck {
     pub fn start(media: &MediaSpec) -> Self {
         let self_view = match &media.video_out {
-            VideoOut::Screen(channels) => channels.self_view.clone(),
+            VideoOut::Display(channels) => channels.self_view.clone(),
             VideoOut::Sink(_) => "device-check".into(),
         };
         let pipeline = gst::parse::launch(&description(media, &self_view))

@@ -6,7 +6,7 @@
 
 pub mod check;
 pub mod codec;
-pub mod screen;
+pub mod display;
 
 pub use codec::{CodecChoice, VideoCodec};
 
@@ -102,18 +102,18 @@ pub enum VideoOut {
     /// Straight into a sink (the doctor's side, `kioskctl doctor`).
     Sink(VideoSink),
     /// Into the kiosk's screen composition: the remote picture and the self-view, each on an
-    /// in-process channel the screen pipeline reads (see [`screen`]).
-    Screen(ScreenChannels),
+    /// in-process channel the composition reads (see [`display`]).
+    Display(VideoChannels),
 }
 
-/// The names of the in-process video channels between a call and the screen.
+/// The names of the in-process video channels between a call and the screen composition.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ScreenChannels {
+pub struct VideoChannels {
     pub remote: String,
     pub self_view: String,
 }
 
-impl ScreenChannels {
+impl VideoChannels {
     /// Channels unique to this kiosk (one process may hold several in tests).
     pub fn for_device(device: &str) -> Self {
         Self {
@@ -170,7 +170,7 @@ pub fn video_send_description(spec: &MediaSpec) -> String {
     let (w, h, fps) = (spec.width, spec.height, spec.framerate);
     // The self-view shows what is sent (black while the camera is off), never a second camera.
     let self_view = match &spec.video_out {
-        VideoOut::Screen(channels) => format!(
+        VideoOut::Display(channels) => format!(
             "camera_out. ! queue max-size-buffers=1 leaky=downstream ! intervideosink channel={}",
             channels.self_view
         ),
@@ -206,7 +206,7 @@ pub fn audio_send_description(spec: &MediaSpec) -> String {
 /// possible here.
 pub fn video_play_description(out: &VideoOut) -> String {
     let sink = match out {
-        VideoOut::Screen(channels) => {
+        VideoOut::Display(channels) => {
             return format!(
                 "queue max-size-buffers=3 leaky=downstream ! videoconvert ! intervideosink channel={}",
                 channels.remote
@@ -285,7 +285,7 @@ pub fn required_elements(spec: &MediaSpec) -> Vec<&'static str> {
         AudioSource::Pulse => "pulsesrc",
     });
     needed.push(match &spec.video_out {
-        VideoOut::Screen(_) => "intervideosink",
+        VideoOut::Display(_) => "intervideosink",
         VideoOut::Sink(sink) => video_sink_element(*sink),
     });
     needed.push(match spec.audio_sink {

@@ -1,6 +1,7 @@
 //! The touchscreen: what each screen shows ([`view`]), where things go ([`layout`]), and how it
 //! is painted ([`draw`]) with embedded-graphics. All of it is pure: no I/O, no clock, no
-//! GStreamer, so every screen can be rendered and tested without a display.
+//! GStreamer, so every screen can be rendered and tested without a display. Whoever shows or
+//! stores a [`Frame`] (the daemon, `kioskd --render-screens`) does so outside this module.
 
 pub mod clock;
 pub mod draw;
@@ -30,26 +31,4 @@ pub fn render(view: &ViewModel, panel: &Panel) -> Frame {
         Ok(_) => frame,
         Err(never) => match never {},
     }
-}
-
-/// Writes a PNG of every screen and state to `dir` (`kioskd --render-screens`). Returns the files.
-pub fn render_screens(
-    dir: &std::path::Path,
-    panel: &Panel,
-    locale: Locale,
-) -> std::io::Result<Vec<std::path::PathBuf>> {
-    std::fs::create_dir_all(dir)?;
-    let mut written = Vec::new();
-    for (name, view) in gallery::gallery(locale) {
-        let path = dir.join(format!(
-            "{name}-{}-{panel}.png",
-            match locale {
-                Locale::De => "de",
-                Locale::En => "en",
-            }
-        ));
-        std::fs::write(&path, render(&view, panel).to_png())?;
-        written.push(path);
-    }
-    Ok(written)
 }

@@ -1,6 +1,6 @@
 //! What the screens remember between touches: the digits and the name being typed, the hang-up
-//! confirmation, mute and camera switches, the language. It turns button [`Action`]s into
-//! [`Command`]s for the flow and builds the [`ViewModel`] from the flow's state.
+//! confirmation, mute and camera switches, the language. It turns button [`Press`]s into
+//! [`Intent`]s for the flow and builds the [`ViewModel`] from the flow's state.
 //!
 //! Pure like the rest of the UI: time comes in as an argument. Everything typed is wiped when
 //! the flow returns to idle and after [`INPUT_IDLE`] without a touch on the code screen, so
@@ -13,7 +13,7 @@
 
 use std::time::{Duration, Instant};
 
-use super::layout::Action;
+use super::layout::Press;
 use super::text::Locale;
 use super::view::{CallView, CodeNotice, ProvisionNotice, Quality, Screen, StaffCheck, ViewModel};
 use crate::flow::{Flow, MAX_NAME};
@@ -28,7 +28,7 @@ pub const LONG_PRESS: Duration = Duration::from_millis(1500);
 
 /// What a touch asks the kiosk to do.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Command {
+pub enum Intent {
     /// Check these 8 digits.
     EnterCode(String),
     ConfirmName(String),
@@ -249,46 +249,46 @@ impl ScreenState {
     }
 
     /// A button was touched. Returns what the kiosk must do, if anything.
-    pub fn on_action(&mut self, action: Action, flow: &Flow, now: Instant) -> Option<Command> {
+    pub fn on_press(&mut self, press: Press, flow: &Flow, now: Instant) -> Option<Intent> {
         if let Provisioning::Missing { .. } = self.provisioning {
             return None;
         }
         if self.identifying.is_some() && matches!(flow, Flow::Idle) {
             // OK goes back to a fresh start screen, whatever was under the identify screen.
-            if action == Action::BackToStart {
+            if press == Press::BackToStart {
                 self.identifying = None;
                 self.wipe();
             }
             return None;
         }
         match flow {
-            Flow::Idle => self.on_idle(action, now),
-            Flow::CodeAccepted { .. } => self.on_name(action),
-            Flow::Consent { .. } => match action {
-                Action::Agree => Some(Command::Consent),
-                Action::Cancel => Some(Command::Cancel),
+            Flow::Idle => self.on_idle(press, now),
+            Flow::CodeAccepted { .. } => self.on_name(press),
+            Flow::Consent { .. } => match press {
+                Press::Agree => Some(Intent::Consent),
+                Press::Cancel => Some(Intent::Cancel),
                 _ => None,
             },
-            Flow::Waiting { .. } => (action == Action::Cancel).then_some(Command::Cancel),
-            Flow::InCall { .. } => self.on_call(action),
+            Flow::Waiting { .. } => (press == Press::Cancel).then_some(Intent::Cancel),
+            Flow::InCall { .. } => self.on_call(press),
             Flow::Ended { .. } | Flow::Failed { .. } => {
-                (action == Action::BackToStart).then_some(Command::Cancel)
+                (press == Press::BackToStart).then_some(Intent::Cancel)
             }
         }
     }
 
-    fn on_idle(&mut self, action: Action, now: Instant) -> Option<Command> {
-        match (&mut self.idle, action) {
-            (Idle::Start, Action::StartCode) => self.keypad(Keypad::Code, None, now),
-            (Idle::Start, Action::StaffLongPress) => self.keypad(Keypad::StaffPin, None, now),
-            (Idle::Start, Action::ToggleLanguage) => self.locale = self.locale.other(),
-            (Idle::Keypad { .. }, Action::Cancel)
-            | (Idle::StaffCheck { .. }, Action::BackToStart) => {
+    fn on_idle(&mut self, press: Press, now: Instant) -> Option<Intent> {
+        match (&mut self.idle, press) {
+            (Idle::Start, Press::StartCode) => self.keypad(Keypad::Code, None, now),
+            (Idle::Start, Press::StaffLongPress) => self.keypad(Keypad::StaffPin, None, now),
+            (Idle::Start, Press::ToggleLanguage) => self.locale = self.locale.other(),
+            (Idle::Keypad { .. }, Press::Cancel)
+            | (Idle::StaffCheck { .. }, Press::BackToStart) => {
                 self.idle = Idle::Start;
             }
-            (Idle::StaffCheck { last_touch }, Action::SpeakerTest) => {
+            (Idle::StaffCheck { last_touch }, Press::SpeakerTest) => {
                 *last_touch = now;
-                return Some(Command::SpeakerTest);
+                return Some(Intent::SpeakerTest);
             }
             (
                 Idle::Keypad {
@@ -297,7 +297,7 @@ impl ScreenState {
                     last_touch,
                     ..
                 },
-                Action::Delete,
+                Press::Delete,
             ) => {
                 typed.pop();
                 *notice = None;
@@ -310,7 +310,7 @@ impl ScreenState {
                     notice,
                     last_touch,
                 },
-                Action::Digit(d),
+                Press::Digit(d),
             ) => {
                 *last_touch = now;
                 *notice = None;
@@ -319,8 +319,8 @@ impl ScreenState {
                     // What was typed leaves the screen at once; a refusal brings the keypad back empty.
                     let typed = std::mem::take(typed);
                     return Some(match purpose {
-                        Keypad::Code => Command::EnterCode(typed),
-                        Keypad::StaffPin => Command::StaffPin(typed),
+                        Keypad::Code => Intent::EnterCode(typed),
+                        Keypad::StaffPin => Intent::StaffPin(typed),
                     });
                 }
             }
@@ -329,9 +329,9 @@ impl ScreenState {
         None
     }
 
-    fn on_name(&mut self, action: Action) -> Option<Command> {
-        match action {
-            Action::Key(c) if self.name.chars().count() < MAX_NAME => {
+    fn on_name(&mut self, press: Press) -> Option<Intent> {
+        match press {
+            Press::Key(c) if self.name.chars().count() < MAX_NAME => {
                 let c = if self.shift {
                     c.to_uppercase().next().unwrap_or(c)
                 } else {
@@ -341,35 +341,35 @@ impl ScreenState {
                 // Names start their parts with a capital: shift comes back after a space or hyphen.
                 self.shift = c == ' ' || c == '-';
             }
-            Action::Shift => self.shift = !self.shift,
-            Action::Delete => {
+            Press::Shift => self.shift = !self.shift,
+            Press::Delete => {
                 self.name.pop();
                 self.shift = self.name.is_empty() || self.name.ends_with([' ', '-']);
             }
-            Action::ConfirmName if !self.name.trim().is_empty() => {
-                return Some(Command::ConfirmName(self.name.trim().to_string()));
+            Press::ConfirmName if !self.name.trim().is_empty() => {
+                return Some(Intent::ConfirmName(self.name.trim().to_string()));
             }
-            Action::Cancel => return Some(Command::Cancel),
+            Press::Cancel => return Some(Intent::Cancel),
             _ => {}
         }
         None
     }
 
-    fn on_call(&mut self, action: Action) -> Option<Command> {
-        match action {
-            Action::HangUp => self.confirm_hang_up = true,
-            Action::KeepTalking => self.confirm_hang_up = false,
-            Action::ConfirmHangUp => {
+    fn on_call(&mut self, press: Press) -> Option<Intent> {
+        match press {
+            Press::HangUp => self.confirm_hang_up = true,
+            Press::KeepTalking => self.confirm_hang_up = false,
+            Press::ConfirmHangUp => {
                 self.confirm_hang_up = false;
-                return Some(Command::HangUp);
+                return Some(Intent::HangUp);
             }
-            Action::ToggleMute if !self.confirm_hang_up => {
+            Press::ToggleMute if !self.confirm_hang_up => {
                 self.muted = !self.muted;
-                return Some(Command::Mute(self.muted));
+                return Some(Intent::Mute(self.muted));
             }
-            Action::ToggleCamera if !self.confirm_hang_up => {
+            Press::ToggleCamera if !self.confirm_hang_up => {
                 self.camera_off = !self.camera_off;
-                return Some(Command::CameraOff(self.camera_off));
+                return Some(Intent::CameraOff(self.camera_off));
             }
             _ => {}
         }

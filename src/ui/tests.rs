@@ -7,7 +7,7 @@ use embedded_graphics::prelude::*;
 use super::draw::palette;
 use super::font::{renderer, wrap};
 use super::gallery::gallery;
-use super::layout::{Action, layout};
+use super::layout::{Press, layout};
 use super::panel::{MIN_TARGET_MM, Panel};
 use super::text::Locale;
 use super::view::Screen;
@@ -52,8 +52,7 @@ fn every_button_is_at_least_nine_millimetres_and_on_screen() {
         for (i, a) in l.buttons.iter().enumerate() {
             for b in &l.buttons[i + 1..] {
                 let overlap = a.rect.intersection(&b.rect);
-                let dialog_over_call =
-                    matches!(b.action, Action::KeepTalking | Action::ConfirmHangUp);
+                let dialog_over_call = matches!(b.press, Press::KeepTalking | Press::ConfirmHangUp);
                 assert!(
                     overlap.size.width == 0 || overlap.size.height == 0 || dialog_over_call,
                     "{name} {locale:?} {panel}: {:?} overlaps {:?}",
@@ -119,11 +118,11 @@ fn no_text_overflows_its_box_in_either_language() {
     );
 }
 
-fn button_center(view: &ViewModel, panel: &Panel, action: Action) -> Point {
+fn button_center(view: &ViewModel, panel: &Panel, press: Press) -> Point {
     layout(view, panel)
         .buttons
         .iter()
-        .find(|b| b.action == action)
+        .find(|b| b.press == press)
         .expect("button exists")
         .rect
         .center()
@@ -141,7 +140,7 @@ fn drawings_show_the_buttons_the_layout_promises() {
     let start = layout(&idle, &panel)
         .buttons
         .into_iter()
-        .find(|b| b.action == Action::StartCode)
+        .find(|b| b.press == Press::StartCode)
         .unwrap();
     let corner = start.rect.top_left + Point::new(12, 12);
     assert_eq!(
@@ -160,7 +159,7 @@ fn drawings_show_the_buttons_the_layout_promises() {
 
     let call = find("06-in-call");
     let frame = render(&call, &panel);
-    let hang_up = button_center(&call, &panel, Action::HangUp);
+    let hang_up = button_center(&call, &panel, Press::HangUp);
     let near_edge = hang_up + Point::new(0, -(panel.mm(MIN_TARGET_MM) as i32 / 2) + 4);
     assert_eq!(
         frame.pixel(near_edge.x as u32, near_edge.y as u32),
@@ -169,8 +168,8 @@ fn drawings_show_the_buttons_the_layout_promises() {
 
     let confirm = find("06-in-call-confirm-hang-up");
     assert_eq!(
-        layout(&confirm, &panel).hit(button_center(&confirm, &panel, Action::ConfirmHangUp)),
-        Some(Action::ConfirmHangUp)
+        layout(&confirm, &panel).hit(button_center(&confirm, &panel, Press::ConfirmHangUp)),
+        Some(Press::ConfirmHangUp)
     );
 }
 
@@ -180,7 +179,7 @@ fn taps_hit_the_button_under_the_finger() {
     for (_, view) in gallery(Locale::En) {
         let l = layout(&view, &panel);
         for b in &l.buttons {
-            assert_eq!(l.hit(b.rect.center()), Some(b.action));
+            assert_eq!(l.hit(b.rect.center()), Some(b.press));
         }
         if matches!(view.screen, Screen::Idle) {
             assert_eq!(
@@ -203,8 +202,8 @@ fn the_keyboard_types_umlauts_and_sharp_s() {
         let keys: String = layout(&view, &panel)
             .buttons
             .iter()
-            .filter_map(|b| match b.action {
-                Action::Key(c) => Some(c),
+            .filter_map(|b| match b.press {
+                Press::Key(c) => Some(c),
                 _ => None,
             })
             .collect();
@@ -279,8 +278,8 @@ fn identify_shows_the_room_largest_and_ok_goes_back_to_the_start() {
             continue;
         };
         let l = layout(&view, &panel);
-        let actions: Vec<Action> = l.buttons.iter().map(|b| b.action).collect();
-        assert_eq!(actions, [Action::BackToStart], "{name} {locale:?} {panel}");
+        let presses: Vec<Press> = l.buttons.iter().map(|b| b.press).collect();
+        assert_eq!(presses, [Press::BackToStart], "{name} {locale:?} {panel}");
         let room_label = l.labels.iter().find(|label| label.text == *room).unwrap();
         assert_eq!(
             room_label.size,

@@ -3,6 +3,8 @@
 
 use serde::Deserialize;
 
+use crate::wire::Refusal;
+
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Locale {
@@ -214,17 +216,28 @@ pub fn text(locale: Locale, msg: Msg) -> &'static str {
     }
 }
 
-pub fn wrong_code(locale: Locale, attempts_left: u32) -> String {
+/// Why a request or a typed code was refused, in the words of protocol.md section 8: the
+/// screen says what the control socket answers, from the same [`Refusal`] texts.
+pub fn refusal(locale: Locale, refusal: Refusal) -> String {
     match locale {
-        Locale::De => format!("Code nicht gültig. Noch {attempts_left} Versuche."),
-        Locale::En => format!("Code not valid. {attempts_left} attempts left."),
+        Locale::De => refusal.german(),
+        Locale::En => refusal.english(),
     }
 }
 
-pub fn locked_out(locale: Locale, remaining_s: u64) -> String {
+/// A wrong staff PIN (the staff check's keypad; codes are a [`refusal`]).
+pub fn wrong_pin(locale: Locale, attempts_left: u32) -> String {
     match locale {
-        Locale::De => format!("Zu viele falsche Codes. Bitte {remaining_s} s warten."),
-        Locale::En => format!("Too many wrong codes. Please wait {remaining_s} s."),
+        Locale::De => format!("PIN nicht gültig. Noch {attempts_left} Versuche bis zur Sperre."),
+        Locale::En => format!("PIN not valid. {attempts_left} attempts left before a lockout."),
+    }
+}
+
+/// Too many wrong staff PINs.
+pub fn pin_locked_out(locale: Locale, remaining_s: u64) -> String {
+    match locale {
+        Locale::De => format!("Zu viele falsche PINs. Bitte warten Sie {remaining_s} Sekunden."),
+        Locale::En => format!("Too many wrong PINs. Please wait {remaining_s} seconds."),
     }
 }
 

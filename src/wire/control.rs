@@ -1,5 +1,6 @@
-//! The local control socket: one JSON request per line, one JSON reply per line. It stands in for
-//! the touchscreen until the UI lands, and stays for service technicians and tests.
+//! The local control socket: one JSON request per line, one JSON reply per line. Service
+//! technicians and tests take the same paths a touch takes (a request, or a `tap` on the screen);
+//! refusals carry the texts the screen shows, in German and English (protocol.md section 8).
 
 use serde::{Deserialize, Serialize};
 

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use embedded_graphics::pixelcolor::RgbColor;
 use embedded_graphics::prelude::{Point, PointsIter};
-use praxiskiosk::ui::layout::{Action, layout};
+use praxiskiosk::ui::layout::{Press, layout};
 use praxiskiosk::ui::view::{CallView, CodeNotice, Quality, Screen};
 use praxiskiosk::ui::{Locale, Panel, ViewModel, render};
 
@@ -29,14 +29,14 @@ impl Touch<'_> {
         }
     }
 
-    /// Taps the button for `action` on `screen`, where the UI code draws it.
-    fn tap(&self, screen: Screen, action: Action) -> serde_json::Value {
+    /// Taps the button for `press` on `screen`, where the UI code draws it.
+    fn tap(&self, screen: Screen, press: Press) -> serde_json::Value {
         let l = layout(&self.view(screen), &self.panel);
         let button = l
             .buttons
             .iter()
-            .find(|b| b.action == action)
-            .unwrap_or_else(|| panic!("no {action:?} button"));
+            .find(|b| b.press == press)
+            .unwrap_or_else(|| panic!("no {press:?} button"));
         let c: Point = button.rect.center();
         self.kiosk.tap((c.x, c.y))
     }
@@ -90,11 +90,7 @@ impl Touch<'_> {
                 "{slot:?}: only {lit} lit pixels, no picture in the composed screen"
             );
         }
-        let hang_up = l
-            .buttons
-            .iter()
-            .find(|b| b.action == Action::HangUp)
-            .unwrap();
+        let hang_up = l.buttons.iter().find(|b| b.press == Press::HangUp).unwrap();
         let [r, g, b] = px(hang_up.rect.top_left + Point::new(12, 12));
         let close = |a: u8, e: u8| a.abs_diff(e) <= 16;
         let red = praxiskiosk::ui::draw::palette::DANGER;
@@ -132,7 +128,7 @@ impl Touch<'_> {
                     entered: 0,
                     notice: None,
                 },
-                Action::Digit(d - b'0'),
+                Press::Digit(d - b'0'),
             );
         }
     }
@@ -143,7 +139,7 @@ impl Touch<'_> {
                 entered: String::new(),
                 notice: None,
             };
-            self.tap(entered, Action::Digit(d - b'0'));
+            self.tap(entered, Press::Digit(d - b'0'));
         }
     }
 }
@@ -168,7 +164,7 @@ fn consultation_by_touch(panel_text: &'static str, locale_text: &'static str) {
     let doctor_name = "Dr. med. Anna Muster".to_string();
 
     touch.shows(Screen::Idle, false);
-    touch.tap(Screen::Idle, Action::StartCode);
+    touch.tap(Screen::Idle, Press::StartCode);
     touch.shows(
         Screen::CodeEntry {
             entered: String::new(),
@@ -207,13 +203,13 @@ fn consultation_by_touch(panel_text: &'static str, locale_text: &'static str) {
         shift: false,
     };
     touch.shows(name.clone(), true);
-    touch.tap(name, Action::ConfirmName);
+    touch.tap(name, Press::ConfirmName);
     let consent = Screen::Consent {
         doctor: doctor_name.clone(),
     };
     touch.shows(consent.clone(), true);
     let mut doctor = Doctor::start(broker.port, &appointment.session, &[]);
-    touch.tap(consent, Action::Agree);
+    touch.tap(consent, Press::Agree);
     assert!(matches!(kiosk.state().as_str(), "waiting" | "in_call"));
 
     kiosk.wait_for_state("in_call", Duration::from_secs(60));
@@ -228,12 +224,12 @@ fn consultation_by_touch(panel_text: &'static str, locale_text: &'static str) {
     };
     touch.shows(call(false, false), false);
     touch.composed_call_shows_video(call(false, false));
-    touch.tap(call(false, false), Action::ToggleMute);
+    touch.tap(call(false, false), Press::ToggleMute);
     touch.shows(call(true, false), false);
-    touch.tap(call(true, false), Action::HangUp);
+    touch.tap(call(true, false), Press::HangUp);
     touch.shows(call(true, true), false);
     assert_eq!(kiosk.state(), "in_call", "hanging up asks first");
-    touch.tap(call(true, true), Action::ConfirmHangUp);
+    touch.tap(call(true, true), Press::ConfirmHangUp);
     assert_eq!(kiosk.state(), "ended");
     assert!(doctor.wait_exit(Duration::from_secs(15)).success());
     assert_eq!(
@@ -242,7 +238,7 @@ fn consultation_by_touch(panel_text: &'static str, locale_text: &'static str) {
     );
 
     touch.shows(Screen::Ended { duration_s: 0 }, false);
-    touch.tap(Screen::Ended { duration_s: 0 }, Action::BackToStart);
+    touch.tap(Screen::Ended { duration_s: 0 }, Press::BackToStart);
     assert_eq!(kiosk.state(), "idle");
     touch.shows(Screen::Idle, false);
 }
@@ -268,7 +264,7 @@ fn staff_open_the_device_check_with_a_long_press_and_the_fleets_pin() {
         locale: Locale::De,
     };
 
-    touch.tap(Screen::Idle, Action::StaffLongPress);
+    touch.tap(Screen::Idle, Press::StaffLongPress);
     touch.shows(Screen::Idle, false);
     let room = layout(&touch.view(Screen::Idle), &touch.panel).buttons[0]
         .rect
@@ -310,6 +306,6 @@ fn staff_open_the_device_check_with_a_long_press_and_the_fleets_pin() {
     };
     let check = Screen::StaffCheck(working);
     touch.shows_labels(check.clone(), 4);
-    touch.tap(check, Action::BackToStart);
+    touch.tap(check, Press::BackToStart);
     touch.shows(Screen::Idle, false);
 }

@@ -14,10 +14,10 @@ use std::time::Duration;
 use crate::fleet::codes;
 use crate::flow::Lockout;
 use crate::media::check::{DeviceCheck, speaker_tone};
-use crate::media::screen::Screen;
-use crate::ui::layout::{Action, Layout, Slot};
+use crate::media::display::Display;
+use crate::ui::layout::{Layout, Press, Slot};
 use crate::ui::state::LONG_PRESS;
-use crate::ui::state::{Command, ScreenState, Surroundings};
+use crate::ui::state::{Intent, ScreenState, Surroundings};
 use crate::ui::view::Quality;
 use crate::ui::view::{CodeNotice, StaffCheck};
 use crate::ui::{Frame, Locale, Panel, ViewModel, clock, draw, quality};
@@ -28,7 +28,7 @@ use crate::wire::{CallStats, Refusal};
 pub(super) struct Touchscreen {
     panel: Panel,
     /// The composition on the display; the UI layer goes on top of the video.
-    display: Screen,
+    display: Display,
     pub(super) state: ScreenState,
     frame: Frame,
     /// The same screen as the display shows it: transparent where video shows.
@@ -48,11 +48,11 @@ pub(super) struct Touchscreen {
 }
 
 impl Touchscreen {
-    pub(super) fn display(&self) -> &Screen {
+    pub(super) fn display(&self) -> &Display {
         &self.display
     }
 
-    pub(super) fn new(panel: Panel, locale: Locale, display: Screen) -> Self {
+    pub(super) fn new(panel: Panel, locale: Locale, display: Display) -> Self {
         Self {
             panel,
             display,
@@ -187,8 +187,8 @@ impl Supervisor {
         match self.screen.layout.hit(Point::new(x, y)) {
             // A touch beside every button does nothing; the staff check needs a long press.
             None => None,
-            Some(Action::StaffLongPress) if held < LONG_PRESS => None,
-            Some(action) => self.press(action).await,
+            Some(Press::StaffLongPress) if held < LONG_PRESS => None,
+            Some(press) => self.press(press).await,
         }
     }
 
@@ -227,39 +227,36 @@ impl Supervisor {
         self.screen.state.staff_pin_checked(outcome, now);
     }
 
-    async fn press(&mut self, action: Action) -> Option<Refusal> {
-        let command = self
-            .screen
-            .state
-            .on_action(action, self.kiosk.flow(), now());
+    async fn press(&mut self, press: Press) -> Option<Refusal> {
+        let command = self.screen.state.on_press(press, self.kiosk.flow(), now());
         let refused = match command {
             None => None,
-            Some(Command::EnterCode(code)) => {
+            Some(Intent::EnterCode(code)) => {
                 let refused = self.enter_code(code).await;
                 if let Some(refusal) = refused {
                     self.screen.state.refused(refusal, now());
                 }
                 refused
             }
-            Some(Command::ConfirmName(name)) => self.step(Event::NameConfirmed(Some(name))),
-            Some(Command::Consent) => self.step(Event::ConsentGiven),
-            Some(Command::Cancel) => self.step(Event::Cancel),
-            Some(Command::HangUp) => self.step(Event::HangUp),
-            Some(Command::Mute(muted)) => {
+            Some(Intent::ConfirmName(name)) => self.step(Event::NameConfirmed(Some(name))),
+            Some(Intent::Consent) => self.step(Event::ConsentGiven),
+            Some(Intent::Cancel) => self.step(Event::Cancel),
+            Some(Intent::HangUp) => self.step(Event::HangUp),
+            Some(Intent::Mute(muted)) => {
                 if let Some(active) = &self.call {
                     active.handle.set_muted(muted);
                 }
                 None
             }
-            Some(Command::StaffPin(pin)) => {
+            Some(Intent::StaffPin(pin)) => {
                 self.check_staff_pin(pin).await;
                 None
             }
-            Some(Command::SpeakerTest) => {
+            Some(Intent::SpeakerTest) => {
                 self.screen.tone = speaker_tone(self.config.media.audio_sink);
                 None
             }
-            Some(Command::CameraOff(off)) => {
+            Some(Intent::CameraOff(off)) => {
                 if let Some(active) = &self.call {
                     active.handle.set_camera_off(off);
                 }

@@ -4,38 +4,38 @@ use embedded_graphics::primitives::Rectangle;
 
 use embedded_graphics::prelude::Size;
 
-use super::{Action, Layout, Metrics, Tone, columns, rows};
+use super::{Layout, Metrics, Press, Tone, columns, rows};
 use crate::ui::text::{Locale, Msg, text};
 
 /// 1–9, then Delete, 0, Cancel: the telephone layout older people know.
 pub(super) fn keypad(out: &mut Layout, area: Rectangle, m: &Metrics, locale: Locale) {
-    let keys: [(String, Action, Tone); 12] = [
-        ("1".into(), Action::Digit(1), Tone::Key),
-        ("2".into(), Action::Digit(2), Tone::Key),
-        ("3".into(), Action::Digit(3), Tone::Key),
-        ("4".into(), Action::Digit(4), Tone::Key),
-        ("5".into(), Action::Digit(5), Tone::Key),
-        ("6".into(), Action::Digit(6), Tone::Key),
-        ("7".into(), Action::Digit(7), Tone::Key),
-        ("8".into(), Action::Digit(8), Tone::Key),
-        ("9".into(), Action::Digit(9), Tone::Key),
+    let keys: [(String, Press, Tone); 12] = [
+        ("1".into(), Press::Digit(1), Tone::Key),
+        ("2".into(), Press::Digit(2), Tone::Key),
+        ("3".into(), Press::Digit(3), Tone::Key),
+        ("4".into(), Press::Digit(4), Tone::Key),
+        ("5".into(), Press::Digit(5), Tone::Key),
+        ("6".into(), Press::Digit(6), Tone::Key),
+        ("7".into(), Press::Digit(7), Tone::Key),
+        ("8".into(), Press::Digit(8), Tone::Key),
+        ("9".into(), Press::Digit(9), Tone::Key),
         (
             text(locale, Msg::Delete).into(),
-            Action::Delete,
+            Press::Delete,
             Tone::Secondary,
         ),
-        ("0".into(), Action::Digit(0), Tone::Key),
+        ("0".into(), Press::Digit(0), Tone::Key),
         (
             text(locale, Msg::Cancel).into(),
-            Action::Cancel,
+            Press::Cancel,
             Tone::Secondary,
         ),
     ];
     let cells = rows(area, 4, m.gap)
         .into_iter()
         .flat_map(|row| columns(row, 3, m.gap));
-    for (cell, (label, action, tone)) in cells.zip(keys) {
-        out.button(m, cell, label, action, tone);
+    for (cell, (label, press, tone)) in cells.zip(keys) {
+        out.button(m, cell, label, press, tone);
     }
 }
 
@@ -67,7 +67,7 @@ pub(super) fn keyboard(
             } else {
                 key
             };
-            out.button(m, cell, shown.to_string(), Action::Key(shown), Tone::Key);
+            out.button(m, cell, shown.to_string(), Press::Key(shown), Tone::Key);
         }
     }
     let [shift_cell, space_a, space_b, delete]: [Rectangle; 4] =
@@ -83,21 +83,21 @@ pub(super) fn keyboard(
         m,
         shift_cell,
         if shift { "abc" } else { "ABC" },
-        Action::Shift,
+        Press::Shift,
         Tone::Secondary,
     );
     out.button(
         m,
         space,
         text(locale, Msg::Space),
-        Action::Key(' '),
+        Press::Key(' '),
         Tone::Key,
     );
     out.button(
         m,
         delete,
         text(locale, Msg::Delete),
-        Action::Delete,
+        Press::Delete,
         Tone::Secondary,
     );
 }

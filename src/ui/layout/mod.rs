@@ -1,4 +1,4 @@
-//! Where everything on a screen goes, as plain data: labels, buttons with the action they trigger,
+//! Where everything on a screen goes, as plain data: labels, buttons with what a press on them asks for,
 //! and the slots where video shows through. Drawing paints a [`Layout`]; touch input hit-tests the
 //! same [`Layout`], so what is drawn is exactly what can be touched.
 //!
@@ -16,7 +16,7 @@ use super::view::{Quality, ViewModel};
 
 /// What a touch on a button asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Action {
+pub enum Press {
     StartCode,
     ToggleLanguage,
     /// A long press on the room name opens the staff check.
@@ -87,7 +87,7 @@ pub struct Button {
     pub label: String,
     /// The label's type size; drawing and the overflow tests both take it from here.
     pub size: TextSize,
-    pub action: Action,
+    pub press: Press,
     pub tone: Tone,
 }
 
@@ -118,13 +118,13 @@ pub struct Layout {
 }
 
 impl Layout {
-    /// The action of the topmost button under `point`.
-    pub fn hit(&self, point: Point) -> Option<Action> {
+    /// What the topmost button under `point` asks for.
+    pub fn hit(&self, point: Point) -> Option<Press> {
         self.buttons
             .iter()
             .rev()
             .find(|b| b.rect.contains(point))
-            .map(|b| b.action)
+            .map(|b| b.press)
     }
 
     fn label(
@@ -151,7 +151,7 @@ impl Layout {
         m: &Metrics,
         rect: Rectangle,
         label: impl Into<String>,
-        action: Action,
+        press: Press,
         tone: Tone,
     ) {
         let label = label.into();
@@ -178,7 +178,7 @@ impl Layout {
             rect,
             label,
             size,
-            action,
+            press,
             tone,
         });
     }

@@ -6,7 +6,7 @@ use embedded_graphics::primitives::Rectangle;
 
 use super::keys::{keyboard, keypad};
 use super::{
-    Action, Align, Backdrop, Ink, Layout, Metrics, Slot, TextSize, Tone, columns, inset,
+    Align, Backdrop, Ink, Layout, Metrics, Press, Slot, TextSize, Tone, columns, inset,
     line_height, rows, split_h, take_bottom, take_top, text_height,
 };
 use crate::ui::state::STAFF_PIN_DIGITS;
@@ -14,6 +14,7 @@ use crate::ui::text::{self, Locale, Msg, text};
 use crate::ui::view::{
     CallView, CodeNotice, Problem, ProvisionNotice, Quality, Screen, StaffCheck, ViewModel,
 };
+use crate::wire::Refusal;
 
 pub(super) fn layout(view: &ViewModel, m: &Metrics) -> Layout {
     let mut out = Layout {
@@ -85,7 +86,7 @@ fn idle(out: &mut Layout, view: &ViewModel, m: &Metrics) {
     let l = view.locale;
     let (top, rest) = take_top(m.content(), m.button, m.gap);
     let (room, clock) = split_h(top, 0.7, m.gap);
-    out.button(m, room, &view.room, Action::StaffLongPress, Tone::Plain);
+    out.button(m, room, &view.room, Press::StaffLongPress, Tone::Plain);
     out.label(
         clock,
         &view.clock,
@@ -108,7 +109,7 @@ fn idle(out: &mut Layout, view: &ViewModel, m: &Metrics) {
         m,
         toggle,
         text(l, Msg::LanguageToggle),
-        Action::ToggleLanguage,
+        Press::ToggleLanguage,
         Tone::Secondary,
     );
     let height = (m.button * 2).min(middle.size.height);
@@ -118,7 +119,7 @@ fn idle(out: &mut Layout, view: &ViewModel, m: &Metrics) {
         m,
         start,
         text(l, Msg::EnterCode),
-        Action::StartCode,
+        Press::StartCode,
         Tone::Primary,
     );
 }
@@ -156,15 +157,24 @@ fn code_entry(
         Ink::Normal,
         Align::Center,
     );
+    let is_code = heading == Msg::CodeTitle;
     let (note, ink) = match notice {
+        Some(CodeNotice::Wrong { attempts_left }) if is_code => (
+            text::refusal(l, Refusal::WrongCode { attempts_left }),
+            Ink::Alert,
+        ),
         Some(CodeNotice::Wrong { attempts_left }) => {
-            (text::wrong_code(l, attempts_left), Ink::Alert)
+            (text::wrong_pin(l, attempts_left), Ink::Alert)
         }
+        Some(CodeNotice::LockedOut { remaining_s }) if is_code => (
+            text::refusal(l, Refusal::LockedOut { remaining_s }),
+            Ink::Alert,
+        ),
         Some(CodeNotice::LockedOut { remaining_s }) => {
-            (text::locked_out(l, remaining_s), Ink::Alert)
+            (text::pin_locked_out(l, remaining_s), Ink::Alert)
         }
         Some(CodeNotice::NotSetUp) => (text(l, Msg::StaffPinNotSetUp).to_string(), Ink::Alert),
-        None if heading == Msg::CodeTitle => (text(l, Msg::CodeHint).to_string(), Ink::Muted),
+        None if is_code => (text(l, Msg::CodeHint).to_string(), Ink::Muted),
         None => (String::new(), Ink::Muted),
     };
     out.label(rest, note, TextSize::Body, ink, Align::Left);
@@ -191,14 +201,14 @@ fn patient_name(out: &mut Layout, m: &Metrics, l: Locale, name: &str, shift: boo
         Align::Left,
     );
     let row = m.min_target + small_gap as u32;
-    let (field, actions, keys) = if m.panel.is_portrait() {
+    let (field, presses, keys) = if m.panel.is_portrait() {
         let (field, rest) = take_top(rest, row, small_gap);
-        let (actions, keys) = take_top(rest, row, m.gap);
-        (field, actions, keys)
+        let (presses, keys) = take_top(rest, row, m.gap);
+        (field, presses, keys)
     } else {
         let (field_row, keys) = take_top(rest, row, small_gap);
-        let (field, actions) = split_h(field_row, 0.5, m.gap);
-        (field, actions, keys)
+        let (field, presses) = split_h(field_row, 0.5, m.gap);
+        (field, presses, keys)
     };
     out.boxes.push(field);
     out.label(
@@ -208,14 +218,14 @@ fn patient_name(out: &mut Layout, m: &Metrics, l: Locale, name: &str, shift: boo
         Ink::Normal,
         Align::Left,
     );
-    let [cancel, ok]: [Rectangle; 2] = columns(actions, 2, small_gap)
+    let [cancel, ok]: [Rectangle; 2] = columns(presses, 2, small_gap)
         .try_into()
         .expect("two columns");
     out.button(
         m,
         cancel,
         text(l, Msg::Cancel),
-        Action::Cancel,
+        Press::Cancel,
         Tone::Secondary,
     );
     let tone = if name.trim().is_empty() {
@@ -223,7 +233,7 @@ fn patient_name(out: &mut Layout, m: &Metrics, l: Locale, name: &str, shift: boo
     } else {
         Tone::Agree
     };
-    out.button(m, ok, text(l, Msg::Ok), Action::ConfirmName, tone);
+    out.button(m, ok, text(l, Msg::Ok), Press::ConfirmName, tone);
     keyboard(out, keys, m, shift, l);
 }
 
@@ -244,10 +254,10 @@ fn consent(out: &mut Layout, m: &Metrics, l: Locale, doctor: &str) {
         m,
         decline,
         text(l, Msg::Decline),
-        Action::Cancel,
+        Press::Cancel,
         Tone::Secondary,
     );
-    out.button(m, agree, text(l, Msg::Agree), Action::Agree, Tone::Agree);
+    out.button(m, agree, text(l, Msg::Agree), Press::Agree, Tone::Agree);
 }
 
 fn waiting(out: &mut Layout, m: &Metrics, l: Locale, doctor: &str) {
@@ -270,7 +280,7 @@ fn waiting(out: &mut Layout, m: &Metrics, l: Locale, doctor: &str) {
         m,
         cancel,
         text(l, Msg::Cancel),
-        Action::Cancel,
+        Press::Cancel,
         Tone::Secondary,
     );
 }
@@ -346,7 +356,7 @@ fn in_call(out: &mut Layout, m: &Metrics, l: Locale, call: &CallView) {
         m,
         mute,
         text(l, if muted { Msg::Unmute } else { Msg::Mute }),
-        Action::ToggleMute,
+        Press::ToggleMute,
         Tone::Secondary,
     );
     let camera_label = text(
@@ -361,14 +371,14 @@ fn in_call(out: &mut Layout, m: &Metrics, l: Locale, call: &CallView) {
         m,
         camera,
         camera_label,
-        Action::ToggleCamera,
+        Press::ToggleCamera,
         Tone::Secondary,
     );
     out.button(
         m,
         hang_up,
         text(l, Msg::HangUp),
-        Action::HangUp,
+        Press::HangUp,
         Tone::Danger,
     );
     if confirm {
@@ -393,14 +403,14 @@ fn in_call(out: &mut Layout, m: &Metrics, l: Locale, call: &CallView) {
             m,
             keep,
             text(l, Msg::KeepTalking),
-            Action::KeepTalking,
+            Press::KeepTalking,
             Tone::Agree,
         );
         out.button(
             m,
             end,
             text(l, Msg::HangUpYes),
-            Action::ConfirmHangUp,
+            Press::ConfirmHangUp,
             Tone::Danger,
         );
     }
@@ -411,7 +421,7 @@ fn message(out: &mut Layout, m: &Metrics, heading: &str, body: &str, button: &st
     let (words, bottom) = take_bottom(rest, m.button, m.gap);
     out.stack(m, words, &[body.to_string()], TextSize::Title, Ink::Normal);
     let (_, back) = split_h(bottom, 0.5, m.gap);
-    out.button(m, back, button, Action::BackToStart, Tone::Primary);
+    out.button(m, back, button, Press::BackToStart, Tone::Primary);
 }
 
 fn staff_check(out: &mut Layout, m: &Metrics, l: Locale, broker_online: bool, check: &StaffCheck) {
@@ -473,14 +483,14 @@ fn staff_check(out: &mut Layout, m: &Metrics, l: Locale, broker_online: bool, ch
         m,
         speaker,
         text(l, Msg::SpeakerTest),
-        Action::SpeakerTest,
+        Press::SpeakerTest,
         Tone::Secondary,
     );
     out.button(
         m,
         back,
         text(l, Msg::BackToStart),
-        Action::BackToStart,
+        Press::BackToStart,
         Tone::Primary,
     );
 }
@@ -553,7 +563,7 @@ fn identify(out: &mut Layout, m: &Metrics, l: Locale, room: &str, device: &str) 
         m,
         ok,
         text(l, Msg::IdentifyOk),
-        Action::BackToStart,
+        Press::BackToStart,
         Tone::Primary,
     );
 }

@@ -18,10 +18,10 @@ fn around() -> Surroundings {
     }
 }
 
-fn type_digits(s: &mut ScreenState, digits: &str, now: Instant) -> Option<Command> {
+fn type_digits(s: &mut ScreenState, digits: &str, now: Instant) -> Option<Intent> {
     let mut last = None;
     for d in digits.bytes() {
-        last = s.on_action(Action::Digit(d - b'0'), &Flow::Idle, now);
+        last = s.on_press(Press::Digit(d - b'0'), &Flow::Idle, now);
     }
     last
 }
@@ -32,12 +32,12 @@ fn eight_digits_leave_the_screen_as_a_code_and_a_refusal_explains_itself() {
     let mut s = ScreenState::new(Locale::De);
     s.sync(&Flow::Idle);
     assert_eq!(s.view(&Flow::Idle, &around(), t0).screen, Screen::Idle);
-    s.on_action(Action::StartCode, &Flow::Idle, t0);
+    s.on_press(Press::StartCode, &Flow::Idle, t0);
     assert_eq!(type_digits(&mut s, "1234567", t0), None);
-    s.on_action(Action::Delete, &Flow::Idle, t0);
+    s.on_press(Press::Delete, &Flow::Idle, t0);
     assert_eq!(
         type_digits(&mut s, "78", t0),
-        Some(Command::EnterCode("12345678".into()))
+        Some(Intent::EnterCode("12345678".into()))
     );
     assert_eq!(
         s.view(&Flow::Idle, &around(), t0).screen,
@@ -67,7 +67,7 @@ fn an_untouched_code_screen_returns_to_the_start_and_forgets_the_digits() {
     let t0 = Instant::now();
     let mut s = ScreenState::new(Locale::De);
     s.sync(&Flow::Idle);
-    s.on_action(Action::StartCode, &Flow::Idle, t0);
+    s.on_press(Press::StartCode, &Flow::Idle, t0);
     type_digits(&mut s, "123", t0 + Duration::from_secs(10));
     assert_eq!(
         s.next_deadline(),
@@ -83,8 +83,8 @@ fn an_untouched_code_screen_returns_to_the_start_and_forgets_the_digits() {
 fn cancel_on_the_code_screen_goes_back_to_the_start() {
     let t0 = Instant::now();
     let mut s = ScreenState::new(Locale::De);
-    s.on_action(Action::StartCode, &Flow::Idle, t0);
-    assert_eq!(s.on_action(Action::Cancel, &Flow::Idle, t0), None);
+    s.on_press(Press::StartCode, &Flow::Idle, t0);
+    assert_eq!(s.on_press(Press::Cancel, &Flow::Idle, t0), None);
     assert_eq!(s.view(&Flow::Idle, &around(), t0).screen, Screen::Idle);
 }
 
@@ -98,8 +98,8 @@ fn the_name_is_prefilled_and_typed_names_get_capitals() {
     };
     s.sync(&flow);
     assert_eq!(
-        s.on_action(Action::ConfirmName, &flow, t0),
-        Some(Command::ConfirmName("Erika Muster".into()))
+        s.on_press(Press::ConfirmName, &flow, t0),
+        Some(Intent::ConfirmName("Erika Muster".into()))
     );
 
     let flow = Flow::CodeAccepted {
@@ -109,23 +109,20 @@ fn the_name_is_prefilled_and_typed_names_get_capitals() {
     s.sync(&Flow::Idle);
     s.sync(&flow);
     assert_eq!(
-        s.on_action(Action::ConfirmName, &flow, t0),
+        s.on_press(Press::ConfirmName, &flow, t0),
         None,
         "an empty name cannot be confirmed"
     );
     for c in "jürgen weiß-öz".chars() {
-        s.on_action(Action::Key(c), &flow, t0);
+        s.on_press(Press::Key(c), &flow, t0);
     }
-    s.on_action(Action::Delete, &flow, t0);
-    s.on_action(Action::Key('z'), &flow, t0);
+    s.on_press(Press::Delete, &flow, t0);
+    s.on_press(Press::Key('z'), &flow, t0);
     assert_eq!(
-        s.on_action(Action::ConfirmName, &flow, t0),
-        Some(Command::ConfirmName("Jürgen Weiß-Öz".into()))
+        s.on_press(Press::ConfirmName, &flow, t0),
+        Some(Intent::ConfirmName("Jürgen Weiß-Öz".into()))
     );
-    assert_eq!(
-        s.on_action(Action::Cancel, &flow, t0),
-        Some(Command::Cancel)
-    );
+    assert_eq!(s.on_press(Press::Cancel, &flow, t0), Some(Intent::Cancel));
 }
 
 #[test]
@@ -139,14 +136,14 @@ fn hanging_up_asks_first_and_switches_are_reset_for_the_next_person() {
     };
     s.sync(&call);
     assert_eq!(
-        s.on_action(Action::ToggleMute, &call, t0),
-        Some(Command::Mute(true))
+        s.on_press(Press::ToggleMute, &call, t0),
+        Some(Intent::Mute(true))
     );
     assert_eq!(
-        s.on_action(Action::ToggleCamera, &call, t0),
-        Some(Command::CameraOff(true))
+        s.on_press(Press::ToggleCamera, &call, t0),
+        Some(Intent::CameraOff(true))
     );
-    assert_eq!(s.on_action(Action::HangUp, &call, t0), None);
+    assert_eq!(s.on_press(Press::HangUp, &call, t0), None);
     let Screen::InCall(view) = s
         .view(&call, &around(), t0 + Duration::from_secs(65))
         .screen
@@ -156,18 +153,18 @@ fn hanging_up_asks_first_and_switches_are_reset_for_the_next_person() {
     assert!(view.confirm_hang_up && view.muted && view.camera_off);
     assert_eq!(view.duration_s, 65);
     assert_eq!(
-        s.on_action(Action::ToggleMute, &call, t0),
+        s.on_press(Press::ToggleMute, &call, t0),
         None,
         "the dialog covers the controls"
     );
-    assert_eq!(s.on_action(Action::KeepTalking, &call, t0), None);
-    s.on_action(Action::HangUp, &call, t0);
+    assert_eq!(s.on_press(Press::KeepTalking, &call, t0), None);
+    s.on_press(Press::HangUp, &call, t0);
     assert_eq!(
-        s.on_action(Action::ConfirmHangUp, &call, t0),
-        Some(Command::HangUp)
+        s.on_press(Press::ConfirmHangUp, &call, t0),
+        Some(Intent::HangUp)
     );
 
-    s.on_action(Action::ToggleLanguage, &Flow::Idle, t0);
+    s.on_press(Press::ToggleLanguage, &Flow::Idle, t0);
     s.sync(&Flow::Idle);
     let Screen::InCall(view) = s.view(&call, &around(), t0).screen else {
         panic!()
@@ -184,7 +181,7 @@ fn the_language_toggle_changes_the_idle_screen() {
     let t0 = Instant::now();
     let mut s = ScreenState::new(Locale::De);
     s.sync(&Flow::Idle);
-    s.on_action(Action::ToggleLanguage, &Flow::Idle, t0);
+    s.on_press(Press::ToggleLanguage, &Flow::Idle, t0);
     assert_eq!(s.view(&Flow::Idle, &around(), t0).locale, Locale::En);
 }
 
@@ -201,8 +198,8 @@ fn problem_and_ended_screens_lead_back_to_the_start() {
         Screen::Ended { duration_s: 90 }
     );
     assert_eq!(
-        s.on_action(Action::BackToStart, &ended, t0),
-        Some(Command::Cancel)
+        s.on_press(Press::BackToStart, &ended, t0),
+        Some(Intent::Cancel)
     );
     let failed = Flow::Failed {
         problem: crate::flow::Problem::CameraMissing,
@@ -219,7 +216,7 @@ fn the_staff_check_opens_with_the_pin_and_closes_by_itself() {
     let t0 = Instant::now();
     let mut s = ScreenState::new(Locale::De);
     s.sync(&Flow::Idle);
-    s.on_action(Action::StaffLongPress, &Flow::Idle, t0);
+    s.on_press(Press::StaffLongPress, &Flow::Idle, t0);
     assert_eq!(
         s.view(&Flow::Idle, &around(), t0).screen,
         Screen::StaffPin {
@@ -230,7 +227,7 @@ fn the_staff_check_opens_with_the_pin_and_closes_by_itself() {
     assert_eq!(type_digits(&mut s, "12345", t0), None);
     assert_eq!(
         type_digits(&mut s, "6", t0),
-        Some(Command::StaffPin("123456".into()))
+        Some(Intent::StaffPin("123456".into()))
     );
     s.staff_pin_checked(Err(CodeNotice::Wrong { attempts_left: 4 }), t0);
     let notice = Some(CodeNotice::Wrong { attempts_left: 4 });
@@ -246,14 +243,14 @@ fn the_staff_check_opens_with_the_pin_and_closes_by_itself() {
         Screen::StaffCheck(around().staff)
     );
     assert_eq!(
-        s.on_action(Action::SpeakerTest, &Flow::Idle, t0),
-        Some(Command::SpeakerTest)
+        s.on_press(Press::SpeakerTest, &Flow::Idle, t0),
+        Some(Intent::SpeakerTest)
     );
     assert!(s.tick(t0 + INPUT_IDLE), "nobody left the staff check open");
     assert!(!s.in_staff_check());
-    s.on_action(Action::StaffLongPress, &Flow::Idle, t0);
+    s.on_press(Press::StaffLongPress, &Flow::Idle, t0);
     s.staff_pin_checked(Ok(()), t0);
-    s.on_action(Action::BackToStart, &Flow::Idle, t0);
+    s.on_press(Press::BackToStart, &Flow::Idle, t0);
     assert_eq!(s.view(&Flow::Idle, &around(), t0).screen, Screen::Idle);
 }
 
@@ -262,7 +259,7 @@ fn without_an_identity_only_the_set_up_screen_shows_and_taps_do_nothing() {
     let t0 = Instant::now();
     let mut s = ScreenState::new(Locale::De);
     s.sync(&Flow::Idle);
-    s.on_action(Action::StartCode, &Flow::Idle, t0);
+    s.on_press(Press::StartCode, &Flow::Idle, t0);
     type_digits(&mut s, "123", t0);
     let notice = Some(ProvisionNotice::BundleRefused);
     s.set_provisioning(Provisioning::Missing { notice });
@@ -284,8 +281,8 @@ fn without_an_identity_only_the_set_up_screen_shows_and_taps_do_nothing() {
         "the set-up screen covers identify too"
     );
     s.end_identify();
-    for action in [Action::StartCode, Action::StaffLongPress, Action::Digit(1)] {
-        assert_eq!(s.on_action(action, &Flow::Idle, t0), None);
+    for press in [Press::StartCode, Press::StaffLongPress, Press::Digit(1)] {
+        assert_eq!(s.on_press(press, &Flow::Idle, t0), None);
     }
     s.set_provisioning(Provisioning::Provisioned);
     assert_eq!(
@@ -304,18 +301,18 @@ fn identify_covers_the_idle_screens_never_a_consultation_and_ok_goes_back_to_the
     };
     let mut s = ScreenState::new(Locale::De);
     s.sync(&Flow::Idle);
-    s.on_action(Action::StaffLongPress, &Flow::Idle, t0);
+    s.on_press(Press::StaffLongPress, &Flow::Idle, t0);
     s.staff_pin_checked(Ok(()), t0);
     assert!(s.in_staff_check());
     s.identify("Raum 1".into(), "kiosk-01".into());
     assert_eq!(s.view(&Flow::Idle, &around(), t0).screen, identify);
     assert!(!s.in_staff_check(), "the device test stops while covered");
     assert_eq!(
-        s.on_action(Action::SpeakerTest, &Flow::Idle, t0),
+        s.on_press(Press::SpeakerTest, &Flow::Idle, t0),
         None,
         "the staff check under it takes no taps"
     );
-    assert_eq!(s.on_action(Action::BackToStart, &Flow::Idle, t0), None);
+    assert_eq!(s.on_press(Press::BackToStart, &Flow::Idle, t0), None);
     assert_eq!(s.view(&Flow::Idle, &around(), t0).screen, Screen::Idle);
     s.end_identify();
     assert_eq!(s.view(&Flow::Idle, &around(), t0).screen, Screen::Idle);
@@ -332,13 +329,13 @@ fn identify_covers_the_idle_screens_never_a_consultation_and_ok_goes_back_to_the
         Screen::InCall(_)
     ));
     assert_eq!(
-        s.on_action(Action::HangUp, &call, t0),
+        s.on_press(Press::HangUp, &call, t0),
         None,
         "the call's buttons still work"
     );
     assert_eq!(
-        s.on_action(Action::ConfirmHangUp, &call, t0),
-        Some(Command::HangUp)
+        s.on_press(Press::ConfirmHangUp, &call, t0),
+        Some(Intent::HangUp)
     );
     s.sync(&Flow::Idle);
     assert_eq!(

@@ -2,7 +2,7 @@
 //! call (in-process video channels), with the UI layer on top (RGBA from `appsrc`, pushed only
 //! when it changes), mixed by `compositor` into the display sink from config.
 //!
-//! [`Screen`] owns the pipeline; dropping it sets the pipeline to `Null`. Only a development
+//! [`Display`] owns the pipeline; dropping it sets the pipeline to `Null`. Only a development
 //! config adds a capture branch for composed screenshots: a production kiosk has no way to copy
 //! the remote picture.
 
@@ -14,7 +14,7 @@ use embedded_graphics::prelude::Point;
 use gst::prelude::*;
 use tokio::sync::mpsc;
 
-use super::{ScreenChannels, VideoSink, video_sink_element};
+use super::{VideoChannels, VideoSink, video_sink_element};
 use crate::ui::Panel;
 use crate::ui::layout::Slot;
 use crate::ui::touch::Touch;
@@ -26,10 +26,10 @@ const VIDEO_FPS: i32 = 25;
 const UI_FPS: i32 = 5;
 
 #[derive(Debug, Clone)]
-pub struct ScreenSpec {
+pub struct DisplaySpec {
     pub panel: Panel,
     pub sink: VideoSink,
-    pub channels: ScreenChannels,
+    pub channels: VideoChannels,
     /// Keep the last composed frame for `screenshot` with `composed` (development configs only).
     pub capture: bool,
 }
@@ -38,7 +38,7 @@ pub struct ScreenSpec {
 pub type Placement = Option<(i32, i32, u32, u32)>;
 
 #[derive(Debug)]
-pub struct Screen {
+pub struct Display {
     pipeline: gst::Pipeline,
     ui: gst::Element,
     remote_pad: gst::Pad,
@@ -54,7 +54,7 @@ pub struct Screen {
 }
 
 /// The GStreamer elements the screen needs that GStreamer does not have.
-pub fn check_elements(spec: &ScreenSpec) -> Result<(), Vec<&'static str>> {
+pub fn check_elements(spec: &DisplaySpec) -> Result<(), Vec<&'static str>> {
     let mut needed = vec![
         "compositor",
         "intervideosrc",
@@ -69,16 +69,16 @@ pub fn check_elements(spec: &ScreenSpec) -> Result<(), Vec<&'static str>> {
 }
 
 #[derive(Debug, thiserror::Error)]
-pub enum ScreenError {
+pub enum DisplayError {
     #[error("the screen pipeline could not be built: {0}")]
     Build(String),
     #[error("the display could not be started: {0}")]
     Start(#[from] gst::StateChangeError),
 }
 
-impl Screen {
+impl Display {
     /// Starts the composition. Clicks on a desktop window arrive on `touches` like touches.
-    pub fn start(spec: &ScreenSpec, touches: mpsc::Sender<Touch>) -> Result<Self, ScreenError> {
+    pub fn start(spec: &DisplaySpec, touches: mpsc::Sender<Touch>) -> Result<Self, DisplayError> {
         let (w, h) = (spec.panel.width, spec.panel.height);
         // Named, so mouse clicks on a desktop window (navigation events) can be read at its pad.
         let sink = format!("{} name=display sync=false", video_sink_element(spec.sink));
@@ -103,19 +103,19 @@ impl Screen {
             own = spec.channels.self_view,
         );
         let pipeline = gst::parse::launch(&description)
-            .map_err(|e| ScreenError::Build(e.to_string()))?
+            .map_err(|e| DisplayError::Build(e.to_string()))?
             .downcast::<gst::Pipeline>()
-            .map_err(|_| ScreenError::Build("not a pipeline".into()))?;
+            .map_err(|_| DisplayError::Build("not a pipeline".into()))?;
         let by_name = |name: &str| {
             pipeline
                 .by_name(name)
-                .ok_or_else(|| ScreenError::Build(format!("{name} missing")))
+                .ok_or_else(|| DisplayError::Build(format!("{name} missing")))
         };
         let mix = by_name("mix")?;
         let ui = by_name("ui")?;
         let pad = |name: &str| {
             mix.static_pad(name)
-                .ok_or_else(|| ScreenError::Build(format!("mix.{name} missing")))
+                .ok_or_else(|| DisplayError::Build(format!("mix.{name} missing")))
         };
         let (remote_pad, self_pad, ui_pad) = (pad("sink_0")?, pad("sink_1")?, pad("sink_2")?);
         ui_pad.set_property("zorder", 2u32);
@@ -127,7 +127,7 @@ impl Screen {
         let rate = by_name("rate")?;
         let display_pad = by_name("display")?
             .static_pad("sink")
-            .ok_or_else(|| ScreenError::Build("display sink has no pad".into()))?;
+            .ok_or_else(|| DisplayError::Build("display sink has no pad".into()))?;
         read_clicks(&display_pad, touches);
         let (shown, stall) = (
             Arc::new(AtomicU64::new(0)),
@@ -227,14 +227,6 @@ impl Screen {
     pub fn hang_for_test(&self) {
         self.stall.store(true, Ordering::Relaxed);
     }
-
-    /// The pipeline's bus, for errors (a display that went away).
-    pub fn bus(&self) -> gst::bus::BusStream {
-        self.pipeline
-            .bus()
-            .expect("a pipeline always has a bus")
-            .stream()
-    }
 }
 
 fn count_frames(pad: &gst::Pad, shown: Arc<AtomicU64>, stall: Arc<AtomicBool>) {
@@ -280,7 +272,7 @@ fn read_clicks(pad: &gst::Pad, touches: mpsc::Sender<Touch>) {
     });
 }
 
-impl Drop for Screen {
+impl Drop for Display {
     fn drop(&mut self) {
         if let Err(e) = self.pipeline.set_state(gst::State::Null) {
             tracing::warn!(error = %e, "screen pipeline did not stop cleanly");
@@ -296,13 +288,13 @@ mod tests {
     fn clicks_on_the_display_window_arrive_as_touches() {
         gst::init().unwrap();
         let (tx, mut rx) = mpsc::channel(4);
-        let spec = ScreenSpec {
+        let spec = DisplaySpec {
             panel: Panel::PI_TOUCH,
             sink: VideoSink::Fake,
-            channels: ScreenChannels::for_device("clicks-test"),
+            channels: VideoChannels::for_device("clicks-test"),
             capture: false,
         };
-        let screen = Screen::start(&spec, tx).unwrap();
+        let screen = Display::start(&spec, tx).unwrap();
         let display = screen.pipeline.by_name("display").unwrap();
         for event in ["mouse-button-press", "mouse-button-release"] {
             let s = gst::Structure::builder("application/x-gst-navigation")
