@@ -8,11 +8,12 @@
 
 mod peer;
 mod session;
+mod signalling;
 mod stats;
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
 pub use crate::flow::Failure;
@@ -87,19 +88,49 @@ pub enum CallError {
     Device(Failure, String),
 }
 
+/// What the owner asks of its call task.
 #[derive(Debug)]
-enum CallCommand {
+enum Request {
     Signal(Signal),
-    Stats(oneshot::Sender<CallStats>),
     Leave(Option<ByeReason>),
     Mute(bool),
     CameraOff(bool),
+    /// Tests only: the task stops turning, as a call stuck in GStreamer would.
+    Hang,
+}
+
+/// The call's statistics as its task last published them (once a second).
+#[derive(Debug, Clone)]
+struct Snapshot {
+    stats: CallStats,
+    at: Instant,
+}
+
+/// How old the statistics may be before the call counts as not answering: its task publishes
+/// them every second, so three missed turns.
+const STALLED_AFTER: Duration = Duration::from_secs(3);
+
+/// How long a call may take to end before its task is aborted.
+const FINISH_WAIT: Duration = Duration::from_secs(5);
+
+/// What the owner reads of a call's statistics.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Reading {
+    /// Published within the last [`STALLED_AFTER`].
+    Fresh(CallStats),
+    /// The call task has not turned for `silent_for`: it hangs, or its pipeline does. `last`
+    /// is what it said before.
+    Stalled {
+        last: CallStats,
+        silent_for: Duration,
+    },
 }
 
 /// The handle to a running call task.
 #[derive(Debug)]
 pub struct CallHandle {
-    commands: mpsc::Sender<CallCommand>,
+    requests: mpsc::Sender<Request>,
+    stats: watch::Receiver<Snapshot>,
     task: JoinHandle<CallStats>,
 }
 
@@ -109,9 +140,17 @@ pub fn start(
     out: Box<dyn SignalOut>,
     reports: mpsc::Sender<CallReport>,
 ) -> CallHandle {
-    let (commands, rx) = mpsc::channel(64);
-    let task = tokio::spawn(session::run(spec, out, rx, reports));
-    CallHandle { commands, task }
+    let (requests, rx) = mpsc::channel(64);
+    let (stats_tx, stats) = watch::channel(Snapshot {
+        stats: CallStats::default(),
+        at: Instant::now(),
+    });
+    let task = tokio::spawn(session::run(spec, out, rx, reports, stats_tx));
+    CallHandle {
+        requests,
+        stats,
+        task,
+    }
 }
 
 /// Checks that GStreamer has every element a call with `media` needs, and names the missing ones.
@@ -130,53 +169,74 @@ impl CallHandle {
     /// Hands an incoming signalling message to the call. Never blocks; a call too far behind
     /// to take it is a failing call anyway.
     pub fn deliver(&self, signal: Signal) {
-        if self.commands.try_send(CallCommand::Signal(signal)).is_err() {
+        if self.requests.try_send(Request::Signal(signal)).is_err() {
             tracing::warn!("signalling message dropped: call task not keeping up or gone");
         }
     }
 
     /// Mutes or unmutes the microphone (the other side keeps receiving silence).
     pub fn set_muted(&self, muted: bool) {
-        if self.commands.try_send(CallCommand::Mute(muted)).is_err() {
+        if self.requests.try_send(Request::Mute(muted)).is_err() {
             tracing::warn!("mute request dropped: call task gone");
         }
     }
 
     /// Turns the camera picture black, or back on.
     pub fn set_camera_off(&self, off: bool) {
-        if self.commands.try_send(CallCommand::CameraOff(off)).is_err() {
+        if self.requests.try_send(Request::CameraOff(off)).is_err() {
             tracing::warn!("camera request dropped: call task gone");
         }
     }
 
-    /// The statistics so far; `None` once the call task has ended or when it does not answer
-    /// within a second (its owner must never hang on a stuck pipeline).
-    pub async fn stats(&self) -> Option<CallStats> {
-        let (tx, rx) = oneshot::channel();
-        let ask = async {
-            self.commands.send(CallCommand::Stats(tx)).await.ok()?;
-            rx.await.ok()
-        };
-        tokio::time::timeout(Duration::from_secs(1), ask)
-            .await
-            .ok()
-            .flatten()
+    /// The statistics so far, and whether they are current. Never waits: the call task
+    /// publishes them, so a stuck call cannot hold up its owner, and shows as
+    /// [`Reading::Stalled`] rather than as silence.
+    pub fn stats(&self, now: Instant) -> Reading {
+        let snapshot = self.stats.borrow().clone();
+        let silent_for = now.saturating_duration_since(snapshot.at);
+        if silent_for < STALLED_AFTER {
+            Reading::Fresh(snapshot.stats)
+        } else {
+            Reading::Stalled {
+                last: snapshot.stats,
+                silent_for,
+            }
+        }
     }
 
-    /// Ends the call (saying `bye` with `reason` if given) and returns its final statistics.
+    /// Tests only: makes the call task hang for real (it stops turning, with its pipeline
+    /// running), so a test can see the watchdog notice.
+    pub fn hang_for_test(&self) {
+        if self.requests.try_send(Request::Hang).is_err() {
+            tracing::warn!("hang request dropped: call task gone");
+        }
+    }
+
+    /// Ends the call (saying `bye` with `reason` if given) and returns its final statistics. A
+    /// call task that does not stop within [`FINISH_WAIT`] is aborted; its last published
+    /// statistics are the final ones then.
     pub async fn finish(self, bye: Option<ByeReason>) -> CallStats {
-        let _ = self.commands.send(CallCommand::Leave(bye)).await;
-        let mut task = self.task;
-        match tokio::time::timeout(Duration::from_secs(5), &mut task).await {
+        let Self {
+            requests,
+            stats,
+            mut task,
+        } = self;
+        let ended = tokio::time::timeout(FINISH_WAIT, async {
+            // Inside the wait: a hung task's full queue must not hold us up either.
+            let _ = requests.send(Request::Leave(bye)).await;
+            (&mut task).await
+        })
+        .await;
+        match ended {
             Ok(Ok(stats)) => stats,
             Ok(Err(e)) => {
                 tracing::error!(error = %e, "call task failed");
-                CallStats::default()
+                stats.borrow().stats.clone()
             }
             Err(_) => {
-                tracing::error!("call task did not stop within 5 s; aborted");
+                tracing::error!("call task did not stop within {FINISH_WAIT:?}; aborted");
                 task.abort();
-                CallStats::default()
+                stats.borrow().stats.clone()
             }
         }
     }

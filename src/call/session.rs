@@ -1,11 +1,8 @@
-//! The call task: follows the signalling rules of protocol v1 for its role and drives one
-//! [`Peer`] at a time.
-//!
-//! Rules: say hello on start; answer each hello that is not a reply with a reply. The offerer
-//! builds its peer at once (the camera runs for the self-view in the waiting room) and offers
-//! once the other side has said hello; a hello that is not a reply after an offer means the
-//! doctor joined anew (a reload): a fresh peer and a fresh offer. The answerer builds a fresh peer
-//! for every offer.
+//! The call task: the only owner of the call's connection ([`Peer`], and the pipeline in it).
+//! It feeds the signalling machine ([`Signalling`]) with what arrives and what webrtcbin makes,
+//! carries out what the machine answers, watches that remote media keeps coming, and publishes
+//! the call's statistics once a second. The rules are the machine's; nothing here decides when
+//! to offer or which answer fits.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -14,30 +11,29 @@ use std::time::{Duration, Instant};
 use futures::{FutureExt, StreamExt};
 use gst::prelude::*;
 use gst_webrtc::WebRTCICEConnectionState;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 
 use super::peer::{Counters, Peer, PeerEvent, PeerEvents, SdpKind, failure_of};
+use super::signalling::{Candidate, Ignored, Input, Output, Signalling};
 use super::stats::{Rates, totals};
-use super::{CallCommand, CallError, CallReport, CallSpec, Failure, Role, SignalOut};
-use crate::wire::{CallStats, Signal};
+use super::{CallError, CallReport, CallSpec, Failure, Request, SignalOut, Snapshot};
+use crate::wire::CallStats;
 
 /// How long remote video may stop before the call counts as lost. Long enough for a doctor's
 /// reload (which rebuilds the connection), short enough that nobody sits before a frozen picture.
 const MEDIA_STALL: Duration = Duration::from_secs(15);
 
-struct Session {
-    spec: CallSpec,
-    out: Box<dyn SignalOut>,
-    reports: mpsc::Sender<CallReport>,
-    events: PeerEvents,
+/// The connection of the moment. Each new one gets the next generation, and webrtcbin's events
+/// carry theirs, so events of a replaced connection are dropped unread.
+struct Connection {
     generation: u64,
     peer: Option<Peer>,
     bus: Option<gst::bus::BusStream>,
-    offered: bool,
-    /// webrtcbin asked for negotiation: the current peer can make an offer.
-    ready_to_offer: bool,
-    /// The other side said hello: there is someone to offer to.
-    peer_present: bool,
+    events: PeerEvents,
+}
+
+/// What the call has received and sent, and since when, across every connection it had.
+struct Media {
     counters: Arc<Counters>,
     rates: Rates,
     started: Instant,
@@ -46,97 +42,76 @@ struct Session {
     /// browser, a pulled cable) shows up as media that stopped.
     last_video: (u64, Instant),
     reported_stall: bool,
+    ice_state: WebRTCICEConnectionState,
+}
+
+struct Session {
+    spec: CallSpec,
+    out: Box<dyn SignalOut>,
+    reports: mpsc::Sender<CallReport>,
+    signalling: Signalling,
+    connection: Connection,
+    media: Media,
+    /// The patient's switches; a new connection keeps them.
     muted: bool,
     camera_off: bool,
-    ice_state: WebRTCICEConnectionState,
+    published: watch::Sender<Snapshot>,
 }
 
 pub(super) async fn run(
     spec: CallSpec,
     out: Box<dyn SignalOut>,
-    mut commands: mpsc::Receiver<CallCommand>,
+    mut requests: mpsc::Receiver<Request>,
     reports: mpsc::Sender<CallReport>,
+    published: watch::Sender<Snapshot>,
 ) -> CallStats {
     let (events, mut peer_events) = mpsc::unbounded_channel();
+    let (signalling, first) = Signalling::start(spec.role, spec.hello_name.clone());
+    let now = Instant::now();
     let mut session = Session {
+        spec,
         out,
         reports,
-        events,
-        generation: 0,
-        peer: None,
-        bus: None,
-        offered: false,
-        ready_to_offer: false,
-        peer_present: false,
-        counters: Arc::default(),
-        rates: Rates::default(),
-        started: Instant::now(),
-        first_frame: None,
-        last_video: (0, Instant::now()),
-        reported_stall: false,
+        signalling,
+        connection: Connection {
+            generation: 0,
+            peer: None,
+            bus: None,
+            events,
+        },
+        media: Media {
+            counters: Arc::default(),
+            rates: Rates::default(),
+            started: now,
+            first_frame: None,
+            last_video: (0, now),
+            reported_stall: false,
+            ice_state: WebRTCICEConnectionState::New,
+        },
         muted: false,
         camera_off: false,
-        ice_state: WebRTCICEConnectionState::New,
-        spec,
+        published,
     };
-    session.out.send(Signal::Hello {
-        name: session.spec.hello_name.clone(),
-        reply: false,
-    });
-    if session.spec.role == Role::Offerer
-        && let Err(e) = session.rebuild()
-    {
-        session.fail_rebuild(e);
-    }
+    session.carry_out(first);
     let mut ticker = tokio::time::interval(Duration::from_secs(1));
-    loop {
+    while !session.signalling.is_over() {
         tokio::select! {
-                    command = commands.recv() => match command {
-                        None => break,
-                        Some(CallCommand::Signal(signal)) => {
-                            if session.on_signal(signal) == Flow::Stop {
-                                break;
-                            }
-                        }
-        Some(CallCommand::Mute(muted)) => {
-                            session.muted = muted;
-                            if let Some(peer) = &session.peer {
-                                peer.set_muted(muted);
-                            }
-                        }
-                        Some(CallCommand::CameraOff(off)) => {
-                            session.camera_off = off;
-                            if let Some(peer) = &session.peer {
-                                peer.set_camera_off(off);
-                            }
-                        }
-                        Some(CallCommand::Stats(reply)) => {
-                            let _ = reply.send(session.stats());
-                        }
-                        Some(CallCommand::Leave(bye)) => {
-                            if let Some(reason) = bye {
-                                session.out.send(Signal::Bye { reason });
-                            }
-                            break;
-                        }
-                    },
-                    Some((generation, event)) = peer_events.recv() => {
-                        if generation == session.generation {
-                            session.on_peer_event(event);
-                        }
-                    }
-                    message = next_bus_message(&mut session.bus) => session.on_bus(&message),
-                    _ = ticker.tick() => {
-                        if let Some(peer) = &session.peer {
-                            peer.request_stats();
-                        }
-                        session.watch_media(Instant::now());
-                    }
+            request = requests.recv() => match request {
+                None => break,
+                Some(request) => session.on_request(request).await,
+            },
+            Some((generation, event)) = peer_events.recv() => {
+                if generation == session.connection.generation {
+                    session.on_peer_event(event);
                 }
+            }
+            message = next_bus_message(&mut session.connection.bus) => session.on_bus(&message),
+            _ = ticker.tick() => session.on_tick(Instant::now()),
+        }
     }
     let stats = session.stats();
     // Stopping a pipeline can block (a display sink waiting for its device): not on async threads.
-    let peer = session.peer.take();
+    let peer = session.connection.peer.take();
     let _ = tokio::task::spawn_blocking(move || drop(peer)).await;
     stats
 }
@@ -149,12 +124,6 @@ async fn next_bus_message(bus: &mut Option<gst::bus::BusStream>) -> gst::Message
         },
         None => std::future::pending().await,
     }
-}
-
-#[derive(Debug, PartialEq, Eq)]
-enum Flow {
-    Continue,
-    Stop,
 }
 
 impl Session {
@@ -173,22 +142,77 @@ impl Session {
         self.report(CallReport::Failed { failure, why });
     }
 
-    /// Offers once both are true: the peer can negotiate and the other side is there.
-    fn maybe_offer(&mut self) {
-        if self.spec.role != Role::Offerer
-            || self.offered
-            || !self.ready_to_offer
-            || !self.peer_present
-        {
-            return;
-        }
-        if let Some(peer) = &self.peer {
-            self.offered = true;
-            peer.create(SdpKind::Offer);
+    fn step(&mut self, input: Input) {
+        let outputs = self.signalling.handle(input, Instant::now());
+        self.carry_out(outputs);
+    }
+
+    async fn on_request(&mut self, request: Request) {
+        match request {
+            Request::Signal(signal) => self.step(Input::Received(signal)),
+            Request::Leave(bye) => self.step(Input::Leave(bye)),
+            Request::Mute(muted) => {
+                self.muted = muted;
+                if let Some(peer) = &self.connection.peer {
+                    peer.set_muted(muted);
+                }
+            }
+            Request::CameraOff(off) => {
+                self.camera_off = off;
+                if let Some(peer) = &self.connection.peer {
+                    peer.set_camera_off(off);
+                }
+            }
+            Request::Hang => {
+                tracing::warn!("call task made to hang (test fault)");
+                std::future::pending::<()>().await;
+            }
         }
     }
 
-    fn fail_rebuild(&self, error: CallError) {
+    fn carry_out(&mut self, outputs: Vec<Output>) {
+        for output in outputs {
+            match output {
+                Output::Send(signal) => self.out.send(signal),
+                Output::Report(report) => self.report(report),
+                Output::NewConnection => {
+                    if let Err(e) = self.new_connection() {
+                        self.fail_new_connection(e);
+                    }
+                }
+                Output::TakeOffer(sdp) => self.take_offer(&sdp),
+                Output::CreateOffer => self.with_peer(|peer| peer.create(SdpKind::Offer)),
+                Output::CreateAnswer => self.with_peer(|peer| peer.create(SdpKind::Answer)),
+                Output::ApplyAnswer(sdp) => {
+                    if let Some(Err(e)) = self
+                        .connection
+                        .peer
+                        .as_ref()
+                        .map(|peer| peer.set_remote(SdpKind::Answer, &sdp))
+                    {
+                        self.fail(format!("bad answer: {e}"));
+                    }
+                }
+                Output::AddCandidate(Candidate { mline, candidate }) => {
+                    self.with_peer(|peer| peer.add_ice_candidate(mline, &candidate));
+                }
+                // A renewed connection leaves the old one's late candidates behind: routine.
+                Output::Ignore(why @ Ignored::CandidateWithoutConnection) => {
+                    tracing::debug!(%why, "signalling ignored");
+                }
+                Output::Ignore(why) => tracing::warn!(%why, "signalling ignored"),
+                Output::Stop => {}
+            }
+        }
+    }
+
+    fn with_peer(&self, act: impl FnOnce(&Peer)) {
+        if let Some(peer) = &self.connection.peer {
+            act(peer);
+        }
+    }
+
+    fn fail_new_connection(&self, error: CallError) {
         match error {
             CallError::Device(failure, why) => {
                 self.fail_with(failure, format!("cannot start the call: {why}"))
@@ -197,18 +221,17 @@ impl Session {
         }
     }
 
-    /// Replaces the peer with a fresh one (new DTLS keys, new ICE) and starts it.
-    fn rebuild(&mut self) -> Result<(), CallError> {
-        self.peer = None;
-        self.bus = None;
-        self.generation += 1;
-        self.offered = false;
-        self.ready_to_offer = false;
+    /// Replaces the connection with a fresh one (new DTLS keys, new ICE) and starts it.
+    fn new_connection(&mut self) -> Result<(), CallError> {
+        let connection = &mut self.connection;
+        connection.peer = None;
+        connection.bus = None;
+        connection.generation += 1;
         let peer = Peer::build(
-            self.generation,
+            connection.generation,
             &self.spec,
-            self.counters.clone(),
-            self.events.clone(),
+            self.media.counters.clone(),
+            connection.events.clone(),
         )?;
         let mut bus = peer.bus();
         if let Err(e) = peer.start() {
@@ -224,127 +247,88 @@ impl Session {
             }
             return Err(e);
         }
-        // A rebuilt connection keeps the patient's choices.
         peer.set_muted(self.muted);
         peer.set_camera_off(self.camera_off);
-        self.bus = Some(bus);
-        self.peer = Some(peer);
+        connection.bus = Some(bus);
+        connection.peer = Some(peer);
         Ok(())
     }
 
-    fn on_signal(&mut self, signal: Signal) -> Flow {
-        let role = self.spec.role;
-        match signal {
-            Signal::Hello { name, reply } => {
-                if !reply {
-                    self.out.send(Signal::Hello {
-                        name: self.spec.hello_name.clone(),
-                        reply: true,
-                    });
-                }
-                self.report(CallReport::PeerJoined { name });
-                if role == Role::Offerer {
-                    let rejoined = !reply && self.offered;
-                    if (rejoined || self.peer.is_none())
-                        && let Err(e) = self.rebuild()
-                    {
-                        self.fail_rebuild(e);
-                    }
-                    self.peer_present = true;
-                    self.maybe_offer();
-                }
-            }
-            Signal::Offer { sdp } if role == Role::Answerer => {
-                match crate::media::codec::offered(&sdp, crate::media::element_exists) {
-                    Ok(codec) => self.spec.media.video_codec = codec,
-                    Err(e) => {
-                        self.fail(format!("cannot answer: {e}"));
-                        return Flow::Continue;
-                    }
-                }
-                let set = self.rebuild().and_then(|()| match &self.peer {
-                    Some(peer) => peer.set_remote(SdpKind::Offer, &sdp),
-                    None => Ok(()),
-                });
-                if let Err(e) = set {
-                    self.fail_rebuild(e);
-                }
-            }
-            Signal::Answer { sdp } if role == Role::Offerer => match &self.peer {
-                Some(peer) => {
-                    if let Err(e) = peer.set_remote(SdpKind::Answer, &sdp) {
-                        self.fail(format!("bad answer: {e}"));
-                    }
-                }
-                None => tracing::warn!("answer without an offer ignored"),
-            },
-            Signal::Ice { mline, candidate } => match &self.peer {
-                Some(peer) if !candidate.is_empty() => peer.add_ice_candidate(mline, &candidate),
-                _ => {}
-            },
-            Signal::Bye { reason } => {
-                self.report(CallReport::RemoteBye(reason));
-                return Flow::Stop;
-            }
-            Signal::Offer { .. } | Signal::Answer { .. } => {
-                tracing::warn!(
-                    ?role,
-                    "signalling message that does not fit our role ignored"
-                );
-            }
+    /// The answerer's fresh connection for an offer, in the codec the offer names.
+    fn take_offer(&mut self, sdp: &str) {
+        match crate::media::codec::offered(sdp, crate::media::element_exists) {
+            Ok(codec) => self.spec.media.video_codec = codec,
+            Err(e) => return self.fail(format!("cannot answer: {e}")),
         }
-        Flow::Continue
+        let taken = self
+            .new_connection()
+            .and_then(|()| match &self.connection.peer {
+                Some(peer) => peer.set_remote(SdpKind::Offer, sdp),
+                None => Ok(()),
+            });
+        if let Err(e) = taken {
+            self.fail_new_connection(e);
+        }
     }
 
     fn on_peer_event(&mut self, event: PeerEvent) {
-        let Some(peer) = &self.peer else { return };
         match event {
-            PeerEvent::NegotiationNeeded => {
-                self.ready_to_offer = true;
-                self.maybe_offer();
-            }
+            PeerEvent::NegotiationNeeded => self.step(Input::NegotiationNeeded),
             PeerEvent::LocalDescription {
                 kind: SdpKind::Offer,
                 sdp,
-            } => self.out.send(Signal::Offer { sdp }),
+            } => self.step(Input::OfferMade(sdp)),
             PeerEvent::LocalDescription {
                 kind: SdpKind::Answer,
                 sdp,
-            } => self.out.send(Signal::Answer { sdp }),
-            PeerEvent::RemoteDescriptionSet(SdpKind::Offer) => peer.create(SdpKind::Answer),
+            } => self.step(Input::AnswerMade(sdp)),
+            PeerEvent::RemoteDescriptionSet(SdpKind::Offer) => self.step(Input::RemoteOfferSet),
             PeerEvent::RemoteDescriptionSet(SdpKind::Answer) => {}
             PeerEvent::IceCandidate { mline, candidate } => {
-                self.out.send(Signal::Ice { mline, candidate })
+                self.step(Input::LocalCandidate(Candidate { mline, candidate }))
             }
-            PeerEvent::IceGatheringDone => self.out.send(Signal::Ice {
-                mline: 0,
-                candidate: String::new(),
-            }),
+            PeerEvent::IceGatheringDone => self.step(Input::GatheringDone),
             PeerEvent::IceConnection(state) => {
-                self.ice_state = state;
+                self.media.ice_state = state;
                 if state == WebRTCICEConnectionState::Failed {
                     self.fail("no direct connection could be made (ICE failed)".into());
                 }
             }
             PeerEvent::FirstVideoFrame => {
-                if self.first_frame.is_none() {
-                    self.first_frame = Some(self.started.elapsed());
+                if self.media.first_frame.is_none() {
+                    self.media.first_frame = Some(self.media.started.elapsed());
                 }
                 self.report(CallReport::MediaFlowing);
             }
-            PeerEvent::Stats(stats) => self.rates.update(Instant::now(), totals(&stats)),
+            PeerEvent::Stats(stats) => self.media.rates.update(Instant::now(), totals(&stats)),
             PeerEvent::Error(why) => self.fail(why),
         }
     }
 
+    /// Once a second: ask for fresh numbers, check that media flows, let the signalling's time
+    /// pass, and publish the statistics (their age is how the owner sees this task alive).
+    fn on_tick(&mut self, now: Instant) {
+        self.with_peer(Peer::request_stats);
+        self.watch_media(now);
+        if self.signalling.next_deadline().is_some_and(|at| now >= at) {
+            self.step(Input::Tick);
+        }
+        let stats = self.stats();
+        self.published.send_replace(Snapshot { stats, at: now });
+    }
+
     /// Fails the call when remote video that was flowing stops for [`MEDIA_STALL`].
     fn watch_media(&mut self, now: Instant) {
-        let frames = self.counters.video_in.load(Ordering::Relaxed);
-        if frames != self.last_video.0 || self.first_frame.is_none() || self.peer.is_none() {
-            self.last_video = (frames, now);
-            self.reported_stall = false;
-        } else if now.duration_since(self.last_video.1) >= MEDIA_STALL && !self.reported_stall {
-            self.reported_stall = true;
+        let media = &mut self.media;
+        let frames = media.counters.video_in.load(Ordering::Relaxed);
+        if frames != media.last_video.0
+            || media.first_frame.is_none()
+            || self.connection.peer.is_none()
+        {
+            media.last_video = (frames, now);
+            media.reported_stall = false;
+        } else if now.duration_since(media.last_video.1) >= MEDIA_STALL && !media.reported_stall {
+            media.reported_stall = true;
             self.fail(format!(
                 "no media from the other side for {} s",
                 MEDIA_STALL.as_secs()
@@ -372,31 +356,27 @@ impl Session {
     }
 
     fn stats(&self) -> CallStats {
-        let c = &self.counters;
+        let media = &self.media;
+        let c = &media.counters;
+        let connected = self.connection.peer.is_some();
         CallStats {
-            elapsed_s: self.started.elapsed().as_secs_f64(),
-            first_frame_ms: self.first_frame.map(|d| d.as_millis() as u64),
+            elapsed_s: media.started.elapsed().as_secs_f64(),
+            first_frame_ms: media.first_frame.map(|d| d.as_millis() as u64),
             video_frames_received: c.video_in.load(Ordering::Relaxed),
             audio_buffers_received: c.audio_in.load(Ordering::Relaxed),
             video_frames_sent: c.video_out.load(Ordering::Relaxed),
             audio_buffers_sent: c.audio_out.load(Ordering::Relaxed),
-            bitrate_in_kbps: (self.rates.in_kbps * 10.0).round() / 10.0,
-            bitrate_out_kbps: (self.rates.out_kbps * 10.0).round() / 10.0,
-            rtt_ms: self
+            bitrate_in_kbps: (media.rates.in_kbps * 10.0).round() / 10.0,
+            bitrate_out_kbps: (media.rates.out_kbps * 10.0).round() / 10.0,
+            rtt_ms: media
                 .rates
                 .latest
                 .rtt_s
                 .map(|s| (s * 10_000.0).round() / 10.0),
-            packets_lost: self.rates.latest.packets_lost,
-            ice_state: ice_state_name(self.ice_state).into(),
-            video_target_kbps: self
-                .peer
-                .is_some()
-                .then(|| c.video_target.load(Ordering::Relaxed) / 1000),
-            video_codec: self
-                .peer
-                .is_some()
-                .then(|| self.spec.media.video_codec.name().into()),
+            packets_lost: media.rates.latest.packets_lost,
+            ice_state: ice_state_name(media.ice_state).into(),
+            video_target_kbps: connected.then(|| c.video_target.load(Ordering::Relaxed) / 1000),
+            video_codec: connected.then(|| self.spec.media.video_codec.name().into()),
         }
     }
 }

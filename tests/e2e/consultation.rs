@@ -214,3 +214,116 @@ fn an_h264_call_flows_both_ways_when_the_kiosk_chooses_h264() {
     assert_eq!(reply["state"], "ended", "{reply}");
     assert!(doctor.wait_exit(Duration::from_secs(15)).success());
 }
+
+/// Publishes `lines` on `topic`, one message each, as fast as mosquitto_pub goes (QoS 1).
+fn publish_lines(port: u16, topic: &str, lines: &[String]) {
+    use std::io::Write;
+    let mut publisher = std::process::Command::new("mosquitto_pub")
+        .args([
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &port.to_string(),
+            "-q",
+            "1",
+            "-t",
+            topic,
+            "-l",
+        ])
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .expect("mosquitto_pub is installed");
+    let mut stdin = publisher.stdin.take().unwrap();
+    for line in lines {
+        writeln!(stdin, "{line}").unwrap();
+    }
+    drop(stdin);
+    assert!(publisher.wait().unwrap().success());
+}
+
+/// Frames received at both sides once both grew by `more` after `(kiosk, doctor)`.
+fn media_goes_on(
+    kiosk: &Kiosk,
+    doctor: &Doctor,
+    before: (u64, u64),
+    more: u64,
+) -> Option<(u64, u64)> {
+    let now = (
+        n(&kiosk.stats(), "video_frames_received"),
+        n(&doctor.stats()?, "video_frames_received"),
+    );
+    (now.0 >= before.0 + more && now.1 >= before.1 + more).then_some(now)
+}
+
+#[test]
+fn a_running_call_survives_a_stray_answer_and_a_burst_of_hellos() {
+    let broker = Mosquitto::start();
+    let watcher = Watcher::start(broker.port);
+    let dir = tempfile::tempdir().unwrap();
+    let kiosk = Kiosk::start(dir.path(), &KioskConfig::new(broker.port));
+    let (appointment, mut doctor) = start_call(&kiosk, &broker, &[]);
+    let topic = format!(
+        "praxiskiosk/v1/devices/{}/sessions/{}/doctor",
+        crate::harness::DEVICE,
+        appointment.session
+    );
+    let frames = || {
+        (
+            n(&kiosk.stats(), "video_frames_received"),
+            n(&doctor.stats().unwrap(), "video_frames_received"),
+        )
+    };
+
+    // Anyone who can write to the doctor's topic: an answer nobody asked for.
+    let stray = json!({"v": 1, "type": "answer", "sdp": "v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\n"});
+    publish_lines(broker.port, &topic, &[stray.to_string()]);
+    let before = frames();
+    wait_for("media after the stray answer", CALL_SETUP, || {
+        media_goes_on(&kiosk, &doctor, before, 60)
+    });
+    assert_eq!(kiosk.state(), "in_call", "{}", kiosk.log_tail());
+
+    // A doctor's page gone wild: 200 hellos at once.
+    let replies_before = watcher
+        .signals("kiosk")
+        .iter()
+        .filter(|s| s["type"] == "hello" && s["reply"] == true)
+        .count();
+    let hello = json!({"v": 1, "type": "hello", "name": "Dr. med. Anna Muster"}).to_string();
+    publish_lines(broker.port, &topic, &vec![hello; 200]);
+    let before = frames();
+    wait_for("media after the burst of hellos", CALL_SETUP, || {
+        media_goes_on(&kiosk, &doctor, before, 60)
+    });
+    assert_eq!(kiosk.state(), "in_call", "{}", kiosk.log_tail());
+    assert!(
+        watcher
+            .signals("kiosk")
+            .iter()
+            .filter(|s| s["type"] == "hello" && s["reply"] == true)
+            .count()
+            > replies_before,
+        "the kiosk answered the hellos"
+    );
+    assert!(
+        !watcher
+            .events()
+            .iter()
+            .any(|e| e["event"] == "call_ended" || e["event"] == "error"),
+        "no call ended: {:?}",
+        watcher.events()
+    );
+    assert!(
+        doctor.try_exit().is_none(),
+        "the doctor is still in the call"
+    );
+    let log = std::fs::read_to_string(dir.path().join("kioskd.log")).unwrap();
+    assert!(
+        log.contains("an answer while no offer waits for one"),
+        "the stray answer is named in the log"
+    );
+
+    let reply = kiosk.control(json!({"cmd": "hang_up"}));
+    assert_eq!(reply["state"], "ended", "{reply}");
+    assert!(doctor.wait_exit(Duration::from_secs(15)).success());
+}

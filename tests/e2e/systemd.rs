@@ -8,7 +8,7 @@ use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::harness::{Kiosk, KioskConfig, Mosquitto, wait_for};
+use crate::harness::{Kiosk, KioskConfig, Mosquitto, create_appointment, wait_for};
 
 /// What kioskd told "systemd", with when.
 #[derive(Clone, Default)]
@@ -149,6 +149,33 @@ fn the_watchdog_stops_when_the_mqtt_link_hangs() {
         "link",
         noticed,
         Duration::from_secs(50),
+    );
+}
+
+#[test]
+fn the_watchdog_stops_when_a_call_hangs() {
+    let (kiosk, notifications, broker, _dir) = start("call");
+    // The call task runs from consent on: the waiting room is a call without a doctor yet.
+    let appointment = create_appointment(broker.port, &["--patient", "Max Mustermann"]);
+    kiosk.wait_for_appointment(&appointment.id);
+    let reply = kiosk.control(serde_json::json!({"cmd": "enter_code", "code": appointment.code}));
+    assert_eq!(reply["state"], "code_accepted", "{reply}");
+    let reply = kiosk.control(serde_json::json!({"cmd": "accept"}));
+    assert_eq!(reply["state"], "waiting", "{reply}");
+    let since = Instant::now();
+    std::thread::sleep(Duration::from_secs(3));
+    assert!(
+        notifications.pings_after(since) >= 2,
+        "a call that answers keeps the pings going"
+    );
+    // Its statistics stop after the hang; three missed seconds make it stalled.
+    let noticed = Some("the call does not answer");
+    hang(
+        &kiosk,
+        &notifications,
+        "call",
+        noticed,
+        Duration::from_secs(15),
     );
 }
 

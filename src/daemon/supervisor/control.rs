@@ -6,6 +6,7 @@ use std::time::Duration;
 use time::OffsetDateTime;
 
 use super::{Supervisor, now};
+use crate::call::Reading;
 use crate::fleet::codes;
 use crate::flow::Event;
 use crate::wire::{ControlReply, ControlRequest, KioskState, Refusal};
@@ -27,7 +28,9 @@ impl Supervisor {
             ControlRequest::Status => return self.status(),
             ControlRequest::Stats => {
                 let stats = match &self.call {
-                    Some(active) => active.handle.stats().await,
+                    Some(active) => Some(match active.handle.stats(now()) {
+                        Reading::Fresh(stats) | Reading::Stalled { last: stats, .. } => stats,
+                    }),
                     None => {
                         // A call that is still being ended has the latest numbers: wait for it.
                         for leaving in std::mem::take(&mut self.leaving) {
@@ -76,6 +79,10 @@ impl Supervisor {
                 None => return ControlReply::bad_request("no link to hang"),
             },
             "display" => self.screen.display().hang_for_test(),
+            "call" => match &self.call {
+                Some(active) => active.handle.hang_for_test(),
+                None => return ControlReply::bad_request("no call to hang"),
+            },
             // The main loop itself: blocks its thread for good, so nothing of the loop runs.
             "main" => std::thread::sleep(Duration::MAX),
             other => return ControlReply::bad_request(&format!("no part {other:?}")),

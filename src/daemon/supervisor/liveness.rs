@@ -22,7 +22,6 @@ use crate::platform::systemd::Notifier;
 pub(super) const LINK_SILENCE: Duration = Duration::from_secs(25);
 /// The display takes 5 frames a second when idle.
 const SCREEN_SILENCE: Duration = Duration::from_secs(5);
-const CALL_ANSWER: Duration = Duration::from_secs(2);
 /// How long a provisioned kiosk waits for its broker before it reports ready anyway.
 const READY_GRACE: Duration = Duration::from_secs(20);
 
@@ -126,9 +125,7 @@ impl Supervisor {
             ));
         }
         if let Some(active) = &self.call
-            && tokio::time::timeout(CALL_ANSWER, active.handle.stats())
-                .await
-                .is_err()
+            && let crate::call::Reading::Stalled { .. } = active.handle.stats(now())
         {
             stuck.push("the call does not answer".into());
         }

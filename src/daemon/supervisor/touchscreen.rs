@@ -160,19 +160,21 @@ impl Supervisor {
     /// Once a second: the clock, the call's duration and quality, the code screen's timeout.
     pub(super) async fn screen_tick(&mut self) {
         self.identify_tick();
-        let stats = match &self.call {
+        let reading = match &self.call {
             Some(active) if matches!(self.kiosk.flow(), crate::flow::Flow::InCall { .. }) => {
-                active.handle.stats().await
+                Some(active.handle.stats(now()))
             }
             _ => None,
         };
         let screen = &mut self.screen;
-        match (stats, screen.sample.take()) {
-            (Some(now), Some(before)) => {
+        match (reading, screen.sample.take()) {
+            (Some(crate::call::Reading::Fresh(now)), Some(before)) => {
                 screen.quality = quality::quality(&before, &now);
                 screen.sample = Some(now);
             }
-            (Some(now), None) => screen.sample = Some(now),
+            (Some(crate::call::Reading::Fresh(now)), None) => screen.sample = Some(now),
+            // A call that does not answer is no good connection.
+            (Some(crate::call::Reading::Stalled { .. }), _) => screen.quality = Quality::Poor,
             (None, _) => screen.quality = Quality::Good,
         }
         screen.state.tick(now());

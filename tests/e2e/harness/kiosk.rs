@@ -360,6 +360,11 @@ impl Doctor {
             .status();
     }
 
+    /// The exit status, if the doctor has exited.
+    pub fn try_exit(&mut self) -> Option<ExitStatus> {
+        self.child.try_wait().unwrap()
+    }
+
     pub fn wait_exit(&mut self, limit: Duration) -> ExitStatus {
         wait_for("the doctor to exit", limit, || {
             self.child.try_wait().unwrap()

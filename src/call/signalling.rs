@@ -1,0 +1,391 @@
+//! The call's signalling rules (protocol.md section 5) as a machine without I/O: it is fed what
+//! arrives (messages from the other side, what webrtcbin made) and answers with what to do (send
+//! a message, make a fresh connection, create an offer, apply an answer, …). No GStreamer, no
+//! MQTT, no clock inside; the call task (`session.rs`) carries the outputs out.
+//!
+//! The offerer (the kiosk) keeps at most one offer unanswered. Answers carry nothing that ties
+//! them to the offer they answer, and the doctor answers every offer with a fresh connection, so
+//! two offers in flight would leave the kiosk unable to tell which answer belongs to its current
+//! connection. Hellos that arrive while an offer is being made join that offer; a hello that
+//! arrives once the offer is out marks it stale, and the connection is renewed when its answer
+//! arrives or after [`ANSWER_WAIT`]. Anything that does not fit the state is ignored and named
+//! ([`Ignored`]), never applied: a stray answer or a burst of hellos cannot end a running call.
+
+use std::fmt;
+use std::time::{Duration, Instant};
+
+use super::{CallReport, Role};
+use crate::wire::{ByeReason, Signal};
+
+/// How long an offer that a later hello made stale waits for its answer before the connection is
+/// renewed anyway (the doctor who said hello may never have seen that offer). An answer takes a
+/// doctor's side well under a second; this leaves room for a slow broker.
+pub(crate) const ANSWER_WAIT: Duration = Duration::from_secs(5);
+
+/// The most remote candidates held for a connection whose description is not set yet. A
+/// connection gathers a handful; more is a peer that floods.
+const EARLY_CANDIDATES: usize = 64;
+
+/// A trickled ICE candidate.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Candidate {
+    pub mline: u32,
+    pub candidate: String,
+}
+
+/// What the machine is told.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Input {
+    /// A message from the other side.
+    Received(Signal),
+    /// webrtcbin: the current connection can make an offer.
+    NegotiationNeeded,
+    /// webrtcbin made our offer (its SDP).
+    OfferMade(String),
+    /// webrtcbin made our answer (its SDP).
+    AnswerMade(String),
+    /// The other side's offer is set on our connection.
+    RemoteOfferSet,
+    /// Our connection gathered a candidate.
+    LocalCandidate(Candidate),
+    /// Our connection gathered all its candidates.
+    GatheringDone,
+    /// We leave, saying `bye` with the reason if there is one.
+    Leave(Option<ByeReason>),
+    /// Time passed (see [`Signalling::next_deadline`]).
+    Tick,
+}
+
+/// What the call task must do, in order.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Output {
+    Send(Signal),
+    Report(CallReport),
+    /// Replace the connection with a fresh one, or make the first: a new ICE session and new
+    /// DTLS keys.
+    NewConnection,
+    /// The answerer's fresh connection for this offer, with the offer set on it.
+    TakeOffer(String),
+    CreateOffer,
+    CreateAnswer,
+    /// Set the other side's answer on our connection.
+    ApplyAnswer(String),
+    AddCandidate(Candidate),
+    /// An input that did not fit, left alone; the call task logs it.
+    Ignore(Ignored),
+    /// The session is over: end the call task.
+    Stop,
+}
+
+/// Why an input was left alone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Ignored {
+    /// An offer reached the offerer, or an answer the answerer.
+    WrongRole,
+    /// An answer while no offer of ours waits for one: a duplicate, a stray, or one too early.
+    AnswerWithoutOffer,
+    /// The answer to an offer a later hello made stale: the connection is renewed instead.
+    StaleAnswer,
+    /// A candidate for a connection of the other side that ours does not know (yet).
+    CandidateWithoutConnection,
+    /// More candidates than a connection has, before its description was set.
+    TooManyCandidates,
+    /// A message after the session ended.
+    AfterBye,
+}
+
+impl fmt::Display for Ignored {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::WrongRole => "a signalling message that does not fit our role",
+            Self::AnswerWithoutOffer => "an answer while no offer waits for one",
+            Self::StaleAnswer => "the answer to an offer a later hello replaced",
+            Self::CandidateWithoutConnection => "an ICE candidate without a connection",
+            Self::TooManyCandidates => "ICE candidates beyond the limit",
+            Self::AfterBye => "a message after the session ended",
+        })
+    }
+}
+
+/// The offerer's side of the session (the kiosk).
+#[derive(Debug, Clone, PartialEq)]
+enum Offerer {
+    /// Our connection is built (the camera runs for the self-view); nobody to offer to yet.
+    /// `ready`: the connection has asked to negotiate.
+    Alone { ready: bool },
+    /// The doctor is there; the (new) connection is not ready to offer yet.
+    Preparing,
+    /// webrtcbin is making our offer.
+    Offering,
+    /// Our offer is out and waits for its answer; candidates that come first wait with it.
+    /// `renew_by`: a hello came after the offer went out, so this offer is stale.
+    Offered {
+        early: Vec<Candidate>,
+        renew_by: Option<Instant>,
+    },
+    /// The answer is set; ICE and DTLS take it from here.
+    Connected,
+}
+
+/// The answerer's side of the session (the doctor).
+#[derive(Debug, Clone, PartialEq)]
+enum Answerer {
+    /// No offer yet.
+    Listening,
+    /// A fresh connection takes the offer; candidates wait until it is set.
+    TakingOffer { early: Vec<Candidate> },
+    /// The offer is set: the answer is being made or is out, and candidates go straight in.
+    Answering,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum State {
+    Offerer(Offerer),
+    Answerer(Answerer),
+    /// `bye` was said or heard.
+    Over,
+}
+
+/// One side's signalling in one session.
+#[derive(Debug)]
+pub(crate) struct Signalling {
+    /// Our name in `hello`: the patient's on the kiosk, the doctor's on the doctor's side.
+    name: String,
+    state: State,
+}
+
+impl Signalling {
+    /// Joins the session: hello at once; the offerer also builds its connection, so the camera
+    /// shows in the waiting room and the offer can go out as soon as the doctor is there.
+    pub fn start(role: Role, name: String) -> (Self, Vec<Output>) {
+        let mut outputs = vec![Output::Send(Signal::Hello {
+            name: name.clone(),
+            reply: false,
+        })];
+        let state = match role {
+            Role::Offerer => {
+                outputs.push(Output::NewConnection);
+                State::Offerer(Offerer::Alone { ready: false })
+            }
+            Role::Answerer => State::Answerer(Answerer::Listening),
+        };
+        (Self { name, state }, outputs)
+    }
+
+    /// When [`Input::Tick`] next has something to do.
+    pub fn next_deadline(&self) -> Option<Instant> {
+        match &self.state {
+            State::Offerer(Offerer::Offered { renew_by, .. }) => *renew_by,
+            _ => None,
+        }
+    }
+
+    pub fn is_over(&self) -> bool {
+        self.state == State::Over
+    }
+
+    pub fn handle(&mut self, input: Input, now: Instant) -> Vec<Output> {
+        if self.is_over() {
+            return match input {
+                Input::Received(_) => vec![Output::Ignore(Ignored::AfterBye)],
+                _ => Vec::new(),
+            };
+        }
+        match input {
+            Input::Received(Signal::Bye { reason }) => {
+                self.state = State::Over;
+                vec![Output::Report(CallReport::RemoteBye(reason)), Output::Stop]
+            }
+            Input::Leave(bye) => {
+                self.state = State::Over;
+                let bye = bye.map(|reason| Output::Send(Signal::Bye { reason }));
+                bye.into_iter().chain([Output::Stop]).collect()
+            }
+            Input::Received(Signal::Hello { name, reply }) => self.hello(name, reply, now),
+            Input::Received(Signal::Ice { candidate, .. }) if candidate.is_empty() => {
+                // The other side finished gathering: webrtcbin needs no word of it.
+                Vec::new()
+            }
+            Input::Received(Signal::Ice { mline, candidate }) => {
+                self.remote_candidate(Candidate { mline, candidate })
+            }
+            Input::LocalCandidate(Candidate { mline, candidate }) => {
+                vec![Output::Send(Signal::Ice { mline, candidate })]
+            }
+            Input::GatheringDone => vec![Output::Send(Signal::Ice {
+                mline: 0,
+                candidate: String::new(),
+            })],
+            _ => match &mut self.state {
+                State::Offerer(offerer) => offerer.handle(input),
+                State::Answerer(answerer) => answerer.handle(input),
+                State::Over => Vec::new(),
+            },
+        }
+        .into_iter()
+        .chain(self.tick(now))
+        .collect()
+    }
+
+    /// Rule 1: answer every hello that is not a reply with exactly one reply; never answer a
+    /// reply. What a hello does beyond that depends on where the session stands.
+    fn hello(&mut self, name: String, reply: bool, now: Instant) -> Vec<Output> {
+        let mut outputs = Vec::new();
+        if !reply {
+            outputs.push(Output::Send(Signal::Hello {
+                name: self.name.clone(),
+                reply: true,
+            }));
+        }
+        let joined = Output::Report(CallReport::PeerJoined { name });
+        match &mut self.state {
+            State::Offerer(offerer) => {
+                let (next, report) = offerer.hello(reply, now);
+                if report {
+                    outputs.push(joined);
+                }
+                outputs.extend(next);
+            }
+            // A reply tells the doctor the kiosk is there only before the first offer; later
+            // ones answer hellos the kiosk saw from someone else (a reload, a second tab).
+            State::Answerer(answerer) if !reply || *answerer == Answerer::Listening => {
+                outputs.push(joined);
+            }
+            State::Answerer(_) | State::Over => {}
+        }
+        outputs
+    }
+
+    fn remote_candidate(&mut self, candidate: Candidate) -> Vec<Output> {
+        let early = match &mut self.state {
+            State::Offerer(Offerer::Connected) | State::Answerer(Answerer::Answering) => {
+                return vec![Output::AddCandidate(candidate)];
+            }
+            State::Offerer(Offerer::Offered { early, .. })
+            | State::Answerer(Answerer::TakingOffer { early }) => early,
+            _ => return vec![Output::Ignore(Ignored::CandidateWithoutConnection)],
+        };
+        if early.len() >= EARLY_CANDIDATES {
+            return vec![Output::Ignore(Ignored::TooManyCandidates)];
+        }
+        early.push(candidate);
+        Vec::new()
+    }
+
+    /// A stale offer whose answer did not come in time gives way to a fresh connection.
+    fn tick(&mut self, now: Instant) -> Vec<Output> {
+        match &self.state {
+            State::Offerer(Offerer::Offered {
+                renew_by: Some(by), ..
+            }) if now >= *by => {
+                self.state = State::Offerer(Offerer::Preparing);
+                vec![Output::NewConnection]
+            }
+            _ => Vec::new(),
+        }
+    }
+}
+
+impl Offerer {
+    /// A hello from the doctor. Returns the outputs beyond the reply, and whether it is news
+    /// worth reporting (a hello that joins an offer under way is not).
+    fn hello(&mut self, reply: bool, now: Instant) -> (Vec<Output>, bool) {
+        match self {
+            // Rule 2: offer once the doctor is there, on their hello or their reply to ours.
+            Self::Alone { ready: true } => {
+                *self = Self::Offering;
+                (vec![Output::CreateOffer], true)
+            }
+            Self::Alone { ready: false } => {
+                *self = Self::Preparing;
+                (Vec::new(), true)
+            }
+            // A reply to our hello while we already offer or are connected changes nothing.
+            _ if reply => (Vec::new(), false),
+            // The offer under way reaches this doctor too.
+            Self::Preparing | Self::Offering => (Vec::new(), false),
+            Self::Offered { renew_by, .. } => {
+                let news = renew_by.is_none();
+                renew_by.get_or_insert(now + ANSWER_WAIT);
+                (Vec::new(), news)
+            }
+            // Rule 3: the doctor reloaded. A fresh connection, and a fresh offer once it is ready.
+            Self::Connected => {
+                *self = Self::Preparing;
+                (vec![Output::NewConnection], true)
+            }
+        }
+    }
+
+    fn handle(&mut self, input: Input) -> Vec<Output> {
+        match (&mut *self, input) {
+            (Self::Alone { ready }, Input::NegotiationNeeded) => {
+                *ready = true;
+                Vec::new()
+            }
+            (Self::Preparing, Input::NegotiationNeeded) => {
+                *self = Self::Offering;
+                vec![Output::CreateOffer]
+            }
+            (Self::Offering, Input::OfferMade(sdp)) => {
+                *self = Self::Offered {
+                    early: Vec::new(),
+                    renew_by: None,
+                };
+                vec![Output::Send(Signal::Offer { sdp })]
+            }
+            (
+                Self::Offered {
+                    renew_by: Some(_), ..
+                },
+                Input::Received(Signal::Answer { .. }),
+            ) => {
+                *self = Self::Preparing;
+                vec![Output::Ignore(Ignored::StaleAnswer), Output::NewConnection]
+            }
+            (Self::Offered { early, .. }, Input::Received(Signal::Answer { sdp })) => {
+                let early = std::mem::take(early);
+                *self = Self::Connected;
+                std::iter::once(Output::ApplyAnswer(sdp))
+                    .chain(early.into_iter().map(Output::AddCandidate))
+                    .collect()
+            }
+            (_, Input::Received(Signal::Answer { .. })) => {
+                vec![Output::Ignore(Ignored::AnswerWithoutOffer)]
+            }
+            (_, Input::Received(Signal::Offer { .. })) => vec![Output::Ignore(Ignored::WrongRole)],
+            // webrtcbin may ask to negotiate again once connected, and descriptions of a
+            // replaced connection may still arrive: neither changes the session.
+            _ => Vec::new(),
+        }
+    }
+}
+
+impl Answerer {
+    fn handle(&mut self, input: Input) -> Vec<Output> {
+        match (&mut *self, input) {
+            // Rule 4: every offer gets a fresh connection of its own.
+            (_, Input::Received(Signal::Offer { sdp })) => {
+                *self = Self::TakingOffer { early: Vec::new() };
+                vec![Output::TakeOffer(sdp)]
+            }
+            (Self::TakingOffer { early }, Input::RemoteOfferSet) => {
+                let early = std::mem::take(early);
+                *self = Self::Answering;
+                std::iter::once(Output::CreateAnswer)
+                    .chain(early.into_iter().map(Output::AddCandidate))
+                    .collect()
+            }
+            (Self::Answering, Input::AnswerMade(sdp)) => {
+                vec![Output::Send(Signal::Answer { sdp })]
+            }
+            (_, Input::Received(Signal::Answer { .. })) => {
+                vec![Output::Ignore(Ignored::WrongRole)]
+            }
+            _ => Vec::new(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
