@@ -13,3 +13,6 @@ pub mod media;
 pub mod platform;
 pub mod ui;
 pub mod wire;
+
+#[cfg(test)]
+mod architecture;

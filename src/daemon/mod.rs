@@ -1,11 +1,28 @@
-//! kioskd's wiring: it owns the flow core, the appointment book and the current call, and is the
-//! only place where fleet messages, control requests, call reports and the clock meet. It turns
-//! each of them into a flow [`Event`], and each resulting [`Action`] into MQTT messages or call
-//! commands. The rules themselves live in [`crate::flow`]; nothing here decides a transition.
+//! kioskd's wiring. Each resource has one owner here, and the supervisor's main loop is where
+//! fleet messages, control requests, touches, call reports and the clock meet:
+//!
+//! - [`presence`]: the MQTT link, the broker's state, the state report and heartbeat, events;
+//! - [`calls`]: the running call, the calls being ended, what calls told about the devices;
+//! - [`touchscreen`]: the display, the screens' state, the call's quality level, the staff desk;
+//! - [`settings`]: the config file and the fleet's device config, and what they add up to;
+//! - [`checks`]: access codes and staff PINs checked off the main loop;
+//! - [`liveness`]: readiness and the watchdog towards systemd.
+//!
+//! The supervisor turns inputs into flow events and the flow's actions into calls on these parts.
+//! The rules themselves live in [`crate::flow`] and [`crate::call`]'s signalling; nothing here
+//! decides a transition.
 
 pub mod access;
+mod calls;
+mod checks;
+mod devices;
 mod gallery;
+mod liveness;
+mod presence;
+mod settings;
+mod staff;
 mod supervisor;
+mod touchscreen;
 
 use std::future::Future;
 
@@ -69,15 +86,13 @@ pub async fn run_from_file(
     path: &std::path::Path,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), DaemonError> {
-    let mut config = Config::load(path)?;
+    let config = Config::load(path)?;
     let identity = crate::fleet::identity::load(&config.state_dir)?.map(access::Provisioned::from);
-    if let Some(id) = &identity {
-        // The room named at enrolment; the fleet's device config may rename it later.
-        config.display_name = id.room.clone();
-    }
     let access = access::resolve(&config, identity.as_ref())?;
     if access.is_none() {
         tracing::warn!(bundle = %config.provisioning_bundle.display(), "not provisioned: waiting for the provisioning bundle");
     }
-    run(config, access, shutdown).await
+    // The room named at enrolment; the fleet's device config may rename it later.
+    let enrolled_room = identity.map(|id| id.room);
+    run(config, access, enrolled_room, shutdown).await
 }

@@ -38,7 +38,8 @@ pub enum ControlRequest {
         composed: bool,
     },
     /// Tests only, and only when kioskd runs with `PRAXISKIOSK_TEST_FAULTS=1`: makes one part
-    /// hang for real (`link`, `display` or `main`), so a test can see the watchdog pings stop.
+    /// hang for real (`link`, `display`, `call` or `main`), so a test can see the watchdog pings
+    /// stop.
     TestHang {
         part: String,
     },

@@ -1,19 +1,23 @@
-//! The control socket's requests: the same paths a touch takes, answered with the kiosk's
-//! status or a refusal in German and English.
+//! What people ask of the kiosk: touches on the screen, and the control socket's requests, which
+//! take the same paths. Typed codes and staff PINs are checked off the main loop (`checks`); the
+//! answer to whoever typed them goes out when the check is back.
 
 use std::time::Duration;
 
+use embedded_graphics::prelude::Point;
 use time::OffsetDateTime;
+use tokio::sync::oneshot;
 
 use super::{Supervisor, now};
-use crate::call::Reading;
-use crate::fleet::codes;
+use crate::daemon::checks::{Asker, Check, Checked, Found};
 use crate::flow::Event;
-use crate::wire::{ControlReply, ControlRequest, KioskState, Refusal};
+use crate::platform::control_socket::ControlCall;
+use crate::ui::state::Intent;
+use crate::wire::{ControlReply, ControlRequest, KioskState, Refusal, is_well_formed_code};
 
 impl Supervisor {
-    pub(super) async fn on_control(&mut self, request: ControlRequest) -> ControlReply {
-        if !self.is_provisioned()
+    pub(super) async fn on_control(&mut self, ControlCall { request, reply }: ControlCall) {
+        if !self.presence.is_provisioned()
             && matches!(
                 request,
                 ControlRequest::EnterCode { .. }
@@ -22,94 +26,167 @@ impl Supervisor {
                     | ControlRequest::Cancel
             )
         {
-            return ControlReply::refused(Refusal::NotProvisioned);
+            let _ = reply.send(ControlReply::refused(Refusal::NotProvisioned));
+            return;
         }
-        let refused = match request {
-            ControlRequest::Status => return self.status(),
+        let answer = match request {
+            ControlRequest::Status => self.control_status(),
             ControlRequest::Stats => {
-                let stats = match &self.call {
-                    Some(active) => Some(match active.handle.stats(now()) {
-                        Reading::Fresh(stats) | Reading::Stalled { last: stats, .. } => stats,
-                    }),
-                    None => {
-                        // A call that is still being ended has the latest numbers: wait for it.
-                        for leaving in std::mem::take(&mut self.leaving) {
-                            let _ = leaving.await;
-                        }
-                        self.last_stats
-                            .lock()
-                            .unwrap_or_else(|p| p.into_inner())
-                            .clone()
-                    }
-                };
-                return ControlReply {
-                    stats,
-                    ..self.status()
-                };
+                // A call that is still being ended has the latest numbers: wait for it.
+                if !self.calls.is_running() {
+                    self.calls.settle().await;
+                }
+                ControlReply {
+                    stats: self.calls.latest_stats(now()),
+                    ..self.control_status()
+                }
             }
-            ControlRequest::EnterCode { code } => self.enter_code(code).await,
-            ControlRequest::Accept { name } => self.step(Event::Accept(name)),
-            ControlRequest::HangUp => self.step(Event::HangUp),
-            ControlRequest::Cancel => self.step(Event::Cancel),
+            ControlRequest::EnterCode { code } => {
+                return self.enter_code(code, Asker::ControlSocket(reply));
+            }
+            ControlRequest::Accept { name } => self.answer_step(Event::Accept(name)),
+            ControlRequest::HangUp => self.answer_step(Event::HangUp),
+            ControlRequest::Cancel => self.answer_step(Event::Cancel),
             ControlRequest::Tap { x, y, hold_ms } => {
-                self.tap(x, y, Duration::from_millis(hold_ms)).await
+                let held = Duration::from_millis(hold_ms);
+                return self.on_touch(Point::new(x, y), held, Some(reply));
             }
-            ControlRequest::TestHang { part } => return self.test_hang(&part),
+            ControlRequest::TestHang { part } => self.test_hang(&part),
             ControlRequest::Screenshot { path, composed } => {
-                return match self.screenshot(&path, composed) {
-                    Ok(()) => self.status(),
+                match self.screen.screenshot(&path, composed) {
+                    Ok(()) => self.control_status(),
                     Err(why) => ControlReply::bad_request(&why),
-                };
+                }
             }
         };
+        let _ = reply.send(answer);
+    }
+
+    /// A touch at `point`, held for `held`. `reply` is the control socket's `tap`, answered now
+    /// or when the check the touch started is back.
+    pub(super) fn on_touch(
+        &mut self,
+        point: Point,
+        held: Duration,
+        reply: Option<oneshot::Sender<ControlReply>>,
+    ) {
+        let now = now();
+        let intent = self.screen.press_at(point, held, self.kiosk.flow(), now);
+        let refused = match intent {
+            None => None,
+            Some(Intent::EnterCode(code)) => return self.enter_code(code, Asker::Screen(reply)),
+            Some(Intent::StaffPin(pin)) => return self.check_staff_pin(pin, reply),
+            Some(Intent::ConfirmName(name)) => self.step(Event::NameConfirmed(Some(name))),
+            Some(Intent::Consent) => self.step(Event::ConsentGiven),
+            Some(Intent::Cancel) => self.step(Event::Cancel),
+            Some(Intent::HangUp) => self.step(Event::HangUp),
+            Some(Intent::Mute(muted)) => {
+                self.calls.set_muted(muted);
+                None
+            }
+            Some(Intent::CameraOff(off)) => {
+                self.calls.set_camera_off(off);
+                None
+            }
+            // The screen plays the speaker test itself.
+            Some(Intent::SpeakerTest) => None,
+        };
+        self.refresh_screen();
+        if let Some(reply) = reply {
+            let _ = reply.send(self.control_reply(refused));
+        }
+    }
+
+    /// A typed code: refused at once if it cannot be right now (format, lockout, another check
+    /// running), checked on its own thread otherwise. The lockout is asked first, so a locked
+    /// kiosk does no work for a guesser.
+    fn enter_code(&mut self, code: String, asker: Asker) {
+        let refusal = if !is_well_formed_code(&code) {
+            Refusal::InvalidCodeFormat
+        } else if let Err(refusal) = self.kiosk.code_entry_allowed(now()) {
+            refusal
+        } else {
+            let candidates = self.book.valid_at(OffsetDateTime::now_utc());
+            match self.checks.start(Check::Code { code, candidates }, asker) {
+                Ok(()) => return,
+                Err((_busy, asker)) => return self.code_refused(Refusal::Busy, asker),
+            }
+        };
+        self.code_refused(refusal, asker);
+    }
+
+    fn code_refused(&mut self, refusal: Refusal, asker: Asker) {
+        if let Asker::Screen(_) = asker {
+            self.screen.refused(refusal, now());
+            self.refresh_screen();
+        }
+        asker.answer(ControlReply::refused(refusal));
+    }
+
+    /// A staff PIN typed on the keypad, checked against the fleet's hash with its own lockout.
+    fn check_staff_pin(&mut self, pin: String, reply: Option<oneshot::Sender<ControlReply>>) {
+        let hash = self.settings.now().staff_pin_hash.clone();
+        if self.screen.staff_pin_allowed(hash.is_some(), now())
+            && let Some(hash) = hash
+        {
+            match self
+                .checks
+                .start(Check::StaffPin { pin, hash }, Asker::Screen(reply))
+            {
+                Ok(()) => return,
+                // Another check runs: the keypad starts again, as after any refusal.
+                Err((_busy, asker)) => {
+                    self.screen.staff_pin_checked(false, now());
+                    asker.answer(self.control_status());
+                }
+            }
+        } else if let Some(reply) = reply {
+            let _ = reply.send(self.control_status());
+        }
+        self.refresh_screen();
+    }
+
+    /// A check is back: the flow or the staff keypad takes its result, and whoever typed it
+    /// hears.
+    pub(super) fn on_checked(&mut self, Checked { found, asker }: Checked) {
+        self.checks.finished();
+        let now = now();
+        let refused = match found {
+            // A wipe while the code was being checked: nothing is left for it to open.
+            Found::Code(_) if !self.presence.is_provisioned() => Some(Refusal::NotProvisioned),
+            Found::Code(found) => {
+                // An appointment revoked while its code was being checked opens nothing.
+                let found = found.filter(|a| self.book.get(&a.id).is_some());
+                self.step(Event::CodeChecked(found))
+            }
+            Found::StaffPin(right) => {
+                self.screen.staff_pin_checked(right, now);
+                None
+            }
+        };
+        if let (Some(refusal), Asker::Screen(_)) = (refused, &asker) {
+            self.screen.refused(refusal, now);
+        }
+        self.refresh_screen();
+        asker.answer(self.control_reply(refused));
+    }
+
+    fn answer_step(&mut self, event: Event) -> ControlReply {
+        let refused = self.step(event);
+        self.control_reply(refused)
+    }
+
+    fn control_reply(&self, refused: Option<Refusal>) -> ControlReply {
         match refused {
             Some(refusal) => ControlReply::refused(refusal),
-            None => self.status(),
+            None => self.control_status(),
         }
     }
 
-    fn test_hang(&mut self, part: &str) -> ControlReply {
-        if !self.liveness.faults_allowed {
-            return ControlReply::refused(Refusal::BadRequest);
-        }
-        tracing::warn!(part, "test fault: making a part hang");
-        match part {
-            "link" => match &self.uplink {
-                Some(up) => up.link.hang_for_test(),
-                None => return ControlReply::bad_request("no link to hang"),
-            },
-            "display" => self.screen.display().hang_for_test(),
-            "call" => match &self.call {
-                Some(active) => active.handle.hang_for_test(),
-                None => return ControlReply::bad_request("no call to hang"),
-            },
-            // The main loop itself: blocks its thread for good, so nothing of the loop runs.
-            "main" => std::thread::sleep(Duration::MAX),
-            other => return ControlReply::bad_request(&format!("no part {other:?}")),
-        }
-        ControlReply::done()
-    }
-
-    pub(super) async fn enter_code(&mut self, code: String) -> Option<Refusal> {
-        if !crate::wire::is_well_formed_code(&code) {
-            return Some(Refusal::InvalidCodeFormat);
-        }
-        if let Err(refusal) = self.kiosk.code_entry_allowed(now()) {
-            return Some(refusal);
-        }
-        let candidates = self.book.valid_at(OffsetDateTime::now_utc());
-        // Argon2 takes tens of milliseconds per candidate on a Pi: keep it off the async threads.
-        let found = tokio::task::spawn_blocking(move || codes::find_match(&code, candidates))
-            .await
-            .ok()
-            .flatten();
-        self.step(Event::CodeChecked(found))
-    }
-
-    pub(super) fn status(&self) -> ControlReply {
+    fn control_status(&self) -> ControlReply {
         ControlReply {
             ok: true,
-            state: Some(if self.is_provisioned() {
+            state: Some(if self.presence.is_provisioned() {
                 self.kiosk.state()
             } else {
                 KioskState::NotProvisioned
@@ -117,6 +194,33 @@ impl Supervisor {
             session: self.kiosk.session().map(Into::into),
             detail: self.kiosk.detail(),
             ..ControlReply::default()
+        }
+    }
+
+    /// Tests only: makes a part hang for real, so a test sees the watchdog notice.
+    fn test_hang(&mut self, part: &str) -> ControlReply {
+        if !self.liveness.faults_allowed() {
+            return ControlReply::refused(Refusal::BadRequest);
+        }
+        tracing::warn!(part, "test fault: making a part hang");
+        let hung = match part {
+            "link" => self.presence.hang_link_for_test(),
+            "display" => {
+                self.screen.display().hang_for_test();
+                true
+            }
+            "call" => self.calls.hang_for_test(),
+            // The main loop itself: blocks its thread for good, so nothing of the loop runs.
+            "main" => {
+                std::thread::sleep(Duration::MAX);
+                true
+            }
+            other => return ControlReply::bad_request(&format!("no part {other:?}")),
+        };
+        if hung {
+            ControlReply::done()
+        } else {
+            ControlReply::bad_request(&format!("no {part} to hang"))
         }
     }
 }

@@ -1,38 +1,39 @@
-//! What arrives from the fleet: link events, and the messages on the kiosk's topics (config,
-//! appointments, commands, the sync marker, signalling), each turned into a store change, a
-//! flow event or a call message. Nothing here talks back to the broker but through the link.
+//! What comes from the fleet, and the kiosk's life with it: connecting with its identity,
+//! catching up after a reconnect, the messages on its topics (config, appointments, commands,
+//! signalling), the provisioning bundle while it has none, and the factory reset that leaves
+//! nothing of appointments, names, keys or logs behind.
 
 use std::collections::BTreeSet;
 
 use time::OffsetDateTime;
 
-use super::{DEVICE_CONFIG_FILE, Supervisor, SyncRound};
-use crate::fleet::{self, Inbound, LinkEvent};
+use super::{Supervisor, now};
+use crate::daemon::DaemonError;
+use crate::daemon::access::{self, FleetAccess, Provisioned};
+use crate::daemon::presence::{Heard, bundle_stamp};
+use crate::fleet::eventlog;
+use crate::fleet::identity;
+use crate::fleet::{Inbound, LinkEvent};
 use crate::flow::Event;
-use crate::platform::atomic_file::write_atomic;
-use crate::wire::{self, CommandKind};
+use crate::ui::state::Provisioning;
+use crate::ui::view::ProvisionNotice;
+use crate::wire::CommandKind;
 
 impl Supervisor {
-    pub(super) fn sweep(&mut self) {
-        match self.book.sweep(OffsetDateTime::now_utc()) {
-            Ok(gone) if !gone.is_empty() => {
-                tracing::info!(count = gone.len(), "expired appointments deleted")
-            }
-            Ok(_) => {}
-            Err(e) => tracing::error!(error = %e, "cannot delete expired appointments"),
-        }
-        if let Some(log) = self.events.as_mut()
-            && let Err(e) = log.prune_if_new_day(OffsetDateTime::now_utc())
-        {
-            tracing::error!(error = %e, "cannot prune the event log");
+    pub(super) async fn on_link(&mut self, event: LinkEvent) {
+        match self.presence.on_link(event) {
+            None => {}
+            // The link re-sends the retained state as it was; this one says "seen now".
+            Some(Heard::Connected) => self.presence.publish_state(self.status()),
+            Some(Heard::Synced(seen)) => self.reconcile(&seen),
+            Some(Heard::Inbound(inbound)) => self.on_inbound(inbound).await,
         }
     }
 
-    fn reconcile(&mut self, marker: &str) {
-        let Some(round) = self.sync.take_if(|round| round.marker == marker) else {
-            return;
-        };
-        match self.book.retain_only(&round.seen) {
+    /// After a reconnect, the broker's retained appointments are the truth: one revoked while
+    /// the kiosk was away is simply missing from `seen`.
+    fn reconcile(&mut self, seen: &BTreeSet<String>) {
+        match self.book.retain_only(seen) {
             Ok(gone) if !gone.is_empty() => {
                 tracing::info!(
                     count = gone.len(),
@@ -45,62 +46,19 @@ impl Supervisor {
         }
     }
 
-    pub(super) fn on_link(&mut self, event: LinkEvent) {
-        match event {
-            LinkEvent::Connected => {
-                self.broker_up = Some(true);
-                let Some(up) = &self.uplink else { return };
-                tracing::info!(broker = %up.access.endpoint.url, "connected to broker");
-                // The broker delivers in order: once our marker comes back, every retained
-                // appointment has arrived, and whatever we hold beyond them was revoked.
-                let marker = format!("{:016x}", rand::random::<u64>());
-                up.link
-                    .publish(&up.topics.sync(), marker.clone().into_bytes(), false);
-                self.sync = Some(SyncRound {
-                    marker,
-                    seen: BTreeSet::new(),
-                });
-                // The link re-sends the retained state as it was; this one says "seen now".
-                self.heartbeat();
-            }
-            LinkEvent::Disconnected { reason, retry_in } => {
-                if self.broker_up != Some(false) {
-                    tracing::warn!(%reason, "broker unreachable; retrying, and appointments already received still work");
-                }
-                self.broker_up = Some(false);
-                tracing::debug!(%reason, retry_in_ms = retry_in.as_millis() as u64, "broker unreachable, retrying");
-            }
-            LinkEvent::Message { topic, payload } => {
-                let Some(up) = &self.uplink else { return };
-                match fleet::parse_inbound(&up.topics, &topic, &payload) {
-                    Ok(Some(inbound)) => self.on_inbound(inbound),
-                    Ok(None) => {}
-                    Err(e) => tracing::warn!(%topic, reason = %e, "message dropped"),
-                }
-            }
-        }
-    }
-
-    fn on_inbound(&mut self, inbound: Inbound) {
-        let now = OffsetDateTime::now_utc();
+    async fn on_inbound(&mut self, inbound: Inbound) {
         match inbound {
             Inbound::Config(device_config) => {
-                let path = self.config.state_dir.join(DEVICE_CONFIG_FILE);
-                if let Err(e) = write_atomic(&path, &wire::encode(&device_config)) {
+                tracing::info!("device config received");
+                if let Err(e) = self.settings.apply_device_config(device_config) {
                     tracing::error!(error = %e, "cannot store device config");
                 }
-                tracing::info!("device config received");
-                self.device_config = Some(device_config);
-                self.apply_locale();
+                self.screen.set_default_locale(self.settings.now().locale);
                 self.refresh_screen();
             }
-            Inbound::Synced(marker) => self.reconcile(&marker),
             Inbound::Appointment(appointment) => {
                 let id = appointment.id.clone();
-                if let Some(round) = &mut self.sync {
-                    round.seen.insert(id.clone());
-                }
-                match self.book.put(appointment, now) {
+                match self.book.put(appointment, OffsetDateTime::now_utc()) {
                     Ok(true) => tracing::info!(appointment = %id, "appointment stored"),
                     Ok(false) => tracing::info!(appointment = %id, "expired appointment ignored"),
                     Err(e) => {
@@ -121,18 +79,114 @@ impl Supervisor {
             Inbound::Command(CommandKind::EndCall) => {
                 self.step(Event::EndCallCommand);
             }
-            Inbound::Command(CommandKind::Refresh) => {
-                self.publish_state(self.kiosk.state(), self.kiosk.detail())
-            }
+            Inbound::Command(CommandKind::Refresh) => self.presence.publish_state(self.status()),
             Inbound::Command(CommandKind::Identify) => self.identify(),
-            Inbound::Command(CommandKind::Wipe) => {
-                tracing::warn!("factory reset ordered by the fleet");
-                self.wipe_requested = true;
-            }
-            Inbound::Signal { session, signal } => match &self.call {
-                Some(active) if active.session == session => active.handle.deliver(signal),
-                _ => tracing::debug!(%session, "signalling for a session we are not in ignored"),
-            },
+            Inbound::Command(CommandKind::Wipe) => self.factory_reset().await,
+            // The presence keeps the sync round; it never hands the marker on.
+            Inbound::Synced(_) => {}
+            Inbound::Signal { session, signal } => self.calls.deliver(&session, signal),
         }
+    }
+
+    /// Starts the link to the fleet with `access`.
+    pub(super) fn connect(&mut self, access: FleetAccess) -> Result<(), DaemonError> {
+        let config = self.settings.config();
+        self.presence
+            .connect(access, &config.topic_root, &config.state_dir)?;
+        tracing::info!(appointments = self.book.len(), "appointments on hand");
+        self.screen.set_provisioning(Provisioning::Provisioned);
+        self.presence.publish_state(self.status());
+        Ok(())
+    }
+
+    pub(super) fn not_provisioned(&mut self, notice: Option<ProvisionNotice>) {
+        self.screen
+            .set_provisioning(Provisioning::Missing { notice });
+        self.refresh_screen();
+    }
+
+    /// Imports the provisioning bundle if one is there and connects with it.
+    pub(super) fn look_for_bundle(&mut self) -> Result<(), DaemonError> {
+        let config = self.settings.config();
+        let path = config.provisioning_bundle.clone();
+        let Some(stamp) = self.presence.bundle_to_try(&path) else {
+            return Ok(());
+        };
+        let imported = identity::import_bundle(&path, &config.state_dir)
+            .map_err(|e| e.to_string())
+            .and_then(|id| {
+                let provisioned = Provisioned::from(id);
+                match access::resolve(config, Some(&provisioned)) {
+                    Ok(Some(access)) => Ok((access, provisioned.room)),
+                    Ok(None) => Err("the bundle gave no way to the fleet".into()),
+                    Err(e) => Err(e.to_string()),
+                }
+            });
+        match imported {
+            Ok((access, room)) => {
+                tracing::info!(device = %access.device, "provisioned from the bundle");
+                self.settings.enrolled(room);
+                self.connect(access)?;
+                self.refresh_screen();
+            }
+            Err(why) => {
+                tracing::error!(bundle = %path.display(), reason = %why, "provisioning bundle refused");
+                // Whatever was imported is no use without a connection: start clean next time.
+                if let Err(e) = identity::wipe_identity(&self.settings.config().state_dir) {
+                    tracing::error!(error = %e, "cannot remove the refused identity");
+                }
+                self.presence.refuse_bundle(stamp);
+                self.not_provisioned(Some(ProvisionNotice::BundleRefused));
+            }
+        }
+        Ok(())
+    }
+
+    /// The fleet wants to find this kiosk: its room and id on the screen (when nobody is being
+    /// served) and a tone.
+    fn identify(&mut self) {
+        let Some(device) = self.presence.device().map(String::from) else {
+            return;
+        };
+        let room = self.settings.now().room.clone();
+        self.screen
+            .identify(room, device, self.calls.is_running(), now());
+        self.refresh_screen();
+    }
+
+    /// The factory reset: ends any call, tells the fleet, disconnects cleanly, deletes
+    /// appointments, the event log, the device config and the identity, and shows "not
+    /// provisioned". The kiosk then waits for a new bundle.
+    async fn factory_reset(&mut self) {
+        tracing::warn!("factory reset ordered by the fleet");
+        self.step(Event::EndCallCommand);
+        self.step(Event::Cancel);
+        self.wait_for_calls().await;
+        self.presence.withdraw().await;
+        let state_dir = self.settings.config().state_dir.clone();
+        let results = [
+            self.book
+                .retain_only(&BTreeSet::new())
+                .map(drop)
+                .map_err(|e| e.to_string()),
+            eventlog::wipe(&state_dir).map_err(|e| e.to_string()),
+            identity::wipe_identity(&state_dir).map_err(|e| e.to_string()),
+            self.settings
+                .forget_fleet()
+                .map_err(|e| format!("device config: {e}")),
+        ];
+        for error in results.into_iter().filter_map(Result::err) {
+            tracing::error!(reason = %error, "factory reset incomplete");
+        }
+        // A bundle that could not be deleted at import (a read-only boot partition) holds the
+        // identity just wiped: it must not bring it straight back.
+        let bundle = &self.settings.config().provisioning_bundle;
+        if let Some(stamp) = bundle_stamp(bundle) {
+            tracing::warn!(bundle = %bundle.display(), "the old provisioning bundle is still there and is not imported again; remove it");
+            self.presence.refuse_bundle(stamp);
+        }
+        tracing::warn!("factory reset done; not provisioned");
+        self.screen.set_default_locale(self.settings.now().locale);
+        self.not_provisioned(None);
     }
 }

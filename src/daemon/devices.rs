@@ -1,56 +1,8 @@
-//! The state report as the fleet sees it: besides the flow's state, that the kiosk is alive (a
-//! heartbeat), what it knows of its camera and microphone, and its last call. The bookkeeping
-//! ([`DeviceWatch`], [`last_call`]) is pure; only `send_state` publishes.
+//! What the kiosk knows of its camera and microphone, learnt from its calls. Pure bookkeeping:
+//! the call slot feeds it, the state report reads it.
 
-use std::time::Duration;
-
-use time::OffsetDateTime;
-
-use super::{Supervisor, VERSION, now};
 use crate::flow::Failure;
-use crate::ui::view::Quality;
-use crate::wire::{
-    self, CallStats, DeviceHealth, Health, KioskState, LastCall, ProblemCode, StateReport, V1,
-};
-
-/// How often the state is published again without a change, so the fleet sees the kiosk is alive
-/// (`at`) even when nothing happens for hours.
-pub(super) const HEARTBEAT: Duration = Duration::from_secs(60);
-
-impl Supervisor {
-    /// The same state again, with fresh `at`, uptime and health. Only while connected: queued
-    /// heartbeats would crowd events out of the link's bounded queue, and the reconnect sends one.
-    pub(super) fn heartbeat(&self) {
-        if self.broker_up == Some(true) {
-            self.send_state(self.kiosk.state(), self.kiosk.detail());
-        }
-    }
-
-    /// Publishes the state report, retained (and again after every reconnect).
-    pub(super) fn send_state(&self, state: KioskState, detail: Option<ProblemCode>) {
-        let report = StateReport {
-            v: V1,
-            state,
-            since: Some(self.state_since),
-            version: Some(VERSION.into()),
-            detail,
-            uptime_s: Some(now().duration_since(self.started).as_secs()),
-            health: Some(
-                self.devices
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .health(),
-            ),
-            last_call: self.last_call.clone(),
-            at: Some(OffsetDateTime::now_utc()),
-            slot: self.slot.clone(),
-        };
-        if let Some(up) = &self.uplink {
-            up.link
-                .publish_sticky(&up.topics.state(), wire::encode(&report));
-        }
-    }
-}
+use crate::wire::{CallStats, DeviceHealth, Health};
 
 /// What the kiosk knows of its camera and microphone.
 ///
@@ -127,16 +79,6 @@ impl DeviceWatch {
     }
 }
 
-/// The last call, as the fleet sees it: how long, and the quality level the call screen showed
-/// when it ended.
-pub(super) fn last_call(duration_s: u64, quality: Quality, ended_at: OffsetDateTime) -> LastCall {
-    LastCall {
-        duration_s,
-        quality: Some(quality.level()),
-        ended_at,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -181,16 +123,6 @@ mod tests {
             watch.health().microphone,
             DeviceHealth::Failed,
             "the stats of an earlier call arriving late change nothing"
-        );
-    }
-
-    #[test]
-    fn the_last_call_names_the_quality_shown() {
-        let at = time::macros::datetime!(2026-11-28 10:05:40 UTC);
-        let call = last_call(412, Quality::Fair, at);
-        assert_eq!(
-            (call.duration_s, call.quality, call.ended_at),
-            (412, Some(wire::QualityLevel::Fair), at)
         );
     }
 }

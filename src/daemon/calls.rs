@@ -1,0 +1,227 @@
+//! The call slot: the one call that runs (or none), the calls being ended, and what calls told
+//! about the camera and microphone. It alone starts and ends call tasks.
+//!
+//! Every call gets a join id. Its reports reach the main loop tagged with that id, and so does
+//! its end: the task that ends a call returns `(id, final statistics)`, so a call that finishes
+//! late can never be taken for the next one.
+
+use std::time::Instant;
+
+use tokio::sync::mpsc;
+use tokio::task::JoinSet;
+
+use super::devices::DeviceWatch;
+use crate::call::{self, CallHandle, CallReport, CallSpec, IceSpec, Reading, Role, SignalOut};
+use crate::flow::Failure;
+use crate::media::MediaSpec;
+use crate::wire::{CallStats, Health, Signal};
+
+/// A call's report, tagged with its join id.
+pub(super) type Tagged = (u64, CallReport);
+
+struct ActiveCall {
+    id: u64,
+    session: String,
+    handle: CallHandle,
+}
+
+pub(super) struct CallSlot {
+    /// What calls send, and where their pictures go.
+    media: MediaSpec,
+    jitter_latency_ms: u32,
+    active: Option<ActiveCall>,
+    /// Calls being ended; each ends with its join id and final statistics.
+    leaving: JoinSet<(u64, CallStats)>,
+    reports: mpsc::Sender<Tagged>,
+    joins: u64,
+    /// The final statistics of the last call that ended.
+    last_stats: Option<CallStats>,
+    devices: DeviceWatch,
+}
+
+impl std::fmt::Debug for CallSlot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CallSlot")
+            .field("active", &self.active.as_ref().map(|a| a.id))
+            .field("leaving", &self.leaving.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl CallSlot {
+    pub fn new(media: MediaSpec, jitter_latency_ms: u32, reports: mpsc::Sender<Tagged>) -> Self {
+        Self {
+            media,
+            jitter_latency_ms,
+            active: None,
+            leaving: JoinSet::new(),
+            reports,
+            joins: 0,
+            last_stats: None,
+            devices: DeviceWatch::default(),
+        }
+    }
+
+    pub fn is_running(&self) -> bool {
+        self.active.is_some()
+    }
+
+    /// Starts the call of `session` as the offerer; its signalling goes out through `out`.
+    pub fn join(
+        &mut self,
+        session: String,
+        patient_name: String,
+        ice: IceSpec,
+        out: impl SignalOut,
+    ) {
+        if let Some(left) = self.leave() {
+            tracing::warn!(session = %left, "a call was still running; ended");
+        }
+        let spec = CallSpec {
+            role: Role::Offerer,
+            hello_name: patient_name,
+            media: self.media.clone(),
+            ice,
+            jitter_latency_ms: self.jitter_latency_ms,
+        };
+        let (tx, mut rx) = mpsc::channel(16);
+        let handle = call::start(spec, Box::new(out), tx);
+        self.joins += 1;
+        let (tagged, id) = (self.reports.clone(), self.joins);
+        tokio::spawn(async move {
+            while let Some(report) = rx.recv().await {
+                if tagged.send((id, report)).await.is_err() {
+                    return;
+                }
+            }
+            // The call task ended. If nobody asked it to (a panic), the flow must hear of it;
+            // after a normal end this report no longer matches the active call.
+            let _ = tagged
+                .send((
+                    id,
+                    CallReport::Failed {
+                        failure: Failure::Connection,
+                        why: "call task ended".into(),
+                    },
+                ))
+                .await;
+        });
+        tracing::info!(%session, "joined call session");
+        self.active = Some(ActiveCall {
+            id,
+            session,
+            handle,
+        });
+    }
+
+    /// Ends the running call in the background (its `bye`, if any, is the caller's to send, so
+    /// it goes out before the state the same step publishes). Returns the session it was in.
+    pub fn leave(&mut self) -> Option<String> {
+        let ActiveCall {
+            id,
+            session,
+            handle,
+        } = self.active.take()?;
+        let left = session.clone();
+        self.leaving.spawn(async move {
+            let stats = handle.finish(None).await;
+            tracing::info!(
+                %session,
+                video_frames_received = stats.video_frames_received,
+                audio_buffers_received = stats.audio_buffers_received,
+                "left call session"
+            );
+            (id, stats)
+        });
+        Some(left)
+    }
+
+    /// The session of the running call, if `id` is it: reports of calls already ended are
+    /// stale.
+    pub fn session_of(&self, id: u64) -> Option<&str> {
+        self.active
+            .as_ref()
+            .filter(|active| active.id == id)
+            .map(|active| active.session.as_str())
+    }
+
+    /// Hands a signalling message of `session` to its call; anything for another session is
+    /// left alone.
+    pub fn deliver(&self, session: &str, signal: Signal) {
+        match &self.active {
+            Some(active) if active.session == session => active.handle.deliver(signal),
+            _ => tracing::debug!(%session, "signalling for a session we are not in ignored"),
+        }
+    }
+
+    /// Call `id` failed; a device failure says something about the device.
+    pub fn failed(&mut self, id: u64, failure: Failure) {
+        self.devices.failed(id, failure);
+    }
+
+    /// The next call that has ended, with its final statistics; `None` at once when no call is
+    /// being ended.
+    pub async fn next_ended(&mut self) -> Option<(u64, CallStats)> {
+        loop {
+            match self.leaving.join_next().await? {
+                Ok(ended) => return Some(ended),
+                Err(e) => tracing::error!(error = %e, "ending a call failed"),
+            }
+        }
+    }
+
+    /// Takes in what a call that ended left: its statistics, and what they say of the devices.
+    pub fn ended(&mut self, (id, stats): (u64, CallStats)) {
+        self.devices.ended(id, &stats);
+        self.last_stats = Some(stats);
+    }
+
+    /// Waits until every call being ended has ended.
+    pub async fn settle(&mut self) {
+        while let Some(ended) = self.next_ended().await {
+            self.ended(ended);
+        }
+    }
+
+    /// The running call's statistics, if a call runs.
+    pub fn reading(&self, now: Instant) -> Option<Reading> {
+        self.active.as_ref().map(|active| active.handle.stats(now))
+    }
+
+    /// The running call's statistics, or else the last call's.
+    pub fn latest_stats(&self, now: Instant) -> Option<CallStats> {
+        match self.reading(now) {
+            Some(Reading::Fresh(stats) | Reading::Stalled { last: stats, .. }) => Some(stats),
+            None => self.last_stats.clone(),
+        }
+    }
+
+    /// Whether the running call has stopped answering.
+    pub fn stalled(&self, now: Instant) -> bool {
+        matches!(self.reading(now), Some(Reading::Stalled { .. }))
+    }
+
+    pub fn health(&self) -> Health {
+        self.devices.health()
+    }
+
+    pub fn set_muted(&self, muted: bool) {
+        if let Some(active) = &self.active {
+            active.handle.set_muted(muted);
+        }
+    }
+
+    pub fn set_camera_off(&self, off: bool) {
+        if let Some(active) = &self.active {
+            active.handle.set_camera_off(off);
+        }
+    }
+
+    /// Tests only: makes the running call hang. `false` when there is none.
+    pub fn hang_for_test(&self) -> bool {
+        self.active
+            .as_ref()
+            .map(|active| active.handle.hang_for_test())
+            .is_some()
+    }
+}

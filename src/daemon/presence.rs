@@ -1,0 +1,439 @@
+//! The kiosk towards its fleet: the MQTT link while it is provisioned, whether the broker is
+//! reachable, catching up on revocations after each connect, the state report and its
+//! heartbeat, and the events it reports (published, and kept in its own event log).
+//!
+//! It owns the link and everything published on it: nobody else talks to the broker. It decides
+//! nothing about the consultation; what it hears goes back to the supervisor as [`Heard`].
+
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use time::OffsetDateTime;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+use super::DaemonError;
+use super::access::FleetAccess;
+use crate::fleet::eventlog::EventLog;
+use crate::fleet::{self, Inbound, Link, LinkEvent, LinkOptions, SessionPublisher, Side, Topics};
+use crate::ui::view::Quality;
+use crate::wire::{
+    self, ByeReason, EventKind, EventReport, Health, KioskState, LastCall, ProblemCode, Signal,
+    StateReport, V1,
+};
+
+const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// What the state report says besides the time: the flow's state and the devices' health.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Status {
+    pub state: KioskState,
+    pub detail: Option<ProblemCode>,
+    pub health: Health,
+}
+
+/// What the link brought that the supervisor acts on.
+#[derive(Debug)]
+pub(super) enum Heard {
+    /// (Re)connected: the state goes out again, since the last will may have replaced it.
+    Connected,
+    /// A message on one of the kiosk's topics.
+    Inbound(Inbound),
+    /// After a reconnect, every retained appointment has arrived: these are all there are.
+    Synced(BTreeSet<String>),
+}
+
+/// A provisioning bundle by its size and modification time: one that was refused is not tried
+/// again until it changes.
+pub(super) type BundleStamp = (u64, std::time::SystemTime);
+
+/// Whether the kiosk belongs to a fleet yet.
+#[derive(Debug)]
+enum Membership {
+    /// No identity: the kiosk talks to nobody and waits for a provisioning bundle.
+    Unprovisioned { refused_bundle: Option<BundleStamp> },
+    /// Boxed: the link's state is large, and there is one of it.
+    Provisioned(Box<Uplink>),
+}
+
+/// Whether the broker answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Broker {
+    /// No connection attempt has had an outcome yet.
+    Connecting,
+    Reachable,
+    Unreachable,
+}
+
+/// After each connect: the marker the kiosk sent itself, and the appointments seen before it
+/// came back.
+#[derive(Debug)]
+struct SyncRound {
+    marker: String,
+    seen: BTreeSet<String>,
+}
+
+#[derive(Debug)]
+struct Uplink {
+    access: FleetAccess,
+    topics: Topics,
+    link: Link,
+    task: JoinHandle<()>,
+    events: mpsc::Receiver<LinkEvent>,
+    broker: Broker,
+    sync: Option<SyncRound>,
+    /// kioskd's own record of its events; `None` if it could not be opened.
+    log: Option<EventLog>,
+}
+
+/// What every state report carries besides the status.
+#[derive(Debug)]
+struct Basis {
+    /// When the flow entered its state.
+    since: OffsetDateTime,
+    /// When kioskd started, for `uptime_s`.
+    started: Instant,
+    /// The A/B slot booted (RAUC).
+    slot: Option<String>,
+    last_call: Option<LastCall>,
+}
+
+#[derive(Debug)]
+pub(super) struct Presence {
+    membership: Membership,
+    basis: Basis,
+}
+
+/// How often the state is published again without a change, so the fleet sees the kiosk is alive
+/// (`at`) even when nothing happens for hours.
+pub(super) const HEARTBEAT: Duration = Duration::from_secs(60);
+
+impl Presence {
+    pub fn new(started: Instant, slot: Option<String>) -> Self {
+        Self {
+            membership: Membership::Unprovisioned {
+                refused_bundle: None,
+            },
+            basis: Basis {
+                since: OffsetDateTime::now_utc(),
+                started,
+                slot,
+                last_call: None,
+            },
+        }
+    }
+
+    /// Starts the link to the fleet with `access`. The event log in `state_dir` opens with it.
+    pub fn connect(
+        &mut self,
+        access: FleetAccess,
+        topic_root: &str,
+        state_dir: &Path,
+    ) -> Result<(), DaemonError> {
+        let topics = Topics::new(topic_root, &access.device)?;
+        tracing::info!(device = %access.device, broker = %access.endpoint.url, "connecting to the fleet");
+        let (link, events, task) = fleet::link::spawn(LinkOptions {
+            client_id: format!("kiosk-{}", access.device),
+            endpoint: access.endpoint.clone(),
+            last_will: Some((topics.state(), wire::encode(&StateReport::offline()))),
+            // Also the longest a healthy link task waits between turns (see `liveness`).
+            keep_alive: Duration::from_secs(10),
+        })
+        .map_err(DaemonError::Tls)?;
+        for filter in [
+            topics.config(),
+            topics.appointments(),
+            topics.commands(),
+            topics.sync(),
+        ] {
+            link.subscribe(&filter);
+        }
+        // A kiosk whose local record is broken still serves patients, and the fleet still gets
+        // every event: so this is an error to fix, not a reason to stop.
+        let log = EventLog::open(state_dir, OffsetDateTime::now_utc())
+            .inspect_err(
+                |e| tracing::error!(error = %e, "event log unavailable; events are only published"),
+            )
+            .ok();
+        self.membership = Membership::Provisioned(Box::new(Uplink {
+            access,
+            topics,
+            link,
+            task,
+            events,
+            broker: Broker::Connecting,
+            sync: None,
+            log,
+        }));
+        Ok(())
+    }
+
+    fn uplink(&self) -> Option<&Uplink> {
+        match &self.membership {
+            Membership::Provisioned(up) => Some(up),
+            Membership::Unprovisioned { .. } => None,
+        }
+    }
+
+    pub fn is_provisioned(&self) -> bool {
+        self.uplink().is_some()
+    }
+
+    pub fn device(&self) -> Option<&str> {
+        self.uplink().map(|up| up.access.device.as_str())
+    }
+
+    pub fn broker_online(&self) -> bool {
+        self.uplink()
+            .is_some_and(|up| up.broker == Broker::Reachable)
+    }
+
+    /// Whether the kiosk may say it is ready as far as the fleet goes: it is not provisioned
+    /// (its screen says so), its broker answers, or `grace` passed since the start.
+    pub fn settled(&self, grace: Duration) -> bool {
+        match self.uplink() {
+            None => true,
+            Some(up) => up.broker == Broker::Reachable || self.basis.started.elapsed() >= grace,
+        }
+    }
+
+    /// Where the kiosk stands with its fleet, for the status line.
+    pub fn describe(&self, bundle: &Path, appointments: usize) -> String {
+        let Some(up) = self.uplink() else {
+            return format!("not provisioned: waiting for {}", bundle.display());
+        };
+        let url = &up.access.endpoint.url;
+        let broker = match up.broker {
+            Broker::Reachable => format!("connected to {url}"),
+            Broker::Unreachable => format!("broker {url} unreachable, serving stored appointments"),
+            Broker::Connecting => format!("connecting to {url}"),
+        };
+        format!(
+            "{broker}, {appointments} appointment(s), device {}",
+            up.access.device
+        )
+    }
+
+    /// The link's next event; never, while the kiosk is not provisioned.
+    pub async fn next_event(&mut self) -> Option<LinkEvent> {
+        match &mut self.membership {
+            Membership::Provisioned(up) => up.events.recv().await,
+            Membership::Unprovisioned { .. } => std::future::pending().await,
+        }
+    }
+
+    pub fn on_link(&mut self, event: LinkEvent) -> Option<Heard> {
+        let Membership::Provisioned(up) = &mut self.membership else {
+            return None;
+        };
+        match event {
+            LinkEvent::Connected => {
+                up.broker = Broker::Reachable;
+                tracing::info!(broker = %up.access.endpoint.url, "connected to broker");
+                // The broker delivers in order: once our marker comes back, every retained
+                // appointment has arrived, and whatever we hold beyond them was revoked.
+                let marker = format!("{:016x}", rand::random::<u64>());
+                up.link
+                    .publish(&up.topics.sync(), marker.clone().into_bytes(), false);
+                up.sync = Some(SyncRound {
+                    marker,
+                    seen: BTreeSet::new(),
+                });
+                Some(Heard::Connected)
+            }
+            LinkEvent::Disconnected { reason, retry_in } => {
+                if up.broker != Broker::Unreachable {
+                    tracing::warn!(%reason, "broker unreachable; retrying, and appointments already received still work");
+                }
+                up.broker = Broker::Unreachable;
+                tracing::debug!(%reason, retry_in_ms = retry_in.as_millis() as u64, "broker unreachable, retrying");
+                None
+            }
+            LinkEvent::Message { topic, payload } => {
+                match fleet::parse_inbound(&up.topics, &topic, &payload) {
+                    Ok(Some(Inbound::Synced(marker))) => up
+                        .sync
+                        .take_if(|round| round.marker == marker)
+                        .map(|round| Heard::Synced(round.seen)),
+                    Ok(Some(inbound)) => {
+                        if let (Inbound::Appointment(a), Some(round)) = (&inbound, &mut up.sync) {
+                            round.seen.insert(a.id.clone());
+                        }
+                        Some(Heard::Inbound(inbound))
+                    }
+                    Ok(None) => None,
+                    Err(e) => {
+                        tracing::warn!(%topic, reason = %e, "message dropped");
+                        None
+                    }
+                }
+            }
+        }
+    }
+
+    /// The flow entered a new state: published at once (retained, and again after every
+    /// reconnect). One event can pass through several states (`accept` goes through consent
+    /// to waiting): each is published as it was.
+    pub fn state_changed(&mut self, status: Status) {
+        tracing::info!(state = status.state.as_str(), detail = ?status.detail, "state");
+        self.basis.since = OffsetDateTime::now_utc();
+        self.publish_state(status);
+    }
+
+    /// Publishes the state report, retained: after a reconnect, on the fleet's `refresh`.
+    pub fn publish_state(&self, status: Status) {
+        let Some(up) = self.uplink() else { return };
+        let basis = &self.basis;
+        let report = StateReport {
+            v: V1,
+            state: status.state,
+            since: Some(basis.since),
+            version: Some(VERSION.into()),
+            detail: status.detail,
+            uptime_s: Some(basis.started.elapsed().as_secs()),
+            health: Some(status.health),
+            last_call: basis.last_call.clone(),
+            at: Some(OffsetDateTime::now_utc()),
+            slot: basis.slot.clone(),
+        };
+        up.link
+            .publish_sticky(&up.topics.state(), wire::encode(&report));
+    }
+
+    /// The same state again, with fresh `at`, uptime and health. Only while connected: queued
+    /// heartbeats would crowd events out of the link's bounded queue, and the reconnect sends one.
+    pub fn heartbeat(&self, status: Status) {
+        if self.broker_online() {
+            self.publish_state(status);
+        }
+    }
+
+    /// Reports an event to the fleet and records it locally. A call that ended becomes the
+    /// state report's `last_call`, with the quality its screen showed at the end.
+    pub fn report(&mut self, event: EventKind, quality_shown: Quality) {
+        let report = EventReport::new(OffsetDateTime::now_utc(), event);
+        if let EventKind::CallEnded { duration_s, .. } = report.event {
+            self.basis.last_call = Some(LastCall {
+                duration_s,
+                quality: Some(quality_shown.level()),
+                ended_at: report.ts,
+            });
+        }
+        self.send_event(&report);
+    }
+
+    fn send_event(&mut self, report: &EventReport) {
+        let Membership::Provisioned(up) = &mut self.membership else {
+            return;
+        };
+        if let Some(log) = up.log.as_mut()
+            && let Err(e) = log.record(report)
+        {
+            tracing::error!(error = %e, "event not recorded locally");
+        }
+        up.link
+            .publish(&up.topics.events(), wire::encode(report), false);
+    }
+
+    /// Once a day, the event log forgets what is older than its retention.
+    pub fn prune_event_log(&mut self) {
+        if let Membership::Provisioned(up) = &mut self.membership
+            && let Some(log) = up.log.as_mut()
+            && let Err(e) = log.prune_if_new_day(OffsetDateTime::now_utc())
+        {
+            tracing::error!(error = %e, "cannot prune the event log");
+        }
+    }
+
+    /// Listens to the doctor's side of `session`; the call sends its own side through the
+    /// returned publisher. `None` without a fleet (no code can lead here then).
+    pub fn join_session(&self, session: &str) -> Option<SessionPublisher> {
+        let up = self.uplink()?;
+        up.link.subscribe(&up.topics.session(session, Side::Doctor));
+        Some(SessionPublisher::new(
+            up.link.clone(),
+            &up.topics,
+            session,
+            Side::Kiosk,
+        ))
+    }
+
+    /// Stops listening to `session`, saying `bye` first if there is a reason to.
+    pub fn leave_session(&self, session: &str, bye: Option<ByeReason>) {
+        let Some(up) = self.uplink() else { return };
+        up.link
+            .unsubscribe(&up.topics.session(session, Side::Doctor));
+        if let Some(reason) = bye {
+            let out = SessionPublisher::new(up.link.clone(), &up.topics, session, Side::Kiosk);
+            crate::call::SignalOut::send(&out, Signal::Bye { reason });
+        }
+    }
+
+    /// How long the link task has not turned, while there is one.
+    pub fn link_silent_for(&self) -> Option<Duration> {
+        self.uplink().map(|up| up.link.silent_for())
+    }
+
+    /// Tests only: makes the link task hang. `false` without a link.
+    pub fn hang_link_for_test(&self) -> bool {
+        self.uplink().map(|up| up.link.hang_for_test()).is_some()
+    }
+
+    /// Publishes a last state (retained, replacing the sticky one) and disconnects cleanly, so
+    /// the broker does not send the last will. The kiosk is then without a fleet.
+    pub async fn close(&mut self, last: &StateReport) {
+        let membership = std::mem::replace(
+            &mut self.membership,
+            Membership::Unprovisioned {
+                refused_bundle: None,
+            },
+        );
+        let Membership::Provisioned(up) = membership else {
+            return;
+        };
+        up.link
+            .publish_sticky(&up.topics.state(), wire::encode(last));
+        up.link.close();
+        if tokio::time::timeout(Duration::from_secs(3), up.task)
+            .await
+            .is_err()
+        {
+            tracing::warn!("broker unreachable at shutdown; the last will reports offline");
+        }
+    }
+
+    /// The factory reset's goodbye: tells the fleet, leaves it cleanly (state `not_provisioned`,
+    /// no last will), and forgets the last call.
+    pub async fn withdraw(&mut self) {
+        self.send_event(&EventReport::new(
+            OffsetDateTime::now_utc(),
+            EventKind::FactoryReset,
+        ));
+        let mut last = StateReport::offline();
+        last.state = KioskState::NotProvisioned;
+        self.close(&last).await;
+        self.basis.last_call = None;
+    }
+
+    /// A bundle at `path` worth trying: there, and not the one refused last.
+    pub fn bundle_to_try(&self, path: &Path) -> Option<BundleStamp> {
+        let Membership::Unprovisioned { refused_bundle } = &self.membership else {
+            return None;
+        };
+        let stamp = bundle_stamp(path)?;
+        (refused_bundle.as_ref() != Some(&stamp)).then_some(stamp)
+    }
+
+    /// The bundle with `stamp` cannot be used; it is not tried again until it changes.
+    pub fn refuse_bundle(&mut self, stamp: BundleStamp) {
+        if let Membership::Unprovisioned { refused_bundle } = &mut self.membership {
+            *refused_bundle = Some(stamp);
+        }
+    }
+}
+
+pub(super) fn bundle_stamp(path: &Path) -> Option<BundleStamp> {
+    let meta = std::fs::metadata(path).ok()?;
+    Some((meta.len(), meta.modified().unwrap_or(std::time::UNIX_EPOCH)))
+}
