@@ -16,7 +16,7 @@ use tokio::sync::{mpsc, watch};
 use super::peer::{Counters, Peer, PeerEvent, PeerEvents, SdpKind, failure_of};
 use super::signalling::{Candidate, Ignored, Input, Output, Signalling};
 use super::stats::{Rates, totals};
-use super::{CallError, CallReport, CallSpec, Failure, Request, SignalOut, Snapshot};
+use super::{CallError, CallReport, CallSpec, Failure, Request, SignalOut, Snapshot, clock};
 use crate::wire::CallStats;
 
 /// How long remote video may stop before the call counts as lost. Long enough for a doctor's
@@ -67,7 +67,7 @@ pub(super) async fn run(
 ) -> CallStats {
     let (events, mut peer_events) = mpsc::unbounded_channel();
     let (signalling, first) = Signalling::start(spec.role, spec.hello_name.clone());
-    let now = Instant::now();
+    let now = clock();
     let mut session = Session {
         spec,
         out,
@@ -106,7 +106,8 @@ pub(super) async fn run(
                 }
             }
             message = next_bus_message(&mut session.connection.bus) => session.on_bus(&message),
-            _ = ticker.tick() => session.on_tick(Instant::now()),
+            () = sleep_until(session.signalling.next_deadline()) => session.step(Input::Tick),
+            _ = ticker.tick() => session.on_tick(clock()),
         }
     }
     let stats = session.stats();
@@ -114,6 +115,13 @@ pub(super) async fn run(
     let peer = session.connection.peer.take();
     let _ = tokio::task::spawn_blocking(move || drop(peer)).await;
     stats
+}
+
+async fn sleep_until(deadline: Option<Instant>) {
+    match deadline {
+        Some(at) => tokio::time::sleep_until(tokio::time::Instant::from_std(at)).await,
+        None => std::future::pending().await,
+    }
 }
 
 async fn next_bus_message(bus: &mut Option<gst::bus::BusStream>) -> gst::Message {
@@ -143,7 +151,7 @@ impl Session {
     }
 
     fn step(&mut self, input: Input) {
-        let outputs = self.signalling.handle(input, Instant::now());
+        let outputs = self.signalling.handle(input, clock());
         self.carry_out(outputs);
     }
 
@@ -224,6 +232,8 @@ impl Session {
     /// Replaces the connection with a fresh one (new DTLS keys, new ICE) and starts it.
     fn new_connection(&mut self) -> Result<(), CallError> {
         let connection = &mut self.connection;
+        // The old pipeline stops here, on this task, before the new one starts: it must let go
+        // of the camera and microphone first, or the new one cannot open them.
         connection.peer = None;
         connection.bus = None;
         connection.generation += 1;
@@ -296,23 +306,20 @@ impl Session {
             }
             PeerEvent::FirstVideoFrame => {
                 if self.media.first_frame.is_none() {
-                    self.media.first_frame = Some(self.media.started.elapsed());
+                    self.media.first_frame = Some(clock().duration_since(self.media.started));
                 }
                 self.report(CallReport::MediaFlowing);
             }
-            PeerEvent::Stats(stats) => self.media.rates.update(Instant::now(), totals(&stats)),
+            PeerEvent::Stats(stats) => self.media.rates.update(clock(), totals(&stats)),
             PeerEvent::Error(why) => self.fail(why),
         }
     }
 
-    /// Once a second: ask for fresh numbers, check that media flows, let the signalling's time
-    /// pass, and publish the statistics (their age is how the owner sees this task alive).
+    /// Once a second: ask for fresh numbers, check that media flows, and publish the
+    /// statistics (their age is how the owner sees this task alive).
     fn on_tick(&mut self, now: Instant) {
         self.with_peer(Peer::request_stats);
         self.watch_media(now);
-        if self.signalling.next_deadline().is_some_and(|at| now >= at) {
-            self.step(Input::Tick);
-        }
         let stats = self.stats();
         self.published.send_replace(Snapshot { stats, at: now });
     }
@@ -360,7 +367,7 @@ impl Session {
         let c = &media.counters;
         let connected = self.connection.peer.is_some();
         CallStats {
-            elapsed_s: media.started.elapsed().as_secs_f64(),
+            elapsed_s: clock().duration_since(media.started).as_secs_f64(),
             first_frame_ms: media.first_frame.map(|d| d.as_millis() as u64),
             video_frames_received: c.video_in.load(Ordering::Relaxed),
             audio_buffers_received: c.audio_in.load(Ordering::Relaxed),

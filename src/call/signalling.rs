@@ -146,12 +146,20 @@ enum State {
     Over,
 }
 
-/// One side's signalling in one session.
-#[derive(Debug)]
+/// One side's signalling in one session. Its `Debug` shows the state, never our name (the
+/// patient's, on the kiosk).
 pub(crate) struct Signalling {
     /// Our name in `hello`: the patient's on the kiosk, the doctor's on the doctor's side.
     name: String,
     state: State,
+}
+
+impl fmt::Debug for Signalling {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Signalling")
+            .field("state", &self.state)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Signalling {
@@ -240,11 +248,12 @@ impl Signalling {
         let joined = Output::Report(CallReport::PeerJoined { name });
         match &mut self.state {
             State::Offerer(offerer) => {
-                let (next, report) = offerer.hello(reply, now);
-                if report {
+                // Every hello of the doctor's is news to the flow (it counts the time to connect
+                // from the latest); a reply is news only while the kiosk was alone.
+                if !reply || matches!(offerer, Offerer::Alone { .. }) {
                     outputs.push(joined);
                 }
-                outputs.extend(next);
+                outputs.extend(offerer.hello(reply, now));
             }
             // A reply tells the doctor the kiosk is there only before the first offer; later
             // ones answer hellos the kiosk saw from someone else (a reload, a second tab).
@@ -287,32 +296,32 @@ impl Signalling {
 }
 
 impl Offerer {
-    /// A hello from the doctor. Returns the outputs beyond the reply, and whether it is news
-    /// worth reporting (a hello that joins an offer under way is not).
-    fn hello(&mut self, reply: bool, now: Instant) -> (Vec<Output>, bool) {
+    /// A hello from the doctor: what it does beyond the reply.
+    fn hello(&mut self, reply: bool, now: Instant) -> Vec<Output> {
         match self {
             // Rule 2: offer once the doctor is there, on their hello or their reply to ours.
             Self::Alone { ready: true } => {
                 *self = Self::Offering;
-                (vec![Output::CreateOffer], true)
+                vec![Output::CreateOffer]
             }
             Self::Alone { ready: false } => {
                 *self = Self::Preparing;
-                (Vec::new(), true)
+                Vec::new()
             }
             // A reply to our hello while we already offer or are connected changes nothing.
-            _ if reply => (Vec::new(), false),
+            _ if reply => Vec::new(),
             // The offer under way reaches this doctor too.
-            Self::Preparing | Self::Offering => (Vec::new(), false),
+            Self::Preparing | Self::Offering => Vec::new(),
+            // The offer that is out may have missed this doctor: renew once it is answered,
+            // counting from the first such hello.
             Self::Offered { renew_by, .. } => {
-                let news = renew_by.is_none();
                 renew_by.get_or_insert(now + ANSWER_WAIT);
-                (Vec::new(), news)
+                Vec::new()
             }
             // Rule 3: the doctor reloaded. A fresh connection, and a fresh offer once it is ready.
             Self::Connected => {
                 *self = Self::Preparing;
-                (vec![Output::NewConnection], true)
+                vec![Output::NewConnection]
             }
         }
     }

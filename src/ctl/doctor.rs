@@ -204,7 +204,7 @@ pub async fn run(fleet: &Fleet, args: DoctorArgs) -> anyhow::Result<()> {
                 CallReport::Failed { why, .. } => break (Some(ByeReason::Error), Some(why)),
             },
             _ = ticker.tick() => {
-                if let call::Reading::Fresh(stats) = handle.stats(std::time::Instant::now())
+                if let call::Reading::Fresh(stats) = handle.stats(call::clock())
                     && (stats.video_frames_received > 0 || stats.ice_state != "new") {
                         say(args.json, json!({"event": "stats", "stats": stats}), stats_text(&stats));
                     }

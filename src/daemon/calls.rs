@@ -5,7 +5,7 @@
 //! its end: the task that ends a call returns `(id, final statistics)`, so a call that finishes
 //! late can never be taken for the next one.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
@@ -67,14 +67,17 @@ impl CallSlot {
     }
 
     /// Starts the call of `session` as the offerer; its signalling goes out through `out`.
+    /// A call still running is ended first (the flow never lets that happen); its session is
+    /// returned, so its owner can stop listening to it.
     pub fn join(
         &mut self,
         session: String,
         patient_name: String,
         ice: IceSpec,
         out: impl SignalOut,
-    ) {
-        if let Some(left) = self.leave() {
+    ) -> Option<String> {
+        let left = self.leave();
+        if let Some(left) = &left {
             tracing::warn!(session = %left, "a call was still running; ended");
         }
         let spec = CallSpec {
@@ -84,7 +87,9 @@ impl CallSlot {
             ice,
             jitter_latency_ms: self.jitter_latency_ms,
         };
-        let (tx, mut rx) = mpsc::channel(16);
+        // A call reports at most once per request it takes (a hello), and takes at most 64 at a
+        // time: room for a full queue of them, so a report that matters is never crowded out.
+        let (tx, mut rx) = mpsc::channel(64);
         let handle = call::start(spec, Box::new(out), tx);
         self.joins += 1;
         let (tagged, id) = (self.reports.clone(), self.joins);
@@ -112,6 +117,7 @@ impl CallSlot {
             session,
             handle,
         });
+        left
     }
 
     /// Ends the running call in the background (its `bye`, if any, is the caller's to send, so
@@ -196,9 +202,12 @@ impl CallSlot {
         }
     }
 
-    /// Whether the running call has stopped answering.
-    pub fn stalled(&self, now: Instant) -> bool {
-        matches!(self.reading(now), Some(Reading::Stalled { .. }))
+    /// How long the running call has not answered, if it has stopped answering.
+    pub fn stalled_for(&self, now: Instant) -> Option<Duration> {
+        match self.reading(now) {
+            Some(Reading::Stalled { silent_for, .. }) => Some(silent_for),
+            _ => None,
+        }
     }
 
     pub fn health(&self) -> Health {

@@ -31,8 +31,8 @@ pub(super) struct Signs {
     pub link_silent_for: Option<Duration>,
     /// Frames the display took so far.
     pub frames_shown: u64,
-    /// A call runs and has stopped answering.
-    pub call_stalled: bool,
+    /// How long a running call has not answered, if it has stopped.
+    pub call_stalled_for: Option<Duration>,
 }
 
 #[derive(Debug)]
@@ -112,8 +112,8 @@ impl Liveness {
         if frameless > SCREEN_SILENCE {
             stuck.push(format!("display took no frame for {frameless:?}"));
         }
-        if signs.call_stalled {
-            stuck.push("the call does not answer".into());
+        if let Some(silent) = signs.call_stalled_for {
+            stuck.push(format!("the call does not answer (silent for {silent:?})"));
         }
         stuck
     }
@@ -127,7 +127,7 @@ mod tests {
         Signs {
             link_silent_for: Some(Duration::from_secs(1)),
             frames_shown: frames,
-            call_stalled: false,
+            call_stalled_for: None,
         }
     }
 
@@ -147,12 +147,15 @@ mod tests {
         );
         let hung = Signs {
             link_silent_for: Some(Duration::from_secs(30)),
-            call_stalled: true,
+            call_stalled_for: Some(Duration::from_secs(4)),
             ..healthy(7)
         };
         assert_eq!(
             live.stuck(hung, later),
-            ["MQTT link silent for 30s", "the call does not answer"]
+            [
+                "MQTT link silent for 30s",
+                "the call does not answer (silent for 4s)"
+            ]
         );
         assert!(!live.watchdog(hung, later), "no ping while a part hangs");
         assert!(live.watchdog(healthy(8), later));

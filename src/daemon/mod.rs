@@ -2,8 +2,10 @@
 //! fleet messages, control requests, touches, call reports and the clock meet:
 //!
 //! - [`presence`]: the MQTT link, the broker's state, the state report and heartbeat, events;
-//! - [`calls`]: the running call, the calls being ended, what calls told about the devices;
-//! - [`touchscreen`]: the display, the screens' state, the call's quality level, the staff desk;
+//! - [`calls`]: the running call, the calls being ended, what calls told about the devices
+//!   ([`devices`]);
+//! - [`touchscreen`]: the display, the screens' state, the call's quality level, and the staff
+//!   desk ([`staff`]: device test, test tone, PIN lockout);
 //! - [`settings`]: the config file and the fleet's device config, and what they add up to;
 //! - [`checks`]: access codes and staff PINs checked off the main loop;
 //! - [`liveness`]: readiness and the watchdog towards systemd.

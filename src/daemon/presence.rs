@@ -7,7 +7,7 @@
 
 use std::collections::BTreeSet;
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use time::OffsetDateTime;
 use tokio::sync::mpsc;
@@ -92,8 +92,8 @@ struct Uplink {
 struct Basis {
     /// When the flow entered its state.
     since: OffsetDateTime,
-    /// When kioskd started, for `uptime_s`.
-    started: Instant,
+    /// When kioskd started, for `uptime_s` (tokio's clock, like every time in kioskd).
+    started: tokio::time::Instant,
     /// The A/B slot booted (RAUC).
     slot: Option<String>,
     last_call: Option<LastCall>,
@@ -110,7 +110,7 @@ pub(super) struct Presence {
 pub(super) const HEARTBEAT: Duration = Duration::from_secs(60);
 
 impl Presence {
-    pub fn new(started: Instant, slot: Option<String>) -> Self {
+    pub fn new(started: tokio::time::Instant, slot: Option<String>) -> Self {
         Self {
             membership: Membership::Unprovisioned {
                 refused_bundle: None,
@@ -276,7 +276,8 @@ impl Presence {
     /// reconnect). One event can pass through several states (`accept` goes through consent
     /// to waiting): each is published as it was.
     pub fn state_changed(&mut self, status: Status) {
-        tracing::info!(state = status.state.as_str(), detail = ?status.detail, "state");
+        let detail = status.detail.map(ProblemCode::as_str);
+        tracing::info!(state = status.state.as_str(), detail, "state");
         self.basis.since = OffsetDateTime::now_utc();
         self.publish_state(status);
     }
@@ -450,7 +451,7 @@ mod tests {
     /// A presence whose link points at a loopback port where nothing listens: everything but
     /// the broker is real.
     fn provisioned(state_dir: &Path) -> Presence {
-        let mut presence = Presence::new(Instant::now(), Some("A".into()));
+        let mut presence = Presence::new(tokio::time::Instant::now(), Some("A".into()));
         let url = BrokerUrl::parse("mqtt://127.0.0.1:9").unwrap();
         let access = FleetAccess {
             device: "kiosk-1".into(),
@@ -514,7 +515,7 @@ mod tests {
     async fn the_status_line_says_where_the_kiosk_stands_with_its_fleet() {
         let dir = tempfile::tempdir().unwrap();
         let bundle = dir.path().join("praxiskiosk-provision.json");
-        let unprovisioned = Presence::new(Instant::now(), None);
+        let unprovisioned = Presence::new(tokio::time::Instant::now(), None);
         assert!(
             unprovisioned
                 .describe(&bundle, 0)
@@ -574,7 +575,7 @@ mod tests {
     fn a_refused_bundle_is_not_tried_again_until_it_changes() {
         let dir = tempfile::tempdir().unwrap();
         let bundle = dir.path().join("bundle.json");
-        let mut presence = Presence::new(Instant::now(), None);
+        let mut presence = Presence::new(tokio::time::Instant::now(), None);
         assert_eq!(
             presence.bundle_to_try(&bundle),
             None,

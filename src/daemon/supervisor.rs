@@ -1,7 +1,8 @@
 //! kioskd's main loop: it wakes for whatever arrives (a link event, a control request, a call's
 //! report, a finished code check, a touch, a timer), hands it to the part that owns what it
-//! concerns, and turns the flow's actions into calls on those parts. It owns no resource itself;
-//! every field below is a part with its own module, and what a part owns, it alone changes.
+//! concerns, and turns the flow's actions into calls on those parts. Of its own it holds only
+//! the flow and the appointment book (whose files the book alone touches); every other field is
+//! a part with its own module, and what a part owns, it alone changes.
 
 mod control;
 mod inbound;
@@ -125,7 +126,10 @@ pub async fn run(
         kiosk: Kiosk::new(config.timeouts()),
         book,
         calls: CallSlot::new(media, config.media.jitter_latency_ms, reports),
-        presence: Presence::new(now(), crate::platform::rauc::booted_slot()),
+        presence: Presence::new(
+            tokio::time::Instant::now(),
+            crate::platform::rauc::booted_slot(),
+        ),
         screen: Touchscreen::new(config.screen.size, settings.now().locale, display, staff),
         checks: Checks::new(checked),
         liveness: Liveness::from_env(now()),
@@ -258,7 +262,9 @@ impl Supervisor {
                     return;
                 };
                 let ice = self.settings.now().ice.clone();
-                self.calls.join(session, patient_name, ice, out);
+                if let Some(left) = self.calls.join(session, patient_name, ice, out) {
+                    self.presence.leave_session(&left, None);
+                }
             }
             Action::LeaveSession { bye } => {
                 // The bye goes out now, before the state this step publishes.
@@ -356,7 +362,7 @@ impl Supervisor {
         let signs = Signs {
             link_silent_for: self.presence.link_silent_for(),
             frames_shown: self.screen.display().frames_shown(),
-            call_stalled: self.calls.stalled(now),
+            call_stalled_for: self.calls.stalled_for(now),
         };
         if self.liveness.watchdog(signs, now) {
             self.report_liveness();

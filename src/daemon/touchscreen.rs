@@ -258,6 +258,11 @@ impl QualitySampler {
     /// Takes a reading of the running call, or `None` when no call shows.
     fn sample(&mut self, reading: Option<Reading>) {
         match (reading, self.sample.take()) {
+            // The call publishes once a second and is read once a second: the same numbers
+            // twice are no interval to judge.
+            (Some(Reading::Fresh(now)), Some(before)) if now.elapsed_s <= before.elapsed_s => {
+                self.sample = Some(before);
+            }
             (Some(Reading::Fresh(now)), Some(before)) => {
                 self.shown = quality::quality(&before, &now);
                 self.sample = Some(now);
@@ -295,6 +300,12 @@ mod tests {
         assert_eq!(sampler.shown, Quality::Good);
         sampler.sample(Some(at(3.0, 62)));
         assert_eq!(sampler.shown, Quality::Poor, "a frozen picture");
+        sampler.sample(Some(at(3.0, 62)));
+        assert_eq!(
+            sampler.shown,
+            Quality::Poor,
+            "the same numbers again judge nothing"
+        );
         sampler.sample(Some(at(4.0, 92)));
         assert_eq!(sampler.shown, Quality::Good);
         sampler.sample(Some(Reading::Stalled {

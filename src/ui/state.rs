@@ -26,8 +26,9 @@ pub const STAFF_PIN_DIGITS: usize = 6;
 /// How long the room name must be held to open the staff check.
 pub const LONG_PRESS: Duration = Duration::from_millis(1500);
 
-/// What a touch asks the kiosk to do.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// What a touch asks the kiosk to do. Its `Debug` leaves out what was typed (a code, a PIN, a
+/// name), so no log line can carry it.
+#[derive(Clone, PartialEq, Eq)]
 pub enum Intent {
     /// Check these 8 digits.
     EnterCode(String),
@@ -42,6 +43,22 @@ pub enum Intent {
     StaffPin(String),
     /// Play the speaker test tone.
     SpeakerTest,
+}
+
+impl std::fmt::Debug for Intent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::EnterCode(_) => f.write_str("EnterCode(..)"),
+            Self::ConfirmName(_) => f.write_str("ConfirmName(..)"),
+            Self::StaffPin(_) => f.write_str("StaffPin(..)"),
+            Self::Consent => f.write_str("Consent"),
+            Self::Cancel => f.write_str("Cancel"),
+            Self::HangUp => f.write_str("HangUp"),
+            Self::Mute(on) => write!(f, "Mute({on})"),
+            Self::CameraOff(off) => write!(f, "CameraOff({off})"),
+            Self::SpeakerTest => f.write_str("SpeakerTest"),
+        }
+    }
 }
 
 /// The room, clock and connection shown around every screen, provided by the daemon.

@@ -56,7 +56,9 @@ pub enum KioskState {
     Offline,
     /// No device identity: before the provisioning bundle is imported, and after a wipe.
     NotProvisioned,
-    #[serde(other, skip_serializing)]
+    /// A state of a later version. It is written back as `unknown`: tools that show what they
+    /// read (`kioskctl device list --json`) must not fail on a newer kiosk.
+    #[serde(other)]
     Unknown,
 }
 
@@ -176,7 +178,8 @@ pub enum QualityLevel {
     Good,
     Fair,
     Poor,
-    #[serde(other, skip_serializing)]
+    /// A level of a later version, written back as `unknown`.
+    #[serde(other)]
     Unknown,
 }
 
@@ -275,8 +278,14 @@ mod tests {
         };
         let json = String::from_utf8(encode(&report)).unwrap();
         assert_eq!(json, r#"{"v":1,"state":"code_accepted","version":"0.1.0"}"#);
-        let later: StateReport = decode(br#"{"v":1,"state":"updating"}"#).unwrap();
+        let later: StateReport =
+            decode(br#"{"v":1,"state":"updating","detail":"on_fire"}"#).unwrap();
         assert_eq!(later.state, KioskState::Unknown);
+        assert_eq!(
+            String::from_utf8(encode(&later)).unwrap(),
+            r#"{"v":1,"state":"unknown","detail":"unknown"}"#,
+            "what a tool read of a newer kiosk, it can write out again"
+        );
     }
 
     #[test]

@@ -53,7 +53,8 @@ pub enum ByeReason {
     Hangup,
     Timeout,
     Error,
-    #[serde(other, skip_serializing)]
+    /// A reason of a later version (written back as `unknown`).
+    #[serde(other)]
     Unknown,
 }
 

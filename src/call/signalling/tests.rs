@@ -105,6 +105,11 @@ fn a_doctor_who_comes_after_the_kiosk_gets_a_reply_and_then_the_offer() {
         "the connection is not ready to offer yet"
     );
     assert_eq!(
+        k.handle(hello(false), t0),
+        [reply_to_doctor(), joined()],
+        "a second hello joins the offer to come"
+    );
+    assert_eq!(
         k.handle(Input::NegotiationNeeded, t0),
         [Output::CreateOffer]
     );
@@ -254,7 +259,11 @@ fn a_burst_of_hellos_is_answered_one_by_one_but_renews_the_connection_once() {
         "rule 1: one reply each"
     );
     assert_eq!(count(&out, &Output::NewConnection), 1);
-    assert_eq!(count(&out, &joined()), 1, "reported once");
+    assert_eq!(
+        count(&out, &joined()),
+        200,
+        "each reported: the flow counts its time to connect from the latest"
+    );
     let mut out = k.handle(Input::NegotiationNeeded, t0);
     for _ in 0..50 {
         out.extend(k.handle(hello(false), t0));
@@ -277,8 +286,13 @@ fn a_burst_of_hellos_is_answered_one_by_one_but_renews_the_connection_once() {
 fn a_hello_after_the_offer_went_out_renews_the_connection_when_its_answer_comes() {
     let (mut k, t0) = offered();
     assert_eq!(k.handle(hello(false), t0), [reply_to_doctor(), joined()]);
-    assert_eq!(k.handle(hello(false), t0), [reply_to_doctor()]);
-    assert_eq!(k.next_deadline(), Some(t0 + ANSWER_WAIT));
+    let later = t0 + Duration::from_secs(1);
+    assert_eq!(k.handle(hello(false), later), [reply_to_doctor(), joined()]);
+    assert_eq!(
+        k.next_deadline(),
+        Some(t0 + ANSWER_WAIT),
+        "counted from the first hello after the offer"
+    );
     assert_eq!(
         k.handle(answer("answer-1"), t0),
         [Output::Ignore(Ignored::StaleAnswer), Output::NewConnection],
