@@ -77,6 +77,13 @@ fn stats_text(s: &CallStats) -> String {
     )
 }
 
+/// What woke the doctor's loop.
+enum Wake {
+    Link(LinkEvent),
+    Report(CallReport),
+    Tick,
+}
+
 pub async fn run(fleet: &Fleet, args: DoctorArgs) -> anyhow::Result<()> {
     let (endpoint, topics, session) = match &args.link {
         Some(link) => {
@@ -181,37 +188,58 @@ pub async fn run(fleet: &Fleet, args: DoctorArgs) -> anyhow::Result<()> {
     tokio::pin!(ctrl_c);
     let mut joined = false;
     let (bye, failure) = loop {
-        tokio::select! {
-            Some(event) = link_events.recv() => {
-                if let LinkEvent::Message { topic, payload } = event
-                    && let Some(Route::Session { side: Side::Kiosk, .. }) = topics.route(&topic) {
-                        match wire::decode::<SignalMsg>(&payload) {
-                            Ok(msg) => handle.deliver(msg.signal),
-                            Err(e) => eprintln!("signalling message dropped: {e}"),
-                        }
-                    }
-            }
-            Some(report) = reports.recv() => match report {
-                CallReport::PeerJoined { name } => {
-                    joined = true;
-                    say(args.json, json!({"event": "joined", "patient": name}), format!("Patient/in: {name}"));
-                }
-                CallReport::MediaFlowing => say(args.json, json!({"event": "media"}), "picture from the kiosk arrives".into()),
-                CallReport::RemoteBye(reason) => {
-                    say(args.json, json!({"event": "bye", "reason": reason.as_str()}), format!("kiosk hung up ({})", reason.as_str()));
-                    break (None, None);
-                }
-                CallReport::Failed { why, .. } => break (Some(ByeReason::Error), Some(why)),
-            },
-            _ = ticker.tick() => {
-                if let call::Reading::Fresh(stats) = handle.stats(call::clock())
-                    && (stats.video_frames_received > 0 || stats.ice_state != "new") {
-                        say(args.json, json!({"event": "stats", "stats": stats}), stats_text(&stats));
-                    }
-            }
+        // The select only says what woke the loop; the match below (which rustfmt formats)
+        // says what it means.
+        let wake = tokio::select! {
+            Some(event) = link_events.recv() => Wake::Link(event),
+            Some(report) = reports.recv() => Wake::Report(report),
+            _ = ticker.tick() => Wake::Tick,
             () = &mut hangup => break (Some(ByeReason::Hangup), None),
-            () = &mut wait_limit, if !joined => break (Some(ByeReason::Timeout), Some("the kiosk did not join".into())),
+            () = &mut wait_limit, if !joined => {
+                break (Some(ByeReason::Timeout), Some("the kiosk did not join".into()))
+            }
             _ = &mut ctrl_c => break (Some(ByeReason::Hangup), None),
+        };
+        match wake {
+            Wake::Link(LinkEvent::Message { topic, payload }) => {
+                if let Some(Route::Session {
+                    side: Side::Kiosk, ..
+                }) = topics.route(&topic)
+                {
+                    match wire::decode::<SignalMsg>(&payload) {
+                        Ok(msg) => handle.deliver(msg.signal),
+                        Err(e) => eprintln!("signalling message dropped: {e}"),
+                    }
+                }
+            }
+            Wake::Link(_) => {}
+            Wake::Report(CallReport::PeerJoined { name }) => {
+                joined = true;
+                let text = format!("Patient/in: {name}");
+                say(args.json, json!({"event": "joined", "patient": name}), text);
+            }
+            Wake::Report(CallReport::MediaFlowing) => say(
+                args.json,
+                json!({"event": "media"}),
+                "picture from the kiosk arrives".into(),
+            ),
+            Wake::Report(CallReport::RemoteBye(reason)) => {
+                let reason = reason.as_str();
+                let text = format!("kiosk hung up ({reason})");
+                say(args.json, json!({"event": "bye", "reason": reason}), text);
+                break (None, None);
+            }
+            Wake::Report(CallReport::Failed { why, .. }) => {
+                break (Some(ByeReason::Error), Some(why));
+            }
+            Wake::Tick => {
+                if let call::Reading::Fresh(stats) = handle.stats(call::clock())
+                    && (stats.video_frames_received > 0 || stats.ice_state != "new")
+                {
+                    let text = stats_text(&stats);
+                    say(args.json, json!({"event": "stats", "stats": stats}), text);
+                }
+            }
         }
     };
     let stats = handle.finish(bye).await;
