@@ -6,7 +6,8 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use crate::harness::{
-    Doctor, Kiosk, KioskConfig, Mosquitto, Watcher, create_appointment, in_order, wait_for,
+    Doctor, Kiosk, KioskConfig, Mosquitto, Watcher, create_appointment, in_order, publish_lines,
+    wait_for,
 };
 
 const CALL_SETUP: Duration = Duration::from_secs(60);
@@ -213,32 +214,6 @@ fn an_h264_call_flows_both_ways_when_the_kiosk_chooses_h264() {
     let reply = kiosk.control(json!({"cmd": "hang_up"}));
     assert_eq!(reply["state"], "ended", "{reply}");
     assert!(doctor.wait_exit(Duration::from_secs(15)).success());
-}
-
-/// Publishes `lines` on `topic`, one message each, as fast as mosquitto_pub goes (QoS 1).
-fn publish_lines(port: u16, topic: &str, lines: &[String]) {
-    use std::io::Write;
-    let mut publisher = std::process::Command::new("mosquitto_pub")
-        .args([
-            "-h",
-            "127.0.0.1",
-            "-p",
-            &port.to_string(),
-            "-q",
-            "1",
-            "-t",
-            topic,
-            "-l",
-        ])
-        .stdin(std::process::Stdio::piped())
-        .spawn()
-        .expect("mosquitto_pub is installed");
-    let mut stdin = publisher.stdin.take().unwrap();
-    for line in lines {
-        writeln!(stdin, "{line}").unwrap();
-    }
-    drop(stdin);
-    assert!(publisher.wait().unwrap().success());
 }
 
 /// Frames received at both sides once both grew by `more` after `(kiosk, doctor)`.

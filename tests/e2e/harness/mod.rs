@@ -70,10 +70,8 @@ pub fn kioskctl(broker_port: u16, args: &[&str]) -> Output {
         .expect("kioskctl runs")
 }
 
-/// Publishes a raw payload with mosquitto_pub (QoS 1), as any other fleet client could.
-pub fn publish(port: u16, topic: &str, payload: &[u8], retain: bool) {
-    let file = tempfile::NamedTempFile::new().unwrap();
-    std::fs::write(file.path(), payload).unwrap();
+/// mosquitto_pub to the test broker's `topic` with QoS 1, as any other fleet client could.
+fn mosquitto_pub(port: u16, topic: &str) -> Command {
     let mut cmd = Command::new("mosquitto_pub");
     cmd.args([
         "-h",
@@ -85,6 +83,14 @@ pub fn publish(port: u16, topic: &str, payload: &[u8], retain: bool) {
         "-t",
         topic,
     ]);
+    cmd
+}
+
+/// Publishes a raw payload.
+pub fn publish(port: u16, topic: &str, payload: &[u8], retain: bool) {
+    let file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(file.path(), payload).unwrap();
+    let mut cmd = mosquitto_pub(port, topic);
     if payload.is_empty() {
         cmd.arg("-n");
     } else {
@@ -94,6 +100,22 @@ pub fn publish(port: u16, topic: &str, payload: &[u8], retain: bool) {
         cmd.arg("-r");
     }
     assert!(cmd.status().expect("mosquitto_pub is installed").success());
+}
+
+/// Publishes `lines` on `topic`, one message each, as fast as mosquitto_pub goes.
+pub fn publish_lines(port: u16, topic: &str, lines: &[String]) {
+    use std::io::Write;
+    let mut publisher = mosquitto_pub(port, topic)
+        .arg("-l")
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .expect("mosquitto_pub is installed");
+    let mut stdin = publisher.stdin.take().unwrap();
+    for line in lines {
+        writeln!(stdin, "{line}").unwrap();
+    }
+    drop(stdin);
+    assert!(publisher.wait().unwrap().success());
 }
 
 /// An appointment created with `kioskctl appointment create --json`.
