@@ -122,7 +122,7 @@ pub fn clock() -> Instant {
 /// What the owner reads of a call's statistics.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Reading {
-    /// Published within the last [`STALLED_AFTER`].
+    /// Published within the last `STALLED_AFTER` (3 s).
     Fresh(CallStats),
     /// The call task has not turned for `silent_for`: it hangs, or its pipeline does. `last`
     /// is what it said before.
@@ -219,7 +219,7 @@ impl CallHandle {
     }
 
     /// Ends the call (saying `bye` with `reason` if given) and returns its final statistics. A
-    /// call task that does not stop within [`FINISH_WAIT`] is aborted; its last published
+    /// call task that does not stop within `FINISH_WAIT` (5 s) is aborted; its last published
     /// statistics are the final ones then.
     pub async fn finish(self, bye: Option<ByeReason>) -> CallStats {
         let Self {

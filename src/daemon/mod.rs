@@ -1,14 +1,14 @@
 //! kioskd's wiring. Each resource has one owner here, and the supervisor's main loop is where
 //! fleet messages, control requests, touches, call reports and the clock meet:
 //!
-//! - [`presence`]: the MQTT link, the broker's state, the state report and heartbeat, events;
-//! - [`calls`]: the running call, the calls being ended, what calls told about the devices
-//!   ([`devices`]);
-//! - [`touchscreen`]: the display, the screens' state, the call's quality level, and the staff
-//!   desk ([`staff`]: device test, test tone, PIN lockout);
-//! - [`settings`]: the config file and the fleet's device config, and what they add up to;
-//! - [`checks`]: access codes and staff PINs checked off the main loop;
-//! - [`liveness`]: readiness and the watchdog towards systemd.
+//! - `presence`: the MQTT link, the broker's state, the state report and heartbeat, events;
+//! - `calls`: the running call, the calls being ended, what calls told about the devices
+//!   (`devices`);
+//! - `touchscreen`: the display, the screens' state, the call's quality level, and the staff
+//!   desk (`staff`: device test, test tone, PIN lockout);
+//! - `settings`: the config file and the fleet's device config, and what they add up to;
+//! - `checks`: access codes and staff PINs checked off the main loop;
+//! - `liveness`: readiness and the watchdog towards systemd.
 //!
 //! The supervisor turns inputs into flow events and the flow's actions into calls on these parts.
 //! The rules themselves live in [`crate::flow`] and [`crate::call`]'s signalling; nothing here
