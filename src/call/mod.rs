@@ -113,12 +113,6 @@ const STALLED_AFTER: Duration = Duration::from_secs(3);
 /// How long a call may take to end before its task is aborted.
 const FINISH_WAIT: Duration = Duration::from_secs(5);
 
-/// The calls' clock: tokio's, the one their owners read the statistics' age by (also under
-/// `tokio::time::pause()`).
-pub fn clock() -> Instant {
-    tokio::time::Instant::now().into_std()
-}
-
 /// What the owner reads of a call's statistics.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Reading {
@@ -149,7 +143,7 @@ pub fn start(
     let (requests, rx) = mpsc::channel(64);
     let (stats_tx, stats) = watch::channel(Snapshot {
         stats: CallStats::default(),
-        at: clock(),
+        at: crate::platform::clock::now(),
     });
     let task = tokio::spawn(session::run(spec, out, rx, reports, stats_tx));
     CallHandle {

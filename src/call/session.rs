@@ -16,7 +16,8 @@ use tokio::sync::{mpsc, watch};
 use super::peer::{Counters, Peer, PeerEvent, PeerEvents, SdpKind, failure_of};
 use super::signalling::{Candidate, Ignored, Input, Output, Signalling};
 use super::stats::{Rates, totals};
-use super::{CallError, CallReport, CallSpec, Failure, Request, SignalOut, Snapshot, clock};
+use super::{CallError, CallReport, CallSpec, Failure, Request, SignalOut, Snapshot};
+use crate::platform::clock::{now as clock, sleep_until};
 use crate::wire::CallStats;
 
 /// How long remote video may stop before the call counts as lost. Long enough for a doctor's
@@ -117,13 +118,6 @@ pub(super) async fn run(
     stats
 }
 
-async fn sleep_until(deadline: Option<Instant>) {
-    match deadline {
-        Some(at) => tokio::time::sleep_until(tokio::time::Instant::from_std(at)).await,
-        None => std::future::pending().await,
-    }
-}
-
 async fn next_bus_message(bus: &mut Option<gst::bus::BusStream>) -> gst::Message {
     match bus.as_mut() {
         Some(stream) => match stream.next().await {
@@ -161,15 +155,11 @@ impl Session {
             Request::Leave(bye) => self.step(Input::Leave(bye)),
             Request::Mute(muted) => {
                 self.muted = muted;
-                if let Some(peer) = &self.connection.peer {
-                    peer.set_muted(muted);
-                }
+                self.with_peer(|peer| peer.set_muted(muted));
             }
             Request::CameraOff(off) => {
                 self.camera_off = off;
-                if let Some(peer) = &self.connection.peer {
-                    peer.set_camera_off(off);
-                }
+                self.with_peer(|peer| peer.set_camera_off(off));
             }
             Request::Hang => {
                 tracing::warn!("call task made to hang (test fault)");

@@ -233,7 +233,7 @@ pub async fn run(fleet: &Fleet, args: DoctorArgs) -> anyhow::Result<()> {
                 break (Some(ByeReason::Error), Some(why));
             }
             Wake::Tick => {
-                if let call::Reading::Fresh(stats) = handle.stats(call::clock())
+                if let call::Reading::Fresh(stats) = handle.stats(crate::platform::clock::now())
                     && (stats.video_frames_received > 0 || stats.ice_state != "new")
                 {
                     let text = stats_text(&stats);

@@ -8,7 +8,7 @@ mod control;
 mod inbound;
 
 use std::future::Future;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use tokio::sync::mpsc;
 
@@ -27,6 +27,7 @@ use crate::fleet::{AppointmentBook, LinkEvent};
 use crate::flow::{Action, Event, Flow, Kiosk, Outcome};
 use crate::media::display::{Display, DisplaySpec};
 use crate::media::{MediaSpec, VideoChannels, VideoOut};
+use crate::platform::clock::{now, sleep_until};
 use crate::platform::control_socket::{self, ControlCall};
 use crate::platform::touch_device::{self, TouchSpec};
 use crate::ui::touch::Touch;
@@ -156,10 +157,7 @@ pub async fn run(
     watchdog.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     tokio::pin!(shutdown);
     loop {
-        let deadline = sup
-            .kiosk
-            .next_deadline()
-            .map(tokio::time::Instant::from_std);
+        let deadline = sup.kiosk.next_deadline();
         let provisioned = sup.presence.is_provisioned();
         let input = tokio::select! {
             () = &mut shutdown => break,
@@ -186,19 +184,6 @@ pub async fn run(
     sup.wait_for_calls().await;
     sup.presence.close(&StateReport::offline()).await;
     Ok(())
-}
-
-/// The flow's clock: tokio's, so the deadlines it sleeps to and the time it reports agree (also
-/// under `tokio::time::pause()`).
-fn now() -> Instant {
-    tokio::time::Instant::now().into_std()
-}
-
-async fn sleep_until(deadline: Option<tokio::time::Instant>) {
-    match deadline {
-        Some(deadline) => tokio::time::sleep_until(deadline).await,
-        None => std::future::pending().await,
-    }
 }
 
 /// The kiosk's media: camera and microphone from config, the pictures into the screen.

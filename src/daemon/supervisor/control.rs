@@ -8,9 +8,10 @@ use embedded_graphics::prelude::Point;
 use time::OffsetDateTime;
 use tokio::sync::oneshot;
 
-use super::{Supervisor, now};
+use super::Supervisor;
 use crate::daemon::checks::{Asker, Check, Checked, Found};
 use crate::flow::Event;
+use crate::platform::clock::now;
 use crate::platform::control_socket::ControlCall;
 use crate::ui::state::Intent;
 use crate::wire::{ControlReply, ControlRequest, KioskState, Refusal, is_well_formed_code};

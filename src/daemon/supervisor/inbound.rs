@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 
 use time::OffsetDateTime;
 
-use super::{Supervisor, now};
+use super::Supervisor;
 use crate::daemon::DaemonError;
 use crate::daemon::access::{self, FleetAccess, Provisioned};
 use crate::daemon::presence::{Heard, bundle_stamp};
@@ -15,6 +15,7 @@ use crate::fleet::eventlog;
 use crate::fleet::identity;
 use crate::fleet::{Inbound, LinkEvent};
 use crate::flow::Event;
+use crate::platform::clock::now;
 use crate::ui::state::Provisioning;
 use crate::ui::view::ProvisionNotice;
 use crate::wire::CommandKind;
