@@ -135,6 +135,12 @@ impl Touchscreen {
         }
     }
 
+    /// A staff PIN could not be checked because another check runs: the keypad says so, and the
+    /// lockout does not count it.
+    pub fn staff_pin_busy(&mut self, now: Instant) {
+        self.state.staff_pin_checked(Err(CodeNotice::Busy), now);
+    }
+
     /// A staff PIN was checked: on to the staff check, or back to the keypad saying why.
     pub fn staff_pin_checked(&mut self, right: bool, now: Instant) {
         let outcome = self.staff.pin_checked(right, now);

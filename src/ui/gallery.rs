@@ -69,6 +69,13 @@ pub fn gallery(locale: Locale) -> Vec<(&'static str, ViewModel)> {
             }),
         ),
         (
+            "02-code-busy",
+            with(Screen::CodeEntry {
+                entered: String::new(),
+                notice: Some(CodeNotice::Busy),
+            }),
+        ),
+        (
             "02-code-lockout",
             with(Screen::CodeEntry {
                 entered: String::new(),

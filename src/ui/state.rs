@@ -243,6 +243,7 @@ impl ScreenState {
         let notice = match refusal {
             Refusal::WrongCode { attempts_left } => CodeNotice::Wrong { attempts_left },
             Refusal::LockedOut { remaining_s } => CodeNotice::LockedOut { remaining_s },
+            Refusal::Busy => CodeNotice::Busy,
             _ => return,
         };
         self.keypad(Keypad::Code, Some(notice), now);

@@ -79,6 +79,8 @@ pub enum CodeNotice {
     },
     /// The fleet has not set a staff PIN for this kiosk.
     NotSetUp,
+    /// Another code or PIN was being checked: this one was not, and counts for nothing.
+    Busy,
 }
 
 /// Why the last provisioning bundle did not give the kiosk its identity. Fixed texts rather than

@@ -135,9 +135,11 @@ impl Supervisor {
                 .start(Check::StaffPin { pin, hash }, Asker::Screen(reply))
             {
                 Ok(()) => return,
-                // A code is being checked: the PIN is dropped unchecked (the keypad already
-                // shows it empty) and counts for nothing.
-                Err((_busy, asker)) => asker.answer(self.control_status()),
+                // A code is being checked: the PIN is not, and the keypad says so.
+                Err((_busy, asker)) => {
+                    self.screen.staff_pin_busy(now());
+                    asker.answer(self.control_status());
+                }
             }
         } else if let Some(reply) = reply {
             let _ = reply.send(self.control_status());

@@ -174,6 +174,7 @@ fn code_entry(
             (text::pin_locked_out(l, remaining_s), Ink::Alert)
         }
         Some(CodeNotice::NotSetUp) => (text(l, Msg::StaffPinNotSetUp).to_string(), Ink::Alert),
+        Some(CodeNotice::Busy) => (text::refusal(l, Refusal::Busy), Ink::Alert),
         None if is_code => (text(l, Msg::CodeHint).to_string(), Ink::Muted),
         None => (String::new(), Ink::Muted),
     };

@@ -60,6 +60,15 @@ fn eight_digits_leave_the_screen_as_a_code_and_a_refusal_explains_itself() {
         s.view(&Flow::Idle, &around(), t0).screen,
         Screen::CodeEntry { notice: None, .. }
     ));
+    s.refused(Refusal::Busy, t0);
+    assert_eq!(
+        s.view(&Flow::Idle, &around(), t0).screen,
+        Screen::CodeEntry {
+            entered: String::new(),
+            notice: Some(CodeNotice::Busy)
+        },
+        "a code that could not be checked says so, not nothing"
+    );
 }
 
 #[test]
