@@ -119,20 +119,16 @@ impl Touchscreen {
         self.state.refused(refusal, now);
     }
 
-    /// Whether a staff PIN may be checked now; if not, the keypad already says why.
-    pub fn staff_pin_allowed(&mut self, has_pin: bool, now: Instant) -> bool {
-        let allowed = if has_pin {
-            self.staff.pin_entry_allowed(now)
-        } else {
-            Err(CodeNotice::NotSetUp)
+    /// The fleet's PIN hash to check a typed PIN against, if one may be checked now; if not,
+    /// the keypad already says why (no PIN set up, or locked).
+    pub fn staff_pin_to_check(&mut self, hash: Option<String>, now: Instant) -> Option<String> {
+        let allowed = match hash {
+            Some(hash) => self.staff.pin_entry_allowed(now).map(|()| hash),
+            None => Err(CodeNotice::NotSetUp),
         };
-        match allowed {
-            Ok(()) => true,
-            Err(notice) => {
-                self.state.staff_pin_checked(Err(notice), now);
-                false
-            }
-        }
+        allowed
+            .inspect_err(|notice| self.state.staff_pin_checked(Err(*notice), now))
+            .ok()
     }
 
     /// A staff PIN could not be checked because another check runs: the keypad says so, and the

@@ -127,9 +127,7 @@ impl Supervisor {
     /// A staff PIN typed on the keypad, checked against the fleet's hash with its own lockout.
     fn check_staff_pin(&mut self, pin: String, reply: Option<oneshot::Sender<ControlReply>>) {
         let hash = self.settings.now().staff_pin_hash.clone();
-        if self.screen.staff_pin_allowed(hash.is_some(), now())
-            && let Some(hash) = hash
-        {
+        if let Some(hash) = self.screen.staff_pin_to_check(hash, now()) {
             match self
                 .checks
                 .start(Check::StaffPin { pin, hash }, Asker::Screen(reply))
