@@ -6,6 +6,7 @@
 //! The call task is the only owner of its pipeline. Media is never written anywhere but to the
 //! configured playback sinks.
 
+mod ice;
 mod peer;
 mod session;
 mod signalling;
@@ -18,7 +19,8 @@ use tokio::task::JoinHandle;
 
 pub use crate::flow::Failure;
 use crate::media::MediaSpec;
-use crate::wire::{ByeReason, CallStats, Signal};
+use crate::wire::{ByeReason, CallStats, Hello, Signal};
+pub use ice::{IceSpec, check_ice_server, ice_spec, offered_ice_spec};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Role {
@@ -28,24 +30,17 @@ pub enum Role {
     Answerer,
 }
 
-/// Which ICE servers and addresses a call may use.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct IceSpec {
-    /// `stun://host:port`, the form webrtcbin takes.
-    pub stun: Option<String>,
-    /// `turn(s)://user:pass@host:port`; empty unless relaying is allowed (P2P is the legal default).
-    pub turn: Vec<String>,
-    /// Restrict ICE to these local addresses (tests use 127.0.0.1); empty means all interfaces.
-    pub local_addresses: Vec<String>,
-}
-
 #[derive(Debug, Clone)]
 pub struct CallSpec {
     pub role: Role,
-    /// Our name in `hello`: the patient's on the kiosk, the doctor's on the doctor's side.
-    pub hello_name: String,
+    /// How we introduce ourselves: the patient's name on the kiosk (with the ICE servers and the
+    /// reconnect window for the doctor's side), the doctor's name on the doctor's side.
+    pub hello: Hello,
     pub media: MediaSpec,
     pub ice: IceSpec,
+    /// How long media may be interrupted before the call ends as lost; the connection is being
+    /// recovered meanwhile. The answerer takes the offerer's (its hello's `reconnect_s`).
+    pub reconnect: Duration,
     /// Jitter buffer latency in ms; webrtcbin's default of 200 ms is too long for a conversation.
     pub jitter_latency_ms: u32,
 }
@@ -58,6 +53,14 @@ pub enum CallReport {
     },
     /// The first remote video frame was decoded.
     MediaFlowing,
+    /// Media stopped coming, or ICE lost the path: the connection is being recovered.
+    Interrupted,
+    /// Media comes again after an interruption of `outage`.
+    Resumed {
+        outage: Duration,
+    },
+    /// The path runs through a TURN relay: no longer peer to peer.
+    Relayed,
     RemoteBye(ByeReason),
     Failed {
         failure: Failure,
@@ -95,8 +98,24 @@ enum Request {
     Leave(Option<ByeReason>),
     Mute(bool),
     CameraOff(bool),
+    /// The link to the broker is back after an outage: signalling can reach the other side again.
+    LinkRestored,
     /// Tests only: the task stops turning, as a call stuck in GStreamer would.
     Hang,
+}
+
+impl Request {
+    /// What the request is, for the log: never its content (names, descriptions, credentials).
+    fn name(&self) -> &'static str {
+        match self {
+            Self::Signal(_) => "signal",
+            Self::Leave(_) => "leave",
+            Self::Mute(_) => "mute",
+            Self::CameraOff(_) => "camera",
+            Self::LinkRestored => "link restored",
+            Self::Hang => "hang",
+        }
+    }
 }
 
 /// The call's statistics as its task last published them (once a second).
@@ -166,26 +185,33 @@ pub fn check_elements(media: &MediaSpec) -> Result<(), Vec<&'static str>> {
 }
 
 impl CallHandle {
-    /// Hands an incoming signalling message to the call. Never blocks; a call too far behind
-    /// to take it is a failing call anyway.
-    pub fn deliver(&self, signal: Signal) {
-        if self.requests.try_send(Request::Signal(signal)).is_err() {
-            tracing::warn!("signalling message dropped: call task not keeping up or gone");
+    /// Queues `request` for the call task. Never blocks: a call too far behind to take it is a
+    /// failing call anyway, and its owner hears of that.
+    fn ask(&self, request: Request) {
+        if let Err(e) = self.requests.try_send(request) {
+            let request = e.into_inner().name();
+            tracing::warn!(request, "request dropped: call task not keeping up or gone");
         }
+    }
+
+    /// Hands an incoming signalling message to the call.
+    pub fn deliver(&self, signal: Signal) {
+        self.ask(Request::Signal(signal));
     }
 
     /// Mutes or unmutes the microphone (the other side keeps receiving silence).
     pub fn set_muted(&self, muted: bool) {
-        if self.requests.try_send(Request::Mute(muted)).is_err() {
-            tracing::warn!("mute request dropped: call task gone");
-        }
+        self.ask(Request::Mute(muted));
     }
 
     /// Turns the camera picture black, or back on.
     pub fn set_camera_off(&self, off: bool) {
-        if self.requests.try_send(Request::CameraOff(off)).is_err() {
-            tracing::warn!("camera request dropped: call task gone");
-        }
+        self.ask(Request::CameraOff(off));
+    }
+
+    /// The link to the broker is back: an interrupted call may recover through it now.
+    pub fn link_restored(&self) {
+        self.ask(Request::LinkRestored);
     }
 
     /// The statistics so far, and whether they are current. Never waits: the call task
@@ -207,9 +233,7 @@ impl CallHandle {
     /// Tests only: makes the call task hang for real (it stops turning, with its pipeline
     /// running), so a test can see the watchdog notice.
     pub fn hang_for_test(&self) {
-        if self.requests.try_send(Request::Hang).is_err() {
-            tracing::warn!("hang request dropped: call task gone");
-        }
+        self.ask(Request::Hang);
     }
 
     /// Ends the call (saying `bye` with `reason` if given) and returns its final statistics. A

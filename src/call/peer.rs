@@ -124,6 +124,29 @@ fn adapt_to_bandwidth(
     });
 }
 
+/// Defaults of libnice's agent that webrtcbin leaves as they are, decided here:
+/// - UPnP off: the kiosk must not open ports on a care home's router (a UPnP IGD mapping is
+///   open to anyone while it lasts), and libnice holds back its candidates until the router
+///   answers or 200 ms pass (measured in the field network), which only delays the call.
+/// - ICE-TCP off: TCP candidates need a peer that is reachable over TCP without NAT, which
+///   neither side of a consultation is; they only add pairs to check and delay the others.
+fn tune_ice_agent(ice: &gst_webrtc::WebRTCICE) {
+    let Some(nice) = ice
+        .find_property("agent")
+        .map(|_| ice.property::<gst::glib::Object>("agent"))
+    else {
+        tracing::warn!("webrtcbin's ICE agent is not libnice: its defaults stay");
+        return;
+    };
+    for (property, value) in [("upnp", false), ("ice-tcp", false)] {
+        if nice.find_property(property).is_some() {
+            nice.set_property(property, value);
+        } else {
+            tracing::warn!(property, "libnice has no such property; its default stays");
+        }
+    }
+}
+
 #[derive(Debug)]
 pub(crate) struct Peer {
     pipeline: gst::Pipeline,
@@ -165,12 +188,13 @@ impl Peer {
         if let Some(stun) = &spec.ice.stun {
             webrtc.set_property("stun-server", stun);
         }
+        let agent = webrtc.property::<gst_webrtc::WebRTCICE>("ice-agent");
+        tune_ice_agent(&agent);
         for turn in &spec.ice.turn {
             if !webrtc.emit_by_name::<bool>("add-turn-server", &[turn]) {
                 tracing::warn!("webrtcbin refused a TURN server from config");
             }
         }
-        let agent = webrtc.property::<gst_webrtc::WebRTCICE>("ice-agent");
         for address in &spec.ice.local_addresses {
             if !agent.emit_by_name::<bool>("add-local-ip-address", &[address]) {
                 return Err(CallError::Setup(format!(

@@ -16,13 +16,25 @@ use tokio::sync::{mpsc, watch};
 use super::peer::{Counters, Peer, PeerEvent, PeerEvents, SdpKind, failure_of};
 use super::signalling::{Candidate, Ignored, Input, Output, Signalling};
 use super::stats::{Rates, totals};
-use super::{CallError, CallReport, CallSpec, Failure, Request, SignalOut, Snapshot};
+use super::{
+    CallError, CallReport, CallSpec, Failure, Request, SignalOut, Snapshot, offered_ice_spec,
+};
 use crate::platform::clock::{now as clock, sleep_until};
-use crate::wire::CallStats;
+use crate::wire::{CallStats, Hello};
 
-/// How long remote video may stop before the call counts as lost. Long enough for a doctor's
-/// reload (which rebuilds the connection), short enough that nobody sits before a frozen picture.
-const MEDIA_STALL: Duration = Duration::from_secs(15);
+/// The bounds of a reconnect window the other side's hello may set, in seconds.
+const MIN_RECONNECT_S: u32 = 5;
+const MAX_RECONNECT_S: u32 = 300;
+
+/// How long remote media (video and audio alike) may stop before the call counts as
+/// interrupted. Both sides send all the time (a muted microphone sends silence, a camera turned
+/// off sends black), so three seconds of nothing is a lost path, not a pause.
+const MEDIA_QUIET: Duration = Duration::from_secs(3);
+
+/// How long after the broker link came back an interrupted call waits for its old path to carry
+/// media again before it makes a fresh connection: after a plain outage the old path comes back
+/// by itself within a second, and a fresh connection would only throw it away.
+const RESUME_GRACE: Duration = Duration::from_secs(1);
 
 /// The connection of the moment. Each new one gets the next generation, and webrtcbin's events
 /// carry theirs, so events of a replaced connection are dropped unread.
@@ -39,10 +51,17 @@ struct Media {
     rates: Rates,
     started: Instant,
     first_frame: Option<Duration>,
-    /// The video count and when it last moved: a peer that vanished without `bye` (a crashed
-    /// browser, a pulled cable) shows up as media that stopped.
-    last_video: (u64, Instant),
-    reported_stall: bool,
+    /// Remote video frames and audio buffers together, and when the count last moved: a lost
+    /// path (a pulled cable, a Wi-Fi roam, a crashed browser) shows up as media that stopped.
+    last_media: (u64, Instant),
+    /// Since when media has been interrupted; the call is being recovered meanwhile.
+    interrupted: Option<Instant>,
+    /// When an interrupted call makes a fresh connection, if its old path has not come back.
+    renew_at: Option<Instant>,
+    reported_lost: bool,
+    /// The path runs through a TURN relay (reported once).
+    relayed: bool,
+    last_outage: Option<Duration>,
     ice_state: WebRTCICEConnectionState,
 }
 
@@ -67,7 +86,7 @@ pub(super) async fn run(
     published: watch::Sender<Snapshot>,
 ) -> CallStats {
     let (events, mut peer_events) = mpsc::unbounded_channel();
-    let (signalling, first) = Signalling::start(spec.role, spec.hello_name.clone());
+    let (signalling, first) = Signalling::start(spec.role, spec.hello.clone());
     let now = clock();
     let mut session = Session {
         spec,
@@ -85,8 +104,12 @@ pub(super) async fn run(
             rates: Rates::default(),
             started: now,
             first_frame: None,
-            last_video: (0, now),
-            reported_stall: false,
+            last_media: (0, now),
+            interrupted: None,
+            renew_at: None,
+            reported_lost: false,
+            relayed: false,
+            last_outage: None,
             ice_state: WebRTCICEConnectionState::New,
         },
         muted: false,
@@ -161,6 +184,11 @@ impl Session {
                 self.camera_off = off;
                 self.with_peer(|peer| peer.set_camera_off(off));
             }
+            Request::LinkRestored => {
+                if self.media.interrupted.is_some() {
+                    self.media.renew_at = Some(clock() + RESUME_GRACE);
+                }
+            }
             Request::Hang => {
                 tracing::warn!("call task made to hang (test fault)");
                 std::future::pending::<()>().await;
@@ -192,8 +220,10 @@ impl Session {
                     }
                 }
                 Output::AddCandidate(Candidate { mline, candidate }) => {
+                    tracing::debug!(%candidate, "remote ICE candidate");
                     self.with_peer(|peer| peer.add_ice_candidate(mline, &candidate));
                 }
+                Output::Adopt(hello) => self.adopt(&hello),
                 // A renewed connection leaves the old one's late candidates behind: routine.
                 Output::Ignore(why @ Ignored::CandidateWithoutConnection) => {
                     tracing::debug!(%why, "signalling ignored");
@@ -254,6 +284,17 @@ impl Session {
         Ok(())
     }
 
+    /// The offerer's ICE servers and reconnect window, for the connections still to come.
+    fn adopt(&mut self, hello: &Hello) {
+        if self.spec.ice.adopt_offered && !hello.ice_servers.is_empty() {
+            self.spec.ice = offered_ice_spec(&hello.ice_servers, &self.spec.ice.local_addresses);
+        }
+        if let Some(seconds) = hello.reconnect_s {
+            self.spec.reconnect =
+                Duration::from_secs(seconds.clamp(MIN_RECONNECT_S, MAX_RECONNECT_S).into());
+        }
+    }
+
     /// The answerer's fresh connection for an offer, in the codec the offer names.
     fn take_offer(&mut self, sdp: &str) {
         match crate::media::codec::offered(sdp, crate::media::element_exists) {
@@ -285,13 +326,21 @@ impl Session {
             PeerEvent::RemoteDescriptionSet(SdpKind::Offer) => self.step(Input::RemoteOfferSet),
             PeerEvent::RemoteDescriptionSet(SdpKind::Answer) => {}
             PeerEvent::IceCandidate { mline, candidate } => {
+                tracing::debug!(%candidate, "local ICE candidate");
                 self.step(Input::LocalCandidate(Candidate { mline, candidate }))
             }
             PeerEvent::IceGatheringDone => self.step(Input::GatheringDone),
             PeerEvent::IceConnection(state) => {
                 self.media.ice_state = state;
-                if state == WebRTCICEConnectionState::Failed {
+                if state != WebRTCICEConnectionState::Failed {
+                    return;
+                }
+                if self.media.first_frame.is_none() {
                     self.fail("no direct connection could be made (ICE failed)".into());
+                } else {
+                    // The path that carried the call is gone for good: recover on a new one.
+                    tracing::warn!("ICE failed during the call; recovering");
+                    self.step(Input::Renew);
                 }
             }
             PeerEvent::FirstVideoFrame => {
@@ -300,7 +349,15 @@ impl Session {
                 }
                 self.report(CallReport::MediaFlowing);
             }
-            PeerEvent::Stats(stats) => self.media.rates.update(clock(), totals(&stats)),
+            PeerEvent::Stats(stats) => {
+                let totals = totals(&stats);
+                if totals.relayed && !self.media.relayed {
+                    self.media.relayed = true;
+                    tracing::info!("the call runs through a TURN relay");
+                    self.report(CallReport::Relayed);
+                }
+                self.media.rates.update(clock(), totals);
+            }
             PeerEvent::Error(why) => self.fail(why),
         }
     }
@@ -314,22 +371,56 @@ impl Session {
         self.published.send_replace(Snapshot { stats, at: now });
     }
 
-    /// Fails the call when remote video that was flowing stops for [`MEDIA_STALL`].
+    /// Watches that remote media keeps coming once it came: a pause of [`MEDIA_QUIET`] is an
+    /// interruption, which the connection recovers from within the reconnect window or the call
+    /// fails as lost.
     fn watch_media(&mut self, now: Instant) {
+        let c = &self.media.counters;
+        let count = c.video_in.load(Ordering::Relaxed) + c.audio_in.load(Ordering::Relaxed);
         let media = &mut self.media;
-        let frames = media.counters.video_in.load(Ordering::Relaxed);
-        if frames != media.last_video.0
-            || media.first_frame.is_none()
-            || self.connection.peer.is_none()
-        {
-            media.last_video = (frames, now);
-            media.reported_stall = false;
-        } else if now.duration_since(media.last_video.1) >= MEDIA_STALL && !media.reported_stall {
-            media.reported_stall = true;
-            self.fail(format!(
-                "no media from the other side for {} s",
-                MEDIA_STALL.as_secs()
-            ));
+        if count != media.last_media.0 {
+            media.last_media = (count, now);
+        }
+        if media.first_frame.is_none() {
+            return;
+        }
+        let quiet_for = now.duration_since(media.last_media.1);
+        let path_lost = matches!(
+            media.ice_state,
+            WebRTCICEConnectionState::Disconnected | WebRTCICEConnectionState::Failed
+        );
+        let quiet = quiet_for >= MEDIA_QUIET || (path_lost && quiet_for >= Duration::from_secs(1));
+        match media.interrupted {
+            None if quiet => {
+                media.interrupted = Some(media.last_media.1);
+                tracing::warn!(
+                    quiet_s = quiet_for.as_secs(),
+                    ice = ice_state_name(media.ice_state),
+                    "call interrupted; recovering"
+                );
+                self.report(CallReport::Interrupted);
+            }
+            Some(since) if !quiet => {
+                let outage = now.duration_since(since);
+                (media.interrupted, media.renew_at, media.reported_lost) = (None, None, false);
+                media.last_outage = Some(outage);
+                tracing::info!(outage_s = outage.as_secs_f64(), "call resumed");
+                self.report(CallReport::Resumed { outage });
+            }
+            Some(since)
+                if now.duration_since(since) >= self.spec.reconnect && !media.reported_lost =>
+            {
+                media.reported_lost = true;
+                self.fail(format!(
+                    "connection lost: no media for {} s",
+                    now.duration_since(since).as_secs()
+                ));
+            }
+            Some(_) if media.renew_at.is_some_and(|at| now >= at) => {
+                media.renew_at = None;
+                self.step(Input::Renew);
+            }
+            _ => {}
         }
     }
 
@@ -374,6 +465,13 @@ impl Session {
             ice_state: ice_state_name(media.ice_state).into(),
             video_target_kbps: connected.then(|| c.video_target.load(Ordering::Relaxed) / 1000),
             video_codec: connected.then(|| self.spec.media.video_codec.name().into()),
+            path: media
+                .rates
+                .latest
+                .path
+                .map(|(local, remote)| format!("{}/{}", local.name(), remote.name())),
+            interrupted: media.interrupted.is_some(),
+            last_outage_ms: media.last_outage.map(|d| d.as_millis() as u64),
         }
     }
 }

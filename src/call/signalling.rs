@@ -15,7 +15,7 @@ use std::fmt;
 use std::time::{Duration, Instant};
 
 use super::{CallReport, Role};
-use crate::wire::{ByeReason, Signal};
+use crate::wire::{ByeReason, Hello, Signal};
 
 /// How long an offer that a later hello made stale waits for its answer before the connection is
 /// renewed anyway (the doctor who said hello may never have seen that offer). An answer takes a
@@ -52,6 +52,10 @@ pub(crate) enum Input {
     GatheringDone,
     /// We leave, saying `bye` with the reason if there is one.
     Leave(Option<ByeReason>),
+    /// The connection lost its path (ICE failed, or the network changed under it) and the
+    /// call should recover: the offerer makes a fresh connection and offers again; the
+    /// answerer says hello, which makes the offerer do so (rule 3).
+    Renew,
     /// Time passed (see [`Signalling::next_deadline`]).
     Tick,
 }
@@ -71,6 +75,8 @@ pub(crate) enum Output {
     /// Set the other side's answer on our connection.
     ApplyAnswer(String),
     AddCandidate(Candidate),
+    /// The answerer takes the ICE servers and the reconnect window the offerer's hello names.
+    Adopt(Hello),
     /// An input that did not fit, left alone; the call task logs it.
     Ignore(Ignored),
     /// The session is over: end the call task.
@@ -149,8 +155,8 @@ enum State {
 /// One side's signalling in one session. Its `Debug` shows the state, never our name (the
 /// patient's, on the kiosk).
 pub(crate) struct Signalling {
-    /// Our name in `hello`: the patient's on the kiosk, the doctor's on the doctor's side.
-    name: String,
+    /// Our `hello`: the patient's name on the kiosk, the doctor's on the doctor's side.
+    hello: Hello,
     state: State,
 }
 
@@ -165,11 +171,8 @@ impl fmt::Debug for Signalling {
 impl Signalling {
     /// Joins the session: hello at once; the offerer also builds its connection, so the camera
     /// shows in the waiting room and the offer can go out as soon as the doctor is there.
-    pub fn start(role: Role, name: String) -> (Self, Vec<Output>) {
-        let mut outputs = vec![Output::Send(Signal::Hello {
-            name: name.clone(),
-            reply: false,
-        })];
+    pub fn start(role: Role, hello: Hello) -> (Self, Vec<Output>) {
+        let mut outputs = vec![Output::Send(Signal::Hello(hello.clone()))];
         let state = match role {
             Role::Offerer => {
                 outputs.push(Output::NewConnection);
@@ -177,7 +180,7 @@ impl Signalling {
             }
             Role::Answerer => State::Answerer(Answerer::Listening),
         };
-        (Self { name, state }, outputs)
+        (Self { hello, state }, outputs)
     }
 
     /// When [`Input::Tick`] next has something to do.
@@ -209,7 +212,8 @@ impl Signalling {
                 let bye = bye.map(|reason| Output::Send(Signal::Bye { reason }));
                 bye.into_iter().chain([Output::Stop]).collect()
             }
-            Input::Received(Signal::Hello { name, reply }) => self.hello(name, reply, now),
+            Input::Received(Signal::Hello(hello)) => self.hello(hello, now),
+            Input::Renew => self.renew(),
             Input::Received(Signal::Ice { candidate, .. }) if candidate.is_empty() => {
                 // The other side finished gathering: webrtcbin needs no word of it.
                 Vec::new()
@@ -237,15 +241,18 @@ impl Signalling {
 
     /// Rule 1: answer every hello that is not a reply with exactly one reply; never answer a
     /// reply. What a hello does beyond that depends on where the session stands.
-    fn hello(&mut self, name: String, reply: bool, now: Instant) -> Vec<Output> {
+    fn hello(&mut self, hello: Hello, now: Instant) -> Vec<Output> {
         let mut outputs = Vec::new();
+        let reply = hello.reply;
         if !reply {
-            outputs.push(Output::Send(Signal::Hello {
-                name: self.name.clone(),
-                reply: true,
-            }));
+            outputs.push(Output::Send(Signal::Hello(self.hello.as_reply())));
         }
-        let joined = Output::Report(CallReport::PeerJoined { name });
+        if matches!(self.state, State::Answerer(_))
+            && (!hello.ice_servers.is_empty() || hello.reconnect_s.is_some())
+        {
+            outputs.push(Output::Adopt(hello.clone()));
+        }
+        let joined = Output::Report(CallReport::PeerJoined { name: hello.name });
         match &mut self.state {
             State::Offerer(offerer) => {
                 // Every hello of the doctor's is news to the flow (it counts the time to connect
@@ -263,6 +270,21 @@ impl Signalling {
             State::Answerer(_) | State::Over => {}
         }
         outputs
+    }
+
+    /// Recovery after the path was lost. Only a connection that was answered needs it: one on
+    /// its way will connect on the current network anyway.
+    fn renew(&mut self) -> Vec<Output> {
+        match &mut self.state {
+            State::Offerer(offerer @ (Offerer::Connected | Offerer::Offered { .. })) => {
+                *offerer = Offerer::Preparing;
+                vec![Output::NewConnection]
+            }
+            State::Answerer(Answerer::Answering) => {
+                vec![Output::Send(Signal::Hello(self.hello.clone()))]
+            }
+            _ => Vec::new(),
+        }
     }
 
     fn remote_candidate(&mut self, candidate: Candidate) -> Vec<Output> {

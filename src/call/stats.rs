@@ -3,6 +3,7 @@
 
 use std::time::Instant;
 
+use gst::prelude::*;
 use gst_webrtc::WebRTCStatsType;
 
 /// Totals of one `get-stats` reply.
@@ -13,6 +14,52 @@ pub(crate) struct Totals {
     pub packets_lost: i64,
     /// Seconds, from RTCP receiver reports.
     pub rtt_s: Option<f64>,
+    /// The kinds of the local and the remote candidate of the path in use.
+    pub path: Option<(CandidateKind, CandidateKind)>,
+    /// The path runs through a TURN relay, on either side: no longer peer to peer.
+    pub relayed: bool,
+}
+
+/// How an ICE candidate was found (RFC 8445 5.1.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum CandidateKind {
+    Host,
+    /// Server reflexive: our address as a STUN server saw it (outside our NAT).
+    Srflx,
+    /// Peer reflexive: an address the other side's checks revealed.
+    Prflx,
+    Relay,
+}
+
+impl CandidateKind {
+    fn parse(word: &str) -> Option<Self> {
+        match word.trim_matches('"') {
+            "host" => Some(Self::Host),
+            "srflx" | "server-reflexive" => Some(Self::Srflx),
+            "prflx" | "peer-reflexive" => Some(Self::Prflx),
+            "relay" | "relayed" => Some(Self::Relay),
+            _ => None,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Host => "host",
+            Self::Srflx => "srflx",
+            Self::Prflx => "prflx",
+            Self::Relay => "relay",
+        }
+    }
+}
+
+/// The candidate's kind, whether webrtcbin gives it as a string or as an enum.
+fn candidate_kind(entry: &gst::StructureRef) -> Option<CandidateKind> {
+    let value = entry.value("candidate-type").ok()?;
+    let word = value
+        .get::<String>()
+        .ok()
+        .or_else(|| value.serialize().ok().map(|s| s.to_string()))?;
+    CandidateKind::parse(&word)
 }
 
 fn number(s: &gst::StructureRef, field: &str) -> Option<f64> {
@@ -28,6 +75,7 @@ fn number(s: &gst::StructureRef, field: &str) -> Option<f64> {
 pub(crate) fn totals(stats: &gst::StructureRef) -> Totals {
     let mut totals = Totals::default();
     let mut rtts = Vec::new();
+    let (mut local, mut remote) = (None, None);
     for (_, value) in stats.iter() {
         let Ok(entry) = value.get::<gst::Structure>() else {
             continue;
@@ -43,6 +91,8 @@ pub(crate) fn totals(stats: &gst::StructureRef) -> Totals {
             WebRTCStatsType::OutboundRtp => {
                 totals.bytes_out += number(&entry, "bytes-sent").unwrap_or(0.0) as u64;
             }
+            WebRTCStatsType::LocalCandidate => local = local.or(candidate_kind(&entry)),
+            WebRTCStatsType::RemoteCandidate => remote = remote.or(candidate_kind(&entry)),
             WebRTCStatsType::RemoteInboundRtp => {
                 if let Some(rtt) = number(&entry, "round-trip-time").filter(|r| *r > 0.0) {
                     rtts.push(rtt);
@@ -52,6 +102,9 @@ pub(crate) fn totals(stats: &gst::StructureRef) -> Totals {
         }
     }
     totals.rtt_s = rtts.iter().copied().reduce(f64::max);
+    // webrtcbin lists the candidates of the selected pair only.
+    totals.path = local.zip(remote);
+    totals.relayed = local == Some(CandidateKind::Relay) || remote == Some(CandidateKind::Relay);
     totals
 }
 
@@ -78,8 +131,14 @@ impl Rates {
             }
         }
         self.last = Some((now, totals));
+        // A reply without them (a connection being replaced) keeps the last known.
         let rtt_s = totals.rtt_s.or(self.latest.rtt_s);
-        self.latest = Totals { rtt_s, ..totals };
+        let path = totals.path.or(self.latest.path);
+        self.latest = Totals {
+            rtt_s,
+            path,
+            ..totals
+        };
     }
 }
 
@@ -117,10 +176,29 @@ mod tests {
                 entry(WebRTCStatsType::OutboundRtp, &[("bytes-sent", 2000)]),
             )
             .field("d", remote)
+            .field(
+                "e",
+                gst::Structure::builder("l")
+                    .field("type", WebRTCStatsType::LocalCandidate)
+                    .field("candidate-type", "srflx")
+                    .build(),
+            )
+            .field(
+                "f",
+                gst::Structure::builder("r")
+                    .field("type", WebRTCStatsType::RemoteCandidate)
+                    .field("candidate-type", "relay")
+                    .build(),
+            )
             .build();
         let t = totals(&stats);
         assert_eq!((t.bytes_in, t.bytes_out), (1500, 2000));
         assert_eq!(t.rtt_s, Some(0.012));
+        assert_eq!(t.path, Some((CandidateKind::Srflx, CandidateKind::Relay)));
+        assert!(
+            t.relayed,
+            "a relay on either side is no longer peer to peer"
+        );
 
         let mut rates = Rates::default();
         let t0 = Instant::now();

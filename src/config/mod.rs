@@ -13,8 +13,6 @@ use crate::fleet::BrokerUrl;
 use crate::flow::Timeouts;
 use crate::media::{AudioSink, AudioSource, MediaSpec, VideoSink, VideoSource};
 
-pub use values::ice_spec;
-
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
@@ -168,6 +166,13 @@ pub struct TimeoutConfig {
         deserialize_with = "values::seconds"
     )]
     pub connect_s: u64,
+    /// How long an interrupted call is kept (its connection being recovered) before it ends as
+    /// lost. The doctor's side is told the same (the kiosk's hello).
+    #[serde(
+        default = "values::default_reconnect_s",
+        deserialize_with = "values::seconds"
+    )]
+    pub reconnect_s: u64,
     #[serde(
         default = "values::default_ended_s",
         deserialize_with = "values::seconds"
@@ -186,6 +191,7 @@ impl Default for TimeoutConfig {
             input_s: values::default_input_s(),
             doctor_s: values::default_doctor_s(),
             connect_s: values::default_connect_s(),
+            reconnect_s: values::default_reconnect_s(),
             ended_s: values::default_ended_s(),
             problem_s: values::default_problem_s(),
         }

@@ -90,25 +90,6 @@ fn bad_values_are_refused_with_line_and_reason() {
 }
 
 #[test]
-fn ice_servers_become_webrtcbin_urls_and_turn_needs_permission() {
-    let servers = vec![
-        "stun:stun.example.org:3478".to_string(),
-        "turn:u:p@turn.example.org:3478".to_string(),
-    ];
-    let p2p = ice_spec(&servers, false, &[]);
-    assert_eq!(p2p.stun.as_deref(), Some("stun://stun.example.org:3478"));
-    assert!(p2p.turn.is_empty());
-    let relay = ice_spec(&servers, true, &["127.0.0.1".into()]);
-    assert_eq!(relay.turn, ["turn://u:p@turn.example.org:3478"]);
-    assert_eq!(relay.local_addresses, ["127.0.0.1"]);
-    assert!(
-        ice_spec(&["stun://bad url".into()], false, &[])
-            .stun
-            .is_none()
-    );
-}
-
-#[test]
 fn touch_rotation_and_ranges_are_checked() {
     let with = |extra: &str| Config::parse(&format!("{MINIMAL}\n[touch]\n{extra}\n"));
     let c = with("device = \"/dev/input/event3\"\nrotation = 270\nx_range = [100, 3900]").unwrap();

@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Deserializer, de::Error};
 
-use crate::call::IceSpec;
+use crate::call::check_ice_server;
 use crate::fleet::{BrokerUrl, topics};
 
 fn string<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
@@ -85,26 +85,6 @@ pub fn device<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Erro
     }
 }
 
-/// `stun:host:port` or `turn:user:password@host:port` (also `turns:`).
-pub fn check_ice_server(url: &str) -> Result<(), String> {
-    let rest = ["stun:", "turn:", "turns:"]
-        .iter()
-        .find_map(|p| url.strip_prefix(p));
-    let ok = rest.is_some_and(|r| {
-        !r.is_empty()
-            && !r.starts_with("//")
-            && r.bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b"-._:@[]%".contains(&b))
-    });
-    if ok {
-        Ok(())
-    } else {
-        Err(format!(
-            "ICE server {url:?} must look like stun:host:port or turn:user:password@host:port"
-        ))
-    }
-}
-
 pub fn ice_servers<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
     let list = Vec::<String>::deserialize(d)?;
     for url in &list {
@@ -120,30 +100,6 @@ pub fn ip_addresses<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::E
             .map_err(|_| D::Error::custom(format!("{a:?} is not an IP address")))?;
     }
     Ok(list)
-}
-
-/// Turns WebRTC-style server URLs into what webrtcbin takes. TURN servers are kept only when
-/// relaying is allowed; anything malformed is skipped with a warning (the fleet's list is
-/// checked here too, since it does not pass through the config parser).
-pub fn ice_spec(servers: &[String], allow_relay: bool, local_addresses: &[String]) -> IceSpec {
-    let mut spec = IceSpec {
-        local_addresses: local_addresses.to_vec(),
-        ..IceSpec::default()
-    };
-    for url in servers {
-        if let Err(e) = check_ice_server(url) {
-            tracing::warn!(reason = %e, "ICE server skipped");
-            continue;
-        }
-        let (scheme, rest) = url.split_once(':').expect("checked above");
-        match scheme {
-            "stun" if spec.stun.is_none() => spec.stun = Some(format!("stun://{rest}")),
-            "stun" => tracing::info!("only the first STUN server is used"),
-            _ if allow_relay => spec.turn.push(format!("{scheme}://{rest}")),
-            _ => tracing::info!("TURN server ignored: relaying is not allowed (P2P only)"),
-        }
-    }
-    spec
 }
 
 fn ranged<'de, D: Deserializer<'de>>(d: D, min: u64, max: u64) -> Result<u64, D::Error> {
@@ -186,6 +142,11 @@ pub fn default_doctor_s() -> u64 {
 }
 pub fn default_connect_s() -> u64 {
     30
+}
+/// Long enough for a Wi-Fi to come back or a router to restart its link; short enough that
+/// nobody sits long before a frozen picture.
+pub fn default_reconnect_s() -> u64 {
+    45
 }
 pub fn default_ended_s() -> u64 {
     10

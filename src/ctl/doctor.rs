@@ -9,12 +9,12 @@ use serde_json::json;
 use tokio::sync::mpsc;
 
 use super::{Fleet, random_hex};
+use crate::call::ice_spec;
 use crate::call::{self, CallReport, CallSpec, IceSpec, Role};
-use crate::config::ice_spec;
 use crate::fleet::broker::Login;
 use crate::fleet::{self, LinkEvent, LinkOptions, Route, SessionPublisher, Side};
 use crate::media::{MediaSpec, VideoOut, VideoSink, VideoSource};
-use crate::wire::{self, ByeReason, CallStats, JoinLink, SignalMsg};
+use crate::wire::{self, ByeReason, CallStats, Hello, JoinLink, SignalMsg};
 
 #[derive(Debug, Args)]
 pub struct DoctorArgs {
@@ -42,7 +42,7 @@ pub struct DoctorArgs {
     /// Show the kiosk's picture in a window.
     #[arg(long)]
     show: bool,
-    /// STUN server (stun:host:port).
+    /// STUN server (stun:host:port) instead of the ones the kiosk names (the fleet's).
     #[arg(long)]
     stun: Option<String>,
     /// Restrict ICE to this local address (repeatable).
@@ -127,8 +127,10 @@ pub async fn run(fleet: &Fleet, args: DoctorArgs) -> anyhow::Result<()> {
         .map_err(|missing| anyhow::anyhow!("GStreamer elements missing: {}", missing.join(", ")))?;
     let ice = match &args.stun {
         Some(stun) => ice_spec(std::slice::from_ref(stun), false, &args.ice_local),
+        // The fleet's servers, as the kiosk's hello names them.
         None => IceSpec {
             local_addresses: args.ice_local.clone(),
+            adopt_offered: true,
             ..IceSpec::default()
         },
     };
@@ -160,9 +162,11 @@ pub async fn run(fleet: &Fleet, args: DoctorArgs) -> anyhow::Result<()> {
 
     let spec = CallSpec {
         role: Role::Answerer,
-        hello_name: args.name.clone(),
+        hello: Hello::new(args.name.clone()),
         media,
         ice,
+        // Until the kiosk's hello says its own.
+        reconnect: Duration::from_secs(45),
         jitter_latency_ms: 60,
     };
     let (reports_tx, mut reports) = mpsc::channel(16);
@@ -187,6 +191,7 @@ pub async fn run(fleet: &Fleet, args: DoctorArgs) -> anyhow::Result<()> {
     let ctrl_c = tokio::signal::ctrl_c();
     tokio::pin!(ctrl_c);
     let mut joined = false;
+    let mut link_lost = false;
     let (bye, failure) = loop {
         // The select only says what woke the loop; the match below (which rustfmt formats)
         // says what it means.
@@ -212,7 +217,12 @@ pub async fn run(fleet: &Fleet, args: DoctorArgs) -> anyhow::Result<()> {
                     }
                 }
             }
-            Wake::Link(_) => {}
+            Wake::Link(LinkEvent::Disconnected { .. }) => link_lost = true,
+            Wake::Link(LinkEvent::Connected) => {
+                if std::mem::take(&mut link_lost) {
+                    handle.link_restored();
+                }
+            }
             Wake::Report(CallReport::PeerJoined { name }) => {
                 joined = true;
                 let text = format!("Patient/in: {name}");
@@ -222,6 +232,25 @@ pub async fn run(fleet: &Fleet, args: DoctorArgs) -> anyhow::Result<()> {
                 args.json,
                 json!({"event": "media"}),
                 "picture from the kiosk arrives".into(),
+            ),
+            Wake::Report(CallReport::Interrupted) => say(
+                args.json,
+                json!({"event": "interrupted"}),
+                "Verbindung unterbrochen – wird wiederhergestellt …".into(),
+            ),
+            Wake::Report(CallReport::Resumed { outage }) => {
+                let ms = outage.as_millis() as u64;
+                let text = format!("connection back after {:.1} s", outage.as_secs_f64());
+                say(
+                    args.json,
+                    json!({"event": "resumed", "outage_ms": ms}),
+                    text,
+                );
+            }
+            Wake::Report(CallReport::Relayed) => say(
+                args.json,
+                json!({"event": "relay_used"}),
+                "media run through a TURN relay (not peer to peer)".into(),
             ),
             Wake::Report(CallReport::RemoteBye(reason)) => {
                 let reason = reason.as_str();

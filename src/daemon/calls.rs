@@ -14,7 +14,7 @@ use super::devices::DeviceWatch;
 use crate::call::{self, CallHandle, CallReport, CallSpec, IceSpec, Reading, Role, SignalOut};
 use crate::flow::Failure;
 use crate::media::MediaSpec;
-use crate::wire::{CallStats, Health, Signal};
+use crate::wire::{CallStats, Health, Hello, Signal};
 
 /// A call's report, tagged with its join id.
 pub(super) type Tagged = (u64, CallReport);
@@ -29,6 +29,8 @@ pub(super) struct CallSlot {
     /// What calls send, and where their pictures go.
     media: MediaSpec,
     jitter_latency_ms: u32,
+    /// How long an interrupted call is kept while its connection is recovered.
+    reconnect: Duration,
     active: Option<ActiveCall>,
     /// Calls being ended; each ends with its join id and final statistics.
     leaving: JoinSet<(u64, CallStats)>,
@@ -49,16 +51,29 @@ impl std::fmt::Debug for CallSlot {
 }
 
 impl CallSlot {
-    pub fn new(media: MediaSpec, jitter_latency_ms: u32, reports: mpsc::Sender<Tagged>) -> Self {
+    pub fn new(
+        media: MediaSpec,
+        jitter_latency_ms: u32,
+        reconnect: Duration,
+        reports: mpsc::Sender<Tagged>,
+    ) -> Self {
         Self {
             media,
             jitter_latency_ms,
+            reconnect,
             active: None,
             leaving: JoinSet::new(),
             reports,
             joins: 0,
             last_stats: None,
             devices: DeviceWatch::default(),
+        }
+    }
+
+    /// The broker link is back: the running call may recover through it.
+    pub fn link_restored(&self) {
+        if let Some(active) = &self.active {
+            active.handle.link_restored();
         }
     }
 
@@ -80,11 +95,17 @@ impl CallSlot {
         if let Some(left) = &left {
             tracing::warn!(session = %left, "a call was still running; ended");
         }
+        let hello = Hello {
+            ice_servers: ice.shared.clone(),
+            reconnect_s: Some(self.reconnect.as_secs().try_into().unwrap_or(u32::MAX)),
+            ..Hello::new(patient_name)
+        };
         let spec = CallSpec {
             role: Role::Offerer,
-            hello_name: patient_name,
+            hello,
             media: self.media.clone(),
             ice,
+            reconnect: self.reconnect,
             jitter_latency_ms: self.jitter_latency_ms,
         };
         // A call reports at most once per request it takes (a hello), and takes at most 64 at a

@@ -206,7 +206,7 @@ impl Presence {
         let url = &up.access.endpoint.url;
         let broker = match up.broker {
             Broker::Reachable => format!("connected to {url}"),
-            Broker::Unreachable => format!("broker {url} unreachable, serving stored appointments"),
+            Broker::Unreachable => format!("broker {url} unreachable, no call can start"),
             Broker::Connecting => format!("connecting to {url}"),
         };
         format!(
@@ -244,7 +244,7 @@ impl Presence {
             }
             LinkEvent::Disconnected { reason, retry_in } => {
                 if up.broker != Broker::Unreachable {
-                    tracing::warn!(%reason, "broker unreachable; retrying, and appointments already received still work");
+                    tracing::warn!(%reason, "broker unreachable; retrying, and no call starts until it is back");
                 }
                 up.broker = Broker::Unreachable;
                 tracing::debug!(%reason, retry_in_ms = retry_in.as_millis() as u64, "broker unreachable, retrying");
@@ -540,7 +540,7 @@ mod tests {
         assert!(
             presence
                 .describe(&bundle, 2)
-                .contains("unreachable, serving stored appointments")
+                .contains("unreachable, no call can start")
         );
         presence.on_link(LinkEvent::Connected);
         assert!(presence.describe(&bundle, 2).starts_with("connected to"));

@@ -6,8 +6,8 @@
 
 use std::path::PathBuf;
 
-use crate::call::IceSpec;
-use crate::config::{Config, ice_spec};
+use crate::call::{IceSpec, ice_spec};
+use crate::config::Config;
 use crate::platform::atomic_file::{remove_durable, write_atomic};
 use crate::ui::Locale;
 use crate::wire::{self, DeviceConfig};

@@ -126,7 +126,12 @@ pub async fn run(
     let mut sup = Supervisor {
         kiosk: Kiosk::new(config.timeouts()),
         book,
-        calls: CallSlot::new(media, config.media.jitter_latency_ms, reports),
+        calls: CallSlot::new(
+            media,
+            config.media.jitter_latency_ms,
+            Duration::from_secs(config.timeouts.reconnect_s),
+            reports,
+        ),
         presence: Presence::new(
             tokio::time::Instant::now(),
             crate::platform::rauc::booted_slot(),
@@ -268,9 +273,12 @@ impl Supervisor {
         let event = match report {
             call::CallReport::PeerJoined { .. } => Event::DoctorJoined,
             call::CallReport::MediaFlowing => Event::MediaFlowing,
+            call::CallReport::Interrupted => Event::Interrupted,
+            call::CallReport::Resumed { outage } => Event::Resumed { outage },
+            call::CallReport::Relayed => Event::Relayed,
             call::CallReport::RemoteBye(reason) => {
                 tracing::info!(%session, reason = reason.as_str(), "doctor left");
-                Event::RemoteBye
+                Event::RemoteBye(reason)
             }
             call::CallReport::Failed { failure, why } => {
                 tracing::warn!(%session, reason = %why, "call failed");

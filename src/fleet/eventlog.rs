@@ -303,7 +303,7 @@ mod tests {
         let mut log = EventLog::open(dir.path(), NOW).unwrap();
         let t0 = Instant::now();
         let mut kiosk = Kiosk::new(Timeouts::default());
-        let mut events = Vec::new();
+        let mut events = vec![kiosk.handle(Event::BrokerReachable(true), t0)];
         // Wrong codes up to a lockout, then two consultations: one with the appointment's name
         // that the patient corrects at the kiosk and hangs up, one whose camera fails in the call.
         for _ in 0..crate::flow::ATTEMPTS_BEFORE_LOCKOUT {
@@ -319,6 +319,11 @@ mod tests {
                 Event::Accept(typed.map(String::from)),
                 Event::DoctorJoined,
                 Event::MediaFlowing,
+                Event::Interrupted,
+                Event::Resumed {
+                    outage: std::time::Duration::from_secs(2),
+                },
+                Event::Relayed,
                 end,
                 Event::Tick,
             ];
@@ -333,7 +338,14 @@ mod tests {
             }
         }
         let text = fs::read_to_string(dir.path().join(FILE)).unwrap();
-        for expected in ["lockout", "local_hangup", "camera_missing", "consent_given"] {
+        for expected in [
+            "lockout",
+            "local_hangup",
+            "camera_missing",
+            "consent_given",
+            "call_resumed",
+            "relay_used",
+        ] {
             assert!(text.contains(expected), "{expected} recorded: {text}");
         }
         for name in ["Max", "Mustermann", "Erika", "Gabler", "Muster"] {

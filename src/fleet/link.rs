@@ -45,6 +45,8 @@ pub enum LinkEvent {
 struct Shared {
     subscriptions: BTreeSet<String>,
     sticky: BTreeMap<String, Vec<u8>>,
+    /// The broker acknowledged our connection, and it has not failed since.
+    connected: bool,
 }
 
 /// What the watchdog asks of the link task: when it last got something back from its loop, and
@@ -108,6 +110,7 @@ async fn run(mut eventloop: rumqttc::EventLoop, link: Link, events: mpsc::Sender
         let sent = match eventloop.poll().await {
             Ok(Event::Incoming(Packet::ConnAck(_))) => {
                 backoff.reset();
+                link.shared().connected = true;
                 link.restore();
                 events.send(LinkEvent::Connected).await
             }
@@ -129,6 +132,7 @@ async fn run(mut eventloop: rumqttc::EventLoop, link: Link, events: mpsc::Sender
             }
             Ok(_) => Ok(()),
             Err(e) => {
+                link.shared().connected = false;
                 let retry_in = backoff.next_wait(&mut rand::thread_rng());
                 let sent = events
                     .send(LinkEvent::Disconnected {
@@ -196,6 +200,17 @@ impl Link {
         {
             tracing::warn!(topic, error = %e, "publish dropped: request queue full");
         }
+    }
+
+    /// Publishes with QoS 1 while connected, and drops the message otherwise: for messages that
+    /// are stale by the time the link is back (call signalling), which the other side must not
+    /// act on late. Returns whether it went out.
+    pub fn publish_if_connected(&self, topic: &str, payload: Vec<u8>) -> bool {
+        if !self.shared().connected {
+            return false;
+        }
+        self.publish(topic, payload, false);
+        true
     }
 
     /// Publishes a retained message now and again after every reconnect.

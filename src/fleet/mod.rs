@@ -108,9 +108,14 @@ impl SessionPublisher {
 }
 
 impl crate::call::SignalOut for SessionPublisher {
+    /// Signalling is never queued for later: an offer, a candidate or a bye delivered after an
+    /// outage describes a connection that is gone, and the call renews its connection once the
+    /// link is back (`CallHandle::link_restored`).
     fn send(&self, signal: Signal) {
-        self.link
-            .publish(&self.topic, wire::encode(&SignalMsg::from(signal)), false);
+        let payload = wire::encode(&SignalMsg::from(signal));
+        if !self.link.publish_if_connected(&self.topic, payload) {
+            tracing::info!(topic = %self.topic, "signalling dropped: the broker is unreachable");
+        }
     }
 }
 

@@ -70,6 +70,7 @@ pub enum Flow {
         appointment: Appointment,
         name: String,
         since: Instant,
+        link: CallLink,
     },
     Ended {
         duration: Duration,
@@ -79,6 +80,15 @@ pub enum Flow {
         problem: Problem,
         until: Instant,
     },
+}
+
+/// How the call's connection stands, as both screens show it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CallLink {
+    /// Media stopped; the connection is being recovered (within the reconnect window).
+    pub interrupted: bool,
+    /// A TURN relay carries the media: no longer peer to peer.
+    pub relayed: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -97,8 +107,19 @@ pub enum Event {
     DoctorJoined,
     /// The first remote video frame was decoded.
     MediaFlowing,
+    /// Media stopped during the call; the connection is being recovered.
+    Interrupted,
+    /// Media comes again after an interruption of `outage`.
+    Resumed {
+        outage: Duration,
+    },
+    /// The call's path runs through a TURN relay.
+    Relayed,
     CallFailed(Failure),
-    RemoteBye,
+    /// The other side said `bye`, with this reason.
+    RemoteBye(ByeReason),
+    /// The fleet's broker became reachable (`true`) or unreachable.
+    BrokerReachable(bool),
     AppointmentRevoked(String),
     /// kioskd is stopping: a running call ends with `bye`, a wait is left.
     Shutdown,
@@ -147,6 +168,8 @@ pub struct Kiosk {
     flow: Flow,
     lockout: Lockout,
     timeouts: Timeouts,
+    /// Whether the fleet's broker answers: without it no doctor can join, so no call starts.
+    online: bool,
 }
 
 impl Kiosk {
@@ -155,6 +178,7 @@ impl Kiosk {
             flow: Flow::Idle,
             lockout: Lockout::default(),
             timeouts,
+            online: false,
         }
     }
 
@@ -209,6 +233,9 @@ impl Kiosk {
         if !matches!(self.flow, Flow::Idle) {
             return Err(Refusal::Busy);
         }
+        if !self.online {
+            return Err(Refusal::Offline);
+        }
         match self.lockout.remaining(now) {
             Some(left) => Err(Refusal::LockedOut {
                 remaining_s: left.as_secs_f64().ceil() as u64,
@@ -255,7 +282,8 @@ impl Kiosk {
             }
             Event::MediaFlowing => self.media_flowing(now),
             Event::CallFailed(failure) => self.call_failed(failure, now),
-            Event::RemoteBye => self.remote_bye(now),
+            Event::Interrupted | Event::Resumed { .. } | Event::Relayed => self.call_link(event),
+            Event::RemoteBye(reason) => self.remote_bye(reason, now),
             Event::AppointmentRevoked(id) => self.revoked(&id, now),
             Event::Shutdown => match self.flow {
                 Flow::InCall { .. } | Flow::Waiting { .. } => {
@@ -263,6 +291,10 @@ impl Kiosk {
                 }
                 _ => Outcome::default(),
             },
+            Event::BrokerReachable(online) => {
+                self.online = online;
+                Outcome::default()
+            }
             Event::Tick => self.tick(now),
         }
     }
@@ -327,6 +359,11 @@ impl Kiosk {
             return Outcome::refused(Refusal::NotNow);
         };
         let (appointment, name) = (appointment.clone(), name.clone());
+        if !self.online {
+            // The broker went away since the code was typed: say so, rather than open a
+            // waiting room no doctor can reach.
+            return self.fail(Problem::PracticeUnreachable, now, Vec::new());
+        }
         let actions = vec![
             Action::Report(EventKind::ConsentGiven {
                 appointment: appointment.id.clone(),
@@ -387,6 +424,7 @@ impl Kiosk {
             appointment: appointment.clone(),
             name: name.clone(),
             since: now,
+            link: CallLink::default(),
         };
         self.done(actions)
     }
@@ -411,7 +449,11 @@ impl Kiosk {
             Flow::InCall {
                 appointment, since, ..
             } => {
-                let ended = call_ended(appointment, now.duration_since(*since), EndReason::Error);
+                let reason = match device {
+                    Some(_) => EndReason::Error,
+                    None => EndReason::ConnectionLost,
+                };
+                let ended = call_ended(appointment, now.duration_since(*since), reason);
                 self.fail(
                     device.unwrap_or(Problem::ConnectionLost),
                     now,
@@ -422,10 +464,51 @@ impl Kiosk {
         }
     }
 
-    fn remote_bye(&mut self, now: Instant) -> Outcome {
+    /// The call's connection changed: the screens say so, the fleet hears of it.
+    fn call_link(&mut self, event: Event) -> Outcome {
+        let Flow::InCall {
+            appointment, link, ..
+        } = &mut self.flow
+        else {
+            return Outcome::default();
+        };
+        let appointment = appointment.id.clone();
+        let report = match event {
+            Event::Interrupted if !link.interrupted => {
+                link.interrupted = true;
+                EventKind::CallInterrupted { appointment }
+            }
+            Event::Resumed { outage } if link.interrupted => {
+                link.interrupted = false;
+                EventKind::CallResumed {
+                    appointment,
+                    outage_ms: outage.as_millis() as u64,
+                }
+            }
+            Event::Relayed if !link.relayed => {
+                link.relayed = true;
+                EventKind::RelayUsed { appointment }
+            }
+            _ => return Outcome::default(),
+        };
+        Outcome {
+            actions: vec![Action::Report(report)],
+            refused: None,
+        }
+    }
+
+    fn remote_bye(&mut self, reason: ByeReason, now: Instant) -> Outcome {
         let leave = Action::LeaveSession { bye: None };
         match &self.flow {
             Flow::InCall { .. } => self.end_call(now, EndReason::RemoteHangup, vec![leave]),
+            // The doctor's side found no path to us and gave up first: the patient hears the
+            // same as when the kiosk gives up, not that the doctor hung up.
+            Flow::Waiting {
+                doctor_joined: true,
+                ..
+            } if reason == ByeReason::Error => {
+                self.fail(Problem::NoDirectConnection, now, vec![leave])
+            }
             Flow::Waiting { .. } => {
                 self.flow = Flow::Ended {
                     duration: Duration::ZERO,

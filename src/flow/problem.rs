@@ -25,6 +25,9 @@ pub enum Problem {
     /// The call could not use a device (the staff check will find these before a call, too).
     CameraMissing,
     MicrophoneMissing,
+    /// The practice (the fleet's broker) cannot be reached: a waiting room would wait for
+    /// nobody.
+    PracticeUnreachable,
 }
 
 impl Problem {
@@ -36,6 +39,7 @@ impl Problem {
             Self::AppointmentWithdrawn => ProblemCode::AppointmentRevoked,
             Self::CameraMissing => ProblemCode::CameraMissing,
             Self::MicrophoneMissing => ProblemCode::MicrophoneMissing,
+            Self::PracticeUnreachable => ProblemCode::BrokerUnreachable,
         }
     }
 }

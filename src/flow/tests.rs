@@ -61,10 +61,17 @@ const T: Timeouts = Timeouts {
     problem: Duration::from_secs(20),
 };
 
+/// A kiosk whose broker answers, as it is before every consultation.
+fn kiosk() -> Kiosk {
+    let mut k = Kiosk::new(T);
+    k.handle(Event::BrokerReachable(true), Instant::now());
+    k
+}
+
 /// A kiosk in the waiting room, and the time it got there.
 fn waiting() -> (Kiosk, Instant) {
     let t0 = Instant::now();
-    let mut k = Kiosk::new(T);
+    let mut k = kiosk();
     k.handle(Event::CodeChecked(Some(appointment(Some("Max")))), t0);
     k.handle(Event::Accept(None), t0);
     assert_eq!(k.state(), KioskState::Waiting);
@@ -82,7 +89,7 @@ fn in_call() -> (Kiosk, Instant) {
 #[test]
 fn a_whole_consultation_goes_through_every_state_and_back_to_idle() {
     let t0 = Instant::now();
-    let mut k = Kiosk::new(T);
+    let mut k = kiosk();
     assert_eq!(k.state(), KioskState::Idle);
     let out = k.handle(Event::CodeChecked(Some(appointment(None))), t0);
     assert_eq!(published(&out), [KioskState::CodeAccepted]);
@@ -126,7 +133,7 @@ fn a_whole_consultation_goes_through_every_state_and_back_to_idle() {
 #[test]
 fn accept_takes_the_appointments_name_and_publishes_both_steps() {
     let t0 = Instant::now();
-    let mut k = Kiosk::new(T);
+    let mut k = kiosk();
     assert_eq!(
         k.handle(Event::Accept(None), t0).refused,
         Some(Refusal::NotNow)
@@ -146,7 +153,7 @@ fn accept_takes_the_appointments_name_and_publishes_both_steps() {
 #[test]
 fn accept_refuses_a_missing_or_invalid_name_without_moving() {
     let t0 = Instant::now();
-    let mut k = Kiosk::new(T);
+    let mut k = kiosk();
     k.handle(Event::CodeChecked(Some(appointment(None))), t0);
     assert_eq!(
         k.handle(Event::Accept(None), t0).refused,
@@ -166,7 +173,7 @@ fn accept_refuses_a_missing_or_invalid_name_without_moving() {
 #[test]
 fn wrong_codes_lead_to_a_lockout_that_also_refuses_right_codes() {
     let t0 = Instant::now();
-    let mut k = Kiosk::new(T);
+    let mut k = kiosk();
     for left in (1..ATTEMPTS_BEFORE_LOCKOUT).rev() {
         let out = k.handle(Event::CodeChecked(None), t0);
         assert_eq!(
@@ -207,7 +214,7 @@ fn codes_are_refused_while_busy() {
 #[test]
 fn input_screens_time_out_to_idle_and_wipe_input() {
     let t0 = Instant::now();
-    let mut k = Kiosk::new(T);
+    let mut k = kiosk();
     k.handle(Event::CodeChecked(Some(appointment(None))), t0);
     assert_eq!(k.next_deadline(), Some(t0 + T.input));
     assert!(
@@ -279,7 +286,10 @@ fn a_lost_call_reports_its_end_and_the_problem() {
 #[test]
 fn the_doctor_hanging_up_ends_the_call_without_a_bye_back() {
     let (mut k, t0) = in_call();
-    let out = k.handle(Event::RemoteBye, t0 + Duration::from_secs(3));
+    let out = k.handle(
+        Event::RemoteBye(ByeReason::Hangup),
+        t0 + Duration::from_secs(3),
+    );
     assert_eq!(published(&out), [KioskState::Ended]);
     assert!(out.actions.contains(&Action::LeaveSession { bye: None }));
     assert_eq!(
@@ -288,11 +298,82 @@ fn the_doctor_hanging_up_ends_the_call_without_a_bye_back() {
     );
 
     let (mut k, t0) = waiting();
-    k.handle(Event::RemoteBye, t0);
+    k.handle(Event::RemoteBye(ByeReason::Hangup), t0);
     assert_eq!(
         k.state(),
         KioskState::Ended,
         "a doctor who leaves the waiting room ends it"
+    );
+
+    let (mut k, t0) = waiting();
+    k.handle(Event::DoctorJoined, t0);
+    let out = k.handle(Event::RemoteBye(ByeReason::Error), t0);
+    assert_eq!(
+        k.detail(),
+        Some(ProblemCode::P2pFailed),
+        "a doctor whose side found no path gave up first: the patient hears why"
+    );
+    assert!(out.actions.contains(&Action::LeaveSession { bye: None }));
+}
+
+#[test]
+fn without_the_broker_no_code_opens_a_waiting_room() {
+    let t0 = Instant::now();
+    let mut k = Kiosk::new(T);
+    assert_eq!(
+        k.code_entry_allowed(t0),
+        Err(Refusal::Offline),
+        "a kiosk starts offline until its broker answers"
+    );
+    k.handle(Event::BrokerReachable(true), t0);
+    k.handle(Event::CodeChecked(Some(appointment(Some("Max")))), t0);
+    k.handle(Event::BrokerReachable(false), t0);
+    let out = k.handle(Event::Accept(None), t0);
+    assert_eq!(k.detail(), Some(ProblemCode::BrokerUnreachable));
+    assert!(
+        !out.actions
+            .iter()
+            .any(|a| matches!(a, Action::JoinSession { .. })),
+        "no waiting room without the broker: {out:?}"
+    );
+    assert_eq!(reported(&out), ["error"]);
+}
+
+#[test]
+fn an_interruption_is_shown_and_reported_once_and_the_relay_too() {
+    let (mut k, t0) = in_call();
+    let link = |k: &Kiosk| match k.flow() {
+        Flow::InCall { link, .. } => *link,
+        other => panic!("not in a call: {other:?}"),
+    };
+    assert_eq!(
+        reported(&k.handle(Event::Interrupted, t0)),
+        ["call_interrupted"]
+    );
+    assert!(k.handle(Event::Interrupted, t0).actions.is_empty());
+    assert!(link(&k).interrupted);
+    let out = k.handle(
+        Event::Resumed {
+            outage: Duration::from_millis(2500),
+        },
+        t0,
+    );
+    assert!(matches!(
+        &out.actions[..],
+        [Action::Report(EventKind::CallResumed {
+            outage_ms: 2500,
+            ..
+        })]
+    ));
+    assert!(!link(&k).interrupted);
+    assert_eq!(reported(&k.handle(Event::Relayed, t0)), ["relay_used"]);
+    assert!(k.handle(Event::Relayed, t0).actions.is_empty());
+    assert!(link(&k).relayed);
+    assert_eq!(k.state(), KioskState::InCall, "the call goes on");
+    let out = k.handle(Event::CallFailed(Failure::Connection), t0);
+    assert_eq!(
+        call_ended(&out).map(|(reason, _)| reason),
+        Some(EndReason::ConnectionLost)
     );
 }
 
@@ -309,7 +390,7 @@ fn the_fleet_can_end_a_call_or_a_wait() {
     k.handle(Event::EndCallCommand, t0);
     assert_eq!(k.state(), KioskState::Idle);
     assert_eq!(
-        Kiosk::new(T).handle(Event::EndCallCommand, t0).refused,
+        kiosk().handle(Event::EndCallCommand, t0).refused,
         Some(Refusal::NoCall)
     );
 }
@@ -317,7 +398,7 @@ fn the_fleet_can_end_a_call_or_a_wait() {
 #[test]
 fn cancel_returns_to_idle_from_every_state_but_a_running_call() {
     let t0 = Instant::now();
-    let mut k = Kiosk::new(T);
+    let mut k = kiosk();
     assert_eq!(
         k.handle(Event::Cancel, t0),
         Outcome::default(),
@@ -347,7 +428,7 @@ fn cancel_returns_to_idle_from_every_state_but_a_running_call() {
 
 #[test]
 fn hang_up_needs_a_call() {
-    let mut k = Kiosk::new(T);
+    let mut k = kiosk();
     assert_eq!(
         k.handle(Event::HangUp, Instant::now()).refused,
         Some(Refusal::NoCall)
@@ -392,7 +473,7 @@ fn shutdown_ends_a_call_with_bye_and_a_record() {
     assert!(out.actions.contains(&Action::LeaveSession {
         bye: Some(ByeReason::Hangup)
     }));
-    assert!(Kiosk::new(T).handle(Event::Shutdown, t0).actions.is_empty());
+    assert!(kiosk().handle(Event::Shutdown, t0).actions.is_empty());
 }
 
 #[test]

@@ -4,7 +4,8 @@
 
 use super::text::Locale;
 use super::view::{
-    CallView, CodeNotice, Problem, ProvisionNotice, Quality, Screen, StaffCheck, ViewModel,
+    CallNotice, CallView, CodeNotice, Problem, ProvisionNotice, Quality, Screen, StaffCheck,
+    ViewModel,
 };
 
 pub fn gallery(locale: Locale) -> Vec<(&'static str, ViewModel)> {
@@ -20,13 +21,14 @@ pub fn gallery(locale: Locale) -> Vec<(&'static str, ViewModel)> {
         screen,
         ..base.clone()
     };
-    let call = |muted, camera_off, quality, confirm_hang_up| {
+    let call = |muted, camera_off, quality, confirm_hang_up, notice| {
         with(Screen::InCall(CallView {
             duration_s: 754,
             muted,
             camera_off,
             quality,
             confirm_hang_up,
+            notice,
         }))
     };
     let check = StaffCheck {
@@ -108,14 +110,34 @@ pub fn gallery(locale: Locale) -> Vec<(&'static str, ViewModel)> {
                 doctor: doctor.clone(),
             }),
         ),
-        ("06-in-call", call(false, false, Quality::Good, false)),
+        ("06-in-call", call(false, false, Quality::Good, false, None)),
         (
             "06-in-call-muted-poor",
-            call(true, true, Quality::Poor, false),
+            call(true, true, Quality::Poor, false, None),
         ),
         (
             "06-in-call-confirm-hang-up",
-            call(false, false, Quality::Fair, true),
+            call(false, false, Quality::Fair, true, None),
+        ),
+        (
+            "06-in-call-interrupted",
+            call(
+                false,
+                false,
+                Quality::Poor,
+                false,
+                Some(CallNotice::Interrupted),
+            ),
+        ),
+        (
+            "06-in-call-relayed",
+            call(
+                false,
+                false,
+                Quality::Good,
+                false,
+                Some(CallNotice::Relayed),
+            ),
         ),
         ("07-ended", with(Screen::Ended { duration_s: 754 })),
         (

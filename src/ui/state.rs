@@ -15,7 +15,9 @@ use std::time::{Duration, Instant};
 
 use super::layout::Press;
 use super::text::Locale;
-use super::view::{CallView, CodeNotice, ProvisionNotice, Quality, Screen, StaffCheck, ViewModel};
+use super::view::{
+    CallNotice, CallView, CodeNotice, ProvisionNotice, Quality, Screen, StaffCheck, ViewModel,
+};
 use crate::flow::{Flow, MAX_NAME};
 use crate::wire::{CODE_DIGITS, Refusal};
 
@@ -244,6 +246,7 @@ impl ScreenState {
             Refusal::WrongCode { attempts_left } => CodeNotice::Wrong { attempts_left },
             Refusal::LockedOut { remaining_s } => CodeNotice::LockedOut { remaining_s },
             Refusal::Busy => CodeNotice::Busy,
+            Refusal::Offline => CodeNotice::Offline,
             _ => return,
         };
         self.keypad(Keypad::Code, Some(notice), now);
@@ -450,12 +453,20 @@ impl ScreenState {
             Flow::Waiting { appointment, .. } => Screen::Waiting {
                 doctor: appointment.doctor_name.clone(),
             },
-            Flow::InCall { since, .. } => Screen::InCall(CallView {
+            Flow::InCall { since, link, .. } => Screen::InCall(CallView {
                 duration_s: now.saturating_duration_since(*since).as_secs(),
                 muted: self.muted,
                 camera_off: self.camera_off,
                 quality: around.quality,
                 confirm_hang_up: self.confirm_hang_up,
+                // An interruption is the news; the relay is still there when it is over.
+                notice: if link.interrupted {
+                    Some(CallNotice::Interrupted)
+                } else if link.relayed {
+                    Some(CallNotice::Relayed)
+                } else {
+                    None
+                },
             }),
             Flow::Ended { duration, .. } => Screen::Ended {
                 duration_s: duration.as_secs(),

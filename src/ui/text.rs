@@ -62,6 +62,8 @@ pub enum Msg {
     QualityGood,
     QualityFair,
     QualityPoor,
+    CallInterrupted,
+    CallRelayed,
     EndedTitle,
     EndedBody,
     BackToStart,
@@ -71,6 +73,7 @@ pub enum Msg {
     ProblemRevoked,
     ProblemCamera,
     ProblemMicrophone,
+    ProblemOffline,
     BrokerOffline,
     StaffPinTitle,
     StaffCheckTitle,
@@ -142,6 +145,15 @@ pub fn text(locale: Locale, msg: Msg) -> &'static str {
         QualityGood => ("Verbindung gut", "Connection good"),
         QualityFair => ("Verbindung mäßig", "Connection fair"),
         QualityPoor => ("Verbindung schlecht", "Connection poor"),
+        CallInterrupted => (
+            // The screen's fonts are Latin-1: no dash, no ellipsis.
+            "Verbindung unterbrochen - wird wiederhergestellt ...",
+            "Connection interrupted - reconnecting ...",
+        ),
+        CallRelayed => (
+            "Über einen Relay-Server verbunden - nicht direkt",
+            "Connected through a relay server - not direct",
+        ),
         EndedTitle => ("Gespräch beendet", "Consultation ended"),
         EndedBody => (
             "Vielen Dank. Alle Eingaben wurden gelöscht.",
@@ -153,8 +165,8 @@ pub fn text(locale: Locale, msg: Msg) -> &'static str {
             "The doctor did not join. Please contact the practice.",
         ),
         ProblemP2p => (
-            "Es konnte keine direkte Verbindung aufgebaut werden. Bitte versuchen Sie es erneut oder melden Sie sich bei der Praxis.",
-            "No direct connection could be made. Please try again or contact the practice.",
+            "Es konnte keine direkte Verbindung aufgebaut werden. Bitte melden Sie sich bei der Praxis. Für die IT: UDP ins Internet (STUN) freigeben oder für die Flotte einen TURN-Server erlauben.",
+            "No direct connection could be made. Please contact the practice. For IT: allow UDP to the internet (STUN) or allow a TURN server for the fleet.",
         ),
         ProblemConnectionLost => (
             "Die Verbindung ist abgebrochen. Bitte versuchen Sie es erneut.",
@@ -172,9 +184,13 @@ pub fn text(locale: Locale, msg: Msg) -> &'static str {
             "Das Mikrofon funktioniert nicht. Bitte wenden Sie sich an das Personal.",
             "The microphone is not working. Please ask the staff.",
         ),
+        ProblemOffline => (
+            "Die Praxis ist gerade nicht erreichbar, das Gespräch kann jetzt nicht beginnen. Bitte versuchen Sie es in einigen Minuten erneut oder wenden Sie sich an das Personal.",
+            "The practice cannot be reached right now, so the consultation cannot start. Please try again in a few minutes or ask the staff.",
+        ),
         BrokerOffline => (
-            "Keine Verbindung zur Praxis-Verwaltung. Bereits übermittelte Termine funktionieren.",
-            "No connection to the practice system. Appointments already received still work.",
+            "Keine Verbindung zur Praxis. Gespräche sind erst wieder möglich, wenn sie besteht.",
+            "No connection to the practice. Consultations can start once it is back.",
         ),
         StaffPinTitle => ("Personal-PIN", "Staff PIN"),
         StaffCheckTitle => ("Gerätecheck", "Device check"),

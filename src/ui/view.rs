@@ -13,7 +13,8 @@ pub struct ViewModel {
     pub room: String,
     /// The time shown on the idle screen (`HH:MM`, local time).
     pub clock: String,
-    /// `false` while the fleet's broker is unreachable (appointments already received still work).
+    /// `false` while the fleet's broker is unreachable: no call can start then (no doctor could
+    /// join), and the idle screen says so.
     pub broker_online: bool,
     pub screen: Screen,
 }
@@ -66,6 +67,17 @@ pub struct CallView {
     pub camera_off: bool,
     pub quality: Quality,
     pub confirm_hang_up: bool,
+    /// What the patient must know about the connection, over the picture.
+    pub notice: Option<CallNotice>,
+}
+
+/// A line over the doctor's picture about the connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CallNotice {
+    /// Media stopped; the kiosk is recovering the connection.
+    Interrupted,
+    /// A TURN relay carries the call: no longer peer to peer.
+    Relayed,
 }
 
 /// Why the last code was not accepted.
@@ -81,6 +93,8 @@ pub enum CodeNotice {
     NotSetUp,
     /// Another code or PIN was being checked: this one was not, and counts for nothing.
     Busy,
+    /// The practice cannot be reached: no call can start now.
+    Offline,
 }
 
 /// Why the last provisioning bundle did not give the kiosk its identity. Fixed texts rather than

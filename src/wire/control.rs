@@ -64,6 +64,8 @@ pub enum Refusal {
     NameInvalid,
     /// The kiosk has no device identity yet.
     NotProvisioned,
+    /// The fleet's broker is unreachable: no doctor could join a call now.
+    Offline,
 }
 
 impl Refusal {
@@ -79,6 +81,7 @@ impl Refusal {
             Self::NameMissing => "name_missing",
             Self::NameInvalid => "name_invalid",
             Self::NotProvisioned => "not_provisioned",
+            Self::Offline => "offline",
         }
     }
 
@@ -102,6 +105,7 @@ impl Refusal {
             Self::NotProvisioned => {
                 "Dieses Gerät ist noch nicht eingerichtet (keine Bereitstellungsdatei).".into()
             }
+            Self::Offline => "Die Praxis ist gerade nicht erreichbar, ein Gespräch kann jetzt nicht beginnen. Bitte versuchen Sie es in einigen Minuten erneut.".into(),
         }
     }
 
@@ -121,6 +125,7 @@ impl Refusal {
             Self::NameMissing => "Please enter the patient's name.".into(),
             Self::NameInvalid => "The name must be 1 to 100 characters long.".into(),
             Self::NotProvisioned => "This device is not set up yet (no provisioning file).".into(),
+            Self::Offline => "The practice cannot be reached right now, so a consultation cannot start. Please try again in a few minutes.".into(),
         }
     }
 }
@@ -150,6 +155,16 @@ pub struct CallStats {
     /// The video codec this side sends and receives: `VP8` or `H264`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub video_codec: Option<String>,
+    /// The path in use, as the kinds of its local and remote candidate: `host/srflx`, …;
+    /// `relay` on either side means a TURN server carries the media.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+    /// Media is interrupted now; the connection is being recovered.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub interrupted: bool,
+    /// How long the last interruption lasted, in milliseconds, once media came again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_outage_ms: Option<u64>,
 }
 
 /// A reply line. `ok: false` replies carry `error` (machine-readable), `message` (German, the

@@ -51,6 +51,19 @@ pub enum EventKind {
         reason: EndReason,
         duration_s: u64,
     },
+    /// Media stopped during the call; the kiosk is recovering the connection.
+    CallInterrupted {
+        appointment: String,
+    },
+    /// Media came again after an interruption that lasted `outage_ms`.
+    CallResumed {
+        appointment: String,
+        outage_ms: u64,
+    },
+    /// The call's media runs through a TURN relay of the fleet's, not peer to peer.
+    RelayUsed {
+        appointment: String,
+    },
     /// The fleet's `wipe`: the last event before the kiosk forgets everything.
     FactoryReset,
     /// The flow ended on a problem (state `error`).
@@ -71,6 +84,9 @@ impl EventKind {
             Self::ConsentGiven { .. } => "consent_given",
             Self::CallStarted { .. } => "call_started",
             Self::CallEnded { .. } => "call_ended",
+            Self::CallInterrupted { .. } => "call_interrupted",
+            Self::CallResumed { .. } => "call_resumed",
+            Self::RelayUsed { .. } => "relay_used",
             Self::FactoryReset => "factory_reset",
             Self::Error { .. } => "error",
             Self::Unknown => "unknown",
@@ -90,7 +106,9 @@ pub enum EndReason {
     FleetCommand,
     /// kioskd stopped (SIGTERM).
     Shutdown,
-    /// The connection or a device failed; an `error` event says which.
+    /// Media stopped and did not come back within the reconnect window.
+    ConnectionLost,
+    /// A device failed, or the call could not go on; an `error` event says which.
     Error,
     /// A reason of a later version (written back as `unknown`).
     #[serde(other)]
@@ -107,6 +125,8 @@ pub enum ProblemCode {
     AppointmentRevoked,
     CameraMissing,
     MicrophoneMissing,
+    /// The fleet's broker was unreachable when the patient consented: no doctor could join.
+    BrokerUnreachable,
     /// A problem of a later version (written back as `unknown`).
     #[serde(other)]
     Unknown,
@@ -121,6 +141,7 @@ impl ProblemCode {
             Self::AppointmentRevoked => "appointment_revoked",
             Self::CameraMissing => "camera_missing",
             Self::MicrophoneMissing => "microphone_missing",
+            Self::BrokerUnreachable => "broker_unreachable",
             Self::Unknown => "unknown",
         }
     }

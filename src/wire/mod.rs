@@ -22,7 +22,7 @@ pub use fleet::{
 };
 pub use join::{JoinLink, JoinLinkError};
 pub use provision::{BUNDLE_FILE_NAME, ProvisionBundle};
-pub use signal::{ByeReason, Signal, SignalMsg};
+pub use signal::{ByeReason, Hello, IceServer, Signal, SignalMsg};
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer, de::DeserializeOwned};
 

@@ -23,12 +23,7 @@ impl From<Signal> for SignalMsg {
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Signal {
     /// Sent on joining, and once in reply (`reply: true`) to each hello that is not itself a reply.
-    /// The kiosk's `name` is the patient's name; the doctor's is the doctor's.
-    Hello {
-        name: String,
-        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-        reply: bool,
-    },
+    Hello(Hello),
     /// Kiosk → doctor. The kiosk is always the offerer.
     Offer {
         sdp: String,
@@ -45,6 +40,67 @@ pub enum Signal {
     Bye {
         reason: ByeReason,
     },
+}
+
+/// A side's introduction. The kiosk's also tells the doctor's side how to connect: the fleet's
+/// ICE servers and how long an interrupted call is kept alive.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Hello {
+    /// The kiosk's is the patient's name; the doctor's is the doctor's.
+    pub name: String,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub reply: bool,
+    /// Kiosk → doctor: the ICE servers the fleet configured (STUN; TURN only where the fleet
+    /// allows relaying), for every connection of the doctor's side in this session. The doctor's
+    /// side uses these and no servers of its own choosing.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ice_servers: Vec<IceServer>,
+    /// Kiosk → doctor: how long, in seconds, an interrupted call is kept before it ends.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reconnect_s: Option<u32>,
+}
+
+impl Hello {
+    pub fn new(name: impl Into<String>) -> Self {
+        Self {
+            name: name.into(),
+            ..Self::default()
+        }
+    }
+
+    /// The same introduction as a reply.
+    pub fn as_reply(&self) -> Self {
+        Self {
+            reply: true,
+            ..self.clone()
+        }
+    }
+}
+
+/// One ICE server as WebRTC's `RTCIceServer` has it, so a browser takes it as it is.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IceServer {
+    /// `stun:host:port`, `turn:host:port` or `turns:host:port`; a single string is read as a
+    /// list of one.
+    #[serde(deserialize_with = "one_or_more")]
+    pub urls: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credential: Option<String>,
+}
+
+fn one_or_more<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum OneOrMore {
+        One(String),
+        More(Vec<String>),
+    }
+    Ok(match OneOrMore::deserialize(d)? {
+        OneOrMore::One(url) => vec![url],
+        OneOrMore::More(urls) => urls,
+    })
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -76,10 +132,7 @@ mod tests {
 
     #[test]
     fn signals_carry_version_and_type_tag() {
-        let hello = SignalMsg::from(Signal::Hello {
-            name: "Max".into(),
-            reply: false,
-        });
+        let hello = SignalMsg::from(Signal::Hello(Hello::new("Max")));
         assert_eq!(
             String::from_utf8(encode(&hello)).unwrap(),
             r#"{"v":1,"type":"hello","name":"Max"}"#
@@ -96,5 +149,33 @@ mod tests {
             }
         );
         assert!(decode::<SignalMsg>(br#"{"v":1,"type":"shout"}"#).is_err());
+    }
+
+    #[test]
+    fn the_kiosks_hello_carries_ice_servers_as_a_browser_takes_them() {
+        let hello = Hello {
+            ice_servers: vec![IceServer {
+                urls: vec!["turn:198.18.0.10:3478".into()],
+                username: Some("u".into()),
+                credential: Some("p".into()),
+            }],
+            reconnect_s: Some(45),
+            ..Hello::new("Max")
+        }
+        .as_reply();
+        assert_eq!(
+            String::from_utf8(encode(&SignalMsg::from(Signal::Hello(hello.clone())))).unwrap(),
+            r#"{"v":1,"type":"hello","name":"Max","reply":true,"ice_servers":[{"urls":["turn:198.18.0.10:3478"],"username":"u","credential":"p"}],"reconnect_s":45}"#
+        );
+        let one: SignalMsg = decode(
+            br#"{"v":1,"type":"hello","name":"Max","ice_servers":[{"urls":"stun:198.18.0.10:3478"}]}"#,
+        )
+        .unwrap();
+        let Signal::Hello(one) = one.signal else {
+            panic!("a hello")
+        };
+        assert_eq!(one.ice_servers[0].urls, ["stun:198.18.0.10:3478"]);
+        assert!(!one.reply);
+        assert_eq!(one.reconnect_s, None);
     }
 }

@@ -220,6 +220,7 @@ fn consultation_by_touch(panel_text: &'static str, locale_text: &'static str) {
             camera_off: false,
             quality: Quality::Good,
             confirm_hang_up,
+            notice: None,
         })
     };
     touch.shows(call(false, false), false);

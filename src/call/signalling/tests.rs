@@ -7,10 +7,10 @@ const PATIENT: &str = "Max Mustermann";
 const DOCTOR: &str = "Dr. med. Anna Muster";
 
 fn hello(reply: bool) -> Input {
-    Input::Received(Signal::Hello {
-        name: DOCTOR.into(),
+    Input::Received(Signal::Hello(Hello {
         reply,
-    })
+        ..Hello::new(DOCTOR)
+    }))
 }
 
 fn answer(sdp: &str) -> Input {
@@ -36,10 +36,7 @@ fn candidate(n: u32) -> Candidate {
 }
 
 fn reply_to_doctor() -> Output {
-    Output::Send(Signal::Hello {
-        name: PATIENT.into(),
-        reply: true,
-    })
+    Output::Send(Signal::Hello(Hello::new(PATIENT).as_reply()))
 }
 
 fn joined() -> Output {
@@ -50,14 +47,11 @@ fn joined() -> Output {
 
 /// The kiosk's side, as it starts.
 fn kiosk() -> (Signalling, Instant) {
-    let (machine, out) = Signalling::start(Role::Offerer, PATIENT.into());
+    let (machine, out) = Signalling::start(Role::Offerer, Hello::new(PATIENT));
     assert_eq!(
         out,
         [
-            Output::Send(Signal::Hello {
-                name: PATIENT.into(),
-                reply: false
-            }),
+            Output::Send(Signal::Hello(Hello::new(PATIENT))),
             Output::NewConnection
         ],
         "hello at once, and the connection for the waiting room's self-view"
@@ -325,7 +319,7 @@ fn offers_to_the_kiosk_and_answers_to_the_doctor_do_not_fit_their_role() {
         k.handle(offer("v=0"), t0),
         [Output::Ignore(Ignored::WrongRole)]
     );
-    let (mut d, _) = Signalling::start(Role::Answerer, DOCTOR.into());
+    let (mut d, _) = Signalling::start(Role::Answerer, Hello::new(DOCTOR));
     assert_eq!(
         d.handle(answer("v=0"), t0),
         [Output::Ignore(Ignored::WrongRole)]
@@ -335,20 +329,17 @@ fn offers_to_the_kiosk_and_answers_to_the_doctor_do_not_fit_their_role() {
 #[test]
 fn the_doctor_answers_every_offer_with_a_fresh_connection() {
     let t0 = Instant::now();
-    let (mut d, out) = Signalling::start(Role::Answerer, DOCTOR.into());
+    let (mut d, out) = Signalling::start(Role::Answerer, Hello::new(DOCTOR));
     assert_eq!(
         out,
-        [Output::Send(Signal::Hello {
-            name: DOCTOR.into(),
-            reply: false
-        })],
+        [Output::Send(Signal::Hello(Hello::new(DOCTOR)))],
         "the answerer builds nothing until an offer comes"
     );
     let kiosk_hello = |reply| {
-        Input::Received(Signal::Hello {
-            name: PATIENT.into(),
+        Input::Received(Signal::Hello(Hello {
             reply,
-        })
+            ..Hello::new(PATIENT)
+        }))
     };
     let patient = Output::Report(CallReport::PeerJoined {
         name: PATIENT.into(),
@@ -448,5 +439,58 @@ fn our_candidates_and_the_end_of_gathering_go_out() {
             mline: 0,
             candidate: String::new()
         })]
+    );
+}
+
+#[test]
+fn a_lost_path_is_recovered_by_a_fresh_offer_from_the_kiosk() {
+    let (mut k, t0) = connected();
+    assert_eq!(k.handle(Input::Renew, t0), [Output::NewConnection]);
+    assert_eq!(
+        k.handle(Input::Renew, t0),
+        [],
+        "a renewal under way is not started twice"
+    );
+    assert_eq!(
+        k.handle(Input::NegotiationNeeded, t0),
+        [Output::CreateOffer]
+    );
+    let (mut waiting, t0) = kiosk();
+    assert_eq!(
+        waiting.handle(Input::Renew, t0),
+        [],
+        "nobody to recover a call with yet"
+    );
+}
+
+#[test]
+fn the_doctors_side_recovers_by_saying_hello_and_takes_the_kiosks_servers() {
+    let t0 = Instant::now();
+    let (mut d, _) = Signalling::start(Role::Answerer, Hello::new(DOCTOR));
+    assert_eq!(d.handle(Input::Renew, t0), [], "no call to recover yet");
+    let kiosk_hello = Hello {
+        ice_servers: vec![crate::wire::IceServer {
+            urls: vec!["stun:198.18.0.10:3478".into()],
+            username: None,
+            credential: None,
+        }],
+        reconnect_s: Some(45),
+        ..Hello::new(PATIENT)
+    };
+    let out = d.handle(Input::Received(Signal::Hello(kiosk_hello.clone())), t0);
+    assert_eq!(
+        out[..2],
+        [
+            Output::Send(Signal::Hello(Hello::new(DOCTOR).as_reply())),
+            Output::Adopt(kiosk_hello)
+        ],
+        "{out:?}"
+    );
+    d.handle(offer("offer-1"), t0);
+    d.handle(Input::RemoteOfferSet, t0);
+    assert_eq!(
+        d.handle(Input::Renew, t0),
+        [Output::Send(Signal::Hello(Hello::new(DOCTOR)))],
+        "a hello that is no reply makes the kiosk offer afresh (rule 3)"
     );
 }

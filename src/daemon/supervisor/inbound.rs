@@ -22,10 +22,20 @@ use crate::wire::CommandKind;
 
 impl Supervisor {
     pub(super) async fn on_link(&mut self, event: LinkEvent) {
-        match self.presence.on_link(event) {
+        let was_online = self.presence.broker_online();
+        let heard = self.presence.on_link(event);
+        if self.presence.broker_online() != was_online {
+            // No call starts without the broker: the flow must know before the next code.
+            self.step(Event::BrokerReachable(!was_online));
+        }
+        match heard {
             None => {}
-            // The link re-sends the retained state as it was; this one says "seen now".
-            Some(Heard::Connected) => self.presence.publish_state(self.status()),
+            Some(Heard::Connected) => {
+                // The link re-sends the retained state as it was; this one says "seen now".
+                self.presence.publish_state(self.status());
+                // An interrupted call can reach the doctor's side again to recover.
+                self.calls.link_restored();
+            }
             Some(Heard::Synced(seen)) => self.reconcile(&seen),
             Some(Heard::Inbound(inbound)) => self.on_inbound(inbound).await,
         }

@@ -12,7 +12,8 @@ use super::{
 use crate::ui::state::STAFF_PIN_DIGITS;
 use crate::ui::text::{self, Locale, Msg, text};
 use crate::ui::view::{
-    CallView, CodeNotice, Problem, ProvisionNotice, Quality, Screen, StaffCheck, ViewModel,
+    CallNotice, CallView, CodeNotice, Problem, ProvisionNotice, Quality, Screen, StaffCheck,
+    ViewModel,
 };
 use crate::wire::Refusal;
 
@@ -69,6 +70,7 @@ fn problem_text(problem: Problem) -> Msg {
         Problem::AppointmentWithdrawn => Msg::ProblemRevoked,
         Problem::CameraMissing => Msg::ProblemCamera,
         Problem::MicrophoneMissing => Msg::ProblemMicrophone,
+        Problem::PracticeUnreachable => Msg::ProblemOffline,
     }
 }
 
@@ -175,6 +177,7 @@ fn code_entry(
         }
         Some(CodeNotice::NotSetUp) => (text(l, Msg::StaffPinNotSetUp).to_string(), Ink::Alert),
         Some(CodeNotice::Busy) => (text::refusal(l, Refusal::Busy), Ink::Alert),
+        Some(CodeNotice::Offline) => (text::refusal(l, Refusal::Offline), Ink::Alert),
         None if is_code => (text(l, Msg::CodeHint).to_string(), Ink::Muted),
         None => (String::new(), Ink::Muted),
     };
@@ -293,6 +296,7 @@ fn in_call(out: &mut Layout, m: &Metrics, l: Locale, call: &CallView) {
         camera_off,
         quality,
         confirm_hang_up: confirm,
+        notice,
     } = *call;
     out.backdrop = Some(Backdrop::Dark);
     let screen = m.screen();
@@ -349,6 +353,29 @@ fn in_call(out: &mut Layout, m: &Metrics, l: Locale, call: &CallView) {
         Ink::OnDark,
         Align::Left,
     );
+
+    if let Some(notice) = notice {
+        // Across the picture, below the status row: where the patient is looking.
+        let band = Rectangle::new(
+            picture.top_left + Point::new(m.gap, m.button as i32 + 2 * m.gap),
+            Size::new(
+                picture.size.width.saturating_sub(2 * m.gap as u32),
+                m.button * 3 / 2,
+            ),
+        );
+        out.boxes.push(band);
+        let (message, size) = match notice {
+            CallNotice::Interrupted => (Msg::CallInterrupted, TextSize::Body),
+            CallNotice::Relayed => (Msg::CallRelayed, TextSize::Small),
+        };
+        out.label(
+            inset(band, m.gap),
+            text(l, message),
+            size,
+            Ink::Normal,
+            Align::Center,
+        );
+    }
 
     let controls = inset(bar, m.gap);
     let [mute, camera, hang_up]: [Rectangle; 3] =

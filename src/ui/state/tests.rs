@@ -142,6 +142,7 @@ fn hanging_up_asks_first_and_switches_are_reset_for_the_next_person() {
         appointment: appointment(None),
         name: "Max".into(),
         since: t0,
+        link: Default::default(),
     };
     s.sync(&call);
     assert_eq!(
@@ -276,6 +277,7 @@ fn without_an_identity_only_the_set_up_screen_shows_and_taps_do_nothing() {
         appointment: appointment(None),
         name: "Max".into(),
         since: t0,
+        link: Default::default(),
     };
     for flow in [Flow::Idle, call] {
         assert_eq!(
@@ -330,6 +332,7 @@ fn identify_covers_the_idle_screens_never_a_consultation_and_ok_goes_back_to_the
         appointment: appointment(None),
         name: "Max".into(),
         since: t0,
+        link: Default::default(),
     };
     s.sync(&call);
     s.identify("Raum 1".into(), "kiosk-01".into());
