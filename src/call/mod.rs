@@ -100,6 +100,8 @@ enum Request {
     CameraOff(bool),
     /// The link to the broker is back after an outage: signalling can reach the other side again.
     LinkRestored,
+    /// This machine's addresses changed: the path the call ran on is gone.
+    NetworkChanged,
     /// Tests only: the task stops turning, as a call stuck in GStreamer would.
     Hang,
 }
@@ -113,6 +115,7 @@ impl Request {
             Self::Mute(_) => "mute",
             Self::CameraOff(_) => "camera",
             Self::LinkRestored => "link restored",
+            Self::NetworkChanged => "network changed",
             Self::Hang => "hang",
         }
     }
@@ -212,6 +215,12 @@ impl CallHandle {
     /// The link to the broker is back: an interrupted call may recover through it now.
     pub fn link_restored(&self) {
         self.ask(Request::LinkRestored);
+    }
+
+    /// This machine's addresses changed: the call's path is gone, and a new connection is made
+    /// as soon as the broker can carry its offer.
+    pub fn network_changed(&self) {
+        self.ask(Request::NetworkChanged);
     }
 
     /// The statistics so far, and whether they are current. Never waits: the call task

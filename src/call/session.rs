@@ -59,6 +59,9 @@ struct Media {
     /// When an interrupted call makes a fresh connection, if its old path has not come back.
     renew_at: Option<Instant>,
     reported_lost: bool,
+    /// This machine's addresses changed since media flowed: the path is gone for good, and the
+    /// connection is renewed as soon as the broker is back.
+    path_gone: bool,
     /// The path runs through a TURN relay (reported once).
     relayed: bool,
     last_outage: Option<Duration>,
@@ -108,6 +111,7 @@ pub(super) async fn run(
             interrupted: None,
             renew_at: None,
             reported_lost: false,
+            path_gone: false,
             relayed: false,
             last_outage: None,
             ice_state: WebRTCICEConnectionState::New,
@@ -185,9 +189,15 @@ impl Session {
                 self.with_peer(|peer| peer.set_camera_off(off));
             }
             Request::LinkRestored => {
-                if self.media.interrupted.is_some() {
+                if std::mem::take(&mut self.media.path_gone) {
+                    tracing::info!("the broker is back on a new network: renewing the connection");
+                    self.step(Input::Renew);
+                } else if self.media.interrupted.is_some() {
                     self.media.renew_at = Some(clock() + RESUME_GRACE);
                 }
+            }
+            Request::NetworkChanged => {
+                self.media.path_gone = self.media.first_frame.is_some();
             }
             Request::Hang => {
                 tracing::warn!("call task made to hang (test fault)");

@@ -77,6 +77,13 @@ impl CallSlot {
         }
     }
 
+    /// This machine's addresses changed: the running call's path is gone.
+    pub fn network_changed(&self) {
+        if let Some(active) = &self.active {
+            active.handle.network_changed();
+        }
+    }
+
     pub fn is_running(&self) -> bool {
         self.active.is_some()
     }

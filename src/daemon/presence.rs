@@ -17,6 +17,7 @@ use super::DaemonError;
 use super::access::FleetAccess;
 use crate::fleet::eventlog::EventLog;
 use crate::fleet::{self, Inbound, Link, LinkEvent, LinkOptions, SessionPublisher, Side, Topics};
+use crate::platform::netwatch::{self, NetWatch};
 use crate::ui::view::Quality;
 use crate::wire::{
     self, ByeReason, EventKind, EventReport, Health, KioskState, LastCall, ProblemCode, Signal,
@@ -103,6 +104,8 @@ struct Basis {
 pub(super) struct Presence {
     membership: Membership,
     basis: Basis,
+    /// The machine's addresses as last seen: a change means the link's connection is dead.
+    network: NetWatch,
 }
 
 /// How often the state is published again without a change, so the fleet sees the kiosk is alive
@@ -121,6 +124,29 @@ impl Presence {
                 slot,
                 last_call: None,
             },
+            network: NetWatch::default(),
+        }
+    }
+
+    /// Looks at the machine's addresses (once a second). When one came or went, the link's
+    /// connection is bound to a network that is gone: it is replaced at once, instead of after
+    /// its keep-alives time out. Returns whether the network changed.
+    pub fn watch_network(&mut self) -> bool {
+        if !self.network.changed(netwatch::local_addresses()) {
+            return false;
+        }
+        tracing::info!("the network changed: reconnecting to the broker");
+        if let Some(up) = self.uplink() {
+            up.link.reconnect();
+        }
+        true
+    }
+
+    /// While a call waits to recover through the broker, the link reconnects without backing
+    /// off far.
+    pub fn set_urgent(&self, urgent: bool) {
+        if let Some(up) = self.uplink() {
+            up.link.set_urgent(urgent);
         }
     }
 

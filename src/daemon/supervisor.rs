@@ -311,6 +311,14 @@ impl Supervisor {
     /// status line.
     fn every_second(&mut self) {
         let now = now();
+        // A call waiting to recover through the broker wants it back soon (set before a
+        // reconnect below starts, so that one already tries hard).
+        let interrupted =
+            matches!(self.kiosk.flow(), Flow::InCall { link, .. } if link.interrupted);
+        self.presence.set_urgent(interrupted);
+        if self.presence.watch_network() {
+            self.calls.network_changed();
+        }
         let in_call = matches!(self.kiosk.flow(), Flow::InCall { .. });
         let reading = if in_call {
             self.calls.reading(now)

@@ -24,6 +24,11 @@ use super::tls::TlsError;
 /// oversize payload must be dropped by the parser with a reason, not kill the connection.
 const MAX_INCOMING_PACKET: usize = 1024 * 1024;
 const REQUEST_QUEUE: usize = 512;
+/// The longest wait between reconnects while the link is urgent (a call waits to recover
+/// through it): a SYN a second is nothing, two more seconds of frozen picture are a lot.
+const URGENT_RETRY: Duration = Duration::from_millis(500);
+/// How long a connect may take (rumqttc's default): TCP, TLS and MQTT's CONNACK.
+const CONNECT_TIMEOUT_S: u64 = 5;
 
 #[derive(Debug, Clone)]
 pub struct LinkOptions {
@@ -49,6 +54,15 @@ struct Shared {
     connected: bool,
 }
 
+/// What others ask of the link task besides publishing.
+#[derive(Debug, Default)]
+struct Steering {
+    /// Drop the connection now and make a new one: the network changed under it.
+    reconnect: tokio::sync::Notify,
+    /// Reconnect at most [`URGENT_RETRY`] apart.
+    urgent: std::sync::atomic::AtomicBool,
+}
+
 /// What the watchdog asks of the link task: when it last got something back from its loop, and
 /// (tests only) a switch that makes it hang for real.
 #[derive(Debug)]
@@ -71,6 +85,7 @@ pub struct Link {
     client: AsyncClient,
     shared: Arc<Mutex<Shared>>,
     pulse: Arc<Pulse>,
+    steering: Arc<Steering>,
 }
 
 /// Starts the link task. It runs until [`Link::close`] is called or the event receiver is dropped.
@@ -93,6 +108,7 @@ pub fn spawn(
             last_ms: Default::default(),
             hang: Default::default(),
         }),
+        steering: Arc::default(),
     };
     let (tx, rx) = mpsc::channel(256);
     let task = tokio::spawn(run(eventloop, link.clone(), tx));
@@ -107,7 +123,35 @@ async fn run(mut eventloop: rumqttc::EventLoop, link: Link, events: mpsc::Sender
             tracing::warn!("link task made to hang (test fault)");
             std::future::pending::<()>().await;
         }
-        let sent = match eventloop.poll().await {
+        // While a call waits for the broker, a connect that gets no answer is given up soon
+        // (a SYN sent into an outage is retried by the kernel only seconds later).
+        let urgent = link
+            .steering
+            .urgent
+            .load(std::sync::atomic::Ordering::Relaxed);
+        eventloop.network_options.set_connection_timeout(if urgent {
+            1
+        } else {
+            CONNECT_TIMEOUT_S
+        });
+        let polled = tokio::select! {
+            polled = eventloop.poll() => polled,
+            () = link.steering.reconnect.notified() => {
+                // The connection is bound to a network that is gone: it cannot recover, and
+                // what it still holds for sending describes a moment that has passed.
+                eventloop.clean();
+                eventloop.pending.clear();
+                link.shared().connected = false;
+                backoff.reset();
+                let reason = "the network changed".to_string();
+                let gone = LinkEvent::Disconnected { reason, retry_in: Duration::ZERO };
+                if events.send(gone).await.is_err() {
+                    return;
+                }
+                continue;
+            }
+        };
+        let sent = match polled {
             Ok(Event::Incoming(Packet::ConnAck(_))) => {
                 backoff.reset();
                 link.shared().connected = true;
@@ -133,14 +177,25 @@ async fn run(mut eventloop: rumqttc::EventLoop, link: Link, events: mpsc::Sender
             Ok(_) => Ok(()),
             Err(e) => {
                 link.shared().connected = false;
-                let retry_in = backoff.next_wait(&mut rand::thread_rng());
+                let mut retry_in = backoff.next_wait(&mut rand::thread_rng());
+                if link
+                    .steering
+                    .urgent
+                    .load(std::sync::atomic::Ordering::Relaxed)
+                {
+                    retry_in = retry_in.min(URGENT_RETRY);
+                }
                 let sent = events
                     .send(LinkEvent::Disconnected {
                         reason: e.to_string(),
                         retry_in,
                     })
                     .await;
-                tokio::time::sleep(retry_in).await;
+                tokio::select! {
+                    () = tokio::time::sleep(retry_in) => {}
+                    // A new network is worth trying at once.
+                    () = link.steering.reconnect.notified() => backoff.reset(),
+                }
                 sent
             }
         };
@@ -237,6 +292,19 @@ impl Link {
         self.pulse
             .hang
             .store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Drops the connection and makes a new one at once: the network it was made on is gone
+    /// (`platform::netwatch`). What was queued for sending is dropped with it.
+    pub fn reconnect(&self) {
+        self.steering.reconnect.notify_one();
+    }
+
+    /// While urgent, reconnects are tried at most [`URGENT_RETRY`] apart.
+    pub fn set_urgent(&self, urgent: bool) {
+        self.steering
+            .urgent
+            .store(urgent, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// Asks for a clean disconnect after everything queued so far; the link task then ends.

@@ -6,6 +6,7 @@ pub mod clock;
 pub mod control_socket;
 pub mod exit;
 pub mod logging;
+pub mod netwatch;
 pub mod rauc;
 pub mod systemd;
 pub mod touch_device;
