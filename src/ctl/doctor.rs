@@ -192,6 +192,8 @@ pub async fn run(fleet: &Fleet, args: DoctorArgs) -> anyhow::Result<()> {
     tokio::pin!(ctrl_c);
     let mut joined = false;
     let mut link_lost = false;
+    // The quality level the doctor's page would show, from one second to the next.
+    let mut previous: Option<CallStats> = None;
     let (bye, failure) = loop {
         // The select only says what woke the loop; the match below (which rustfmt formats)
         // says what it means.
@@ -265,8 +267,12 @@ pub async fn run(fleet: &Fleet, args: DoctorArgs) -> anyhow::Result<()> {
                 if let call::Reading::Fresh(stats) = handle.stats(crate::platform::clock::now())
                     && (stats.video_frames_received > 0 || stats.ice_state != "new")
                 {
+                    let quality = previous
+                        .replace(stats.clone())
+                        .map(|before| crate::ui::quality::quality(&before, &stats).level());
                     let text = stats_text(&stats);
-                    say(args.json, json!({"event": "stats", "stats": stats}), text);
+                    let event = json!({"event": "stats", "stats": stats, "quality": quality});
+                    say(args.json, event, text);
                 }
             }
         }

@@ -180,6 +180,9 @@ pub struct ControlReply {
     pub detail: Option<ProblemCode>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stats: Option<CallStats>,
+    /// The quality level the call screen shows now (`stats`, during a call).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quality: Option<super::QualityLevel>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

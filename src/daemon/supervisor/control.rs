@@ -37,8 +37,10 @@ impl Supervisor {
                 if !self.calls.is_running() {
                     self.calls.settle().await;
                 }
+                let in_call = matches!(self.kiosk.flow(), crate::flow::Flow::InCall { .. });
                 ControlReply {
                     stats: self.calls.latest_stats(now()),
+                    quality: in_call.then(|| self.screen.quality().level()),
                     ..self.control_status()
                 }
             }
