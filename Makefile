@@ -12,7 +12,7 @@ export DEMO_SECONDS
 .DEFAULT_GOAL := help
 # deps must finish before anything compiles against GStreamer, also under `make -j`.
 .NOTPARALLEL:
-.PHONY: help deps build web test demo bench clean
+.PHONY: help deps build web test demo bench field clean
 
 help:
 	@echo "praxiskiosk — targets:"
@@ -26,6 +26,8 @@ help:
 	@echo "               (DEMO_SECONDS=$(DEMO_SECONDS); a window when DISPLAY or WAYLAND_DISPLAY is set;"
 	@echo "               DOCTOR=browser: the doctor is the web page in Chromium, not kioskctl)"
 	@echo "  make bench   benchmarks (UI rendering, idle CPU), a table and target/bench/*.json"
+	@echo "  make field   calls across a network of namespaces (NAT routers, coturn, TLS broker):"
+	@echo "               connect times, outages, loss, a narrow link; a table and target/field/*.json"
 	@echo "  make clean   remove target/"
 
 deps:
@@ -55,6 +57,10 @@ demo: deps build web
 
 bench: deps
 	cargo bench --locked --bench render --bench idle
+
+# The field scenarios are part of `make test` too; this runs only them and prints what they measured.
+field: deps
+	tests/field/run
 
 clean:
 	cargo clean

@@ -7,6 +7,8 @@ mod bandwidth;
 mod browser;
 mod codes;
 mod consultation;
+mod field;
+mod offline;
 mod persistence;
 mod provisioning;
 mod robustness;

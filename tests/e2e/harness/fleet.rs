@@ -20,6 +20,8 @@ pub struct Fleet {
     pub device_port: u16,
     pub doctor_port: u16,
     pub websocket_port: u16,
+    /// The broker's address: 127.0.0.1, or the field network's internet.
+    pub host: String,
     broker: Option<Child>,
     /// Where the broker and every kioskctl run, if not in the test's own network.
     ns: Option<Arc<NetNs>>,
@@ -33,12 +35,23 @@ impl Fleet {
 
     /// The same inside `ns`, the broker serving `http_dir` on its WebSocket listener.
     pub fn start_in(devices: &[&str], ns: Option<Arc<NetNs>>, http_dir: Option<&Path>) -> Self {
+        Self::start_at(devices, ns, http_dir, "127.0.0.1")
+    }
+
+    /// The same, the broker listening on `host` (an address of `ns`).
+    pub fn start_at(
+        devices: &[&str],
+        ns: Option<Arc<NetNs>>,
+        http_dir: Option<&Path>,
+        host: &str,
+    ) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let mut fleet = Self {
             dir,
             device_port: free_port(),
             doctor_port: free_port(),
             websocket_port: free_port(),
+            host: host.into(),
             broker: None,
             ns,
         };
@@ -55,9 +68,9 @@ impl Fleet {
             "--out",
             &broker_dir,
             "--host",
-            "127.0.0.1",
+            host,
             "--bind",
-            "127.0.0.1",
+            host,
             "--device-port",
             &ports[0],
             "--doctor-port",
@@ -121,8 +134,8 @@ impl Fleet {
         for port in [self.device_port, self.doctor_port] {
             wait_for("the TLS broker to listen", Duration::from_secs(10), || {
                 let up = match &self.ns {
-                    Some(ns) => ns.listening(port),
-                    None => TcpStream::connect(("127.0.0.1", port)).is_ok(),
+                    Some(ns) => ns.listening_at(&self.host, port),
+                    None => TcpStream::connect((self.host.as_str(), port)).is_ok(),
                 };
                 up.then_some(())
             });
@@ -152,7 +165,12 @@ impl Fleet {
     }
 
     pub fn device_url(&self) -> String {
-        format!("mqtts://127.0.0.1:{}", self.device_port)
+        format!("mqtts://{}:{}", self.host, self.device_port)
+    }
+
+    /// The doctor listener, as a doctor's `kioskctl --broker` names it.
+    pub fn doctor_url(&self) -> String {
+        format!("mqtts://{}:{}", self.host, self.doctor_port)
     }
 
     /// kioskctl as the fleet manager: its certificate, the device listener.
@@ -231,8 +249,7 @@ impl Fleet {
             username: username.into(),
             password: password.into(),
         };
-        let url = format!("mqtts://127.0.0.1:{}", self.doctor_port);
-        options(&url, Some(material), Some(login), client_id)
+        options(&self.doctor_url(), Some(material), Some(login), client_id)
     }
 
     /// MQTT options with no client certificate at all, on the device listener.

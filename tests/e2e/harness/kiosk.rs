@@ -29,6 +29,8 @@ pub struct KioskConfig {
     /// A provisioned kiosk (mutual TLS) looks for its bundle here; otherwise it is a
     /// development kiosk on a plaintext loopback broker at `broker_port`.
     pub bundle: Option<PathBuf>,
+    /// The `[ice]` table: no servers and ICE pinned to 127.0.0.1 unless a test says otherwise.
+    pub ice: String,
 }
 
 impl KioskConfig {
@@ -42,6 +44,7 @@ impl KioskConfig {
             development: false,
             video_kbps: 400,
             bundle: None,
+            ice: "servers = []\nlocal_addresses = [\"127.0.0.1\"]".into(),
         }
     }
 
@@ -62,8 +65,7 @@ control_socket = "{socket}"
 locale = "{locale}"
 
 [ice]
-servers = []
-local_addresses = ["127.0.0.1"]
+{ice}
 
 [media]
 {camera}
@@ -96,6 +98,7 @@ development = {development}
             panel = self.panel,
             development = self.development,
             video_kbps = self.video_kbps,
+            ice = self.ice,
         );
         std::fs::write(&path, text).unwrap();
         path
@@ -150,9 +153,14 @@ impl Kiosk {
             dir: dir.to_path_buf(),
             socket: dir.join("control.sock"),
         };
-        wait_for("kioskd's control socket", Duration::from_secs(20), || {
+        let up = super::poll(Duration::from_secs(20), || {
             UnixStream::connect(&kiosk.socket).ok().map(drop)
         });
+        assert!(
+            up.is_some(),
+            "kioskd's control socket did not come up; its log:\n{}",
+            kiosk.log_tail()
+        );
         kiosk
     }
 
@@ -281,7 +289,8 @@ impl Drop for Kiosk {
 #[derive(Debug)]
 pub struct Doctor {
     child: Child,
-    lines: Arc<Mutex<Vec<Value>>>,
+    /// Each output line, with when it came.
+    lines: Arc<Mutex<Vec<(Instant, Value)>>>,
 }
 
 impl Doctor {
@@ -296,15 +305,26 @@ impl Doctor {
         let broker = format!("mqtt://127.0.0.1:{broker_port}");
         let global = ["--broker", &broker, "--plaintext-loopback"];
         let join = ["--device", DEVICE, "--session", session];
-        Self::spawn(kioskctl, &global, &join, extra)
+        let pinned = [&["--ice-local", "127.0.0.1"], extra].concat();
+        Self::spawn(kioskctl, &global, &join, &pinned)
     }
 
     /// A doctor joining from the join link, on the TLS broker's doctor listener.
     pub fn join(fleet: &super::Fleet, link: &str, extra: &[&str]) -> Self {
-        let broker = format!("mqtts://127.0.0.1:{}", fleet.doctor_port);
+        let pinned = [&["--ice-local", "127.0.0.1"], extra].concat();
+        Self::join_from(
+            Command::new(env!("CARGO_BIN_EXE_kioskctl")),
+            fleet,
+            link,
+            &pinned,
+        )
+    }
+
+    /// The same, started by `kioskctl` (in a host of the field network, say), ICE not pinned.
+    pub fn join_from(kioskctl: Command, fleet: &super::Fleet, link: &str, extra: &[&str]) -> Self {
+        let broker = fleet.doctor_url();
         let ca_dir = fleet.ca_dir();
         let global = ["--broker", &broker, "--ca-dir", ca_dir.to_str().unwrap()];
-        let kioskctl = Command::new(env!("CARGO_BIN_EXE_kioskctl"));
         Self::spawn(kioskctl, &global, &["--link", link], extra)
     }
 
@@ -313,19 +333,19 @@ impl Doctor {
             .args(global)
             .arg("doctor")
             .args(join)
-            .args(["--ice-local", "127.0.0.1", "--json"])
+            .arg("--json")
             .args(extra)
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
             .expect("kioskctl doctor starts");
         let stdout = child.stdout.take().unwrap();
-        let lines: Arc<Mutex<Vec<Value>>> = Arc::default();
+        let lines: Arc<Mutex<Vec<(Instant, Value)>>> = Arc::default();
         let sink = lines.clone();
         std::thread::spawn(move || {
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
                 if let Ok(value) = serde_json::from_str(&line) {
-                    sink.lock().unwrap().push(value);
+                    sink.lock().unwrap().push((Instant::now(), value));
                 }
             }
         });
@@ -334,11 +354,16 @@ impl Doctor {
 
     /// The first output line whose `event` is `name`.
     pub fn event(&self, name: &str) -> Option<Value> {
+        self.event_after(name, None).map(|(_, v)| v)
+    }
+
+    /// The first output line whose `event` is `name` that came after `after`, and when.
+    pub fn event_after(&self, name: &str, after: Option<Instant>) -> Option<(Instant, Value)> {
         self.lines
             .lock()
             .unwrap()
             .iter()
-            .find(|v| v["event"] == name)
+            .find(|(at, v)| v["event"] == name && after.is_none_or(|after| *at > after))
             .cloned()
     }
 
@@ -349,8 +374,19 @@ impl Doctor {
             .unwrap()
             .iter()
             .rev()
-            .find(|v| v["event"] == "stats")
-            .map(|v| v["stats"].clone())
+            .find(|(_, v)| v["event"] == "stats")
+            .map(|(_, v)| v["stats"].clone())
+    }
+
+    /// The quality level the doctor's side judged last (from its latest statistics).
+    pub fn quality(&self) -> Option<String> {
+        self.lines
+            .lock()
+            .unwrap()
+            .iter()
+            .rev()
+            .find(|(_, v)| v["event"] == "stats")
+            .and_then(|(_, v)| v["quality"].as_str().map(String::from))
     }
 
     /// Hangs up as a doctor would (kioskctl doctor says bye on Ctrl-C).

@@ -1,9 +1,13 @@
-//! A network namespace that holds only loopback, for a peer that cannot be pinned to 127.0.0.1:
-//! Chromium gathers ICE candidates on every interface it sees, so it and everything it talks to
-//! (broker, kioskd) run in here, where 127.0.0.1 is all there is.
+//! A network namespace of the test's own. Two kinds:
+//! - [`NetNs::new`]: one that holds only loopback, for a peer that cannot be pinned to
+//!   127.0.0.1: Chromium gathers ICE candidates on every interface it sees, so it and everything
+//!   it talks to (broker, kioskd) run in here, where 127.0.0.1 is all there is. One
+//!   `unshare --net` process holds it.
+//! - [`NetNs::named`]: an `ip netns` namespace, a host of the field network (`field.rs`), which
+//!   the test wires to others with veth pairs.
 //!
-//! One `unshare --net` process holds the namespace; every process of the test joins it with
-//! `nsenter`. Files and Unix sockets (kioskd's control socket) are shared with the test.
+//! Every process of the test joins one with `nsenter`. Files and Unix sockets (kioskd's control
+//! socket) are shared with the test.
 
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -11,8 +15,28 @@ use std::time::Duration;
 use super::wait_for;
 
 #[derive(Debug)]
+enum Holder {
+    Process(Child),
+    Named(String),
+}
+
+#[derive(Debug)]
 pub struct NetNs {
-    holder: Child,
+    holder: Holder,
+}
+
+/// Runs `command`, panicking with its output if it fails: the test network must be exactly
+/// what the test built, or the test means nothing.
+pub fn run(command: &mut Command) {
+    let out = command
+        .output()
+        .unwrap_or_else(|e| panic!("{command:?} does not run: {e}"));
+    assert!(
+        out.status.success(),
+        "{command:?} failed: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 impl NetNs {
@@ -28,7 +52,9 @@ impl NetNs {
             .stdin(Stdio::null())
             .spawn()
             .expect("unshare (util-linux) runs; the browser tests need root for it");
-        let ns = Self { holder };
+        let ns = Self {
+            holder: Holder::Process(holder),
+        };
         wait_for("the namespace's loopback", Duration::from_secs(10), || {
             let out = ns
                 .command("ip")
@@ -42,8 +68,34 @@ impl NetNs {
         ns
     }
 
+    /// A new `ip netns` namespace called `name` (unique on this machine), loopback up. A
+    /// namespace of that name left over by a killed test run is replaced.
+    pub fn named(name: &str) -> Self {
+        let _ = Command::new("ip")
+            .args(["netns", "del", name])
+            .stderr(Stdio::null())
+            .status();
+        run(Command::new("ip").args(["netns", "add", name]));
+        let ns = Self {
+            holder: Holder::Named(name.into()),
+        };
+        run(ns.command("ip").args(["link", "set", "lo", "up"]));
+        ns
+    }
+
+    /// The name `ip -n` takes; only for [`NetNs::named`] ones.
+    pub fn name(&self) -> &str {
+        match &self.holder {
+            Holder::Named(name) => name,
+            Holder::Process(_) => panic!("an unshare namespace has no name"),
+        }
+    }
+
     fn path(&self) -> String {
-        format!("/proc/{}/ns/net", self.holder.id())
+        match &self.holder {
+            Holder::Process(child) => format!("/proc/{}/ns/net", child.id()),
+            Holder::Named(name) => format!("/run/netns/{name}"),
+        }
     }
 
     /// `program` to be run inside the namespace.
@@ -56,19 +108,36 @@ impl NetNs {
         command
     }
 
-    /// Whether something listens on `port` inside the namespace.
-    pub fn listening(&self, port: u16) -> bool {
+    /// Runs a command inside the namespace (see [`run`]).
+    pub fn run(&self, program: &str, args: &[&str]) {
+        run(self.command(program).args(args));
+    }
+
+    /// Whether something listens on `host:port` inside the namespace.
+    pub fn listening_at(&self, host: &str, port: u16) -> bool {
         self.command("bash")
-            .args(["-c", &format!("exec 3<>/dev/tcp/127.0.0.1/{port}")])
+            .args(["-c", &format!("exec 3<>/dev/tcp/{host}/{port}")])
             .stderr(Stdio::null())
             .status()
             .is_ok_and(|s| s.success())
+    }
+
+    /// Whether something listens on 127.0.0.1:`port` inside the namespace.
+    pub fn listening(&self, port: u16) -> bool {
+        self.listening_at("127.0.0.1", port)
     }
 }
 
 impl Drop for NetNs {
     fn drop(&mut self) {
-        let _ = self.holder.kill();
-        let _ = self.holder.wait();
+        match &mut self.holder {
+            Holder::Process(child) => {
+                let _ = child.kill();
+                let _ = child.wait();
+            }
+            Holder::Named(name) => {
+                let _ = Command::new("ip").args(["netns", "del", name]).status();
+            }
+        }
     }
 }
