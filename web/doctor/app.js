@@ -1,7 +1,8 @@
 // The doctor's side of a praxiskiosk video consultation (docs/protocol.md 5, 10.3).
 //
 // Owns: the page's state (body[data-state]), the broker connection for the one session of the
-// join link, the local camera and microphone, and the Call. Must never record or store media,
+// join link, the local camera and microphone, the Call, and what the doctor is told about its
+// media (interrupted, relayed, video paused). Must never record or store media,
 // never load anything from another host, and never store anything but the doctor's own name.
 // Closing or reloading the tab sends no bye on purpose: a reload rejoins the running call
 // (protocol rule 3).
@@ -9,7 +10,10 @@
 import mqtt from './vendor/mqtt.js';
 import { initialLanguage, language, setLanguage, t } from './i18n.js';
 import { parseJoinLink, sessionTopics } from './link.js';
-import { Call, qualityLevel, qualitySample, testStats } from './call.js';
+import {
+  Call, mediaSample, parseIceServers, qualityLevel, qualitySample, selectedPairTypes, testStats,
+} from './call.js';
+import { DEFAULT_RECONNECT_S, initialWatch, parseReconnectSeconds, watchMedia } from './watch.js';
 
 const NAME_KEY = 'praxiskiosk.doctorName';
 const MAX_PAYLOAD = 65536; // protocol.md 1: larger payloads are dropped
@@ -32,6 +36,9 @@ const ui = {
   duration: $('duration'),
   quality: $('quality'),
   qualityText: $('quality-text'),
+  noticeInterrupted: $('notice-interrupted'),
+  noticeVideoPaused: $('notice-video-paused'),
+  noticeRelay: $('notice-relay'),
   unmuteRemote: $('unmute-remote'),
   mute: $('mute'),
   camera: $('camera'),
@@ -50,6 +57,11 @@ const app = {
   client: null,
   localStream: null,
   call: null,
+  // From the kiosk's latest hello: the ICE servers for every new Call, and how long the kiosk
+  // keeps an interrupted call (protocol.md 5).
+  kiosk: { iceServers: [], reconnectS: DEFAULT_RECONNECT_S },
+  watch: initialWatch(), // watch.js: has media flowed, interrupted, video paused
+  relay: false, // the selected candidate pair goes through a TURN server
   firstFrameAt: null, // performance.now() of the first remote video frame
   quality: { previous: null, level: '' },
   micMuted: false,
@@ -108,6 +120,12 @@ function clearProblem() {
   app.problem = null;
   app.retry = null;
   ui.problem.hidden = true;
+}
+
+function showNotices() {
+  ui.noticeInterrupted.hidden = app.watch.phase !== 'interrupted';
+  ui.noticeVideoPaused.hidden = !app.watch.videoPaused;
+  ui.noticeRelay.hidden = !app.relay;
 }
 
 function showDuration() {
@@ -255,7 +273,9 @@ function refused() {
 
 function publish(message, onDone) {
   const body = JSON.stringify({ v: 1, ...message });
-  if (!app.client) return onDone?.();
+  // Signalling is never queued while the broker is away (protocol.md 5, rule 9): delivered
+  // late it would describe a connection that is gone. A hello after the reconnect starts afresh.
+  if (!app.client?.connected) return onDone?.();
   app.client.publish(app.topics.doctor, body, { qos: 1, retain: false }, () => onDone?.());
 }
 
@@ -278,6 +298,9 @@ async function onSignal(payload) {
     case 'hello':
       if (typeof msg.name !== 'string') return;
       ui.patient.textContent = msg.name;
+      // Taken by the next Call: the kiosk offers after its hello (rules 2, 3).
+      app.kiosk.iceServers = parseIceServers(msg.ice_servers) ?? app.kiosk.iceServers;
+      app.kiosk.reconnectS = parseReconnectSeconds(msg.reconnect_s);
       if (['connecting', 'waiting'].includes(app.state)) {
         setState('patient-waiting');
         setStatus('patientWaiting');
@@ -293,7 +316,8 @@ async function onSignal(payload) {
       }
       return;
     case 'bye':
-      end(byeText(msg.reason));
+      // Before any media, the kiosk's `error` means no path between the two (p2p_failed).
+      end(msg.reason === 'error' && !mediaFlowed() ? 'p2pFailed' : byeText(msg.reason));
       return;
     default:
       return;
@@ -308,13 +332,14 @@ async function onOffer(sdp) {
   app.call?.close(); // rule 4: every offer gets a fresh connection
   app.quality.previous = null;
   const call = new Call({
+    iceServers: app.kiosk.iceServers,
     localStream: app.localStream,
     send: (message) => publish(message),
     onRemoteStream: showRemote,
     onIceState: (ice) => {
       if (call !== app.call) return;
-      if (ice === 'failed') setStatus('p2pFailed');
-      else if (ice === 'disconnected') setStatus('mediaInterrupted');
+      // Once media have flowed, a broken connection is an interruption: the tick shows it.
+      if (ice === 'failed' && !mediaFlowed()) setStatus('p2pFailed');
       else if (ice === 'connected' || ice === 'completed') {
         setStatus(app.state === 'in-call' ? 'inCall' : 'patientWaiting');
       }
@@ -340,6 +365,11 @@ function showRemote(stream) {
   if ('requestVideoFrameCallback' in ui.remote) ui.remote.requestVideoFrameCallback(() => firstFrame());
 }
 
+/** Whether the kiosk's media reached this page once: then the path between the two works. */
+function mediaFlowed() {
+  return app.firstFrameAt !== null || app.watch.phase !== 'before';
+}
+
 function firstFrame() {
   if (!['waiting', 'patient-waiting', 'in-call'].includes(app.state)) return;
   app.firstFrameAt ??= performance.now();
@@ -350,14 +380,16 @@ function firstFrame() {
   }
 }
 
-// Once a second: call duration, quality indicator, and the first frame for browsers without
-// requestVideoFrameCallback.
+// Once a second: call duration, quality indicator, the media watch and relay notice, and the
+// first frame for browsers without requestVideoFrameCallback.
 async function tick() {
   showDuration();
   const call = app.call;
   if (!call || call.closed) return;
-  const sample = qualitySample(await call.pc.getStats());
+  const report = await call.pc.getStats();
   if (call !== app.call) return;
+  checkMedia(call, report);
+  const sample = qualitySample(report);
   if (sample.framesDecoded > 0) firstFrame();
   if (app.state === 'in-call') {
     app.quality.level = app.quality.previous ? qualityLevel(app.quality.previous, sample) : app.quality.level;
@@ -365,6 +397,17 @@ async function tick() {
     render();
   }
   app.quality.previous = sample;
+}
+
+// A plain ICE `disconnected` only shows the notice (the kiosk re-offers, onOffer replaces the
+// connection); the call ends only when the interruption outlasts the kiosk's own patience.
+function checkMedia(call, report) {
+  const sample = { at: performance.now(), conn: call, ice: call.pc.iceConnectionState, ...mediaSample(report) };
+  app.watch = watchMedia(app.watch, sample, app.kiosk.reconnectS);
+  const types = selectedPairTypes(report);
+  app.relay = types.local === 'relay' || types.remote === 'relay';
+  showNotices();
+  if (app.watch.phase === 'lost') leave('error', 'endedError');
 }
 
 // --- the end ----------------------------------------------------------------------------------
@@ -378,6 +421,9 @@ function end(endedKey) {
   ui.remote.srcObject = null;
   app.quality.level = '';
   ui.quality.dataset.level = '';
+  app.watch = initialWatch();
+  app.relay = false;
+  showNotices();
   clearInterval(app.timer);
   setState('ended');
   setStatus('ended');
@@ -386,18 +432,24 @@ function end(endedKey) {
   app.client = null;
 }
 
-function hangUp() {
-  if (!['waiting', 'patient-waiting', 'in-call'].includes(app.state)) return;
+/** Says bye with `reason`, then shows the end with `endedKey`. */
+function leave(reason, endedKey) {
+  // A disabled hang-up button means a bye is already on its way.
+  if (!['waiting', 'patient-waiting', 'in-call'].includes(app.state) || ui.hangup.disabled) return;
   ui.hangup.disabled = true;
   // Wait until the broker has the bye (QoS 1), but not forever: the doctor wants out.
   let done = false;
   const finish = () => {
     if (done) return;
     done = true;
-    end('endedByYou');
+    end(endedKey);
   };
-  publish({ type: 'bye', reason: 'hangup' }, finish);
+  publish({ type: 'bye', reason }, finish);
   setTimeout(finish, BYE_TIMEOUT_MS);
+}
+
+function hangUp() {
+  leave('hangup', 'endedByYou');
 }
 
 // --- start ------------------------------------------------------------------------------------
@@ -419,7 +471,16 @@ function wireControls() {
 
 // How the end-to-end test reads the call (tests/browser/driver.mjs).
 window.praxiskiosk = {
-  stats: async () => testStats(app.call && !app.call.closed ? await app.call.pc.getStats() : null),
+  stats: async () => {
+    const call = app.call && !app.call.closed ? app.call : null;
+    return {
+      ...testStats(call ? await call.pc.getStats() : null),
+      interrupted: app.watch.phase === 'interrupted',
+      relay: app.relay,
+      video_paused: app.watch.videoPaused,
+      ice_servers: call ? call.pc.getConfiguration().iceServers.length : 0,
+    };
+  },
 };
 
 async function main() {

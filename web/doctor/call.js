@@ -2,14 +2,64 @@
 //
 // Owns: the RTCPeerConnection. It answers the kiosk's offer, trickles candidates through the
 // `send` callback and hands the remote stream to `onRemoteStream`. Must never record: media go
-// only to <video> elements, nothing here reads frames or samples.
+// only to <video> elements, nothing here reads frames or samples. Must never use ICE servers
+// but the ones the kiosk's hello names: no third party learns of a consultation.
+
+const MAX_ICE_SERVERS = 8;
+// stun:host[:port] (RFC 7064), turn:/turns:host[:port][?transport=udp|tcp] (RFC 7065); the host is
+// a name, an IPv4 address or an [IPv6] address.
+const ICE_URL = /^(stun|turns?):([A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?::(\d{1,5}))?(\?transport=(?:udp|tcp))?$/;
+
+function validIceUrl(url) {
+  const m = typeof url === 'string' && ICE_URL.exec(url);
+  if (!m) return false;
+  const [, scheme, , port, transport] = m;
+  return (port === undefined || (Number(port) >= 1 && Number(port) <= 65535)) && !(scheme === 'stun' && transport);
+}
+
+function iceServer(entry) {
+  if (!entry || typeof entry !== 'object') return null;
+  const urls = typeof entry.urls === 'string' ? [entry.urls] : entry.urls;
+  if (!Array.isArray(urls) || !urls.length || !urls.every(validIceUrl)) return null;
+  const { username, credential } = entry;
+  if (![username, credential].every((v) => v === undefined || typeof v === 'string')) return null;
+  // Browsers refuse the whole configuration, so every server, for a TURN URL without a login.
+  const turn = urls.some((url) => url.startsWith('turn'));
+  if (turn && (username === undefined || credential === undefined)) return null;
+  const server = { urls };
+  if (username !== undefined) server.username = username;
+  if (credential !== undefined) server.credential = credential;
+  return server;
+}
+
+/**
+ * The ICE servers of a kiosk hello's `ice_servers` (protocol.md 5), as RTCIceServer objects:
+ * malformed entries dropped, at most 8 kept. Absent: `[]`, no server at all (never a default
+ * of a third party). Present but not a list: `null`, so the caller keeps what it had.
+ */
+export function parseIceServers(list) {
+  if (list === undefined) return [];
+  if (!Array.isArray(list)) return null;
+  return list.map(iceServer).filter(Boolean).slice(0, MAX_ICE_SERVERS);
+}
+
+// A browser may still refuse a server that parseIceServers let through (they differ in what they
+// accept), and then refuses all of them: a call on host candidates beats no call.
+function peerConnection(iceServers) {
+  try {
+    return new RTCPeerConnection({ iceServers, bundlePolicy: 'max-bundle' });
+  } catch (err) {
+    console.warn('ICE servers refused, connecting without:', err?.name); // never the servers: TURN logins
+    return new RTCPeerConnection({ iceServers: [], bundlePolicy: 'max-bundle' });
+  }
+}
 
 /** Answers one offer on a fresh connection. `send(message)` publishes a signalling message. */
 export class Call {
-  constructor({ localStream, send, onRemoteStream, onIceState }) {
-    // No STUN/TURN servers: none of a third party, and none is configured for doctors yet;
-    // host candidates (and the kiosk's STUN-derived ones) find the path. Bundled as the kiosk offers.
-    this.pc = new RTCPeerConnection({ iceServers: [], bundlePolicy: 'max-bundle' });
+  constructor({ iceServers, localStream, send, onRemoteStream, onIceState }) {
+    // The fleet's STUN servers (and TURN where it allows relaying) from the kiosk's hello; with
+    // none, host candidates and the kiosk's STUN-derived ones find the path. Bundled as the kiosk offers.
+    this.pc = peerConnection(iceServers);
     this.closed = false;
     for (const track of localStream.getTracks()) this.pc.addTrack(track, localStream);
 
@@ -77,23 +127,50 @@ export function qualitySample(report) {
   let received = 0;
   let lost = 0;
   let framesDecoded = 0;
-  let rtt = null;
-  const pairs = new Map();
-  let selectedPair = null;
   for (const s of report.values()) {
     if (s.type === 'inbound-rtp' && s.kind === 'video') {
       received += s.packetsReceived ?? 0;
       lost += s.packetsLost ?? 0;
       framesDecoded += s.framesDecoded ?? 0;
-    } else if (s.type === 'candidate-pair') {
-      pairs.set(s.id, s);
-    } else if (s.type === 'transport' && s.selectedCandidatePairId) {
-      selectedPair = s.selectedCandidatePairId;
     }
   }
-  const pair = pairs.get(selectedPair) ?? [...pairs.values()].find((p) => p.nominated && p.state === 'succeeded');
-  if (pair && typeof pair.currentRoundTripTime === 'number') rtt = pair.currentRoundTripTime;
-  return { received, lost, framesDecoded, rtt };
+  const rtt = selectedPair(report)?.currentRoundTripTime;
+  return { received, lost, framesDecoded, rtt: typeof rtt === 'number' ? rtt : null };
+}
+
+/** The counters the media watch needs (watch.js), from one getStats() report. */
+export function mediaSample(report) {
+  const out = { bytes: 0, audioBytes: 0, frames: 0 };
+  for (const s of report.values()) {
+    if (s.type !== 'inbound-rtp') continue;
+    out.bytes += s.bytesReceived ?? 0;
+    if (s.kind === 'audio') out.audioBytes += s.bytesReceived ?? 0;
+    if (s.kind === 'video') out.frames += s.framesDecoded ?? 0;
+  }
+  return out;
+}
+
+/** The candidate pair media use: the transport's selected one, else a nominated, succeeded one. */
+export function selectedPair(report) {
+  let selectedId = null;
+  const pairs = [];
+  for (const s of report.values()) {
+    if (s.type === 'transport' && s.selectedCandidatePairId) selectedId = s.selectedCandidatePairId;
+    else if (s.type === 'candidate-pair') pairs.push(s);
+  }
+  return pairs.find((p) => p.id === selectedId)
+    ?? pairs.find((p) => p.nominated && p.state === 'succeeded')
+    ?? null;
+}
+
+/**
+ * The `candidateType` (host, srflx, prflx, relay) of the selected pair's local and remote
+ * candidate, each null while unknown. Either being `relay` means media go through a TURN server.
+ */
+export function selectedPairTypes(report) {
+  const pair = selectedPair(report);
+  const type = (id) => (id && report.get(id)?.candidateType) || null;
+  return { local: type(pair?.localCandidateId), remote: type(pair?.remoteCandidateId) };
 }
 
 // Connection quality, judged once a second from the last second's video packets and the selected

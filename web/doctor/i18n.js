@@ -28,8 +28,11 @@ const TEXTS = {
     patientWaiting: 'Patient ist im Wartezimmer',
     callConnecting: 'Verbindung zur Patientin / zum Patienten wird aufgebaut …',
     inCall: 'Gespräch läuft',
-    mediaInterrupted: 'Verbindung gestört – wird wiederhergestellt …',
-    p2pFailed: 'Keine direkte Verbindung möglich. Bitte prüfen Sie Ihr Netzwerk.',
+    p2pFailed: 'Keine direkte Verbindung zum Kiosk möglich. Bitten Sie Ihre IT, ausgehende UDP-Verbindungen zu erlauben (STUN, Port 3478) oder für die Flotte einen TURN-Server freizugeben.',
+
+    noticeInterrupted: 'Verbindung unterbrochen – wird wiederhergestellt …',
+    noticeVideoPaused: 'Video pausiert (geringe Bandbreite) – Ton läuft weiter',
+    noticeRelay: 'Über einen Relay-Server verbunden – nicht direkt (Peer-to-Peer)',
 
     qualityGood: 'Verbindung gut',
     qualityFair: 'Verbindung mittel',
@@ -79,8 +82,11 @@ const TEXTS = {
     patientWaiting: 'The patient is in the waiting room',
     callConnecting: 'Connecting to the patient …',
     inCall: 'Call in progress',
-    mediaInterrupted: 'Connection disturbed – reconnecting …',
-    p2pFailed: 'No direct connection possible. Please check your network.',
+    p2pFailed: 'No direct connection to the kiosk is possible. Please ask your IT to allow outgoing UDP connections (STUN, port 3478) or to enable a TURN server for the fleet.',
+
+    noticeInterrupted: 'Connection interrupted – reconnecting …',
+    noticeVideoPaused: 'Video paused (low bandwidth) – sound continues',
+    noticeRelay: 'Connected through a relay server – not directly (peer-to-peer)',
 
     qualityGood: 'Connection good',
     qualityFair: 'Connection fair',
