@@ -8,6 +8,7 @@
 
 mod ice;
 mod peer;
+mod rate;
 mod session;
 mod signalling;
 mod stats;

@@ -14,7 +14,7 @@ use gst_webrtc::{
 };
 use tokio::sync::mpsc::UnboundedSender;
 
-use super::{CallError, CallSpec, Failure};
+use super::{CallError, CallSpec, Failure, rate};
 use crate::media;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -72,8 +72,10 @@ pub(crate) struct Counters {
     pub audio_in: AtomicU64,
     pub video_out: AtomicU64,
     pub audio_out: AtomicU64,
-    /// What the video encoder aims at now, in bit/s: the bandwidth estimate's share for video.
+    /// What the video encoder aims at now, in bit/s (see `rate.rs`).
     pub video_target: AtomicU64,
+    /// Congestion control's estimate of what the link takes, its share for video, in bit/s.
+    pub video_estimate: AtomicU64,
 }
 
 /// What Opus at 32 kbit/s takes on the wire, with RTP and SRTP: subtracted from the estimate.
@@ -82,19 +84,23 @@ const AUDIO_BPS: u32 = 40_000;
 const MIN_VIDEO_BPS: u32 = 100_000;
 
 /// Google congestion control on the (bundled) transport: it estimates the bandwidth from the
-/// other side's transport-wide feedback and paces our packets; each estimate becomes the video
-/// encoder's new target. The quality indicator shows the effect.
+/// other side's transport-wide feedback and paces our packets. Its estimate, less the voice's
+/// share, goes into `counters.video_estimate`; the call sets the encoder from it once a second
+/// (`rate.rs`, [`Peer::apply_rate`]). The quality indicator shows the effect.
 fn adapt_to_bandwidth(
     webrtc: &gst::Element,
-    encoder: gst::Element,
+    encoder: &gst::Element,
     codec: media::VideoCodec,
     max_video_bps: u32,
     counters: Arc<Counters>,
 ) {
     let start = (max_video_bps / 2).max(MIN_VIDEO_BPS);
-    codec.set_bitrate(&encoder, start);
+    codec.set_bitrate(encoder, start);
     counters
         .video_target
+        .store(u64::from(start), Ordering::Relaxed);
+    counters
+        .video_estimate
         .store(u64::from(start), Ordering::Relaxed);
     webrtc.connect("request-aux-sender", false, move |_| {
         let gcc = gst::ElementFactory::make("rtpgccbwe")
@@ -109,15 +115,14 @@ fn adapt_to_bandwidth(
                 return Some(None::<gst::Element>.to_value());
             }
         };
-        let (encoder, counters) = (encoder.clone(), counters.clone());
+        let counters = counters.clone();
         gcc.connect_notify(Some("estimated-bitrate"), move |gcc, _| {
             let total = gcc.property::<u32>("estimated-bitrate");
             let video = total
                 .saturating_sub(AUDIO_BPS)
                 .clamp(MIN_VIDEO_BPS, max_video_bps);
-            codec.set_bitrate(&encoder, video);
             counters
-                .video_target
+                .video_estimate
                 .store(u64::from(video), Ordering::Relaxed);
         });
         Some(gcc.to_value())
@@ -180,6 +185,14 @@ pub(crate) struct Peer {
     /// `videobalance` in the camera's send bin: "camera off" sends black frames, so the other
     /// side sees that the camera is off rather than a frozen picture.
     camera: gst::Element,
+    /// The video encoder, its frame rate (`vrate`) and its pause (`vpause`, a valve).
+    encoder: gst::Element,
+    frame_rate: gst::Element,
+    pause: gst::Element,
+    codec: media::VideoCodec,
+    /// The camera's frame rate, which the steps are fractions of.
+    fps: u32,
+    step: rate::Step,
     generation: u64,
     events: PeerEvents,
 }
@@ -260,9 +273,10 @@ impl Peer {
         };
         let microphone = by_name(&audio, "micvol")?;
         let camera = by_name(&video, "camblank")?;
+        let encoder = by_name(&video, "venc")?;
         adapt_to_bandwidth(
             &webrtc,
-            by_name(&video, "venc")?,
+            &encoder,
             spec.media.video_codec,
             spec.media.video_bitrate_kbps * 1000,
             counters.clone(),
@@ -272,6 +286,12 @@ impl Peer {
             webrtc,
             microphone,
             camera,
+            encoder,
+            frame_rate: by_name(&video, "vrate")?,
+            pause: by_name(&video, "vpause")?,
+            codec: spec.media.video_codec,
+            fps: spec.media.framerate,
+            step: rate::Step::Full,
             generation,
             events,
         };
@@ -359,6 +379,27 @@ impl Peer {
         self.camera.set_property("contrast", contrast);
         self.camera.set_property("brightness", brightness);
         self.camera.set_property("saturation", saturation);
+    }
+
+    /// Sends video at `decision`'s rate and step (`rate.rs`): the encoder's target, the picture's
+    /// size and frame rate, or a pause.
+    pub fn apply_rate(&mut self, decision: rate::Decision) {
+        self.codec.set_bitrate(&self.encoder, decision.target_bps);
+        if decision.step == self.step {
+            return;
+        }
+        tracing::info!(step = ?decision.step, target_kbps = decision.target_bps / 1000, "video steps");
+        let paused = decision.step == rate::Step::Paused;
+        self.pause.set_property("drop", paused);
+        if !paused {
+            let fps = decision.step.framerate(self.fps) as i32;
+            self.frame_rate.set_property("max-rate", fps);
+        }
+        if self.step == rate::Step::Paused {
+            // The other side decodes from here after the pause.
+            force_keyframe(&self.pipeline);
+        }
+        self.step = decision.step;
     }
 
     pub fn start(&self) -> Result<(), CallError> {
@@ -481,11 +522,17 @@ fn force_keyframe(pipeline: &gst::Pipeline) {
     }
 }
 
-/// The depayloader wants a keyframe when it starts or loses packets, and asks the sender for
+/// The depayloaders want a keyframe when they start or lose packets, and ask the sender for
 /// one, instead of decoding the damaged picture into grey smears until the next scheduled
-/// keyframe (both are off by default in GStreamer 1.22).
-fn ask_for_keyframes(element: &gst::Element) {
-    for property in ["request-keyframe", "wait-for-keyframe"] {
+/// keyframe. The Opus decoder conceals lost packets and uses the in-band FEC the other side sends (both
+/// off by default in GStreamer 1.22), so the voice survives the loss of single packets.
+fn tune_receiver(element: &gst::Element) {
+    for property in [
+        "request-keyframe",
+        "wait-for-keyframe",
+        "plc",
+        "use-inband-fec",
+    ] {
         if element.find_property(property).is_some() {
             element.set_property(property, true);
         }
@@ -503,9 +550,9 @@ fn add_receive_branch(
     let decodebin = gst::ElementFactory::make("decodebin").build()?;
     decodebin.connect("deep-element-added", false, |values| {
         if let Some(element) = values.get(2).and_then(|v| v.get::<gst::Element>().ok())
-            && element.name().starts_with("rtp")
+            && (element.name().starts_with("rtp") || element.name().starts_with("opusdec"))
         {
-            ask_for_keyframes(&element);
+            tune_receiver(&element);
         }
         None
     });

@@ -14,6 +14,7 @@ use gst_webrtc::WebRTCICEConnectionState;
 use tokio::sync::{mpsc, watch};
 
 use super::peer::{Counters, Peer, PeerEvent, PeerEvents, SdpKind, failure_of};
+use super::rate::VideoRate;
 use super::signalling::{Candidate, Ignored, Input, Output, Signalling};
 use super::stats::{Rates, totals};
 use super::{
@@ -70,6 +71,8 @@ struct Media {
 
 struct Session {
     spec: CallSpec,
+    /// How much video to send, and in what size (`rate.rs`).
+    video_rate: VideoRate,
     out: Box<dyn SignalOut>,
     reports: mpsc::Sender<CallReport>,
     signalling: Signalling,
@@ -91,7 +94,9 @@ pub(super) async fn run(
     let (events, mut peer_events) = mpsc::unbounded_channel();
     let (signalling, first) = Signalling::start(spec.role, spec.hello.clone());
     let now = clock();
+    let video_rate = VideoRate::new(spec.media.video_bitrate_kbps * 1000);
     let mut session = Session {
+        video_rate,
         spec,
         out,
         reports,
@@ -366,6 +371,7 @@ impl Session {
                     tracing::info!("the call runs through a TURN relay");
                     self.report(CallReport::Relayed);
                 }
+                self.adapt_video(totals.loss_reported);
                 self.media.rates.update(clock(), totals);
             }
             PeerEvent::Error(why) => self.fail(why),
@@ -379,6 +385,19 @@ impl Session {
         self.watch_media(now);
         let stats = self.stats();
         self.published.send_replace(Snapshot { stats, at: now });
+    }
+
+    /// Once a second, with fresh statistics: how much video to send, and in what size.
+    fn adapt_video(&mut self, loss: Option<f64>) {
+        let counters = &self.media.counters;
+        let estimate = counters.video_estimate.load(Ordering::Relaxed) as u32;
+        let decision = self.video_rate.update(estimate, loss);
+        counters
+            .video_target
+            .store(u64::from(decision.target_bps), Ordering::Relaxed);
+        if let Some(peer) = &mut self.connection.peer {
+            peer.apply_rate(decision);
+        }
     }
 
     /// Watches that remote media keeps coming once it came: a pause of [`MEDIA_QUIET`] is an

@@ -18,6 +18,9 @@ pub(crate) struct Totals {
     pub path: Option<(CandidateKind, CandidateKind)>,
     /// The path runs through a TURN relay, on either side: no longer peer to peer.
     pub relayed: bool,
+    /// The lowest fraction of our packets the other side reported lost, over our streams
+    /// (RTCP receiver reports): the voice's report stays current while the video pauses.
+    pub loss_reported: Option<f64>,
 }
 
 /// How an ICE candidate was found (RFC 8445 5.1.1).
@@ -96,6 +99,10 @@ pub(crate) fn totals(stats: &gst::StructureRef) -> Totals {
             WebRTCStatsType::RemoteInboundRtp => {
                 if let Some(rtt) = number(&entry, "round-trip-time").filter(|r| *r > 0.0) {
                     rtts.push(rtt);
+                }
+                if let Some(lost) = number(&entry, "fraction-lost") {
+                    totals.loss_reported =
+                        Some(totals.loss_reported.map_or(lost, |l: f64| l.min(lost)));
                 }
             }
             _ => {}

@@ -179,11 +179,15 @@ pub fn video_send_description(spec: &MediaSpec) -> String {
     let encode = spec
         .video_codec
         .encode_description(fps, spec.video_bitrate_kbps);
+    // `vpause` and `vrate` are the call's: a pause, and a lower frame rate, when the link
+    // narrows (call/rate.rs). Both change while playing without renegotiating anything (a new
+    // size did: "not negotiated" mid-call, measured). The self-view keeps the camera's mode.
     format!(
         "{source} ! videoconvert ! videoscale ! videorate ! video/x-raw,width={w},height={h},framerate={fps}/1 \
          ! videobalance name=camblank \
          ! tee name=camera_out \
          ! queue max-size-buffers=2 leaky=downstream \
+         ! valve name=vpause drop=false ! videorate name=vrate drop-only=true \
          ! videoconvert ! {encode} \
          {self_view}"
     )
@@ -196,9 +200,9 @@ pub fn audio_send_description(spec: &MediaSpec) -> String {
         "{source} ! audioconvert ! audioresample ! audio/x-raw,rate=48000,channels=1 \
          ! volume name=micvol \
          ! queue max-size-time=100000000 leaky=downstream \
-         ! opusenc name=aenc audio-type=voice bitrate=32000 frame-size=20 \
+         ! opusenc name=aenc audio-type=voice bitrate=32000 frame-size=20 inband-fec=true packet-loss-percentage=10 dtx=true \
          ! rtpopuspay \
-         ! capsfilter caps=\"application/x-rtp,media=audio,encoding-name=OPUS,payload={OPUS_PT},clock-rate=48000\""
+         ! capsfilter caps=\"application/x-rtp,media=audio,encoding-name=OPUS,payload={OPUS_PT},clock-rate=48000,useinbandfec=(string)1,usedtx=(string)1\""
     )
 }
 
@@ -269,6 +273,7 @@ pub fn required_elements(spec: &MediaSpec) -> Vec<&'static str> {
         "videoconvert",
         "videoscale",
         "videorate",
+        "valve",
         "audioconvert",
         "audioresample",
         "queue",

@@ -541,9 +541,10 @@ fn a_call_holds_through_loss_and_a_narrow_link() {
         narrow[1] > 500 && narrow[3] > 500,
         "the voice goes on at 150 kbit/s: {narrow:?}"
     );
+    let below = narrow_targets.iter().filter(|&&t| t < 150).count();
     assert!(
-        narrow_targets.last().is_some_and(|&t| t < 150),
-        "the picture steps down below the link: {narrow_targets:?}"
+        below * 2 >= narrow_targets.len(),
+        "the picture steps down below the link most of the time: {narrow_targets:?}"
     );
     assert!(
         frames_back.is_some(),
