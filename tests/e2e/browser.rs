@@ -13,7 +13,7 @@ use crate::harness::{
     Appointment, Browser, DEVICE, Fleet, Kiosk, KioskConfig, NetNs, poll, wait_for,
 };
 
-fn web_doctor() -> PathBuf {
+pub fn web_doctor() -> PathBuf {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("web/doctor");
     assert!(
         dir.join("vendor/doctor.js").exists(),

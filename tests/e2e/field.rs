@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 use crate::harness::{
-    Appointment, DEVICE, Doctor, FieldNet, Fleet, Kiosk, KioskConfig, Nat, SERVICES, STUN_PORT,
-    Side, TURN_PASSWORD, TURN_USER, poll, wait_for,
+    Appointment, Browser, DEVICE, Doctor, FieldNet, Fleet, Kiosk, KioskConfig, Nat, SERVICES,
+    STUN_PORT, Side, TURN_PASSWORD, TURN_USER, poll, wait_for,
 };
 
 /// Where the measurements go: `target/field/`.
@@ -74,11 +74,16 @@ impl Field {
     /// broker, and a provisioned kiosk that knows the STUN server. `timeouts` is added to the
     /// kiosk's `[timeouts]`.
     fn start(nat: Nat, relay: bool, timeouts: &str) -> Self {
+        Self::start_with(nat, relay, timeouts, None)
+    }
+
+    /// The same, the broker serving `web` (the doctor's page) on its WebSocket listener.
+    fn start_with(nat: Nat, relay: bool, timeouts: &str, web: Option<&std::path::Path>) -> Self {
         let turn = crate::harness::heavy_media();
         let dir = tempfile::tempdir().unwrap();
         let mut net = FieldNet::new(nat, &report_dir());
         net.start_coturn(relay);
-        let fleet = Fleet::start_at(&[DEVICE], Some(net.inet.clone()), None, SERVICES);
+        let fleet = Fleet::start_at(&[DEVICE], Some(net.inet.clone()), web, SERVICES);
         let boot = dir.path().join("boot");
         std::fs::create_dir_all(&boot).unwrap();
         let bundle = boot.join("praxiskiosk-provision.json");
@@ -551,4 +556,102 @@ fn a_call_holds_through_loss_and_a_narrow_link() {
         "video comes back after the limit is lifted"
     );
     field.hang_up(&mut doctor);
+}
+
+#[test]
+fn a_doctor_in_chromium_connects_through_two_nats_with_the_fleets_stun_server() {
+    let web = crate::browser::web_doctor();
+    let field = Field::start_with(Nat::PortRestricted, false, "", Some(&web));
+    let mut browser = Browser::start(&field.net.doctor);
+    let origin = format!("{SERVICES}:{}", field.fleet.websocket_port);
+    let page = format!("https://{origin}/index.html");
+    let broker = format!("wss://{origin}");
+    let appointment = field.fleet.create_appointment(
+        DEVICE,
+        &[
+            "--patient",
+            "Max Mustermann",
+            "--join-url",
+            &page,
+            "--doctor-broker",
+            &broker,
+        ],
+    );
+    field.kiosk.wait_for_appointment(&appointment.id);
+    let reply = field
+        .kiosk
+        .control(json!({"cmd": "enter_code", "code": appointment.code}));
+    assert_eq!(reply["state"], "code_accepted", "{reply}");
+    assert_eq!(
+        field.kiosk.control(json!({"cmd": "accept"}))["state"],
+        "waiting"
+    );
+
+    let opened = Instant::now();
+    browser.open(appointment.link.as_deref().unwrap());
+    let n = |v: &Value, k: &str| v[k].as_u64().unwrap_or(0);
+    let pictured = poll(Duration::from_secs(30), || {
+        (n(&browser.stats(), "videoFramesDecoded") > 0).then(Instant::now)
+    });
+    let Some(pictured) = pictured else {
+        panic!(
+            "no picture in Chromium: page {}, console {}, kiosk {}",
+            browser.state(),
+            browser.console(),
+            field.kiosk.log_tail()
+        );
+    };
+    field
+        .kiosk
+        .wait_for_state("in_call", Duration::from_secs(20));
+    let stats = browser.stats();
+    assert!(
+        n(&stats, "ice_servers") >= 1,
+        "the page uses the fleet's STUN server from the kiosk's hello: {stats}"
+    );
+    let kiosk = field.path(&["srflx", "prflx", "host"]);
+
+    // The doctor mutes and turns the camera off: the call goes on, uninterrupted.
+    browser.click("mute");
+    browser.click("camera");
+    let before = (
+        n(&field.kiosk.stats(), "audio_buffers_received"),
+        Instant::now(),
+    );
+    std::thread::sleep(Duration::from_secs(6));
+    let during = field.kiosk.stats();
+    assert_eq!(
+        during["interrupted"],
+        Value::Null,
+        "muted is not interrupted: {during}"
+    );
+    assert!(
+        n(&during, "audio_buffers_received") > before.0,
+        "a muted microphone still sends (silence): {during}"
+    );
+    browser.click("mute");
+    browser.click("camera");
+    let frames = n(&browser.stats(), "videoFramesDecoded");
+    let kiosk_frames = n(&field.kiosk.stats(), "video_frames_received");
+    let moving = poll(Duration::from_secs(10), || {
+        (n(&browser.stats(), "videoFramesDecoded") > frames + 30
+            && n(&field.kiosk.stats(), "video_frames_received") > kiosk_frames + 30)
+            .then_some(())
+    });
+    assert!(
+        moving.is_some(),
+        "pictures both ways after the switches are back"
+    );
+    report(
+        "chromium",
+        vec![json!({
+            "case": format!("Chromium, STUN, {}", kiosk["path"].as_str().unwrap_or("?")),
+            "nat": "port-restricted", "connected": true,
+            "connect_ms": pictured.duration_since(opened).as_millis() as u64,
+            "kbps": field.kiosk.stats()["bitrate_in_kbps"],
+            "detail": {"page": browser.stats()},
+        })],
+    );
+    browser.click("hangup");
+    field.kiosk.wait_for_state("idle", Duration::from_secs(20));
 }
