@@ -62,6 +62,8 @@ pub enum CallReport {
     },
     /// The path runs through a TURN relay: no longer peer to peer.
     Relayed,
+    /// Our video pauses (`true`) because the link is too narrow, or comes back.
+    VideoPaused(bool),
     RemoteBye(ByeReason),
     Failed {
         failure: Failure,

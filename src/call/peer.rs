@@ -381,13 +381,14 @@ impl Peer {
         self.camera.set_property("saturation", saturation);
     }
 
-    /// Sends video at `decision`'s rate and step (`rate.rs`): the encoder's target, the picture's
-    /// size and frame rate, or a pause.
-    pub fn apply_rate(&mut self, decision: rate::Decision) {
+    /// Sends video at `decision`'s rate and step (`rate.rs`): the encoder's target and frame
+    /// rate, or a pause. Returns whether the video now pauses, when that changed.
+    pub fn apply_rate(&mut self, decision: rate::Decision) -> Option<bool> {
         self.codec.set_bitrate(&self.encoder, decision.target_bps);
         if decision.step == self.step {
-            return;
+            return None;
         }
+        let was_paused = self.step == rate::Step::Paused;
         tracing::info!(step = ?decision.step, target_kbps = decision.target_bps / 1000, "video steps");
         let paused = decision.step == rate::Step::Paused;
         self.pause.set_property("drop", paused);
@@ -395,11 +396,12 @@ impl Peer {
             let fps = decision.step.framerate(self.fps) as i32;
             self.frame_rate.set_property("max-rate", fps);
         }
-        if self.step == rate::Step::Paused {
+        if was_paused {
             // The other side decodes from here after the pause.
             force_keyframe(&self.pipeline);
         }
         self.step = decision.step;
+        (paused != was_paused).then_some(paused)
     }
 
     pub fn start(&self) -> Result<(), CallError> {

@@ -395,8 +395,10 @@ impl Session {
         counters
             .video_target
             .store(u64::from(decision.target_bps), Ordering::Relaxed);
-        if let Some(peer) = &mut self.connection.peer {
-            peer.apply_rate(decision);
+        if let Some(peer) = &mut self.connection.peer
+            && let Some(paused) = peer.apply_rate(decision)
+        {
+            self.report(CallReport::VideoPaused(paused));
         }
     }
 

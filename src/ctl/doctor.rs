@@ -249,6 +249,18 @@ pub async fn run(fleet: &Fleet, args: DoctorArgs) -> anyhow::Result<()> {
                     text,
                 );
             }
+            Wake::Report(CallReport::VideoPaused(paused)) => {
+                let text = if paused {
+                    "the link is narrow: our picture pauses, the sound goes on"
+                } else {
+                    "our picture is back"
+                };
+                say(
+                    args.json,
+                    json!({"event": "video_paused", "paused": paused}),
+                    text.into(),
+                );
+            }
             Wake::Report(CallReport::Relayed) => say(
                 args.json,
                 json!({"event": "relay_used"}),

@@ -276,6 +276,7 @@ impl Supervisor {
             call::CallReport::Interrupted => Event::Interrupted,
             call::CallReport::Resumed { outage } => Event::Resumed { outage },
             call::CallReport::Relayed => Event::Relayed,
+            call::CallReport::VideoPaused(paused) => Event::VideoPaused(paused),
             call::CallReport::RemoteBye(reason) => {
                 tracing::info!(%session, reason = reason.as_str(), "doctor left");
                 Event::RemoteBye(reason)

@@ -89,6 +89,8 @@ pub struct CallLink {
     pub interrupted: bool,
     /// A TURN relay carries the media: no longer peer to peer.
     pub relayed: bool,
+    /// The kiosk's video pauses: the link is too narrow for more than the voice.
+    pub video_paused: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -115,6 +117,8 @@ pub enum Event {
     },
     /// The call's path runs through a TURN relay.
     Relayed,
+    /// The kiosk's video pauses (`true`) for a narrow link, or comes back.
+    VideoPaused(bool),
     CallFailed(Failure),
     /// The other side said `bye`, with this reason.
     RemoteBye(ByeReason),
@@ -283,6 +287,12 @@ impl Kiosk {
             Event::MediaFlowing => self.media_flowing(now),
             Event::CallFailed(failure) => self.call_failed(failure, now),
             Event::Interrupted | Event::Resumed { .. } | Event::Relayed => self.call_link(event),
+            Event::VideoPaused(paused) => {
+                if let Flow::InCall { link, .. } = &mut self.flow {
+                    link.video_paused = paused;
+                }
+                Outcome::default()
+            }
             Event::RemoteBye(reason) => self.remote_bye(reason, now),
             Event::AppointmentRevoked(id) => self.revoked(&id, now),
             Event::Shutdown => match self.flow {

@@ -369,6 +369,13 @@ fn an_interruption_is_shown_and_reported_once_and_the_relay_too() {
     assert_eq!(reported(&k.handle(Event::Relayed, t0)), ["relay_used"]);
     assert!(k.handle(Event::Relayed, t0).actions.is_empty());
     assert!(link(&k).relayed);
+    assert!(
+        k.handle(Event::VideoPaused(true), t0).actions.is_empty(),
+        "a pause is shown, not reported"
+    );
+    assert!(link(&k).video_paused);
+    k.handle(Event::VideoPaused(false), t0);
+    assert!(!link(&k).video_paused);
     assert_eq!(k.state(), KioskState::InCall, "the call goes on");
     let out = k.handle(Event::CallFailed(Failure::Connection), t0);
     assert_eq!(

@@ -130,6 +130,16 @@ pub fn gallery(locale: Locale) -> Vec<(&'static str, ViewModel)> {
             ),
         ),
         (
+            "06-in-call-video-paused",
+            call(
+                false,
+                false,
+                Quality::Poor,
+                false,
+                Some(CallNotice::VideoPaused),
+            ),
+        ),
+        (
             "06-in-call-relayed",
             call(
                 false,

@@ -462,6 +462,8 @@ impl ScreenState {
                 // An interruption is the news; the relay is still there when it is over.
                 notice: if link.interrupted {
                     Some(CallNotice::Interrupted)
+                } else if link.video_paused {
+                    Some(CallNotice::VideoPaused)
                 } else if link.relayed {
                     Some(CallNotice::Relayed)
                 } else {

@@ -63,6 +63,7 @@ pub enum Msg {
     QualityFair,
     QualityPoor,
     CallInterrupted,
+    CallVideoPaused,
     CallRelayed,
     EndedTitle,
     EndedBody,
@@ -149,6 +150,10 @@ pub fn text(locale: Locale, msg: Msg) -> &'static str {
             // The screen's fonts are Latin-1: no dash, no ellipsis.
             "Verbindung unterbrochen - wird wiederhergestellt ...",
             "Connection interrupted - reconnecting ...",
+        ),
+        CallVideoPaused => (
+            "Schwache Verbindung: Ihr Bild pausiert, der Ton läuft weiter",
+            "Weak connection: your picture pauses, the sound goes on",
         ),
         CallRelayed => (
             "Über einen Relay-Server verbunden - nicht direkt",

@@ -76,6 +76,8 @@ pub struct CallView {
 pub enum CallNotice {
     /// Media stopped; the kiosk is recovering the connection.
     Interrupted,
+    /// The kiosk's picture pauses: the link carries only the voice now.
+    VideoPaused,
     /// A TURN relay carries the call: no longer peer to peer.
     Relayed,
 }

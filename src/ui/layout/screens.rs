@@ -366,6 +366,7 @@ fn in_call(out: &mut Layout, m: &Metrics, l: Locale, call: &CallView) {
         out.boxes.push(band);
         let (message, size) = match notice {
             CallNotice::Interrupted => (Msg::CallInterrupted, TextSize::Body),
+            CallNotice::VideoPaused => (Msg::CallVideoPaused, TextSize::Small),
             CallNotice::Relayed => (Msg::CallRelayed, TextSize::Small),
         };
         out.label(
