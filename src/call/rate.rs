@@ -96,6 +96,11 @@ impl VideoRate {
 
     /// One second: `estimate_bps` is what congestion control gives the video, `loss` the
     /// fraction of our packets the other side last reported lost (`None`: no report).
+    /// Whether the video pauses now.
+    pub fn paused(&self) -> bool {
+        self.step == Step::Paused
+    }
+
     /// Falling: whatever says less (loss, or congestion control seeing queues grow). Rising:
     /// a quarter a second while the other side reports no loss, faster than congestion control
     /// alone; with no report, congestion control's estimate.

@@ -388,9 +388,14 @@ impl Session {
     }
 
     /// Once a second, with fresh statistics: how much video to send, and in what size.
-    fn adapt_video(&mut self, loss: Option<f64>) {
+    fn adapt_video(&mut self, loss: Option<(f64, f64)>) {
         let counters = &self.media.counters;
         let estimate = counters.video_estimate.load(Ordering::Relaxed) as u32;
+        let loss = loss.map(
+            |(low, high)| {
+                if self.video_rate.paused() { low } else { high }
+            },
+        );
         let decision = self.video_rate.update(estimate, loss);
         counters
             .video_target

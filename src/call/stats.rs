@@ -18,9 +18,10 @@ pub(crate) struct Totals {
     pub path: Option<(CandidateKind, CandidateKind)>,
     /// The path runs through a TURN relay, on either side: no longer peer to peer.
     pub relayed: bool,
-    /// The lowest fraction of our packets the other side reported lost, over our streams
-    /// (RTCP receiver reports): the voice's report stays current while the video pauses.
-    pub loss_reported: Option<f64>,
+    /// The lowest and the highest fraction of our packets the other side reported lost, over
+    /// our streams (RTCP receiver reports). While the video pauses only the voice's report is
+    /// current, and it is the lowest; otherwise the highest says whether the link is full.
+    pub loss_reported: Option<(f64, f64)>,
 }
 
 /// How an ICE candidate was found (RFC 8445 5.1.1).
@@ -101,8 +102,11 @@ pub(crate) fn totals(stats: &gst::StructureRef) -> Totals {
                     rtts.push(rtt);
                 }
                 if let Some(lost) = number(&entry, "fraction-lost") {
-                    totals.loss_reported =
-                        Some(totals.loss_reported.map_or(lost, |l: f64| l.min(lost)));
+                    totals.loss_reported = Some(
+                        totals
+                            .loss_reported
+                            .map_or((lost, lost), |(low, high)| (low.min(lost), high.max(lost))),
+                    );
                 }
             }
             _ => {}
