@@ -25,8 +25,8 @@ use super::tls::TlsError;
 const MAX_INCOMING_PACKET: usize = 1024 * 1024;
 const REQUEST_QUEUE: usize = 512;
 /// The longest wait between reconnects while the link is urgent (a call waits to recover
-/// through it): a SYN a second is nothing, two more seconds of frozen picture are a lot.
-const URGENT_RETRY: Duration = Duration::from_millis(500);
+/// through it): a few SYNs a second are nothing, seconds more of frozen picture are a lot.
+const URGENT_RETRY: Duration = Duration::from_millis(250);
 /// How long a connect may take (rumqttc's default): TCP, TLS and MQTT's CONNACK.
 const CONNECT_TIMEOUT_S: u64 = 5;
 

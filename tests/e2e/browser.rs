@@ -69,27 +69,9 @@ impl Consultation {
     /// Books an appointment, lets the patient in at the kiosk and the doctor in from the join
     /// link; returns once pictures and sound flow both ways.
     fn join(&mut self) -> Appointment {
-        let origin = format!("127.0.0.1:{}", self.fleet.websocket_port);
-        let page = format!("https://{origin}/index.html");
-        let broker = format!("wss://{origin}");
-        let appointment = self.fleet.create_appointment(
-            DEVICE,
-            &[
-                "--patient",
-                "Max Mustermann",
-                "--join-url",
-                &page,
-                "--doctor-broker",
-                &broker,
-            ],
-        );
+        let appointment = self.fleet.create_browser_appointment(DEVICE);
         self.kiosk.wait_for_appointment(&appointment.id);
-        let reply = self
-            .kiosk
-            .control(json!({"cmd": "enter_code", "code": appointment.code}));
-        assert_eq!(reply["state"], "code_accepted", "{reply}");
-        let reply = self.kiosk.control(json!({"cmd": "accept"}));
-        assert_eq!(reply["state"], "waiting", "{reply}");
+        self.kiosk.let_patient_in(&appointment);
 
         self.browser.open(appointment.link.as_deref().unwrap());
         self.wait_for_page("in-call", Duration::from_secs(30));

@@ -122,16 +122,9 @@ impl Field {
             .fleet
             .create_appointment(DEVICE, &["--patient", "Max Mustermann"]);
         self.kiosk.wait_for_appointment(&appointment.id);
-        let reply = self
-            .kiosk
-            .control(json!({"cmd": "enter_code", "code": appointment.code}));
-        assert_eq!(reply["state"], "code_accepted", "{reply}");
-        let reply = self.kiosk.control(json!({"cmd": "accept"}));
-        assert_eq!(reply["state"], "waiting", "{reply}");
-        let mut kioskctl = self.net.doctor.command(env!("CARGO_BIN_EXE_kioskctl"));
-        kioskctl.env("RUST_LOG", "info,praxiskiosk::call=debug");
+        self.kiosk.let_patient_in(&appointment);
         let doctor = Doctor::join_from(
-            kioskctl,
+            self.net.doctor.command(env!("CARGO_BIN_EXE_kioskctl")),
             &self.fleet,
             appointment
                 .link
@@ -565,29 +558,9 @@ fn a_doctor_in_chromium_connects_through_two_nats_with_the_fleets_stun_server() 
     let web = crate::browser::web_doctor();
     let field = Field::start_with(Nat::PortRestricted, false, "", Some(&web));
     let mut browser = Browser::start(&field.net.doctor);
-    let origin = format!("{SERVICES}:{}", field.fleet.websocket_port);
-    let page = format!("https://{origin}/index.html");
-    let broker = format!("wss://{origin}");
-    let appointment = field.fleet.create_appointment(
-        DEVICE,
-        &[
-            "--patient",
-            "Max Mustermann",
-            "--join-url",
-            &page,
-            "--doctor-broker",
-            &broker,
-        ],
-    );
+    let appointment = field.fleet.create_browser_appointment(DEVICE);
     field.kiosk.wait_for_appointment(&appointment.id);
-    let reply = field
-        .kiosk
-        .control(json!({"cmd": "enter_code", "code": appointment.code}));
-    assert_eq!(reply["state"], "code_accepted", "{reply}");
-    assert_eq!(
-        field.kiosk.control(json!({"cmd": "accept"}))["state"],
-        "waiting"
-    );
+    field.kiosk.let_patient_in(&appointment);
 
     let opened = Instant::now();
     browser.open(appointment.link.as_deref().unwrap());

@@ -200,6 +200,25 @@ impl Fleet {
         String::from_utf8(out.stdout).unwrap()
     }
 
+    /// An appointment for Max Mustermann whose join link opens the doctor's page served by
+    /// the broker itself (`start_in`'s `http_dir`), on its WebSocket listener.
+    pub fn create_browser_appointment(&self, device: &str) -> super::Appointment {
+        let origin = format!("{}:{}", self.host, self.websocket_port);
+        let page = format!("https://{origin}/index.html");
+        let broker = format!("wss://{origin}");
+        self.create_appointment(
+            device,
+            &[
+                "--patient",
+                "Max Mustermann",
+                "--join-url",
+                &page,
+                "--doctor-broker",
+                &broker,
+            ],
+        )
+    }
+
     /// `kioskctl appointment create` for `device`.
     pub fn create_appointment(&self, device: &str, extra: &[&str]) -> super::Appointment {
         super::parse_appointment(&self.kioskctl(&super::create_args(device, extra)))

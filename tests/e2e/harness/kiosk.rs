@@ -201,6 +201,16 @@ impl Kiosk {
         );
     }
 
+    /// The patient types `appointment`'s code and consents: the kiosk is then in the waiting
+    /// room.
+    pub fn let_patient_in(&self, appointment: &super::Appointment) {
+        let reply =
+            self.control(serde_json::json!({"cmd": "enter_code", "code": appointment.code}));
+        assert_eq!(reply["state"], "code_accepted", "{reply}");
+        let reply = self.control(serde_json::json!({"cmd": "accept"}));
+        assert_eq!(reply["state"], "waiting", "{reply}");
+    }
+
     /// Touches the screen at `(x, y)`; returns the reply.
     pub fn tap(&self, (x, y): (i32, i32)) -> Value {
         self.control(serde_json::json!({"cmd": "tap", "x": x, "y": y}))
@@ -367,26 +377,26 @@ impl Doctor {
             .cloned()
     }
 
-    /// The latest statistics the doctor printed.
-    pub fn stats(&self) -> Option<Value> {
+    /// The latest statistics line the doctor printed.
+    fn latest_stats(&self) -> Option<Value> {
         self.lines
             .lock()
             .unwrap()
             .iter()
             .rev()
             .find(|(_, v)| v["event"] == "stats")
-            .map(|(_, v)| v["stats"].clone())
+            .map(|(_, v)| v.clone())
+    }
+
+    /// The latest statistics the doctor printed.
+    pub fn stats(&self) -> Option<Value> {
+        self.latest_stats().map(|line| line["stats"].clone())
     }
 
     /// The quality level the doctor's side judged last (from its latest statistics).
     pub fn quality(&self) -> Option<String> {
-        self.lines
-            .lock()
-            .unwrap()
-            .iter()
-            .rev()
-            .find(|(_, v)| v["event"] == "stats")
-            .and_then(|(_, v)| v["quality"].as_str().map(String::from))
+        self.latest_stats()
+            .and_then(|line| line["quality"].as_str().map(String::from))
     }
 
     /// Hangs up as a doctor would (kioskctl doctor says bye on Ctrl-C).
