@@ -6,7 +6,7 @@
 //! a [`PeerEvent`] tagged with the peer's generation, so events of a replaced peer are ignored.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use gst::prelude::*;
 use gst_webrtc::{
@@ -15,7 +15,13 @@ use gst_webrtc::{
 use tokio::sync::mpsc::UnboundedSender;
 
 use super::{CallError, CallSpec, Failure, rate};
+
+mod nice;
+mod receive;
+
 use crate::media;
+use nice::{ice_addresses, tune_ice_agent};
+use receive::add_receive_branch;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum SdpKind {
@@ -127,53 +133,6 @@ fn adapt_to_bandwidth(
         });
         Some(gcc.to_value())
     });
-}
-
-/// The addresses ICE gathers on: the configured ones, or else every address of this machine
-/// that others can reach. libnice would also offer IPv6 link-local addresses, which no peer on
-/// another network can reach: the connection then waits for their checks to time out before it
-/// settles on the path that works (measured: about 2 s more to connect across two NATs).
-fn ice_addresses(spec: &CallSpec) -> Vec<String> {
-    if !spec.ice.local_addresses.is_empty() {
-        return spec.ice.local_addresses.clone();
-    }
-    crate::platform::netwatch::local_addresses()
-        .iter()
-        .map(ToString::to_string)
-        .collect()
-}
-
-/// How often libnice sends a connectivity check again before it gives the pair up (its default
-/// is 3). webrtcbin has libnice nominate "regularly": with one working pair it waits until every
-/// other pair has failed, and a pair to the other side's private address (unreachable from
-/// another network, and dropped without an answer on the way) fails only after all its
-/// retransmissions: 2 s with the default, the bulk of the time to connect across two NATs.
-const STUN_RETRANSMISSIONS: u32 = 1;
-
-/// Defaults of libnice's agent that webrtcbin leaves as they are, decided here:
-/// - UPnP off: the kiosk must not open ports on a care home's router (a UPnP IGD mapping is
-///   open to anyone while it lasts), and libnice holds back its candidates until the router
-///   answers or 200 ms pass (measured in the field network), which only delays the call.
-/// - ICE-TCP off: TCP candidates need a peer that is reachable over TCP without NAT, which
-///   neither side of a consultation is; they only add pairs to check and delay the others.
-fn tune_ice_agent(ice: &gst_webrtc::WebRTCICE) {
-    let Some(nice) = ice
-        .find_property("agent")
-        .map(|_| ice.property::<gst::glib::Object>("agent"))
-    else {
-        tracing::warn!("webrtcbin's ICE agent is not libnice: its defaults stay");
-        return;
-    };
-    for (property, value) in [("upnp", false), ("ice-tcp", false)] {
-        if nice.find_property(property).is_some() {
-            nice.set_property(property, value);
-        } else {
-            tracing::warn!(property, "libnice has no such property; its default stays");
-        }
-    }
-    if nice.find_property("stun-max-retransmissions").is_some() {
-        nice.set_property("stun-max-retransmissions", STUN_RETRANSMISSIONS);
-    }
 }
 
 #[derive(Debug)]
@@ -522,104 +481,4 @@ fn force_keyframe(pipeline: &gst::Pipeline) {
     if !pad.send_event(gst::event::CustomUpstream::new(request)) {
         tracing::debug!("the video encoder took no keyframe request");
     }
-}
-
-/// The depayloaders want a keyframe when they start or lose packets, and ask the sender for
-/// one, instead of decoding the damaged picture into grey smears until the next scheduled
-/// keyframe. The Opus decoder conceals lost packets and uses the in-band FEC the other side sends (both
-/// off by default in GStreamer 1.22), so the voice survives the loss of single packets.
-fn tune_receiver(element: &gst::Element) {
-    for property in [
-        "request-keyframe",
-        "wait-for-keyframe",
-        "plc",
-        "use-inband-fec",
-    ] {
-        if element.find_property(property).is_some() {
-            element.set_property(property, true);
-        }
-    }
-}
-
-fn add_receive_branch(
-    pipeline: &gst::Pipeline,
-    pad: &gst::Pad,
-    sinks: (media::VideoOut, media::AudioSink),
-    counters: Arc<Counters>,
-    events: &PeerEvents,
-    generation: u64,
-) -> Result<(), CallError> {
-    let decodebin = gst::ElementFactory::make("decodebin").build()?;
-    decodebin.connect("deep-element-added", false, |values| {
-        if let Some(element) = values.get(2).and_then(|v| v.get::<gst::Element>().ok())
-            && (element.name().starts_with("rtp") || element.name().starts_with("opusdec"))
-        {
-            tune_receiver(&element);
-        }
-        None
-    });
-    let pipeline_weak = pipeline.downgrade();
-    let events = events.clone();
-    let first_frame = Arc::new(AtomicBool::new(false));
-    decodebin.connect_pad_added(move |_, decoded| {
-        let Some(pipeline) = pipeline_weak.upgrade() else {
-            return;
-        };
-        let Some(caps) = decoded.current_caps() else {
-            return;
-        };
-        let Some(kind) = caps.structure(0).map(|s| s.name().to_string()) else {
-            return;
-        };
-        let is_video = kind.starts_with("video/");
-        let description = if is_video {
-            media::video_play_description(&sinks.0)
-        } else if kind.starts_with("audio/") {
-            media::audio_play_description(sinks.1)
-        } else {
-            return;
-        };
-        let linked = gst::parse::bin_from_description(&description, true)
-            .map_err(CallError::from)
-            .and_then(|bin| {
-                pipeline.add(&bin)?;
-                bin.sync_state_with_parent()?;
-                let sink = bin
-                    .static_pad("sink")
-                    .ok_or_else(|| CallError::Setup("play bin has no sink".into()))?;
-                decoded
-                    .link(&sink)
-                    .map_err(|e| CallError::Setup(format!("link decoded stream: {e:?}")))?;
-                Ok(sink)
-            });
-        match linked {
-            Ok(sink) => {
-                let (counters, events, first_frame) =
-                    (counters.clone(), events.clone(), first_frame.clone());
-                count_buffers(&sink, move || {
-                    if is_video {
-                        counters.video_in.fetch_add(1, Ordering::Relaxed);
-                        if !first_frame.swap(true, Ordering::Relaxed) {
-                            emit(&events, generation, PeerEvent::FirstVideoFrame);
-                        }
-                    } else {
-                        counters.audio_in.fetch_add(1, Ordering::Relaxed);
-                    }
-                });
-            }
-            Err(e) => emit(
-                &events,
-                generation,
-                PeerEvent::Error(format!("cannot play {kind}: {e}")),
-            ),
-        }
-    });
-    pipeline.add(&decodebin)?;
-    decodebin.sync_state_with_parent()?;
-    let sink = decodebin
-        .static_pad("sink")
-        .ok_or_else(|| CallError::Setup("decodebin has no sink".into()))?;
-    pad.link(&sink)
-        .map_err(|e| CallError::Setup(format!("link remote stream: {e:?}")))?;
-    Ok(())
 }

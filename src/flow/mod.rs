@@ -7,6 +7,7 @@
 //! transition and timeout is covered by plain unit tests in `tests.rs`.
 
 mod appointment;
+mod call;
 mod lockout;
 mod problem;
 #[cfg(test)]
@@ -420,116 +421,6 @@ impl Kiosk {
         }
     }
 
-    fn media_flowing(&mut self, now: Instant) -> Outcome {
-        let Flow::Waiting {
-            appointment, name, ..
-        } = &self.flow
-        else {
-            return Outcome::default();
-        };
-        let actions = vec![Action::Report(EventKind::CallStarted {
-            appointment: appointment.id.clone(),
-        })];
-        self.flow = Flow::InCall {
-            appointment: appointment.clone(),
-            name: name.clone(),
-            since: now,
-            link: CallLink::default(),
-        };
-        self.done(actions)
-    }
-
-    fn call_failed(&mut self, failure: Failure, now: Instant) -> Outcome {
-        let leave = Action::LeaveSession {
-            bye: Some(ByeReason::Error),
-        };
-        // A broken camera or microphone is said as such: "no connection" would send people
-        // looking in the wrong place.
-        let device = match failure {
-            Failure::Camera => Some(Problem::CameraMissing),
-            Failure::Microphone => Some(Problem::MicrophoneMissing),
-            Failure::Connection => None,
-        };
-        match &self.flow {
-            Flow::Waiting { .. } => self.fail(
-                device.unwrap_or(Problem::NoDirectConnection),
-                now,
-                vec![leave],
-            ),
-            Flow::InCall {
-                appointment, since, ..
-            } => {
-                let reason = match device {
-                    Some(_) => EndReason::Error,
-                    None => EndReason::ConnectionLost,
-                };
-                let ended = call_ended(appointment, now.duration_since(*since), reason);
-                self.fail(
-                    device.unwrap_or(Problem::ConnectionLost),
-                    now,
-                    vec![leave, ended],
-                )
-            }
-            _ => Outcome::default(),
-        }
-    }
-
-    /// The call's connection changed: the screens say so, the fleet hears of it.
-    fn call_link(&mut self, event: Event) -> Outcome {
-        let Flow::InCall {
-            appointment, link, ..
-        } = &mut self.flow
-        else {
-            return Outcome::default();
-        };
-        let appointment = appointment.id.clone();
-        let report = match event {
-            Event::Interrupted if !link.interrupted => {
-                link.interrupted = true;
-                EventKind::CallInterrupted { appointment }
-            }
-            Event::Resumed { outage } if link.interrupted => {
-                link.interrupted = false;
-                EventKind::CallResumed {
-                    appointment,
-                    outage_ms: outage.as_millis() as u64,
-                }
-            }
-            Event::Relayed if !link.relayed => {
-                link.relayed = true;
-                EventKind::RelayUsed { appointment }
-            }
-            _ => return Outcome::default(),
-        };
-        Outcome {
-            actions: vec![Action::Report(report)],
-            refused: None,
-        }
-    }
-
-    fn remote_bye(&mut self, reason: ByeReason, now: Instant) -> Outcome {
-        let leave = Action::LeaveSession { bye: None };
-        match &self.flow {
-            Flow::InCall { .. } => self.end_call(now, EndReason::RemoteHangup, vec![leave]),
-            // The doctor's side found no path to us and gave up first: the patient hears the
-            // same as when the kiosk gives up, not that the doctor hung up.
-            Flow::Waiting {
-                doctor_joined: true,
-                ..
-            } if reason == ByeReason::Error => {
-                self.fail(Problem::NoDirectConnection, now, vec![leave])
-            }
-            Flow::Waiting { .. } => {
-                self.flow = Flow::Ended {
-                    duration: Duration::ZERO,
-                    until: now + self.timeouts.ended,
-                };
-                self.done(vec![leave])
-            }
-            _ => Outcome::default(),
-        }
-    }
-
     fn revoked(&mut self, id: &str, now: Instant) -> Outcome {
         let (appointment, waiting) = match &self.flow {
             Flow::CodeAccepted { appointment, .. } | Flow::Consent { appointment, .. } => {
@@ -569,22 +460,6 @@ impl Kiosk {
         }
     }
 
-    fn end_call(&mut self, now: Instant, reason: EndReason, mut actions: Vec<Action>) -> Outcome {
-        let Flow::InCall {
-            appointment, since, ..
-        } = &self.flow
-        else {
-            return Outcome::refused(Refusal::NoCall);
-        };
-        let duration = now.duration_since(*since);
-        actions.push(call_ended(appointment, duration, reason));
-        self.flow = Flow::Ended {
-            duration,
-            until: now + self.timeouts.ended,
-        };
-        self.done(actions)
-    }
-
     fn fail(&mut self, problem: Problem, now: Instant, mut actions: Vec<Action>) -> Outcome {
         actions.push(Action::Report(EventKind::Error {
             reason: problem.code(),
@@ -613,12 +488,4 @@ impl Kiosk {
             refused: None,
         }
     }
-}
-
-fn call_ended(appointment: &Appointment, duration: Duration, reason: EndReason) -> Action {
-    Action::Report(EventKind::CallEnded {
-        appointment: appointment.id.clone(),
-        reason,
-        duration_s: duration.as_secs(),
-    })
 }

@@ -4,6 +4,7 @@
 //!
 //! Sizes are physical: touch targets are at least [`MIN_TARGET_MM`] on every panel.
 
+mod call;
 mod keys;
 mod screens;
 

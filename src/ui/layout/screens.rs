@@ -1,9 +1,10 @@
 //! One layout function per screen. Landscape panels put input beside the text, portrait panels
 //! below it.
 
-use embedded_graphics::prelude::{Point, Size};
+use embedded_graphics::prelude::Size;
 use embedded_graphics::primitives::Rectangle;
 
+use super::call::{in_call, waiting};
 use super::keys::{keyboard, keypad};
 use super::{
     Align, Backdrop, Ink, Layout, Metrics, Press, Slot, TextSize, Tone, columns, inset,
@@ -11,10 +12,7 @@ use super::{
 };
 use crate::ui::state::STAFF_PIN_DIGITS;
 use crate::ui::text::{self, Locale, Msg, text};
-use crate::ui::view::{
-    CallNotice, CallView, CodeNotice, Problem, ProvisionNotice, Quality, Screen, StaffCheck,
-    ViewModel,
-};
+use crate::ui::view::{CodeNotice, Problem, ProvisionNotice, Screen, StaffCheck, ViewModel};
 use crate::wire::Refusal;
 
 pub(super) fn layout(view: &ViewModel, m: &Metrics) -> Layout {
@@ -75,7 +73,7 @@ fn problem_text(problem: Problem) -> Msg {
 }
 
 /// A title row at the top, taller where a long title wraps; returns the rest.
-fn title(out: &mut Layout, m: &Metrics, area: Rectangle, title: &str) -> Rectangle {
+pub(super) fn title(out: &mut Layout, m: &Metrics, area: Rectangle, title: &str) -> Rectangle {
     let height = m
         .button
         .max(text_height(m, TextSize::Title, title, area.size.width));
@@ -263,188 +261,6 @@ fn consent(out: &mut Layout, m: &Metrics, l: Locale, doctor: &str) {
     );
     out.button(m, agree, text(l, Msg::Agree), Press::Agree, Tone::Agree);
 }
-
-fn waiting(out: &mut Layout, m: &Metrics, l: Locale, doctor: &str) {
-    let rest = title(out, m, m.content(), text(l, Msg::WaitingTitle));
-    let (body, bottom) = take_bottom(rest, m.button, m.gap);
-    let (words, preview) = if m.panel.is_portrait() {
-        let (w, p) = take_top(body, body.size.height / 3, m.gap);
-        (w, p)
-    } else {
-        split_h(body, 0.5, m.gap * 2)
-    };
-    let items = [
-        text::with_doctor(l, doctor),
-        text(l, Msg::WaitingBody).to_string(),
-    ];
-    out.stack(m, words, &items, TextSize::Title, Ink::Normal);
-    out.video.push((Slot::SelfView, fit_16_9(preview)));
-    let (_, cancel) = split_h(bottom, 0.6, m.gap);
-    out.button(
-        m,
-        cancel,
-        text(l, Msg::Cancel),
-        Press::Cancel,
-        Tone::Secondary,
-    );
-}
-
-fn in_call(out: &mut Layout, m: &Metrics, l: Locale, call: &CallView) {
-    let CallView {
-        duration_s,
-        muted,
-        camera_off,
-        quality,
-        confirm_hang_up: confirm,
-        notice,
-    } = *call;
-    out.backdrop = Some(Backdrop::Dark);
-    let screen = m.screen();
-    let (picture, bar) = take_bottom(screen, m.button + 2 * m.gap as u32, 0);
-    out.video.push((Slot::RemoteVideo, picture));
-    let pip_w = (screen.size.width / 4).max(m.min_target * 2);
-    let pip = Rectangle::new(
-        Point::new(screen.size.width as i32 - pip_w as i32 - m.gap, m.gap),
-        Size::new(pip_w, pip_w * 9 / 16),
-    );
-    out.video.push((Slot::SelfView, pip));
-    let (status, _) = take_top(inset(picture, m.gap), m.button, 0);
-    // The status row runs from the left edge to the self-view.
-    let info = Rectangle::new(
-        status.top_left,
-        Size::new(
-            status.size.width.saturating_sub(pip_w + m.gap as u32),
-            status.size.height,
-        ),
-    );
-    let (time, quality_area) = split_h(info, 0.35, m.gap);
-    out.label(
-        time,
-        text::duration(duration_s),
-        TextSize::Title,
-        Ink::OnDark,
-        Align::Left,
-    );
-    let bars_w = quality_area.size.height * 3 / 4 + 8;
-    let bars = Rectangle::new(
-        quality_area.top_left,
-        Size::new(bars_w, quality_area.size.height),
-    );
-    let words = Rectangle::new(
-        quality_area.top_left + Point::new(bars_w as i32 + m.gap, 0),
-        Size::new(
-            quality_area
-                .size
-                .width
-                .saturating_sub(bars_w + m.gap as u32),
-            quality_area.size.height,
-        ),
-    );
-    out.quality = Some((bars, quality));
-    let quality_text = match quality {
-        Quality::Good => Msg::QualityGood,
-        Quality::Fair => Msg::QualityFair,
-        Quality::Poor => Msg::QualityPoor,
-    };
-    out.label(
-        words,
-        text(l, quality_text),
-        TextSize::Small,
-        Ink::OnDark,
-        Align::Left,
-    );
-
-    if let Some(notice) = notice {
-        // Across the picture, below the status row: where the patient is looking.
-        let band = Rectangle::new(
-            picture.top_left + Point::new(m.gap, m.button as i32 + 2 * m.gap),
-            Size::new(
-                picture.size.width.saturating_sub(2 * m.gap as u32),
-                m.button * 3 / 2,
-            ),
-        );
-        out.boxes.push(band);
-        let (message, size) = match notice {
-            CallNotice::Interrupted => (Msg::CallInterrupted, TextSize::Body),
-            CallNotice::VideoPaused => (Msg::CallVideoPaused, TextSize::Small),
-            CallNotice::Relayed => (Msg::CallRelayed, TextSize::Small),
-        };
-        out.label(
-            inset(band, m.gap),
-            text(l, message),
-            size,
-            Ink::Normal,
-            Align::Center,
-        );
-    }
-
-    let controls = inset(bar, m.gap);
-    let [mute, camera, hang_up]: [Rectangle; 3] =
-        columns(controls, 3, m.gap * 2).try_into().expect("three");
-    out.button(
-        m,
-        mute,
-        text(l, if muted { Msg::Unmute } else { Msg::Mute }),
-        Press::ToggleMute,
-        Tone::Secondary,
-    );
-    let camera_label = text(
-        l,
-        if camera_off {
-            Msg::CameraOn
-        } else {
-            Msg::CameraOff
-        },
-    );
-    out.button(
-        m,
-        camera,
-        camera_label,
-        Press::ToggleCamera,
-        Tone::Secondary,
-    );
-    out.button(
-        m,
-        hang_up,
-        text(l, Msg::HangUp),
-        Press::HangUp,
-        Tone::Danger,
-    );
-    if confirm {
-        let dialog = Rectangle::with_center(
-            screen.center(),
-            Size::new(
-                screen.size.width * 4 / 5,
-                (m.button * 3 + 4 * m.gap as u32).min(screen.size.height),
-            ),
-        );
-        out.boxes.push(dialog);
-        let (question, buttons) = take_bottom(inset(dialog, m.gap * 2), m.button, m.gap);
-        out.label(
-            question,
-            text(l, Msg::HangUpQuestion),
-            TextSize::Title,
-            Ink::Normal,
-            Align::Center,
-        );
-        let [keep, end]: [Rectangle; 2] = columns(buttons, 2, m.gap * 2).try_into().expect("two");
-        out.button(
-            m,
-            keep,
-            text(l, Msg::KeepTalking),
-            Press::KeepTalking,
-            Tone::Agree,
-        );
-        out.button(
-            m,
-            end,
-            text(l, Msg::HangUpYes),
-            Press::ConfirmHangUp,
-            Tone::Danger,
-        );
-    }
-}
-
 fn message(out: &mut Layout, m: &Metrics, heading: &str, body: &str, button: &str) {
     let rest = title(out, m, m.content(), heading);
     let (words, bottom) = take_bottom(rest, m.button, m.gap);
@@ -598,7 +414,7 @@ fn identify(out: &mut Layout, m: &Metrics, l: Locale, room: &str, device: &str) 
 }
 
 /// The largest 16:9 rectangle centred in `r`.
-fn fit_16_9(r: Rectangle) -> Rectangle {
+pub(super) fn fit_16_9(r: Rectangle) -> Rectangle {
     let (w, h) = (r.size.width, r.size.height);
     let size = if w * 9 <= h * 16 {
         Size::new(w, w * 9 / 16)
