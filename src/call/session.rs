@@ -366,7 +366,9 @@ impl Session {
             }
             PeerEvent::Stats(stats) => {
                 let totals = totals(&stats);
-                if totals.relayed && !self.media.relayed {
+                // Said once media flows: the call's screens and event log exist from then on,
+                // and a report before it would be lost with the waiting room.
+                if totals.relayed && !self.media.relayed && self.media.first_frame.is_some() {
                     self.media.relayed = true;
                     tracing::info!("the call runs through a TURN relay");
                     self.report(CallReport::Relayed);

@@ -223,12 +223,15 @@ impl Field {
 }
 
 impl Drop for Field {
-    /// The kiosk's log stays for a look after the test (`target/field/kioskd.log`).
+    /// The kiosk's log stays for a look after the test: `target/field/kioskd.log` for the last
+    /// scenario, `target/field/<test>.kioskd.log` for each.
     fn drop(&mut self) {
-        let _ = std::fs::copy(
-            self.kiosk.dir.join("kioskd.log"),
-            report_dir().join("kioskd.log"),
-        );
+        let log = self.kiosk.dir.join("kioskd.log");
+        let _ = std::fs::copy(&log, report_dir().join("kioskd.log"));
+        if let Some(test) = std::thread::current().name() {
+            let name = test.rsplit("::").next().unwrap_or(test);
+            let _ = std::fs::copy(&log, report_dir().join(format!("{name}.kioskd.log")));
+        }
     }
 }
 
@@ -292,7 +295,6 @@ fn symmetric_nats_without_a_relay_fail_within_connect_s_and_say_why() {
 }
 
 #[test]
-#[ignore = "not done: coturn relays no peer data between the two allocations in the field network yet"]
 fn symmetric_nats_connect_through_a_relay_the_fleet_allows() {
     let field = Field::start(Nat::Symmetric, true, "connect_s = 10\n");
     // The fleet allows its relay: the pair connects through coturn, and says so.
@@ -323,14 +325,15 @@ fn symmetric_nats_connect_through_a_relay_the_fleet_allows() {
     let (_, mut doctor) = field.call(&[]);
     let connect_ms = field.connected(&doctor);
     let kiosk = field.path(&["relay"]);
-    wait_for(
-        "relay_used from both sides",
-        Duration::from_secs(10),
-        || {
-            let events =
-                std::fs::read_to_string(field.kiosk.dir.join("state/events.jsonl")).ok()?;
-            (events.contains("relay_used") && doctor.event("relay_used").is_some()).then_some(())
-        },
+    let both = poll(Duration::from_secs(10), || {
+        let events = std::fs::read_to_string(field.kiosk.dir.join("state/events.jsonl")).ok()?;
+        (events.contains("relay_used") && doctor.event("relay_used").is_some()).then_some(())
+    });
+    assert!(
+        both.is_some(),
+        "relay_used from both sides; the kiosk's path {}, the doctor's {:?}",
+        field.kiosk.stats()["path"],
+        doctor.stats().map(|s| s["path"].clone())
     );
     report(
         "relay",

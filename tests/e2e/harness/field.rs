@@ -130,6 +130,38 @@ impl FieldNet {
         );
         // The internet carries packets between the two routers.
         net.inet.run("sysctl", &["-qw", "net.ipv4.ip_forward=1"]);
+        // What it has no route for (a LAN's private address) vanishes without an error, as on
+        // the real internet. Without this, coturn's send to a peer's host candidate fails with
+        // ENETUNREACH and coturn closes the whole allocation: no relayed call could connect.
+        // (A veth pair with both ends here and a gateway that answers no one: frames leave and
+        // are dropped at the other end as not addressed to it. No `dummy` module needed.)
+        let inet = |args: &[&str]| net.inet.run("ip", args);
+        inet(&[
+            "link", "add", "void", "type", "veth", "peer", "name", "void-end",
+        ]);
+        inet(&["link", "set", "void", "up"]);
+        inet(&["link", "set", "void-end", "up"]);
+        inet(&[
+            "neigh",
+            "add",
+            "192.0.2.1",
+            "lladdr",
+            "02:00:00:00:00:01",
+            "dev",
+            "void",
+            "nud",
+            "permanent",
+        ]);
+        inet(&[
+            "route",
+            "add",
+            "default",
+            "via",
+            "192.0.2.1",
+            "dev",
+            "void",
+            "onlink",
+        ]);
         for side in [Side::Kiosk, Side::Doctor] {
             let n = side.subnet();
             let (router, host) = (net.router(side), net.host(side));
@@ -365,9 +397,15 @@ impl FieldNet {
             "--verbose",
             "--pidfile",
             self.log_dir.join("turnserver.pid").to_str().unwrap(),
-            // The peers are the test's private addresses; coturn refuses those by default.
-            "--allowed-peer-ip",
+            // As a fleet's relay should be: no peers in private networks, so nobody can reach
+            // the relay's own LAN through it (README). The test's internet (198.18.0.0/15,
+            // for benchmarks) coturn would refuse by default.
+            "--denied-peer-ip",
             "10.0.0.0-10.255.255.255",
+            "--denied-peer-ip",
+            "172.16.0.0-172.31.255.255",
+            "--denied-peer-ip",
+            "192.168.0.0-192.168.255.255",
             "--allowed-peer-ip",
             "198.18.0.0-198.19.255.255",
         ]);
