@@ -82,6 +82,16 @@ pub(crate) struct Counters {
     pub video_target: AtomicU64,
     /// Congestion control's estimate of what the link takes, its share for video, in bit/s.
     pub video_estimate: AtomicU64,
+    /// The size of the remote picture now, as `width << 32 | height` (0: none yet).
+    pub video_size_in: AtomicU64,
+}
+
+impl Counters {
+    /// The remote picture's size, once one was decoded.
+    pub fn video_size_in(&self) -> Option<(u32, u32)> {
+        let packed = self.video_size_in.load(Ordering::Relaxed);
+        (packed != 0).then_some(((packed >> 32) as u32, packed as u32))
+    }
 }
 
 /// What Opus at 32 kbit/s takes on the wire, with RTP and SRTP: subtracted from the estimate.
@@ -99,7 +109,9 @@ fn adapt_to_bandwidth(
     codec: media::VideoCodec,
     max_video_bps: u32,
     counters: Arc<Counters>,
-) {
+) -> Estimator {
+    let estimator = Estimator::default();
+    let slot = estimator.0.clone();
     let start = (max_video_bps / 2).max(MIN_VIDEO_BPS);
     codec.set_bitrate(encoder, start);
     counters
@@ -121,6 +133,7 @@ fn adapt_to_bandwidth(
                 return Some(None::<gst::Element>.to_value());
             }
         };
+        *slot.lock().unwrap_or_else(|e| e.into_inner()) = Some(gcc.downgrade());
         let counters = counters.clone();
         gcc.connect_notify(Some("estimated-bitrate"), move |gcc, _| {
             let total = gcc.property::<u32>("estimated-bitrate");
@@ -133,6 +146,23 @@ fn adapt_to_bandwidth(
         });
         Some(gcc.to_value())
     });
+    estimator
+}
+
+/// Congestion control's element, once webrtcbin asked for it: [`Estimator::reseed`] tells it
+/// where to go on from (`rate.rs`: a probe, or video back from a pause).
+#[derive(Debug, Default, Clone)]
+struct Estimator(Arc<std::sync::Mutex<Option<gst::glib::WeakRef<gst::Element>>>>);
+
+impl Estimator {
+    fn reseed(&self, video_bps: u32) {
+        let gcc = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(gcc) = gcc.as_ref().and_then(|weak| weak.upgrade()) {
+            // Documented as a start value; rtpgccbwe takes it at any time as its new target on
+            // delay and on loss, and goes on from there (gst-plugin-rtp 0.15).
+            gcc.set_property("estimated-bitrate", video_bps + AUDIO_BPS);
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -149,8 +179,12 @@ pub(crate) struct Peer {
     frame_rate: gst::Element,
     pause: gst::Element,
     codec: media::VideoCodec,
-    /// The camera's frame rate, which the steps are fractions of.
+    estimator: Estimator,
+    /// The camera's frame rate and size, which the steps are fractions of, and the size's
+    /// filter in front of the encoder (`vsize`).
     fps: u32,
+    size: (u32, u32),
+    picture_size: gst::Element,
     step: rate::Step,
     generation: u64,
     events: PeerEvents,
@@ -233,7 +267,7 @@ impl Peer {
         let microphone = by_name(&audio, "micvol")?;
         let camera = by_name(&video, "camblank")?;
         let encoder = by_name(&video, "venc")?;
-        adapt_to_bandwidth(
+        let estimator = adapt_to_bandwidth(
             &webrtc,
             &encoder,
             spec.media.video_codec,
@@ -249,7 +283,10 @@ impl Peer {
             frame_rate: by_name(&video, "vrate")?,
             pause: by_name(&video, "vpause")?,
             codec: spec.media.video_codec,
+            estimator,
             fps: spec.media.framerate,
+            size: (spec.media.width, spec.media.height),
+            picture_size: by_name(&video, "vsize")?,
             step: rate::Step::Full,
             generation,
             events,
@@ -343,6 +380,13 @@ impl Peer {
     /// Sends video at `decision`'s rate and step (`rate.rs`): the encoder's target and frame
     /// rate, or a pause. Returns whether the video now pauses, when that changed.
     pub fn apply_rate(&mut self, decision: rate::Decision) -> Option<bool> {
+        if let Some(bps) = decision.reseed {
+            tracing::debug!(
+                kbps = bps / 1000,
+                "congestion control starts afresh (probe)"
+            );
+            self.estimator.reseed(bps);
+        }
         self.codec.set_bitrate(&self.encoder, decision.target_bps);
         if decision.step == self.step {
             return None;
@@ -354,6 +398,12 @@ impl Peer {
         if !paused {
             let fps = decision.step.framerate(self.fps) as i32;
             self.frame_rate.set_property("max-rate", fps);
+            let (width, height) = decision.step.size(self.size.0, self.size.1);
+            let caps = gst::Caps::builder("video/x-raw")
+                .field("width", width as i32)
+                .field("height", height as i32)
+                .build();
+            self.picture_size.set_property("caps", caps);
         }
         if was_paused {
             // The other side decodes from here after the pause.

@@ -393,12 +393,8 @@ impl Session {
     fn adapt_video(&mut self, loss: Option<(f64, f64)>) {
         let counters = &self.media.counters;
         let estimate = counters.video_estimate.load(Ordering::Relaxed) as u32;
-        let loss = loss.map(
-            |(low, high)| {
-                if self.video_rate.paused() { low } else { high }
-            },
-        );
         let decision = self.video_rate.update(estimate, loss);
+        tracing::trace!(estimate, ?loss, ?decision, "video rate");
         counters
             .video_target
             .store(u64::from(decision.target_bps), Ordering::Relaxed);
@@ -508,6 +504,7 @@ impl Session {
                 .latest
                 .path
                 .map(|(local, remote)| format!("{}/{}", local.name(), remote.name())),
+            video_size_received: c.video_size_in().map(|(w, h)| format!("{w}x{h}")),
             interrupted: media.interrupted.is_some(),
             last_outage_ms: media.last_outage.map(|d| d.as_millis() as u64),
         }

@@ -179,15 +179,17 @@ pub fn video_send_description(spec: &MediaSpec) -> String {
     let encode = spec
         .video_codec
         .encode_description(fps, spec.video_bitrate_kbps);
-    // `vpause` and `vrate` are the call's: a pause, and a lower frame rate, when the link
-    // narrows (call/rate.rs). Both change while playing without renegotiating anything (a new
-    // size did: "not negotiated" mid-call, measured). The self-view keeps the camera's mode.
+    // `vpause`, `vrate` and `vsize` are the call's: a pause, a lower frame rate and a smaller
+    // picture when the link narrows (call/rate.rs). The size changes only between the scaler
+    // and the encoder, which starts afresh at the new size; the RTP caps stay as negotiated.
+    // The self-view keeps the camera's mode.
     format!(
         "{source} ! videoconvert ! videoscale ! videorate ! video/x-raw,width={w},height={h},framerate={fps}/1 \
          ! videobalance name=camblank \
          ! tee name=camera_out \
          ! queue max-size-buffers=2 leaky=downstream \
          ! valve name=vpause drop=false ! videorate name=vrate drop-only=true \
+         ! videoscale ! capsfilter name=vsize caps=video/x-raw,width={w},height={h} \
          ! videoconvert ! {encode} \
          {self_view}"
     )

@@ -159,6 +159,10 @@ pub struct CallStats {
     /// `relay` on either side means a TURN server carries the media.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub path: Option<String>,
+    /// The size of the remote picture now, `WIDTHxHEIGHT`: smaller while the other side's
+    /// link is narrow.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub video_size_received: Option<String>,
     /// Media is interrupted now; the connection is being recovered.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub interrupted: bool,

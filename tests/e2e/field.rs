@@ -460,23 +460,37 @@ fn a_cut_longer_than_the_reconnect_window_ends_the_call_on_both_sides() {
     );
 }
 
-/// Samples once a second for `length`: the kiosk's and the doctor's quality level, and the
-/// kiosk's video target.
-fn watch_call(
-    field: &Field,
-    doctor: &Doctor,
-    length: Duration,
-) -> (Vec<String>, Vec<String>, Vec<u64>) {
-    let (mut kiosk, mut doc, mut target) = (Vec::new(), Vec::new(), Vec::new());
+/// Once a second of a call: the kiosk's and the doctor's quality level, the kiosk's video
+/// target, and the size of the picture the doctor receives.
+#[derive(Default)]
+struct Watched {
+    kiosk_quality: Vec<String>,
+    doctor_quality: Vec<String>,
+    target_kbps: Vec<u64>,
+    doctor_sees: Vec<String>,
+    kiosk_sees: Vec<String>,
+}
+
+/// Samples the call once a second for `length`.
+fn watch_call(field: &Field, doctor: &Doctor, length: Duration) -> Watched {
+    let mut watched = Watched::default();
     let start = Instant::now();
     while start.elapsed() < length {
         std::thread::sleep(Duration::from_secs(1));
         let reply = field.kiosk.control(json!({"cmd": "stats"}));
-        kiosk.push(reply["quality"].as_str().unwrap_or("-").to_string());
-        target.push(reply["stats"]["video_target_kbps"].as_u64().unwrap_or(0));
-        doc.push(doctor.quality().unwrap_or_else(|| "-".into()));
+        let w = &mut watched;
+        w.kiosk_quality
+            .push(reply["quality"].as_str().unwrap_or("-").to_string());
+        w.target_kbps
+            .push(reply["stats"]["video_target_kbps"].as_u64().unwrap_or(0));
+        w.doctor_quality
+            .push(doctor.quality().unwrap_or_else(|| "-".into()));
+        let size = |s: &Value| s["video_size_received"].as_str().unwrap_or("-").to_string();
+        w.doctor_sees
+            .push(doctor.stats().as_ref().map_or("-".into(), size));
+        w.kiosk_sees.push(size(&reply["stats"]));
     }
-    (kiosk, doc, target)
+    watched
 }
 
 /// Video frames and audio buffers the kiosk and the doctor have received so far.
@@ -503,7 +517,11 @@ fn a_call_holds_through_loss_and_a_narrow_link() {
     // 5 % of the packets lost, both ways, for 20 s.
     field.net.loss(Side::Kiosk, 5);
     let before = received(&field, &doctor);
-    let (kiosk_q, doctor_q, _) = watch_call(&field, &doctor, Duration::from_secs(20));
+    let Watched {
+        kiosk_quality: kiosk_q,
+        doctor_quality: doctor_q,
+        ..
+    } = watch_call(&field, &doctor, Duration::from_secs(20));
     field.net.no_loss(Side::Kiosk);
     let after = received(&field, &doctor);
     let grew: Vec<u64> = after.iter().zip(before).map(|(a, b)| a - b).collect();
@@ -521,16 +539,22 @@ fn a_call_holds_through_loss_and_a_narrow_link() {
     // 150 kbit/s each way: the voice goes on, the picture steps down (or pauses).
     field.net.throttle(Side::Kiosk, 150);
     let before = received(&field, &doctor);
-    let (_, _, narrow_targets) = watch_call(&field, &doctor, Duration::from_secs(20));
+    let narrowed = watch_call(&field, &doctor, Duration::from_secs(20));
+    let narrow_targets = &narrowed.target_kbps;
     let after = received(&field, &doctor);
     let narrow: Vec<u64> = after.iter().zip(before).map(|(a, b)| a - b).collect();
-    eprintln!("150 kbit/s: received {narrow:?}, video target {narrow_targets:?}");
+    eprintln!(
+        "150 kbit/s: received {narrow:?}, video target {narrow_targets:?}, the doctor sees {:?}",
+        narrowed.doctor_sees
+    );
 
     // The limit lifts: the picture comes back up.
     field.net.unthrottle(Side::Kiosk);
     let lifted = Instant::now();
-    let (_, _, up_targets) = watch_call(&field, &doctor, Duration::from_secs(15));
-    let ramp_s = up_targets.iter().position(|&t| t >= 300).map(|i| i + 1);
+    let lifted_watch = watch_call(&field, &doctor, Duration::from_secs(15));
+    let up_targets = &lifted_watch.target_kbps;
+    // The ceiling is the kiosk's configured 400 kbit/s; the link itself has no limit now.
+    let ramp_s = up_targets.iter().position(|&t| t >= 360).map(|i| i + 1);
     eprintln!("lifted: video target {up_targets:?}");
     let frames_back = field.media_moves(&doctor, Duration::from_secs(10));
     report(
@@ -542,10 +566,13 @@ fn a_call_holds_through_loss_and_a_narrow_link() {
             json!({"case": "150 kbit/s, 20 s", "nat": "port-restricted", "connected": true,
                    "frames": format!("{}/{}", narrow[0], narrow[2]),
                    "detail": {"audio": [narrow[1], narrow[3]], "video_target_kbps": narrow_targets,
+                              "doctor_sees": narrowed.doctor_sees, "kiosk_sees": narrowed.kiosk_sees,
                               "seconds_below_link": narrow_targets.iter().filter(|&&t| t < 150).count()}}),
             with(
                 json!({"case": "limit lifted", "nat": "port-restricted", "connected": true,
-                       "detail": {"video_target_kbps": up_targets, "to_300_kbps_s": ramp_s,
+                       "detail": {"video_target_kbps": up_targets, "to_90_percent_s": ramp_s,
+                                  "doctor_sees": lifted_watch.doctor_sees,
+                                  "kiosk_sees": lifted_watch.kiosk_sees,
                                   "waited_s": lifted.elapsed().as_secs()}}),
                 media_now(&field, &doctor),
             ),
@@ -565,6 +592,22 @@ fn a_call_holds_through_loss_and_a_narrow_link() {
     assert!(
         frames_back.is_some(),
         "video comes back after the limit is lifted"
+    );
+    // The picture the doctor sees steps down in size too, and is whole again once the link is.
+    let full = "320x240"; // the test camera's mode
+    // (Each comeback from a pause starts at 150 kbit/s, a smaller picture for two seconds at
+    // least, at 150 kbit/s or once the limit lifted.)
+    let seen = || narrowed.doctor_sees.iter().chain(&lifted_watch.doctor_sees);
+    assert!(
+        seen().any(|s| s != full && s != "-"),
+        "a smaller picture on the way back: {:?}",
+        seen().collect::<Vec<_>>()
+    );
+    assert_eq!(
+        lifted_watch.doctor_sees.last().map(String::as_str),
+        Some(full),
+        "the whole picture again: {:?}",
+        lifted_watch.doctor_sees
     );
     field.hang_up(&mut doctor);
 }

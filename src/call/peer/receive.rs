@@ -27,6 +27,21 @@ fn tune_receiver(element: &gst::Element) {
     }
 }
 
+/// Keeps the remote picture's size in the counters: the other side sends a smaller one when its
+/// link narrows (`rate.rs`).
+fn watch_size(pad: &gst::Pad, counters: Arc<Counters>) {
+    pad.add_probe(gst::PadProbeType::EVENT_DOWNSTREAM, move |_, info| {
+        if let Some(gst::EventView::Caps(caps)) = info.event().map(|e| e.view())
+            && let Some(s) = caps.caps().structure(0)
+            && let (Ok(w), Ok(h)) = (s.get::<i32>("width"), s.get::<i32>("height"))
+        {
+            let packed = (u64::from(w as u32) << 32) | u64::from(h as u32);
+            counters.video_size_in.store(packed, Ordering::Relaxed);
+        }
+        gst::PadProbeReturn::Ok
+    });
+}
+
 pub(super) fn add_receive_branch(
     pipeline: &gst::Pipeline,
     pad: &gst::Pad,
@@ -80,6 +95,9 @@ pub(super) fn add_receive_branch(
             });
         match linked {
             Ok(sink) => {
+                if is_video {
+                    watch_size(&sink, counters.clone());
+                }
                 let (counters, events, first_frame) =
                     (counters.clone(), events.clone(), first_frame.clone());
                 count_buffers(&sink, move || {

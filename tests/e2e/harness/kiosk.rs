@@ -143,7 +143,11 @@ impl Kiosk {
         let child = command
             .arg("--config")
             .arg(&path)
-            .env("RUST_LOG", "info,praxiskiosk=debug")
+            // KIOSKD_LOG overrides it for a closer look (for example `...,praxiskiosk=trace`).
+            .env(
+                "RUST_LOG",
+                std::env::var("KIOSKD_LOG").unwrap_or_else(|_| "info,praxiskiosk=debug".into()),
+            )
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()
