@@ -1,0 +1,113 @@
+//! The doctor in Chromium, through two NATs, with the fleet's STUN server from the hello.
+
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use super::{Field, report};
+use crate::harness::{Browser, DEVICE, Nat, poll};
+
+/// The network with `nat`, the broker serving the doctor's page, a patient waiting and
+/// Chromium in the practice's LAN on the join link. Returns them once Chromium shows the
+/// kiosk's picture, with the time from opening the link to that picture and the kiosk's path.
+fn chromium_call(nat: Nat) -> (Field, Browser, Duration, Value) {
+    let web = crate::browser::web_doctor();
+    let field = Field::start_with(nat, false, "", Some(&web), None);
+    let mut browser = Browser::start(&field.net.doctor);
+    let appointment = field.fleet.create_browser_appointment(DEVICE);
+    field.kiosk.wait_for_appointment(&appointment.id);
+    field.kiosk.let_patient_in(&appointment);
+
+    let opened = Instant::now();
+    browser.open(appointment.link.as_deref().unwrap());
+    let pictured = poll(Duration::from_secs(30), || {
+        (n(&browser.stats(), "videoFramesDecoded") > 0).then(Instant::now)
+    });
+    let Some(pictured) = pictured else {
+        panic!(
+            "no picture in Chromium: page {}, console {}, kiosk {}",
+            browser.state(),
+            browser.console(),
+            field.kiosk.log_tail()
+        );
+    };
+    field
+        .kiosk
+        .wait_for_state("in_call", Duration::from_secs(20));
+    let stats = browser.stats();
+    assert!(
+        n(&stats, "ice_servers") >= 1,
+        "the page uses the fleet's STUN server from the kiosk's hello: {stats}"
+    );
+    let path = field.path(&["srflx", "prflx", "host"]);
+    (field, browser, pictured.duration_since(opened), path)
+}
+
+fn n(v: &Value, k: &str) -> u64 {
+    v[k].as_u64().unwrap_or(0)
+}
+
+/// A row for `make field`.
+fn row(nat: &str, field: &Field, browser: &mut Browser, connect: Duration, path: &Value) -> Value {
+    json!({
+        "case": format!("Chromium, STUN, {}", path["path"].as_str().unwrap_or("?")),
+        "nat": nat, "connected": true,
+        "connect_ms": connect.as_millis() as u64,
+        "kbps": field.kiosk.stats()["bitrate_in_kbps"],
+        "detail": {"page": browser.stats()},
+    })
+}
+
+#[test]
+fn a_doctor_in_chromium_connects_through_full_cone_nats() {
+    let (field, mut browser, connect, path) = chromium_call(Nat::FullCone);
+    report(
+        "chromium-full-cone",
+        vec![row("full-cone", &field, &mut browser, connect, &path)],
+    );
+    browser.click("hangup");
+    field.kiosk.wait_for_state("idle", Duration::from_secs(20));
+}
+
+#[test]
+fn a_doctor_in_chromium_connects_through_port_restricted_nats_and_uses_the_switches() {
+    let (field, mut browser, connect, path) = chromium_call(Nat::PortRestricted);
+
+    // The doctor mutes and turns the camera off: the call goes on, uninterrupted.
+    browser.click("mute");
+    browser.click("camera");
+    let before = (
+        n(&field.kiosk.stats(), "audio_buffers_received"),
+        Instant::now(),
+    );
+    std::thread::sleep(Duration::from_secs(6));
+    let during = field.kiosk.stats();
+    assert_eq!(
+        during["interrupted"],
+        Value::Null,
+        "muted is not interrupted: {during}"
+    );
+    assert!(
+        n(&during, "audio_buffers_received") > before.0,
+        "a muted microphone still sends (silence): {during}"
+    );
+    browser.click("mute");
+    browser.click("camera");
+    let frames = n(&browser.stats(), "videoFramesDecoded");
+    let kiosk_frames = n(&field.kiosk.stats(), "video_frames_received");
+    let moving = poll(Duration::from_secs(10), || {
+        (n(&browser.stats(), "videoFramesDecoded") > frames + 30
+            && n(&field.kiosk.stats(), "video_frames_received") > kiosk_frames + 30)
+            .then_some(())
+    });
+    assert!(
+        moving.is_some(),
+        "pictures both ways after the switches are back"
+    );
+    report(
+        "chromium",
+        vec![row("port-restricted", &field, &mut browser, connect, &path)],
+    );
+    browser.click("hangup");
+    field.kiosk.wait_for_state("idle", Duration::from_secs(20));
+}
