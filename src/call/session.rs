@@ -31,6 +31,8 @@ const MAX_RECONNECT_S: u32 = 300;
 /// interrupted. Both sides send all the time (a muted microphone sends silence, a camera turned
 /// off sends black), so three seconds of nothing is a lost path, not a pause.
 const MEDIA_QUIET: Duration = Duration::from_secs(3);
+/// How often an interrupted call looks for media again (between the once-a-second ticks).
+const RESUME_WATCH: Duration = Duration::from_millis(100);
 
 /// How long after the broker link came back an interrupted call waits for its old path to carry
 /// media again before it makes a fresh connection: after a plain outage the old path comes back
@@ -127,6 +129,8 @@ pub(super) async fn run(
     };
     session.carry_out(first);
     let mut ticker = tokio::time::interval(Duration::from_secs(1));
+    let mut watcher = tokio::time::interval(RESUME_WATCH);
+    watcher.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     while !session.signalling.is_over() {
         tokio::select! {
             request = requests.recv() => match request {
@@ -141,6 +145,9 @@ pub(super) async fn run(
             message = next_bus_message(&mut session.connection.bus) => session.on_bus(&message),
             () = sleep_until(session.signalling.next_deadline()) => session.step(Input::Tick),
             _ = ticker.tick() => session.on_tick(clock()),
+            _ = watcher.tick(), if session.media.interrupted.is_some() => {
+                session.on_resume_watch(clock());
+            }
         }
     }
     let stats = session.stats();
@@ -387,6 +394,16 @@ impl Session {
         self.watch_media(now);
         let stats = self.stats();
         self.published.send_replace(Snapshot { stats, at: now });
+    }
+
+    /// While the call is interrupted: media again ends the interruption now, not at the next
+    /// second's tick, so both screens drop their notice as soon as the picture is back.
+    fn on_resume_watch(&mut self, now: Instant) {
+        self.watch_media(now);
+        if self.media.interrupted.is_none() {
+            let stats = self.stats();
+            self.published.send_replace(Snapshot { stats, at: now });
+        }
     }
 
     /// Once a second, with fresh statistics: how much video to send, and in what size.

@@ -28,13 +28,27 @@ fn cut_and_recover(field: &Field, doctor: &Doctor, outage: Duration, readdress: 
     std::thread::sleep(outage.saturating_sub(cut.elapsed()));
     field.net.restore(Side::Kiosk);
     let back = Instant::now();
-    let moving = field.media_moves(doctor, Duration::from_secs(30));
-    let recovered = moving.map(|at| at.duration_since(back));
+    // Each side ends its interruption as soon as media comes again (it looks ten times a
+    // second then): the kiosk's statistics say so, the doctor's output line does.
+    let kiosk_back = poll(Duration::from_secs(30), || {
+        (field.kiosk.stats()["interrupted"] != true).then(Instant::now)
+    });
+    let doctor_back = poll(Duration::from_secs(30), || {
+        doctor.event_after("resumed", Some(back)).map(|(at, _)| at)
+    });
+    let recovered = kiosk_back
+        .zip(doctor_back)
+        .map(|(k, d)| k.max(d).duration_since(back));
     eprintln!("outage {outage:?} (new address: {readdress}): media again after {recovered:?}");
     assert!(
         recovered.is_some(),
         "media did not come back (kiosk: {})",
         field.kiosk.log_tail()
+    );
+    // Pictures and the voice, both ways.
+    assert!(
+        field.media_moves(doctor, Duration::from_secs(10)).is_some(),
+        "video and audio move again on both sides"
     );
     recovered.unwrap()
 }
