@@ -45,9 +45,10 @@ fn start_call(
     kiosk.wait_for_state("in_call", CALL_SETUP);
     let enough =
         |s: &Value| n(s, "video_frames_received") >= 50 && n(s, "audio_buffers_received") >= 10;
+    // The kiosk sends as much as it receives (a busy machine may take a moment longer).
     let flowing = crate::harness::poll(CALL_SETUP, || {
         let (k, d) = (kiosk.stats(), doctor.stats()?);
-        (enough(&k) && enough(&d)).then_some((k, d))
+        (enough(&k) && enough(&d) && n(&k, "video_frames_sent") >= 50).then_some((k, d))
     });
     let Some((kiosk_stats, doctor_stats)) = flowing else {
         panic!(
