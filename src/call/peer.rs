@@ -18,10 +18,11 @@ use super::{CallError, CallSpec, Failure, rate};
 
 mod nice;
 mod receive;
+mod room;
 
 use crate::media;
 use nice::{ice_addresses, tune_ice_agent};
-use receive::add_receive_branch;
+use receive::{Playback, add_receive_branch};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum SdpKind {
@@ -84,6 +85,33 @@ pub(crate) struct Counters {
     pub video_estimate: AtomicU64,
     /// The size of the remote picture now, as `width << 32 | height` (0: none yet).
     pub video_size_in: AtomicU64,
+    /// The remote voice's energy, read once a second as a level.
+    pub voice_level: VoiceLevel,
+}
+
+/// The energy of the remote voice since it was last read.
+#[derive(Debug, Default)]
+pub(crate) struct VoiceLevel(std::sync::Mutex<(f64, u64)>);
+
+impl VoiceLevel {
+    /// Adds 16-bit samples (native endian, as the voice path decodes them).
+    pub fn add_s16(&self, bytes: &[u8]) {
+        let energy: f64 = bytes
+            .chunks_exact(2)
+            .map(|s| f64::from(i16::from_ne_bytes([s[0], s[1]])) / 32768.0)
+            .map(|v| v * v)
+            .sum();
+        let mut level = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        level.0 += energy;
+        level.1 += (bytes.len() / 2) as u64;
+    }
+
+    /// The mean power since the last read, in dB of full scale (`None`: nothing came).
+    pub fn take_dbfs(&self) -> Option<f64> {
+        let (energy, samples) =
+            std::mem::take(&mut *self.0.lock().unwrap_or_else(|e| e.into_inner()));
+        (samples > 0).then(|| 10.0 * (energy / samples as f64).max(1e-12).log10())
+    }
 }
 
 impl Counters {
@@ -234,10 +262,23 @@ impl Peer {
         }
         pipeline.add(&webrtc)?;
 
+        // The echo probe exists before the echo canceller starts, which looks for it by name.
+        let probe_name = media::voice::unique_probe_name();
+        let echo_probe = if spec.media.voice.needs_probe() {
+            let probe = gst::ElementFactory::make("webrtcechoprobe")
+                .name(probe_name.as_str())
+                .build()?;
+            pipeline.add(&probe)?;
+            Some(probe)
+        } else {
+            None
+        };
         let video =
             gst::parse::bin_from_description(&media::video_send_description(&spec.media), true)?;
-        let audio =
-            gst::parse::bin_from_description(&media::audio_send_description(&spec.media), true)?;
+        let audio = gst::parse::bin_from_description(
+            &media::audio_send_description(&spec.media, &probe_name),
+            true,
+        )?;
         // Named, so an error can be traced to the camera or the microphone (see `failure_of`).
         video.set_property("name", CAMERA_BIN);
         audio.set_property("name", MICROPHONE_BIN);
@@ -291,11 +332,17 @@ impl Peer {
             generation,
             events,
         };
-        peer.connect_signals(spec, counters);
+        let playback = Playback {
+            video: spec.media.video_out.clone(),
+            speaker: spec.media.audio_sink,
+            echo_probe,
+            room: spec.media.audio_source == media::AudioSource::Room,
+        };
+        peer.connect_signals(playback, counters);
         Ok(peer)
     }
 
-    fn connect_signals(&self, spec: &CallSpec, counters: Arc<Counters>) {
+    fn connect_signals(&self, playback: Playback, counters: Arc<Counters>) {
         let (generation, events) = (self.generation, self.events.clone());
         self.webrtc
             .connect("on-negotiation-needed", false, move |_| {
@@ -332,7 +379,6 @@ impl Peer {
                 }
             });
         let events = self.events.clone();
-        let sinks = (spec.media.video_out.clone(), spec.media.audio_sink);
         let pipeline = self.pipeline.downgrade();
         self.webrtc.connect_pad_added(move |_, pad| {
             let Some(pipeline) = pipeline.upgrade() else {
@@ -348,7 +394,7 @@ impl Peer {
             if let Err(e) = add_receive_branch(
                 &pipeline,
                 pad,
-                sinks.clone(),
+                playback.clone(),
                 counters.clone(),
                 &events,
                 generation,

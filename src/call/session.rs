@@ -67,6 +67,8 @@ struct Media {
     path_gone: bool,
     /// The path runs through a TURN relay (reported once).
     relayed: bool,
+    /// The remote voice's level over the last second (dBFS).
+    voice_level_dbfs: Option<f64>,
     last_outage: Option<Duration>,
     ice_state: WebRTCICEConnectionState,
 }
@@ -120,6 +122,7 @@ pub(super) async fn run(
             reported_lost: false,
             path_gone: false,
             relayed: false,
+            voice_level_dbfs: None,
             last_outage: None,
             ice_state: WebRTCICEConnectionState::New,
         },
@@ -391,6 +394,7 @@ impl Session {
     /// statistics (their age is how the owner sees this task alive).
     fn on_tick(&mut self, now: Instant) {
         self.with_peer(Peer::request_stats);
+        self.media.voice_level_dbfs = self.media.counters.voice_level.take_dbfs();
         self.watch_media(now);
         let stats = self.stats();
         self.published.send_replace(Snapshot { stats, at: now });
@@ -521,6 +525,7 @@ impl Session {
                 .latest
                 .path
                 .map(|(local, remote)| format!("{}/{}", local.name(), remote.name())),
+            audio_level_in_dbfs: media.voice_level_dbfs.map(|db| (db * 10.0).round() / 10.0),
             video_size_received: c.video_size_in().map(|(w, h)| format!("{w}x{h}")),
             interrupted: media.interrupted.is_some(),
             last_outage_ms: media.last_outage.map(|d| d.as_millis() as u64),

@@ -140,6 +140,18 @@ pub struct MediaConfig {
     /// `auto` (H.264 with a hardware encoder, else VP8), `vp8` or `h264`.
     #[serde(default)]
     pub video_codec: crate::media::CodecChoice,
+    /// Who cancels the speaker's echo in the microphone: `webrtc` (default), `device` (a
+    /// speakerphone that does it itself) or `off`.
+    #[serde(default)]
+    pub echo_cancellation: crate::media::EchoCancellation,
+    /// Noise suppression, automatic gain control and a high-pass filter on the microphone, as
+    /// browsers have them: on unless switched off.
+    #[serde(default = "values::on")]
+    pub noise_suppression: bool,
+    #[serde(default = "values::on")]
+    pub gain_control: bool,
+    #[serde(default = "values::on")]
+    pub high_pass_filter: bool,
     /// Jitter buffer latency; webrtcbin's 200 ms default is too long for a conversation.
     #[serde(
         default = "values::default_latency",
@@ -223,13 +235,21 @@ impl Config {
 
     /// Parses config text; the error names the key and the line.
     pub fn parse(text: &str) -> Result<Self, String> {
-        toml::from_str(text).map_err(|e| {
+        let config: Self = toml::from_str(text).map_err(|e| {
             let place = e.span().map(|span| {
                 let line = text[..span.start.min(text.len())].matches('\n').count() + 1;
                 format!("line {line}: ")
             });
             format!("{}{}", place.unwrap_or_default(), e.message())
-        })
+        })?;
+        if config.media.audio_source.is_for_tests() && !config.screen.development {
+            return Err(
+                "[media] audio_source: \"wavfile\" and \"room\" are test sources, not a microphone; \
+                 only a development config ([screen] development = true) may choose them"
+                    .into(),
+            );
+        }
+        Ok(config)
     }
 
     pub fn media(&self) -> MediaSpec {
@@ -247,6 +267,12 @@ impl Config {
             video_bitrate_kbps: m.video_bitrate_kbps,
             // `video_codec` is a wish; the daemon resolves it once GStreamer runs.
             video_codec: crate::media::VideoCodec::Vp8,
+            voice: crate::media::VoiceProcessing {
+                echo: m.echo_cancellation,
+                noise_suppression: m.noise_suppression,
+                gain_control: m.gain_control,
+                high_pass_filter: m.high_pass_filter,
+            },
         }
     }
 

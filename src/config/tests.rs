@@ -102,3 +102,23 @@ fn touch_rotation_and_ranges_are_checked() {
     );
     assert!(with("y_range = [10, 5]").unwrap_err().contains("min < max"));
 }
+
+#[test]
+fn voice_processing_is_on_by_default_and_test_sources_need_a_development_config() {
+    let c = Config::parse(MINIMAL).unwrap();
+    assert_eq!(c.media().voice, crate::media::VoiceProcessing::default());
+    let off = Config::parse(&format!(
+        "{MINIMAL}echo_cancellation = \"device\"\nnoise_suppression = false\n"
+    ))
+    .unwrap();
+    assert_eq!(
+        off.media().voice.echo,
+        crate::media::EchoCancellation::Device
+    );
+    assert!(!off.media().voice.noise_suppression);
+
+    let room = MINIMAL.replace("\"audiotestsrc\"", "\"room\"");
+    let e = Config::parse(&room).unwrap_err();
+    assert!(e.contains("development"), "{e}");
+    assert!(Config::parse(&format!("{room}\n[screen]\ndevelopment = true\n")).is_ok());
+}

@@ -154,3 +154,7 @@ pub fn default_ended_s() -> u64 {
 pub fn default_problem_s() -> u64 {
     20
 }
+
+pub(super) fn on() -> bool {
+    true
+}

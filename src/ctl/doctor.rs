@@ -13,7 +13,7 @@ use crate::call::ice_spec;
 use crate::call::{self, CallReport, CallSpec, IceSpec, Role};
 use crate::fleet::broker::Login;
 use crate::fleet::{self, LinkEvent, LinkOptions, Route, SessionPublisher, Side};
-use crate::media::{MediaSpec, VideoOut, VideoSink, VideoSource};
+use crate::media::{AudioSource, MediaSpec, VideoOut, VideoSink, VideoSource};
 use crate::wire::{self, ByeReason, CallStats, Hello, JoinLink, SignalMsg};
 
 #[derive(Debug, Args)]
@@ -39,6 +39,10 @@ pub struct DoctorArgs {
     /// Send this V4L2 camera instead of a test picture.
     #[arg(long)]
     camera: Option<String>,
+    /// Speak with this WAV file instead of a test tone (played once, in real time): a recorded
+    /// voice for the kiosk's speaker. `silence` sends silence.
+    #[arg(long)]
+    voice_file: Option<String>,
     /// Show the kiosk's picture in a window.
     #[arg(long)]
     show: bool,
@@ -122,6 +126,17 @@ pub async fn run(fleet: &Fleet, args: DoctorArgs) -> anyhow::Result<()> {
     }
     if args.show {
         media.video_out = VideoOut::Sink(VideoSink::Auto);
+    }
+    if let Some(file) = &args.voice_file {
+        media.audio_source = AudioSource::Wav;
+        media.audio_device = (file != "silence").then(|| file.clone());
+        anyhow::ensure!(
+            media
+                .audio_device
+                .as_deref()
+                .is_none_or(crate::media::is_safe_device),
+            "--voice-file: not a usable file name: {file}"
+        );
     }
     call::check_elements(&media)
         .map_err(|missing| anyhow::anyhow!("GStreamer elements missing: {}", missing.join(", ")))?;

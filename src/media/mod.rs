@@ -7,8 +7,10 @@
 pub mod check;
 pub mod codec;
 pub mod display;
+pub mod voice;
 
 pub use codec::{CodecChoice, VideoCodec};
+pub use voice::{EchoCancellation, VoiceProcessing};
 
 use serde::{Deserialize, Serialize};
 
@@ -30,6 +32,21 @@ pub enum AudioSource {
     Alsa,
     #[serde(rename = "pulsesrc")]
     Pulse,
+    /// A WAV file as the voice (`audio_device` names it), played once at its own pace: a test
+    /// call's recorded voice. Development configs only.
+    #[serde(rename = "wavfile")]
+    Wav,
+    /// Tests only: a room whose microphone hears the kiosk's own speaker, later and quieter,
+    /// and a talker (`audio_device`: a WAV file; none: silence). Development configs only.
+    #[serde(rename = "room")]
+    Room,
+}
+
+impl AudioSource {
+    /// Sources that only a development config may choose: they are not a microphone.
+    pub fn is_for_tests(self) -> bool {
+        matches!(self, Self::Wav | Self::Room)
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -75,6 +92,8 @@ pub struct MediaSpec {
     pub video_bitrate_kbps: u32,
     /// What the call sends (and so receives): see [`codec`].
     pub video_codec: VideoCodec,
+    /// Echo cancellation and the rest, between the microphone and the encoder.
+    pub voice: VoiceProcessing,
 }
 
 impl MediaSpec {
@@ -92,6 +111,7 @@ impl MediaSpec {
             framerate: 30,
             video_bitrate_kbps: 800,
             video_codec: VideoCodec::Vp8,
+            voice: VoiceProcessing::off(),
         }
     }
 }
@@ -161,6 +181,12 @@ pub(crate) fn audio_source(spec: &MediaSpec) -> String {
         (AudioSource::Alsa, Some(dev)) => format!("alsasrc device=\"{dev}\""),
         (AudioSource::Alsa, None) => "alsasrc".to_string(),
         (AudioSource::Pulse, _) => "pulsesrc".to_string(),
+        // `clocksync` plays the file in real time, as a microphone would deliver it.
+        (AudioSource::Wav, Some(path)) => {
+            format!("filesrc location=\"{path}\" ! wavparse ! clocksync")
+        }
+        (AudioSource::Wav, None) => "audiotestsrc is-live=true wave=silence".to_string(),
+        (AudioSource::Room, near) => voice::room_microphone(near),
     }
 }
 
@@ -195,11 +221,17 @@ pub fn video_send_description(spec: &MediaSpec) -> String {
     )
 }
 
-/// Microphone → Opus (voice) → RTP. The encoder is named `aenc`.
-pub fn audio_send_description(spec: &MediaSpec) -> String {
+/// Microphone → voice processing (echo cancellation with the call's echo probe `probe`, …) →
+/// Opus (voice) → RTP. The encoder is named `aenc`.
+pub fn audio_send_description(spec: &MediaSpec, probe: &str) -> String {
     let source = audio_source(spec);
+    let caps = voice::VOICE_CAPS;
+    let dsp = spec
+        .voice
+        .dsp_description(probe)
+        .map_or(String::new(), |dsp| format!("! {dsp} "));
     format!(
-        "{source} ! audioconvert ! audioresample ! audio/x-raw,rate=48000,channels=1 \
+        "{source} ! audioconvert ! audioresample ! {caps} {dsp}\
          ! volume name=micvol \
          ! queue max-size-time=100000000 leaky=downstream \
          ! opusenc name=aenc audio-type=voice bitrate=32000 frame-size=20 inband-fec=true packet-loss-percentage=10 dtx=true \
@@ -230,15 +262,45 @@ pub fn video_play_description(out: &VideoOut) -> String {
     format!("queue max-size-buffers=3 leaky=downstream ! videoconvert ! videoscale ! {sink}")
 }
 
-/// Decoded remote audio → the speaker.
-pub fn audio_play_description(sink: AudioSink) -> String {
-    let sink = match sink {
+fn audio_sink(sink: AudioSink) -> &'static str {
+    match sink {
         AudioSink::Auto => "autoaudiosink",
         AudioSink::Alsa => "alsasink",
         AudioSink::Pulse => "pulsesink",
         AudioSink::Fake => "fakesink sync=false",
-    };
-    format!("queue ! audioconvert ! audioresample ! {sink}")
+    }
+}
+
+/// Decoded remote audio → the speaker, straight (the staff check's test tone).
+pub fn audio_play_description(sink: AudioSink) -> String {
+    format!(
+        "queue ! audioconvert ! audioresample ! {}",
+        audio_sink(sink)
+    )
+}
+
+/// Decoded remote audio, in the voice path's format: on to the call's echo probe, then
+/// [`speaker_description`].
+pub fn audio_receive_description() -> String {
+    format!(
+        "queue ! audioconvert ! audioresample ! capsfilter caps=\"{}\"",
+        voice::VOICE_CAPS
+    )
+}
+
+/// The speaker, after the echo probe. In the test room (`room`) a tap also hands what the
+/// speaker plays to the room's microphone (`room_tap`, quieter by the room's attenuation).
+pub fn speaker_description(sink: AudioSink, room: bool) -> String {
+    let sink = audio_sink(sink);
+    if room {
+        format!(
+            "tee name=speaker ! queue ! {sink} \
+             speaker. ! queue ! volume volume={} ! appsink name=room_tap sync=true",
+            voice::ROOM_ATTENUATION
+        )
+    } else {
+        format!("queue ! {sink}")
+    }
 }
 
 /// Whether GStreamer has the element `name` (installed, or registered by this program).
@@ -286,11 +348,14 @@ pub fn required_elements(spec: &MediaSpec) -> Vec<&'static str> {
         VideoSource::V4l2 => "v4l2src",
         VideoSource::Libcamera => "libcamerasrc",
     });
-    needed.push(match spec.audio_source {
-        AudioSource::Test => "audiotestsrc",
-        AudioSource::Alsa => "alsasrc",
-        AudioSource::Pulse => "pulsesrc",
+    needed.extend(match spec.audio_source {
+        AudioSource::Test => vec!["audiotestsrc"],
+        AudioSource::Alsa => vec!["alsasrc"],
+        AudioSource::Pulse => vec!["pulsesrc"],
+        AudioSource::Wav => vec!["filesrc", "wavparse", "clocksync"],
+        AudioSource::Room => vec!["appsrc", "appsink", "audiomixer", "tee", "wavparse"],
     });
+    needed.extend(voice::required_elements(&spec.voice));
     needed.push(match &spec.video_out {
         VideoOut::Display(_) => "intervideosink",
         VideoOut::Sink(sink) => video_sink_element(*sink),
@@ -330,9 +395,18 @@ mod tests {
         assert!(video.contains("target-bitrate=800000"));
         let all = [
             video,
-            audio_send_description(&spec),
+            audio_send_description(&spec, "p"),
+            audio_send_description(
+                &MediaSpec {
+                    voice: VoiceProcessing::default(),
+                    ..spec.clone()
+                },
+                "p",
+            ),
             video_play_description(&VideoOut::Sink(VideoSink::Auto)),
             audio_play_description(AudioSink::Auto),
+            audio_receive_description(),
+            speaker_description(AudioSink::Auto, false),
         ]
         .join(" ");
         for forbidden in ["filesink", "multifilesink", "splitmuxsink", "location="] {

@@ -159,6 +159,9 @@ pub struct CallStats {
     /// `relay` on either side means a TURN server carries the media.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub path: Option<String>,
+    /// The remote voice's level over the last second, in dB of full scale (mean power).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub audio_level_in_dbfs: Option<f64>,
     /// The size of the remote picture now, `WIDTHxHEIGHT`: smaller while the other side's
     /// link is narrow.
     #[serde(default, skip_serializing_if = "Option::is_none")]

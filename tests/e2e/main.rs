@@ -12,6 +12,7 @@ mod offline;
 mod persistence;
 mod provisioning;
 mod robustness;
+mod room;
 mod security;
 mod systemd;
 mod touch;

@@ -42,10 +42,22 @@ fn watch_size(pad: &gst::Pad, counters: Arc<Counters>) {
     });
 }
 
+/// Where a call plays what it receives.
+#[derive(Debug, Clone)]
+pub(super) struct Playback {
+    pub video: media::VideoOut,
+    pub speaker: media::AudioSink,
+    /// The call's echo probe, made (and so known to the echo canceller by name) before the
+    /// pipeline starts; the remote voice goes through it to the speaker.
+    pub echo_probe: Option<gst::Element>,
+    /// The test room: the speaker's sound goes back into the microphone.
+    pub room: bool,
+}
+
 pub(super) fn add_receive_branch(
     pipeline: &gst::Pipeline,
     pad: &gst::Pad,
-    sinks: (media::VideoOut, media::AudioSink),
+    playback: Playback,
     counters: Arc<Counters>,
     events: &PeerEvents,
     generation: u64,
@@ -73,30 +85,19 @@ pub(super) fn add_receive_branch(
             return;
         };
         let is_video = kind.starts_with("video/");
-        let description = if is_video {
-            media::video_play_description(&sinks.0)
+        let linked = if is_video {
+            play_video(&pipeline, decoded, &playback.video)
         } else if kind.starts_with("audio/") {
-            media::audio_play_description(sinks.1)
+            play_voice(&pipeline, decoded, &playback)
         } else {
             return;
         };
-        let linked = gst::parse::bin_from_description(&description, true)
-            .map_err(CallError::from)
-            .and_then(|bin| {
-                pipeline.add(&bin)?;
-                bin.sync_state_with_parent()?;
-                let sink = bin
-                    .static_pad("sink")
-                    .ok_or_else(|| CallError::Setup("play bin has no sink".into()))?;
-                decoded
-                    .link(&sink)
-                    .map_err(|e| CallError::Setup(format!("link decoded stream: {e:?}")))?;
-                Ok(sink)
-            });
         match linked {
             Ok(sink) => {
                 if is_video {
                     watch_size(&sink, counters.clone());
+                } else {
+                    measure_level(&sink, counters.clone());
                 }
                 let (counters, events, first_frame) =
                     (counters.clone(), events.clone(), first_frame.clone());
@@ -126,4 +127,79 @@ pub(super) fn add_receive_branch(
     pad.link(&sink)
         .map_err(|e| CallError::Setup(format!("link remote stream: {e:?}")))?;
     Ok(())
+}
+
+/// A bin from `description` in `pipeline`, playing; its sink and source (if any) ghosted.
+fn add_bin(pipeline: &gst::Pipeline, description: &str) -> Result<gst::Bin, CallError> {
+    let bin = gst::parse::bin_from_description(description, true)?;
+    pipeline.add(&bin)?;
+    bin.sync_state_with_parent()?;
+    Ok(bin)
+}
+
+fn pad_of(bin: &gst::Bin, name: &str) -> Result<gst::Pad, CallError> {
+    bin.static_pad(name)
+        .ok_or_else(|| CallError::Setup(format!("play bin has no {name} pad")))
+}
+
+fn link(from: &gst::Pad, to: &gst::Pad) -> Result<(), CallError> {
+    from.link(to)
+        .map(drop)
+        .map_err(|e| CallError::Setup(format!("link the remote stream: {e:?}")))
+}
+
+/// Decoded remote video → the screen. Returns the pad where it enters.
+fn play_video(
+    pipeline: &gst::Pipeline,
+    decoded: &gst::Pad,
+    out: &media::VideoOut,
+) -> Result<gst::Pad, CallError> {
+    let bin = add_bin(pipeline, &media::video_play_description(out))?;
+    let sink = pad_of(&bin, "sink")?;
+    link(decoded, &sink)?;
+    Ok(sink)
+}
+
+/// Decoded remote voice → the echo probe → the speaker (and in the test room, back into the
+/// microphone). Returns the pad where it enters.
+fn play_voice(
+    pipeline: &gst::Pipeline,
+    decoded: &gst::Pad,
+    playback: &Playback,
+) -> Result<gst::Pad, CallError> {
+    let speaker = add_bin(
+        pipeline,
+        &media::speaker_description(playback.speaker, playback.room),
+    )?;
+    let receive = add_bin(pipeline, &media::audio_receive_description())?;
+    let out = pad_of(&receive, "src")?;
+    let speaker_in = pad_of(&speaker, "sink")?;
+    match &playback.echo_probe {
+        Some(probe) => {
+            let probe_in = probe.static_pad("sink").expect("a transform has a sink");
+            let probe_out = probe.static_pad("src").expect("a transform has a src");
+            link(&probe_out, &speaker_in)?;
+            link(&out, &probe_in)?;
+        }
+        None => link(&out, &speaker_in)?,
+    }
+    if playback.room {
+        super::room::connect(pipeline, &speaker)?;
+    }
+    let sink = pad_of(&receive, "sink")?;
+    link(decoded, &sink)?;
+    Ok(sink)
+}
+
+/// Keeps the energy of the remote voice in the counters (S16 samples, as the voice path
+/// decodes them): the level the statistics report, and how the room test measures echo.
+fn measure_level(pad: &gst::Pad, counters: Arc<Counters>) {
+    pad.add_probe(gst::PadProbeType::BUFFER, move |_, info| {
+        if let Some(buffer) = info.buffer()
+            && let Ok(map) = buffer.map_readable()
+        {
+            counters.voice_level.add_s16(map.as_slice());
+        }
+        gst::PadProbeReturn::Ok
+    });
 }

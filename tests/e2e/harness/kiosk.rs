@@ -18,6 +18,8 @@ pub struct KioskConfig {
     pub timeouts: String,
     /// The camera lines of the `[media]` table.
     pub camera: String,
+    /// The microphone lines of the `[media]` table (and its voice processing).
+    pub microphone: String,
     /// The screens' language.
     pub locale: &'static str,
     /// The panel, `WIDTHxHEIGHT`.
@@ -39,6 +41,7 @@ impl KioskConfig {
             broker_port,
             timeouts: "ended_s = 2\nproblem_s = 2\n".into(),
             camera: "video_source = \"videotestsrc\"".into(),
+            microphone: "audio_source = \"audiotestsrc\"".into(),
             locale: "de",
             panel: "800x480",
             development: false,
@@ -69,7 +72,7 @@ locale = "{locale}"
 
 [media]
 {camera}
-audio_source = "audiotestsrc"
+{microphone}
 video_sink = "fakesink"
 audio_sink = "fakesink"
 width = 320
@@ -94,6 +97,7 @@ development = {development}
             socket = dir.join("control.sock").display(),
             timeouts = self.timeouts,
             camera = self.camera,
+            microphone = self.microphone,
             locale = self.locale,
             panel = self.panel,
             development = self.development,

@@ -1,0 +1,151 @@
+//! A room for the kiosk: its loudspeaker beside its microphone. The test-only room route
+//! (`audio_source = "room"`, development configs only) feeds what the kiosk's speaker plays back
+//! into its microphone 40 ms later and 10 dB quieter, mixed with a patient talking in the room.
+//! The doctor (`kioskctl doctor --voice-file`) speaks with a voice espeak-ng made, and measures
+//! what comes back from the kiosk (`audio_level_in_dbfs`, once a second).
+//!
+//! - Echo return loss enhancement: the doctor's own voice coming back, with the kiosk's echo
+//!   cancellation off and on, the patient silent. The rules of the trade want 20 dB or more.
+//! - Double talk: the patient talking while the doctor talks must come through nearly as loud as
+//!   the patient alone (at most 6 dB less).
+//!
+//! Noise suppression and gain control are off here: they change levels too, and this measures
+//! the echo canceller. Levels are measured once the canceller had 6 s to adapt.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use crate::harness::{Doctor, Kiosk, KioskConfig, Mosquitto, create_appointment, poll, wait_for};
+
+/// What the canceller gets to adapt before the level counts, and how long the level is read.
+const ADAPT: Duration = Duration::from_secs(6);
+const MEASURE_S: u32 = 8;
+
+const DOCTOR_SAYS: &str = "Guten Tag, hier spricht die Praxis. Wie geht es Ihnen heute? \
+    Haben Sie noch Schmerzen im Rücken? Bitte beschreiben Sie mir, wann die Beschwerden \
+    angefangen haben. Nehmen Sie Ihre Tabletten regelmäßig ein? Wir besprechen gleich die \
+    Ergebnisse der Blutuntersuchung. Die Werte sind insgesamt gut, nur der Blutdruck ist etwas \
+    hoch. Messen Sie ihn bitte eine Woche lang jeden Morgen und jeden Abend.";
+const PATIENT_SAYS: &str = "Ja, guten Tag Frau Doktor. Mir geht es etwas besser, aber der \
+    Rücken tut noch weh, besonders morgens nach dem Aufstehen. Die Tabletten nehme ich jeden \
+    Tag, meistens nach dem Frühstück. Soll ich weiter die gleiche Dosis nehmen, oder lieber \
+    etwas weniger? Und wie oft soll ich den Blutdruck messen?";
+
+/// `text`, spoken by espeak-ng's `voice` twice over into a WAV file in `dir` (about 40 s).
+fn speech(dir: &Path, name: &str, voice: &str, text: &str) -> PathBuf {
+    let path = dir.join(format!("{name}.wav"));
+    let status = Command::new("espeak-ng")
+        .args(["-v", voice, "-s", "150", "-w"])
+        .arg(&path)
+        .arg(format!("{text} {text}"))
+        .status()
+        .expect("espeak-ng runs; make test installs it");
+    assert!(status.success(), "espeak-ng made {name}");
+    path
+}
+
+/// One call in the room: the kiosk cancelling its echo or not, the patient saying `patient`
+/// (or nothing), the doctor saying `doctor` (or nothing). Returns the level of what the
+/// doctor hears from the kiosk, in dBFS (mean power over the measured seconds).
+fn call_in_the_room(
+    broker: &Mosquitto,
+    echo_cancellation: &str,
+    patient: Option<&Path>,
+    doctor: Option<&Path>,
+) -> f64 {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = KioskConfig::new(broker.port);
+    config.development = true;
+    let talker = patient.map_or(String::new(), |p| {
+        format!("audio_device = \"{}\"\n", p.display())
+    });
+    config.microphone = format!(
+        "audio_source = \"room\"\n{talker}echo_cancellation = \"{echo_cancellation}\"\n\
+         noise_suppression = false\ngain_control = false"
+    );
+    let kiosk = Kiosk::start(dir.path(), &config);
+    let appointment = create_appointment(broker.port, &["--patient", "Max Mustermann"]);
+    kiosk.wait_for_appointment(&appointment.id);
+    let voice = doctor.map_or("silence".to_string(), |d| d.display().to_string());
+    let mut call = Doctor::start(broker.port, &appointment.session, &["--voice-file", &voice]);
+    let reply = kiosk.control(json!({"cmd": "enter_code", "code": appointment.code}));
+    assert_eq!(reply["state"], "code_accepted", "{reply}");
+    kiosk.control(json!({"cmd": "accept"}));
+    kiosk.wait_for_state("in_call", Duration::from_secs(30));
+    wait_for(
+        "the kiosk's voice at the doctor",
+        Duration::from_secs(10),
+        || call.stats()?["audio_level_in_dbfs"].as_f64(),
+    );
+    std::thread::sleep(ADAPT);
+    let mut levels = Vec::new();
+    let mut last = None;
+    while levels.len() < MEASURE_S as usize {
+        let level = poll(Duration::from_secs(3), || {
+            let stats = call.stats()?;
+            let at = stats["elapsed_s"].as_f64()?;
+            (Some(at) != last).then(|| (at, stats["audio_level_in_dbfs"].as_f64()))
+        });
+        let Some((at, level)) = level else { break };
+        last = Some(at);
+        levels.push(level.unwrap_or(-120.0));
+    }
+    call.hang_up();
+    call.wait_exit(Duration::from_secs(15));
+    kiosk.wait_for_state("idle", Duration::from_secs(20));
+    let power = levels.iter().map(|db| 10f64.powf(db / 10.0)).sum::<f64>() / levels.len() as f64;
+    let level = 10.0 * power.max(1e-12).log10();
+    eprintln!(
+        "room: echo cancellation {echo_cancellation}, patient {}, doctor {}: {level:.1} dBFS from {levels:.0?}",
+        patient.is_some(),
+        doctor.is_some()
+    );
+    level
+}
+
+#[test]
+fn the_kiosk_cancels_the_echo_of_its_speaker_and_keeps_the_patients_voice() {
+    let _turn = crate::harness::heavy_media();
+    let voices = tempfile::tempdir().unwrap();
+    let doctor_voice = speech(voices.path(), "doctor", "de", DOCTOR_SAYS);
+    let patient_voice = speech(voices.path(), "patient", "de+f3", PATIENT_SAYS);
+    let broker = Mosquitto::start();
+
+    // The doctor talks, the patient is silent: all that comes back is echo.
+    let echo_off = call_in_the_room(&broker, "off", None, Some(&doctor_voice));
+    let echo_on = call_in_the_room(&broker, "webrtc", None, Some(&doctor_voice));
+    // The patient talks alone, and while the doctor talks too.
+    let patient_alone = call_in_the_room(&broker, "webrtc", Some(&patient_voice), None);
+    let both = call_in_the_room(&broker, "webrtc", Some(&patient_voice), Some(&doctor_voice));
+
+    let erle = echo_off - echo_on;
+    let double_talk_loss = patient_alone - both;
+    let report: Value = json!({
+        "echo_off_dbfs": echo_off, "echo_on_dbfs": echo_on, "erle_db": erle,
+        "patient_alone_dbfs": patient_alone, "double_talk_dbfs": both,
+        "double_talk_loss_db": double_talk_loss,
+    });
+    eprintln!("room: {report}");
+    let out = Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .parent()
+        .unwrap()
+        .join("room");
+    std::fs::create_dir_all(&out).unwrap();
+    std::fs::write(out.join("echo.json"), report.to_string()).unwrap();
+
+    assert!(
+        echo_off > -45.0,
+        "without cancellation the doctor hears their own voice come back: {report}"
+    );
+    assert!(
+        erle >= 20.0,
+        "echo return loss enhancement of 20 dB or more: {report}"
+    );
+    assert!(
+        double_talk_loss <= 6.0,
+        "the patient talking while the doctor talks loses at most 6 dB: {report}"
+    );
+}
