@@ -6,8 +6,8 @@ use std::time::Instant;
 
 use crate::flow::Lockout;
 use crate::media::check::{DeviceCheck, speaker_tone};
-use crate::media::{AudioSink, MediaSpec};
-use crate::ui::view::{CodeNotice, StaffCheck};
+use crate::media::{AudioSink, EchoCancellation, MediaSpec};
+use crate::ui::view::{CodeNotice, EchoCanceller, StaffCheck};
 
 #[derive(Debug)]
 pub(super) struct StaffDesk {
@@ -55,6 +55,11 @@ impl StaffDesk {
             camera_ok: check.is_some_and(DeviceCheck::camera_ok),
             microphone_ok: check.is_some_and(DeviceCheck::microphone_ok),
             mic_level: check.map_or(0.0, DeviceCheck::level),
+            echo: match self.media.voice.echo {
+                EchoCancellation::Webrtc => EchoCanceller::Active,
+                EchoCancellation::Device => EchoCanceller::InDevice,
+                EchoCancellation::Off => EchoCanceller::Off,
+            },
             version: env!("CARGO_PKG_VERSION").into(),
         }
     }

@@ -89,15 +89,6 @@ impl VoiceProcessing {
             self.noise_suppression, self.gain_control, self.high_pass_filter
         ))
     }
-
-    /// What the staff check says about the echo (German, English).
-    pub fn echo_label(&self) -> (&'static str, &'static str) {
-        match self.echo {
-            EchoCancellation::Webrtc => ("aktiv", "active"),
-            EchoCancellation::Device => ("im Audiogerät", "in the audio device"),
-            EchoCancellation::Off => ("aus", "off"),
-        }
-    }
 }
 
 /// A name for a call's echo probe that no other probe in this process has: `webrtcdsp` finds

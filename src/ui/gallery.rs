@@ -35,6 +35,7 @@ pub fn gallery(locale: Locale) -> Vec<(&'static str, ViewModel)> {
         camera_ok: true,
         microphone_ok: false,
         mic_level: 0.35,
+        echo: crate::ui::view::EchoCanceller::Active,
         version: "0.1.0".into(),
     };
     vec![

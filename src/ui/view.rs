@@ -133,5 +133,18 @@ pub struct StaffCheck {
     pub microphone_ok: bool,
     /// Microphone level, 0.0 to 1.0.
     pub mic_level: f32,
+    /// Who cancels the speaker's echo in calls.
+    pub echo: EchoCanceller,
     pub version: String,
+}
+
+/// Who cancels the speaker's echo in the microphone, as the staff check says it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EchoCanceller {
+    /// The kiosk does (WebRTC's canceller).
+    Active,
+    /// The audio device does (a speakerphone).
+    InDevice,
+    /// Nobody: the doctor will hear themselves unless a headset is used.
+    Off,
 }

@@ -303,10 +303,12 @@ fn staff_open_the_device_check_with_a_long_press_and_the_fleets_pin() {
         camera_ok: true,
         microphone_ok: true,
         mic_level: 0.0,
+        echo: praxiskiosk::ui::view::EchoCanceller::Active,
         version: env!("CARGO_PKG_VERSION").into(),
     };
     let check = Screen::StaffCheck(working);
-    touch.shows_labels(check.clone(), 4);
+    // The title, then camera, microphone, network and echo cancellation.
+    touch.shows_labels(check.clone(), 5);
     touch.tap(check, Press::BackToStart);
     touch.shows(Screen::Idle, false);
 }

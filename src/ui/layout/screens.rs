@@ -12,7 +12,9 @@ use super::{
 };
 use crate::ui::state::STAFF_PIN_DIGITS;
 use crate::ui::text::{self, Locale, Msg, text};
-use crate::ui::view::{CodeNotice, Problem, ProvisionNotice, Screen, StaffCheck, ViewModel};
+use crate::ui::view::{
+    CodeNotice, EchoCanceller, Problem, ProvisionNotice, Screen, StaffCheck, ViewModel,
+};
 use crate::wire::Refusal;
 
 pub(super) fn layout(view: &ViewModel, m: &Metrics) -> Layout {
@@ -303,6 +305,21 @@ fn staff_check(out: &mut Layout, m: &Metrics, l: Locale, broker_online: bool, ch
                 state(broker_online, Msg::Connected, Msg::Offline)
             ),
             broker_online,
+        ),
+        (
+            format!(
+                "{}: {}",
+                text(l, Msg::EchoCancellation),
+                text(
+                    l,
+                    match check.echo {
+                        EchoCanceller::Active => Msg::EchoActive,
+                        EchoCanceller::InDevice => Msg::EchoInDevice,
+                        EchoCanceller::Off => Msg::EchoOff,
+                    }
+                )
+            ),
+            check.echo != EchoCanceller::Off,
         ),
         (
             format!("{}: {}", text(l, Msg::Software), check.version),

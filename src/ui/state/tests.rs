@@ -13,6 +13,7 @@ fn around() -> Surroundings {
             camera_ok: true,
             microphone_ok: true,
             mic_level: 0.5,
+            echo: crate::ui::view::EchoCanceller::Active,
             version: "1".into(),
         },
     }
