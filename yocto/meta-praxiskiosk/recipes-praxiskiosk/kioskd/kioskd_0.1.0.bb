@@ -63,6 +63,7 @@ RDEPENDS:${PN} = " \
     gstreamer1.0-plugins-bad-srtp \
     gstreamer1.0-plugins-bad-videoparsersbad \
     gstreamer1.0-plugins-bad-webrtc \
+    gstreamer1.0-plugins-bad-webrtcdsp \
     gstreamer1.0-plugins-base-alsa \
     gstreamer1.0-plugins-base-app \
     gstreamer1.0-plugins-base-audioconvert \
@@ -93,5 +94,6 @@ RDEPENDS:${PN} = " \
 #   videobalance: -good-videofilter   level: -good-level   vp8enc/vp8dec: -good-vpx
 #   v4l2src, v4l2h264enc/dec (Pi 4): -good-video4linux2   capssetter: -good-debug
 #   h264parse: -bad-videoparsersbad   intervideosrc/sink: -bad-inter   kmssink: -bad-kms
-#   libcamerasrc: libcamera-gst
-# Not needed on the kiosk: videotestsrc, audiotestsrc, autovideosink, pulsesrc/pulsesink.
+#   libcamerasrc: libcamera-gst   webrtcdsp/webrtcechoprobe: -bad-webrtcdsp
+# Not needed on the kiosk: videotestsrc, audiotestsrc, autovideosink, pulsesrc/pulsesink, and
+# the test room's and test voice's audiomixer, filesrc, wavparse, clocksync.
