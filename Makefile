@@ -46,7 +46,10 @@ test: deps web
 	cargo fmt --check
 	cargo clippy --locked --all-targets -- -D warnings
 	cd web/doctor && node --test test/
-	cargo test --locked
+	cargo test --locked -- --skip room::
+	# The room's echo canceller is measured alone: with other calls beside it on this 2-core
+	# machine it cancels far less (see the README).
+	cargo test --locked --test e2e -- room:: --test-threads 1
 	tests/systemd/check.sh
 	tests/yocto/check.sh
 
