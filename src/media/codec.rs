@@ -111,18 +111,52 @@ pub fn offered(sdp: &str, has: impl Fn(&str) -> bool) -> Result<VideoCodec, Code
     }
 }
 
+/// vp8enc's threads for a picture of `width`×`height` on `cores` cores, as browsers choose them
+/// (libwebrtc's VP8 encoder): one thread up to 640×480, where a second only adds the cost of
+/// waiting for each other (measured at 640×360: 10-20 % more CPU with two, and a frame late
+/// whenever either thread is held up by something else on the machine).
+fn vp8_threads(width: u32, height: u32, cores: usize) -> u32 {
+    let pixels = width * height;
+    if pixels >= 1920 * 1080 && cores > 8 {
+        8
+    } else if pixels > 1280 * 960 && cores >= 6 {
+        3
+    } else if pixels > 640 * 480 && cores >= 3 {
+        2
+    } else {
+        1
+    }
+}
+
+/// vp8enc's speed, as browsers choose it: negative means "adapt the speed up to this when a
+/// frame takes too long", so a busy machine gets a coarser picture instead of fewer frames.
+/// ARM (the kiosk's Raspberry Pi) goes up to 12, others to 6 (libwebrtc's values). Measured at
+/// 640×360 with a busy loop beside it, on the hardest picture (noise): 58 % of a core at a fixed
+/// 8, 38 % at -6, 34 % at -12.
+fn vp8_speed() -> i32 {
+    if cfg!(any(target_arch = "aarch64", target_arch = "arm")) {
+        -12
+    } else {
+        -6
+    }
+}
+
 impl VideoCodec {
-    /// Encoder (named `venc`, real-time settings) → payloader → the RTP caps webrtcbin offers.
-    pub fn encode_description(self, fps: u32, kbps: u32) -> String {
+    /// Encoder (named `venc`, real-time settings for a `width`×`height` picture) → payloader →
+    /// the RTP caps webrtcbin offers.
+    pub fn encode_description(self, width: u32, height: u32, fps: u32, kbps: u32) -> String {
         let keyframes = fps * 2;
+        let cores = std::thread::available_parallelism().map_or(1, usize::from);
         match self {
             // deadline=1 and lag-in-frames=0 keep vp8enc from buffering: latency for a conversation.
             Self::Vp8 => format!(
-                "vp8enc name=venc deadline=1 lag-in-frames=0 cpu-used=8 threads=2 error-resilient=partitions \
+                "vp8enc name=venc deadline=1 lag-in-frames=0 cpu-used={speed} threads={threads} error-resilient=partitions \
                    keyframe-max-dist={keyframes} target-bitrate={bps} \
                  ! rtpvp8pay picture-id-mode=15-bit mtu=1200 \
                                   ! capsfilter caps=\"application/x-rtp,media=video,encoding-name=VP8,payload={VP8_PT},clock-rate=90000,{TWCC}\"",
                 bps = kbps * 1000,
+                speed = vp8_speed(),
+                threads = vp8_threads(width, height, cores),
             ),
             Self::H264(encoder) => {
                 let encoder = match encoder {
@@ -206,6 +240,21 @@ mod tests {
     }
 
     #[test]
+    fn vp8_takes_threads_as_browsers_do() {
+        assert_eq!(vp8_threads(640, 360, 2), 1);
+        assert_eq!(vp8_threads(640, 480, 4), 1, "a Raspberry Pi at 640x480");
+        assert_eq!(vp8_threads(1280, 720, 4), 2);
+        assert_eq!(
+            vp8_threads(1280, 720, 2),
+            1,
+            "two cores: one stays for the rest"
+        );
+        assert_eq!(vp8_threads(1920, 1080, 6), 3);
+        let d = VideoCodec::Vp8.encode_description(640, 360, 30, 800);
+        assert!(d.contains("threads=1") && d.contains("cpu-used=-"), "{d}");
+    }
+
+    #[test]
     fn auto_takes_h264_only_with_a_hardware_encoder() {
         let pi4 = having(&["v4l2h264enc", "v4l2h264dec", "x264enc"]);
         assert_eq!(
@@ -261,7 +310,7 @@ mod tests {
 
     #[test]
     fn h264_is_offered_as_constrained_baseline_for_safari() {
-        let d = VideoCodec::H264(H264Encoder::OpenH264).encode_description(30, 800);
+        let d = VideoCodec::H264(H264Encoder::OpenH264).encode_description(640, 360, 30, 800);
         assert!(
             d.contains("profile=constrained-baseline,level=(string)3.1"),
             "{d}"
@@ -271,7 +320,7 @@ mod tests {
         assert!(d.contains("name=venc"), "{d}");
         assert!(
             VideoCodec::Vp8
-                .encode_description(30, 800)
+                .encode_description(640, 360, 30, 800)
                 .contains("target-bitrate=800000")
         );
     }

@@ -204,7 +204,7 @@ pub fn video_send_description(spec: &MediaSpec) -> String {
     };
     let encode = spec
         .video_codec
-        .encode_description(fps, spec.video_bitrate_kbps);
+        .encode_description(w, h, fps, spec.video_bitrate_kbps);
     // `vpause`, `vrate` and `vsize` are the call's: a pause, a lower frame rate and a smaller
     // picture when the link narrows (call/rate.rs). The size changes only between the scaler
     // and the encoder, which starts afresh at the new size; the RTP caps stay as negotiated.
