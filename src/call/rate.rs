@@ -117,7 +117,7 @@ pub(crate) struct VideoRate {
     /// The target of the last second.
     target: u32,
     step: Step,
-    /// Seconds in a row without a report of congestion (less than [`CONGESTED_LOSS`]): a
+    /// Seconds in a row with a report of no congestion (less than [`CONGESTED_LOSS`]): a
     /// probe needs them. Random loss of a few per cent is not congestion, and the video's own
     /// report may still tell of the time before a pause.
     steady_run: u32,
@@ -185,7 +185,9 @@ impl VideoRate {
             Some(l) if l <= CLEAN_LOSS => self.cap = scaled(self.cap, CLIMB).min(self.max_bps),
             _ => {}
         }
-        let steady = loss.is_none_or(|l| l < CONGESTED_LOSS);
+        // A probe needs the other side's word: no report at all (its feedback lost on a
+        // congested link) is no sign of room.
+        let steady = loss.is_some_and(|l| l < CONGESTED_LOSS);
         self.steady_run = if steady { self.steady_run + 1 } else { 0 };
         let calm = loss.is_none_or(|l| l <= CLEAN_LOSS);
         self.calm_run = if calm { self.calm_run + 1 } else { 0 };
@@ -428,6 +430,17 @@ mod tests {
             250_000,
             "its estimate falls: down at once"
         );
+    }
+
+    #[test]
+    fn without_reports_from_the_other_side_there_are_no_probes() {
+        // Its feedback lost on a congested link: silence is no sign of room.
+        let mut rate = VideoRate::new(2_000_000);
+        for _ in 0..30 {
+            let decision = rate.update(500_000, None);
+            assert_eq!(decision.reseed, None, "{decision:?}");
+            assert_eq!(decision.target_bps, 500_000);
+        }
     }
 
     #[test]
