@@ -132,7 +132,8 @@ impl Fleet {
             .expect("mosquitto is installed (make test installs it)");
         self.broker = Some(child);
         for port in [self.device_port, self.doctor_port] {
-            wait_for("the TLS broker to listen", Duration::from_secs(10), || {
+            // Seconds under a loaded make test (it once took more than 10).
+            wait_for("the TLS broker to listen", Duration::from_secs(30), || {
                 let up = match &self.ns {
                     Some(ns) => ns.listening_at(&self.host, port),
                     None => TcpStream::connect((self.host.as_str(), port)).is_ok(),
