@@ -396,6 +396,11 @@ impl Session {
         self.with_peer(Peer::request_stats);
         self.media.voice_level_dbfs = self.media.counters.voice_level.take_dbfs();
         self.watch_media(now);
+        self.publish(now);
+    }
+
+    /// Hands the statistics of `now` to the call's owner.
+    fn publish(&self, now: Instant) {
         let stats = self.stats();
         self.published.send_replace(Snapshot { stats, at: now });
     }
@@ -405,8 +410,7 @@ impl Session {
     fn on_resume_watch(&mut self, now: Instant) {
         self.watch_media(now);
         if self.media.interrupted.is_none() {
-            let stats = self.stats();
-            self.published.send_replace(Snapshot { stats, at: now });
+            self.publish(now);
         }
     }
 

@@ -137,6 +137,14 @@ pub async fn run(fleet: &Fleet, args: DoctorArgs) -> anyhow::Result<()> {
                 .is_none_or(crate::media::is_safe_device),
             "--voice-file: not a usable file name: {file}"
         );
+        // Said now, not as a GStreamer error once the kiosk has answered.
+        anyhow::ensure!(
+            media
+                .audio_device
+                .as_deref()
+                .is_none_or(|path| std::path::Path::new(path).is_file()),
+            "--voice-file: no such file: {file} (a WAV file, or \"silence\")"
+        );
     }
     call::check_elements(&media)
         .map_err(|missing| anyhow::anyhow!("GStreamer elements missing: {}", missing.join(", ")))?;

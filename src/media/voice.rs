@@ -133,11 +133,9 @@ pub fn room_microphone(near: Option<&str>) -> String {
 
 /// The elements the voice path needs.
 pub fn required_elements(voice: &VoiceProcessing) -> Vec<&'static str> {
-    if voice.any() {
-        vec!["webrtcdsp", "webrtcechoprobe"]
-    } else {
-        Vec::new()
-    }
+    let dsp = voice.any().then_some("webrtcdsp");
+    let probe = voice.needs_probe().then_some("webrtcechoprobe");
+    dsp.into_iter().chain(probe).collect()
 }
 
 #[cfg(test)]
