@@ -3,6 +3,7 @@
 //! leaves nothing running. Everything listens on free loopback ports; ICE is pinned to 127.0.0.1.
 
 mod browser;
+mod consult;
 mod field;
 mod fleet;
 mod kiosk;
@@ -12,6 +13,7 @@ mod probe;
 mod watcher;
 
 pub use browser::Browser;
+pub use consult::{Consultation, counter, web_doctor};
 pub use field::{FieldNet, Nat, SERVICES, STUN_PORT, Side, TURN_PASSWORD, TURN_USER};
 pub use fleet::{Fleet, fleet_options};
 pub use kiosk::{Doctor, Kiosk, KioskConfig};
