@@ -64,6 +64,13 @@ impl Browser {
         browser
     }
 
+    /// The driver's node process; Chromium's processes are its descendants (a benchmark sums
+    /// their CPU time and memory from /proc).
+    #[allow(dead_code)] // Only benches/call reads it; the tests look at behaviour.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     pub fn send(&mut self, command: Value) -> Value {
         writeln!(self.stdin, "{command}").expect("the driver reads commands");
         let answer = self

@@ -28,6 +28,8 @@ pub struct KioskConfig {
     pub development: bool,
     /// The video bitrate's ceiling (kbit/s).
     pub video_kbps: u32,
+    /// The camera's frame size: small in tests, where many calls share two cores.
+    pub video_size: (u32, u32),
     /// A provisioned kiosk (mutual TLS) looks for its bundle here; otherwise it is a
     /// development kiosk on a plaintext loopback broker at `broker_port`.
     pub bundle: Option<PathBuf>,
@@ -46,6 +48,7 @@ impl KioskConfig {
             panel: "800x480",
             development: false,
             video_kbps: 400,
+            video_size: (320, 240),
             bundle: None,
             ice: "servers = []\nlocal_addresses = [\"127.0.0.1\"]".into(),
         }
@@ -75,8 +78,8 @@ locale = "{locale}"
 {microphone}
 video_sink = "fakesink"
 audio_sink = "fakesink"
-width = 320
-height = 240
+width = {width}
+height = {height}
 framerate = 30
 video_bitrate_kbps = {video_kbps}
 
@@ -102,6 +105,8 @@ development = {development}
             panel = self.panel,
             development = self.development,
             video_kbps = self.video_kbps,
+            width = self.video_size.0,
+            height = self.video_size.1,
             ice = self.ice,
         );
         std::fs::write(&path, text).unwrap();
@@ -279,6 +284,12 @@ impl Kiosk {
 
     pub fn stats(&self) -> Value {
         self.control(serde_json::json!({"cmd": "stats"}))["stats"].clone()
+    }
+
+    /// kioskd's process id, for a benchmark that reads its CPU time and memory from /proc.
+    #[allow(dead_code)] // Only benches/call reads it; the tests look at behaviour.
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().expect("kioskd runs").id()
     }
 
     pub fn log_tail(&self) -> String {
