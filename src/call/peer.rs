@@ -16,6 +16,7 @@ use tokio::sync::mpsc::UnboundedSender;
 
 use super::{CallError, CallSpec, Failure, rate};
 
+mod gate;
 mod nice;
 mod receive;
 mod room;
@@ -202,9 +203,10 @@ pub(crate) struct Peer {
     /// `videobalance` in the camera's send bin: "camera off" sends black frames, so the other
     /// side sees that the camera is off rather than a frozen picture.
     camera: gst::Element,
-    /// The video encoder, its frame rate (`vrate`) and its pause (`vpause`, a valve).
+    /// The video encoder, its frame rate (a gate after the pause) and its pause (`vpause`, a
+    /// valve).
     encoder: gst::Element,
-    frame_rate: gst::Element,
+    frame_rate: gate::FrameGate,
     pause: gst::Element,
     codec: media::VideoCodec,
     estimator: Estimator,
@@ -305,9 +307,19 @@ impl Peer {
             bin.by_name(name)
                 .ok_or_else(|| CallError::Setup(format!("{name} missing from send bin")))
         };
+        if spec.media.measure.is_some() {
+            let source_pad = |bin: &gst::Bin, name: &str| {
+                by_name(bin, name)?
+                    .static_pad("src")
+                    .ok_or_else(|| CallError::Setup(format!("{name} has no source pad")))
+            };
+            media::stamp::stamp_video(&source_pad(&video, media::stamp::STAMPED)?);
+            media::stamp::beep(&source_pad(&audio, media::stamp::BEEPER)?);
+        }
         let microphone = by_name(&audio, "micvol")?;
         let camera = by_name(&video, "camblank")?;
         let encoder = by_name(&video, "venc")?;
+        let pause = by_name(&video, "vpause")?;
         let estimator = adapt_to_bandwidth(
             &webrtc,
             &encoder,
@@ -321,8 +333,13 @@ impl Peer {
             microphone,
             camera,
             encoder,
-            frame_rate: by_name(&video, "vrate")?,
-            pause: by_name(&video, "vpause")?,
+            frame_rate: gate::FrameGate::attach(
+                &pause
+                    .static_pad("src")
+                    .ok_or_else(|| CallError::Setup("vpause has no source pad".into()))?,
+                spec.media.framerate,
+            ),
+            pause,
             codec: spec.media.video_codec,
             estimator,
             fps: spec.media.framerate,
@@ -337,6 +354,7 @@ impl Peer {
             speaker: spec.media.audio_sink,
             echo_probe,
             room: spec.media.audio_source == media::AudioSource::Room,
+            measure: spec.media.measure.clone(),
         };
         peer.connect_signals(playback, counters);
         Ok(peer)
@@ -442,8 +460,7 @@ impl Peer {
         let paused = decision.step == rate::Step::Paused;
         self.pause.set_property("drop", paused);
         if !paused {
-            let fps = decision.step.framerate(self.fps) as i32;
-            self.frame_rate.set_property("max-rate", fps);
+            self.frame_rate.set(decision.step.framerate(self.fps));
             let (width, height) = decision.step.size(self.size.0, self.size.1);
             let caps = gst::Caps::builder("video/x-raw")
                 .field("width", width as i32)

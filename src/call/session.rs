@@ -96,6 +96,9 @@ pub(super) async fn run(
     published: watch::Sender<Snapshot>,
 ) -> CallStats {
     let (events, mut peer_events) = mpsc::unbounded_channel();
+    if let Some(meter) = &spec.media.measure {
+        meter.reset();
+    }
     let (signalling, first) = Signalling::start(spec.role, spec.hello.clone());
     let now = clock();
     let video_rate = VideoRate::new(spec.media.video_bitrate_kbps * 1000);
@@ -533,6 +536,7 @@ impl Session {
             video_size_received: c.video_size_in().map(|(w, h)| format!("{w}x{h}")),
             interrupted: media.interrupted.is_some(),
             last_outage_ms: media.last_outage.map(|d| d.as_millis() as u64),
+            latency: self.spec.media.measure.as_ref().and_then(|m| m.report()),
         }
     }
 }

@@ -158,6 +158,10 @@ pub struct MediaConfig {
         deserialize_with = "values::latency"
     )]
     pub jitter_latency_ms: u32,
+    /// Benchmarks: the test sources carry their capture time and the kiosk measures how late
+    /// the other side's play here (`media/stamp.rs`). Development configs with test sources only.
+    #[serde(default)]
+    pub measure_latency: bool,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -249,6 +253,18 @@ impl Config {
                     .into(),
             );
         }
+        let m = &config.media;
+        if m.measure_latency
+            && !(config.screen.development
+                && m.video_source == crate::media::VideoSource::Test
+                && m.audio_source == crate::media::AudioSource::Test)
+        {
+            return Err(
+                "[media] measure_latency: only a development config ([screen] development = true) \
+                 with the test sources (videotestsrc, audiotestsrc) may measure latency"
+                    .into(),
+            );
+        }
         Ok(config)
     }
 
@@ -273,6 +289,7 @@ impl Config {
                 gain_control: m.gain_control,
                 high_pass_filter: m.high_pass_filter,
             },
+            measure: m.measure_latency.then(crate::media::stamp::Meter::default),
         }
     }
 

@@ -55,6 +55,10 @@ pub struct DoctorArgs {
     /// Print one JSON object per line instead of text.
     #[arg(long)]
     json: bool,
+    /// Benchmarks: send the time-coded test picture and beeps, and measure how late the
+    /// kiosk's play here (glass to glass, sound and picture offset; in the statistics).
+    #[arg(long, conflicts_with_all = ["camera", "voice_file"])]
+    measure_latency: bool,
 }
 
 fn say(json_mode: bool, value: serde_json::Value, text: String) {
@@ -127,6 +131,9 @@ pub async fn run(fleet: &Fleet, args: DoctorArgs) -> anyhow::Result<()> {
     if args.show {
         media.video_out = VideoOut::Sink(VideoSink::Auto);
     }
+    if args.measure_latency {
+        media.measure = Some(crate::media::stamp::Meter::default());
+    }
     if let Some(file) = &args.voice_file {
         media.audio_source = AudioSource::Wav;
         media.audio_device = (file != "silence").then(|| file.clone());
@@ -148,6 +155,7 @@ pub async fn run(fleet: &Fleet, args: DoctorArgs) -> anyhow::Result<()> {
     }
     call::check_elements(&media)
         .map_err(|missing| anyhow::anyhow!("GStreamer elements missing: {}", missing.join(", ")))?;
+    call::warm_up(&media);
     let ice = match &args.stun {
         Some(stun) => ice_spec(std::slice::from_ref(stun), false, &args.ice_local),
         // The fleet's servers, as the kiosk's hello names them.

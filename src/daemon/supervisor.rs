@@ -91,6 +91,7 @@ pub async fn run(
     call::check_elements(&media)
         .and_then(|()| crate::media::display::check_elements(&display_spec))
         .map_err(DaemonError::MissingElements)?;
+    call::warm_up(&media);
     let book = AppointmentBook::open(
         &config.state_dir.join("appointments"),
         time::OffsetDateTime::now_utc(),

@@ -7,6 +7,7 @@
 pub mod check;
 pub mod codec;
 pub mod display;
+pub mod stamp;
 pub mod voice;
 
 pub use codec::{CodecChoice, VideoCodec};
@@ -94,6 +95,9 @@ pub struct MediaSpec {
     pub video_codec: VideoCodec,
     /// Echo cancellation and the rest, between the microphone and the encoder.
     pub voice: VoiceProcessing,
+    /// Benchmarks only: the test sources carry their capture time, and what the other side's
+    /// carry is measured here (see [`stamp`]).
+    pub measure: Option<stamp::Meter>,
 }
 
 impl MediaSpec {
@@ -112,6 +116,7 @@ impl MediaSpec {
             video_bitrate_kbps: 800,
             video_codec: VideoCodec::Vp8,
             voice: VoiceProcessing::off(),
+            measure: None,
         }
     }
 }
@@ -159,6 +164,7 @@ pub fn is_safe_device(device: &str) -> bool {
 /// The camera element with its settings.
 pub(crate) fn video_source(spec: &MediaSpec) -> String {
     match (spec.video_source, spec.video_device.as_deref()) {
+        (VideoSource::Test, _) if spec.measure.is_some() => stamp::VIDEO_SOURCE.to_string(),
         // The test picture; `video_device` may name another pattern (tests: "snow" does not
         // compress, so it fills whatever bitrate the encoder is given).
         (VideoSource::Test, Some(pattern @ ("snow" | "smpte" | "ball"))) => {
@@ -175,6 +181,7 @@ pub(crate) fn video_source(spec: &MediaSpec) -> String {
 /// The microphone element with its settings.
 pub(crate) fn audio_source(spec: &MediaSpec) -> String {
     match (spec.audio_source, spec.audio_device.as_deref()) {
+        (AudioSource::Test, _) if spec.measure.is_some() => stamp::AUDIO_SOURCE.to_string(),
         (AudioSource::Test, _) => {
             "audiotestsrc is-live=true wave=sine freq=440 volume=0.1".to_string()
         }
@@ -205,16 +212,19 @@ pub fn video_send_description(spec: &MediaSpec) -> String {
     let encode = spec
         .video_codec
         .encode_description(w, h, fps, spec.video_bitrate_kbps);
-    // `vpause`, `vrate` and `vsize` are the call's: a pause, a lower frame rate and a smaller
-    // picture when the link narrows (call/rate.rs). The size changes only between the scaler
-    // and the encoder, which starts afresh at the new size; the RTP caps stay as negotiated.
-    // The self-view keeps the camera's mode.
+    // `vpause` and `vsize` are the call's: a pause and a smaller picture when the link
+    // narrows (call/rate.rs), which also lowers the frame rate at `vpause`'s source pad. The
+    // size changes only between the scaler and the encoder, which starts afresh at the new
+    // size; the RTP caps stay as negotiated. The self-view keeps the camera's mode.
+    // The camera is asked for the call's frame rate: no `videorate`, which would hold every
+    // frame until the next one came (33 ms of latency at 30 fps). A camera that cannot deliver
+    // it fails at start, as a camera error.
     format!(
-        "{source} ! videoconvert ! videoscale ! videorate ! video/x-raw,width={w},height={h},framerate={fps}/1 \
+        "{source} ! videoconvert ! videoscale ! video/x-raw,width={w},height={h},framerate={fps}/1 \
          ! videobalance name=camblank \
          ! tee name=camera_out \
          ! queue max-size-buffers=2 leaky=downstream \
-         ! valve name=vpause drop=false ! videorate name=vrate drop-only=true \
+         ! valve name=vpause drop=false \
          ! videoscale ! capsfilter name=vsize caps=video/x-raw,width={w},height={h} \
          ! videoconvert ! {encode} \
          {self_view}"
@@ -252,12 +262,15 @@ pub fn video_play_description(out: &VideoOut) -> String {
         }
         VideoOut::Sink(sink) => *sink,
     };
+    // Lip sync: picture and sound play against the pipeline's one clock (`sync=true`), each at
+    // its capture time plus the pipeline's latency, in which the jitter buffer is the only
+    // deliberate delay. A frame that comes late is still shown (`max-lateness=-1`): a
+    // conversation rather sees a late picture than a frozen one. A test's `fakesink` keeps
+    // time like a screen would.
+    // (`autovideosink` is a bin without that property; the sink it picks keeps its 20 ms.)
     let sink = match sink {
-        VideoSink::Auto => "autovideosink sync=false",
-        VideoSink::Kms => "kmssink sync=false",
-        VideoSink::Wayland => "waylandsink sync=false",
-        VideoSink::Ximage => "ximagesink sync=false",
-        VideoSink::Fake => "fakesink sync=false",
+        VideoSink::Auto => "autovideosink sync=true".to_string(),
+        other => format!("{} sync=true max-lateness=-1", video_sink_element(other)),
     };
     format!("queue max-size-buffers=3 leaky=downstream ! videoconvert ! videoscale ! {sink}")
 }
@@ -267,7 +280,8 @@ fn audio_sink(sink: AudioSink) -> &'static str {
         AudioSink::Auto => "autoaudiosink",
         AudioSink::Alsa => "alsasink",
         AudioSink::Pulse => "pulsesink",
-        AudioSink::Fake => "fakesink sync=false",
+        // Plays in time like a speaker (lip sync; the test room's echo timing).
+        AudioSink::Fake => "fakesink sync=true",
     }
 }
 
@@ -336,7 +350,6 @@ pub fn required_elements(spec: &MediaSpec) -> Vec<&'static str> {
         "decodebin",
         "videoconvert",
         "videoscale",
-        "videorate",
         "valve",
         "audioconvert",
         "audioresample",

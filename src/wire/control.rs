@@ -172,6 +172,32 @@ pub struct CallStats {
     /// How long the last interruption lasted, in milliseconds, once media came again.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_outage_ms: Option<u64>,
+    /// Latency measured with the time-coded test sources (development configs and benchmarks
+    /// only; see `media/stamp.rs`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latency: Option<MeasuredLatency>,
+}
+
+/// How late the other side's time-coded test picture and sound play here.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct MeasuredLatency {
+    /// Capture there → shown here (glass to glass), in ms.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub video_ms: Option<Spread>,
+    /// Capture there → played here, in ms.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub audio_ms: Option<Spread>,
+    /// Sound minus picture (medians), in ms: positive when the sound comes after the picture.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub av_offset_ms: Option<f64>,
+}
+
+/// A measured quantity's median and 95th percentile over `samples` values.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Spread {
+    pub median: f64,
+    pub p95: f64,
+    pub samples: u64,
 }
 
 /// A reply line. `ok: false` replies carry `error` (machine-readable), `message` (German, the

@@ -7,8 +7,7 @@
 //! [`ROOM_DELAY`] later. So it goes into the microphone's mixer (`room_echo`) stamped with
 //! exactly that time: what a real microphone would have stamped it with.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 
 use gst::prelude::*;
 
@@ -27,17 +26,10 @@ pub(super) fn connect(pipeline: &gst::Pipeline, speaker: &gst::Bin) -> Result<()
     let echo = echo.downgrade();
     // The latency the speaker plays with (the pipeline's, which the echo probe reads too):
     // it comes to every sink as a LATENCY event, which the tap passes upstream.
-    let latency = Arc::new(AtomicU64::new(0));
-    let seen = latency.clone();
     let tap_in = tap
         .static_pad("sink")
         .ok_or_else(|| missing("room_tap's pad"))?;
-    tap_in.add_probe(gst::PadProbeType::EVENT_UPSTREAM, move |_, info| {
-        if let Some(gst::EventView::Latency(event)) = info.event().map(|e| e.view()) {
-            seen.store(event.latency().nseconds(), Ordering::Relaxed);
-        }
-        gst::PadProbeReturn::Ok
-    });
+    let latency = crate::media::stamp::sink_latency(&tap_in);
     tap.set_property("emit-signals", true);
     tap.connect("new-sample", false, move |values| {
         let tap = values[0].get::<gst::Element>().ok()?;
