@@ -7,6 +7,7 @@
 //! configured playback sinks.
 
 mod ice;
+mod jitter;
 mod peer;
 mod rate;
 mod session;
@@ -42,7 +43,7 @@ pub struct CallSpec {
     /// How long media may be interrupted before the call ends as lost; the connection is being
     /// recovered meanwhile. The answerer takes the offerer's (its hello's `reconnect_s`).
     pub reconnect: Duration,
-    /// Jitter buffer latency in ms; webrtcbin's default of 200 ms is too long for a conversation.
+    /// The jitter buffers' shortest latency in ms (`jitter.rs` adapts it to the path).
     pub jitter_latency_ms: u32,
 }
 
@@ -191,26 +192,25 @@ pub fn check_elements(media: &MediaSpec) -> Result<(), Vec<&'static str>> {
 }
 
 /// Does ahead of time, on a thread of its own, what the first call would otherwise wait for:
-/// loading the plugins of every element a call with `media` uses, and GStreamer's DTLS
-/// certificate, which its DTLS elements generate on first use (an RSA key: a good part of a
-/// second on a Raspberry Pi) and then share within the process. Measured here, the first call
-/// after start took 1.2–1.5 s from consent to the first remote frame without this.
+/// loading the plugins of every element a call with `media` uses and making one of each (a
+/// GStreamer element type is set up when its first instance is made; none opens a device before
+/// it starts), and GStreamer's DTLS certificate, which its DTLS elements generate on first use
+/// (an RSA key: a good part of a second on a Raspberry Pi) and then share within the process.
+/// Measured here, the first call after start took 1.2–1.5 s from consent to the first remote
+/// frame without this.
 pub fn warm_up(media: &MediaSpec) {
     let needed = crate::media::required_elements(media);
     let started = std::time::Instant::now();
     let spawned = std::thread::Builder::new()
         .name("warm-up".into())
         .spawn(move || {
-            use gst::prelude::*;
-            for name in needed {
-                if let Some(factory) = gst::ElementFactory::find(name)
-                    && let Err(e) = factory.load()
-                {
-                    tracing::warn!(element = name, error = %e, "plugin not loaded ahead");
+            // Each element is dropped at once; its type, and the certificate `dtlsdec` made,
+            // stay for the calls.
+            for name in needed.into_iter().chain(["dtlsdec", "dtlsenc", "nicesink"]) {
+                if let Err(e) = gst::ElementFactory::make(name).build() {
+                    tracing::warn!(element = name, error = %e, "element not made ahead");
                 }
             }
-            // The element is dropped at once; the certificate it made stays for the calls.
-            let _ = gst::ElementFactory::make("dtlsdec").build();
             tracing::debug!(
                 ms = started.elapsed().as_millis() as u64,
                 "media warmed up for the first call"

@@ -16,6 +16,7 @@ use tokio::sync::mpsc::UnboundedSender;
 
 use super::{CallError, CallSpec, Failure, rate};
 
+mod buffers;
 mod gate;
 mod nice;
 mod receive;
@@ -216,6 +217,7 @@ pub(crate) struct Peer {
     size: (u32, u32),
     picture_size: gst::Element,
     step: rate::Step,
+    jitter_buffers: buffers::JitterBuffers,
     generation: u64,
     events: PeerEvents,
 }
@@ -327,6 +329,7 @@ impl Peer {
             spec.media.video_bitrate_kbps * 1000,
             counters.clone(),
         );
+        let jitter_buffers = buffers::JitterBuffers::watch(&webrtc);
         let peer = Self {
             pipeline,
             webrtc,
@@ -345,6 +348,7 @@ impl Peer {
             fps: spec.media.framerate,
             size: (spec.media.width, spec.media.height),
             picture_size: by_name(&video, "vsize")?,
+            jitter_buffers,
             step: rate::Step::Full,
             generation,
             events,
@@ -544,6 +548,26 @@ impl Peer {
     pub fn add_ice_candidate(&self, mline: u32, candidate: &str) {
         self.webrtc
             .emit_by_name::<()>("add-ice-candidate", &[&mline, &candidate]);
+    }
+
+    /// What the jitter buffers saw since the last look (`call/jitter.rs`).
+    pub fn jitter_seen(&mut self) -> super::jitter::Seen {
+        self.jitter_buffers.seen()
+    }
+
+    /// How long the jitter buffers wait for late packets from now on. The pipeline then
+    /// plays every stream that much later or sooner (lip sync stays).
+    pub fn set_latency(&self, ms: u32) {
+        // webrtcbin hands it to rtpbin, which sets every jitter buffer; they post LATENCY
+        // messages, and `recalculate_latency` spreads the new total to the sinks.
+        self.webrtc.set_property("latency", ms);
+    }
+
+    /// A part of the pipeline changed its latency: the sinks get the new total.
+    pub fn recalculate_latency(&self) {
+        if self.pipeline.recalculate_latency().is_err() {
+            tracing::debug!("latency not recalculated (pipeline not yet playing)");
+        }
     }
 
     pub fn request_stats(&self) {

@@ -13,6 +13,7 @@ use gst::prelude::*;
 use gst_webrtc::WebRTCICEConnectionState;
 use tokio::sync::{mpsc, watch};
 
+use super::jitter::JitterTarget;
 use super::peer::{Counters, Peer, PeerEvent, PeerEvents, SdpKind, failure_of};
 use super::rate::VideoRate;
 use super::signalling::{Candidate, Ignored, Input, Output, Signalling};
@@ -77,6 +78,8 @@ struct Session {
     spec: CallSpec,
     /// How much video to send, and in what size (`rate.rs`).
     video_rate: VideoRate,
+    /// How long the jitter buffers wait (`jitter.rs`).
+    jitter: JitterTarget,
     out: Box<dyn SignalOut>,
     reports: mpsc::Sender<CallReport>,
     signalling: Signalling,
@@ -104,6 +107,7 @@ pub(super) async fn run(
     let video_rate = VideoRate::new(spec.media.video_bitrate_kbps * 1000);
     let mut session = Session {
         video_rate,
+        jitter: JitterTarget::new(spec.jitter_latency_ms),
         spec,
         out,
         reports,
@@ -285,6 +289,7 @@ impl Session {
         connection.peer = None;
         connection.bus = None;
         connection.generation += 1;
+        let building = clock();
         let peer = Peer::build(
             connection.generation,
             &self.spec,
@@ -305,8 +310,14 @@ impl Session {
             }
             return Err(e);
         }
+        tracing::debug!(
+            ms = clock().duration_since(building).as_millis() as u64,
+            "connection built and started"
+        );
         peer.set_muted(self.muted);
         peer.set_camera_off(self.camera_off);
+        // A new connection goes on from what the path needed so far.
+        peer.set_latency(self.jitter.latency_ms());
         connection.bus = Some(bus);
         connection.peer = Some(peer);
         Ok(())
@@ -341,6 +352,12 @@ impl Session {
     }
 
     fn on_peer_event(&mut self, event: PeerEvent) {
+        if !matches!(event, PeerEvent::Stats(_) | PeerEvent::IceCandidate { .. }) {
+            // The setup's timeline: from the call's start (the kiosk: consent) to first frame.
+            let ms = clock().duration_since(self.media.started).as_millis() as u64;
+            let what: String = format!("{event:?}").chars().take(60).collect();
+            tracing::debug!(ms, event = %what, "peer event");
+        }
         match event {
             PeerEvent::NegotiationNeeded => self.step(Input::NegotiationNeeded),
             PeerEvent::LocalDescription {
@@ -397,6 +414,7 @@ impl Session {
     /// statistics (their age is how the owner sees this task alive).
     fn on_tick(&mut self, now: Instant) {
         self.with_peer(Peer::request_stats);
+        self.adapt_jitter();
         self.media.voice_level_dbfs = self.media.counters.voice_level.take_dbfs();
         self.watch_media(now);
         self.publish(now);
@@ -414,6 +432,23 @@ impl Session {
         self.watch_media(now);
         if self.media.interrupted.is_none() {
             self.publish(now);
+        }
+    }
+
+    /// Once a second: how long the jitter buffers wait, from what they saw.
+    fn adapt_jitter(&mut self) {
+        let Some(peer) = &mut self.connection.peer else {
+            return;
+        };
+        let seen = peer.jitter_seen();
+        if let Some(ms) = self.jitter.update(seen) {
+            tracing::info!(
+                ms,
+                late = seen.late,
+                jitter_ms = seen.jitter_ms,
+                "jitter buffer latency"
+            );
+            peer.set_latency(ms);
         }
     }
 
@@ -501,6 +536,7 @@ impl Session {
             gst::MessageView::Warning(w) => {
                 tracing::warn!(warning = %w.error(), debug = ?w.debug(), "GStreamer warning");
             }
+            gst::MessageView::Latency(_) => self.with_peer(Peer::recalculate_latency),
             _ => {}
         }
     }

@@ -94,6 +94,9 @@ impl Default for ScreenConfig {
 /// The screens' language; the same type the UI uses.
 pub use crate::ui::Locale;
 
+/// The jitter buffers' shortest latency unless configured: one 20 ms voice packet.
+pub const DEFAULT_JITTER_LATENCY_MS: u32 = 20;
+
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct IceConfig {
@@ -152,7 +155,9 @@ pub struct MediaConfig {
     pub gain_control: bool,
     #[serde(default = "values::on")]
     pub high_pass_filter: bool,
-    /// Jitter buffer latency; webrtcbin's 200 ms default is too long for a conversation.
+    /// The jitter buffers' shortest wait for late packets, in ms: they start there and wait
+    /// longer only when the path's jitter needs it (`call/jitter.rs`, up to 200 ms).
+    /// webrtcbin's fixed 200 ms is too long for a conversation on a good path.
     #[serde(
         default = "values::default_latency",
         deserialize_with = "values::latency"

@@ -128,7 +128,12 @@ ranged_u32!(width, default_width = 640, 160, 1920);
 ranged_u32!(height, default_height = 480, 120, 1080);
 ranged_u32!(framerate, default_framerate = 30, 5, 60);
 ranged_u32!(bitrate, default_bitrate = 1000, 100, 8000);
-ranged_u32!(latency, default_latency = 60, 0, 1000);
+ranged_u32!(
+    latency,
+    default_latency = super::DEFAULT_JITTER_LATENCY_MS,
+    20,
+    200
+);
 
 pub fn seconds<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
     ranged(d, 1, 24 * 3600)

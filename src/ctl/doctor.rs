@@ -198,7 +198,7 @@ pub async fn run(fleet: &Fleet, args: DoctorArgs) -> anyhow::Result<()> {
         ice,
         // Until the kiosk's hello says its own.
         reconnect: Duration::from_secs(45),
-        jitter_latency_ms: 60,
+        jitter_latency_ms: crate::config::DEFAULT_JITTER_LATENCY_MS,
     };
     let (reports_tx, mut reports) = mpsc::channel(16);
     let out = SessionPublisher::new(link.clone(), &topics, &session, Side::Doctor);

@@ -178,12 +178,16 @@ pub(crate) fn video_source(spec: &MediaSpec) -> String {
     }
 }
 
+/// Test microphones deliver 10 ms at a time, as `alsasrc` does (its `latency-time`);
+/// `audiotestsrc`'s default of 1024 samples held each first sample back by 21 ms.
+pub(crate) const MIC_BUFFER: &str = "samplesperbuffer=480";
+
 /// The microphone element with its settings.
 pub(crate) fn audio_source(spec: &MediaSpec) -> String {
     match (spec.audio_source, spec.audio_device.as_deref()) {
         (AudioSource::Test, _) if spec.measure.is_some() => stamp::AUDIO_SOURCE.to_string(),
         (AudioSource::Test, _) => {
-            "audiotestsrc is-live=true wave=sine freq=440 volume=0.1".to_string()
+            format!("audiotestsrc is-live=true wave=sine freq=440 volume=0.1 {MIC_BUFFER}")
         }
         (AudioSource::Alsa, Some(dev)) => format!("alsasrc device=\"{dev}\""),
         (AudioSource::Alsa, None) => "alsasrc".to_string(),

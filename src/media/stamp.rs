@@ -43,7 +43,7 @@ const KEEP: usize = 4000;
 pub const VIDEO_SOURCE: &str =
     "videotestsrc is-live=true pattern=ball name=stamped ! video/x-raw,format=I420";
 /// The test microphone: silence with the beeps, in the voice path's format.
-pub const AUDIO_SOURCE: &str = "audiotestsrc is-live=true wave=silence name=beeper \
+pub const AUDIO_SOURCE: &str = "audiotestsrc is-live=true wave=silence samplesperbuffer=480 name=beeper \
      ! audio/x-raw,format=S16LE,layout=interleaved,rate=48000,channels=1";
 pub const STAMPED: &str = "stamped";
 pub const BEEPER: &str = "beeper";

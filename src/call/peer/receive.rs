@@ -30,14 +30,14 @@ fn tune_receiver(element: &gst::Element) {
 /// What `opusdec` (GStreamer 1.22) adds to the latency with in-band FEC on: the longest packet
 /// Opus allows.
 const OPUS_FEC_CLAIM: gst::ClockTime = gst::ClockTime::from_mseconds(120);
-/// What in-band FEC really waits for: the packet after a lost one, 20 ms with the browsers and
-/// with us (`frame-size=20`).
-const OPUS_PACKET: gst::ClockTime = gst::ClockTime::from_mseconds(20);
 
-/// The decoder's latency as the packets it gets make it: one packet instead of 120 ms. The
-/// pipeline's latency is the largest of its streams' and every sink plays that late, so the
-/// 120 ms held the picture back too (measured: 200 ms instead of 80 ms in total).
-fn claim_one_packet_for_fec(decoder: &gst::Element) {
+/// The decoder's latency without the 120 ms it claims for FEC. FEC decodes a lost packet from
+/// the one after it. The jitter buffer declares a packet lost only when its time has come
+/// (`call/jitter.rs` keeps it at least one 20 ms packet long, as the browsers and we send), and
+/// the next one is then already there: the recovered sound is on time. The pipeline's latency
+/// is the largest of its streams' and every sink plays that late, so the 120 ms held the
+/// picture back too (measured: 200 ms instead of 80 ms in total).
+fn claim_no_latency_for_fec(decoder: &gst::Element) {
     let Some(pad) = decoder.static_pad("src") else {
         return;
     };
@@ -49,7 +49,7 @@ fn claim_one_packet_for_fec(decoder: &gst::Element) {
             {
                 let (live, min, max) = latency.result();
                 if min >= OPUS_FEC_CLAIM {
-                    latency.set(live, min - OPUS_FEC_CLAIM + OPUS_PACKET, max);
+                    latency.set(live, min - OPUS_FEC_CLAIM, max);
                 }
             }
             gst::PadProbeReturn::Ok
@@ -101,7 +101,7 @@ pub(super) fn add_receive_branch(
         {
             tune_receiver(&element);
             if element.name().starts_with("opusdec") {
-                claim_one_packet_for_fec(&element);
+                claim_no_latency_for_fec(&element);
             }
         }
         None
