@@ -132,7 +132,7 @@ mod tests {
             "4 x 12 ms, in 10 ms steps"
         );
         assert_eq!(target.update(calm(100.0)), Some(MAX_MS));
-        let mut high_floor = JitterTarget::new(5000);
+        let high_floor = JitterTarget::new(5000);
         assert_eq!(high_floor.latency_ms(), MAX_MS);
         assert_eq!(
             JitterTarget::new(0).latency_ms(),

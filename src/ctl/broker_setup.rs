@@ -213,6 +213,9 @@ fn mosquitto_conf(dir: &Path, listeners: &Listeners, plugin: &Path) -> String {
          persistence true\n\
          persistence_location {d}/data/\n\
          max_packet_size {MAX_PACKET}\n\
+         # Signalling is small messages that must go at once: no Nagle delay (its default),\n\
+         # which with delayed ACKs held an offer or an answer back by up to 40 ms.\n\
+         set_tcp_nodelay true\n\
          # No metadata in logs beyond what operating the broker needs.\n\
          connection_messages true\n\
          log_type error\nlog_type warning\nlog_type notice\n\n\

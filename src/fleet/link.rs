@@ -99,7 +99,10 @@ pub fn spawn(
     if let Some((topic, payload)) = opts.last_will {
         mqtt.set_last_will(LastWill::new(topic, payload, QoS::AtLeastOnce, true));
     }
-    let (client, eventloop) = AsyncClient::new(mqtt, REQUEST_QUEUE);
+    let (client, mut eventloop) = AsyncClient::new(mqtt, REQUEST_QUEUE);
+    // Signalling is small messages that must go at once; Nagle's algorithm (rumqttc's
+    // default) holds one back until the last is acknowledged, up to 40 ms with delayed ACKs.
+    eventloop.network_options.set_tcp_nodelay(true);
     let link = Link {
         client,
         shared: Arc::default(),
