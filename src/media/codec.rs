@@ -133,6 +133,16 @@ fn vp8_threads(width: u32, height: u32, cores: usize) -> u32 {
 /// ARM (the kiosk's Raspberry Pi) goes up to 12, others to 6 (libwebrtc's values). Measured at
 /// 640×360 with a busy loop beside it, on the hardest picture (noise): 58 % of a core at a fixed
 /// 8, 38 % at -6, 34 % at -12.
+/// Opus's complexity, as libwebrtc chooses it: 5 on ARM (its mobile value), 9 elsewhere.
+/// opusenc's default of 10 spends the most CPU for a voice nobody hears as better.
+pub fn opus_complexity() -> u32 {
+    if cfg!(any(target_arch = "aarch64", target_arch = "arm")) {
+        5
+    } else {
+        9
+    }
+}
+
 fn vp8_speed() -> i32 {
     if cfg!(any(target_arch = "aarch64", target_arch = "arm")) {
         -12

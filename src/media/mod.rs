@@ -240,6 +240,7 @@ pub fn video_send_description(spec: &MediaSpec) -> String {
 pub fn audio_send_description(spec: &MediaSpec, probe: &str) -> String {
     let source = audio_source(spec);
     let caps = voice::VOICE_CAPS;
+    let complexity = codec::opus_complexity();
     let dsp = spec
         .voice
         .dsp_description(probe)
@@ -248,7 +249,7 @@ pub fn audio_send_description(spec: &MediaSpec, probe: &str) -> String {
         "{source} ! audioconvert ! audioresample ! {caps} {dsp}\
          ! volume name=micvol \
          ! queue max-size-time=100000000 leaky=downstream \
-         ! opusenc name=aenc audio-type=voice bitrate=32000 frame-size=20 inband-fec=true packet-loss-percentage=10 dtx=true \
+         ! opusenc name=aenc audio-type=voice bitrate=32000 frame-size=20 inband-fec=true packet-loss-percentage=10 dtx=true complexity={complexity} \
          ! rtpopuspay \
          ! capsfilter caps=\"application/x-rtp,media=audio,encoding-name=OPUS,payload={OPUS_PT},clock-rate=48000,useinbandfec=(string)1,usedtx=(string)1\""
     )
