@@ -104,7 +104,19 @@ fn wait_for_calm(call: &Consultation, busy: Option<&BusyLoop>) -> bool {
     false
 }
 
-fn one_call(label: &'static str, busy: Option<&BusyLoop>) -> Measured {
+/// What one window of a call read: at its start and end, and the kiosk's rates in between.
+struct Window {
+    first: Reading,
+    last: Reading,
+    rates: Vec<Value>,
+    /// Whether the machine was calm when it began ([`wait_for_calm`]).
+    calm: bool,
+    /// The processes at the end, and their memory then (MiB): kioskd, Chromium, the driver.
+    processes: Processes,
+    pss: (f64, f64, f64),
+}
+
+fn one_call(busy: Option<&BusyLoop>) -> Window {
     let mut call = Consultation::start_with(|config| {
         config.camera.push_str("\nvideo_codec = \"vp8\"");
         config.video_size = (640, 360);
@@ -124,100 +136,112 @@ fn one_call(label: &'static str, busy: Option<&BusyLoop>) -> Measured {
     }
     let last = Reading::take(&mut call, busy);
     let processes = Processes::of(&call);
-    let (kiosk_pss, chromium_pss) = (
+    let pss = (
         procfs::pss_mib(&processes.kiosk),
         procfs::pss_mib(&processes.chromium),
+        procfs::pss_mib(&[processes.node]),
     );
-    let node_pss = procfs::pss_mib(&[processes.node]);
     // Both sides must still be in the call, or the window measured something else.
     assert_eq!(call.kiosk.state(), "in_call", "{}", call.kiosk.log_tail());
     assert_eq!(call.browser.state()["state"], "in-call");
-
-    let window = last.at.duration_since(first.at).as_secs_f64();
-    let tick = procfs::ticks_per_second();
-    let cpu = |pick: fn(&Reading) -> &Cpu| pick(&last).seconds_since(pick(&first), tick);
-    let (kiosk_cpu_s, chromium_cpu_s) = (cpu(|r| &r.kiosk_cpu), cpu(|r| &r.chromium_cpu));
-    let fps = |side: fn(&Reading) -> &Value, key| {
-        (counter(side(&last), key) - counter(side(&first), key)) as f64 / window
-    };
-    let kiosk_fps = (
-        fps(|r| &r.kiosk, "video_frames_sent"),
-        fps(|r| &r.kiosk, "video_frames_received"),
-    );
-    let page_fps = (
-        fps(|r| &r.page, "framesSent"),
-        fps(|r| &r.page, "videoFramesDecoded"),
-    );
-    let (busy_ticks, total_ticks) = (
-        last.machine.0 - first.machine.0,
-        last.machine.1 - first.machine.1,
-    );
-    let mean = |key: &str| {
-        rates.iter().filter_map(|r| r[key].as_f64()).sum::<f64>() / rates.len().max(1) as f64
-    };
-    let kbps = (mean("bitrate_out_kbps"), mean("bitrate_in_kbps"));
-    // What else ran on the machine meanwhile (other work on a shared machine, the broker):
-    // a "quiet" run is only as quiet as this says.
-    let ours = kiosk_cpu_s + chromium_cpu_s + cpu(|r| &r.node_cpu) + cpu(|r| &r.busy_cpu);
-    let others_cpu_s = busy_ticks as f64 / tick - ours;
-    eprintln!(
-        "{label}: the machine was {:.0} % busy; {others_cpu_s:.1} CPU-s of that was neither \
-         kioskd, Chromium, its driver nor the busy loop; the kiosk received {} from Chromium",
-        100.0 * busy_ticks as f64 / total_ticks.max(1) as f64,
-        last.kiosk["video_size_received"]
-    );
-    let json = json!({
-        "window_s": window,
-        "busy_loop": busy.map(|b| json!({
-            "nice": 19,
-            "pinned_to_cpu_1": b.pinned,
-            "cpu_s": cpu(|r| &r.busy_cpu),
-        })),
-        "machine_busy_percent": 100.0 * busy_ticks as f64 / total_ticks.max(1) as f64,
-        "others_cpu_s": others_cpu_s,
-        "calm_before_window": calm,
-        "kioskd": {
-            "cpu_s": kiosk_cpu_s,
-            "percent_of_one_core": 100.0 * kiosk_cpu_s / window,
-            "pss_mib": kiosk_pss,
-            "processes": procfs::names(&processes.kiosk),
-            "video_fps_sent": kiosk_fps.0,
-            "video_fps_received": kiosk_fps.1,
-            "mean_kbps_sent": kbps.0,
-            "mean_kbps_received": kbps.1,
-            "mean_video_target_kbps": mean("video_target_kbps"),
-            "stats": last.kiosk,
-        },
-        "chromium": {
-            "cpu_s": chromium_cpu_s,
-            "percent_of_one_core": 100.0 * chromium_cpu_s / window,
-            "pss_mib": chromium_pss,
-            "processes": procfs::names(&processes.chromium),
-            "processes_ended_in_window": last.chromium_cpu.ended_since(&first.chromium_cpu),
-            "video_fps_sent": page_fps.0,
-            "video_fps_decoded": page_fps.1,
-            "stats": last.page,
-        },
-        "node_driver": {"cpu_s": cpu(|r| &r.node_cpu), "pss_mib": node_pss},
-        "kioskd_over_chromium": {
-            "cpu": kiosk_cpu_s / chromium_cpu_s,
-            "pss": kiosk_pss / chromium_pss,
-        },
-    });
-    Measured {
-        label,
-        json,
-        kiosk_cpu_s,
-        chromium_cpu_s,
-        kiosk_pss,
-        chromium_pss,
-        kiosk_fps,
-        page_fps,
-        kbps,
+    Window {
+        first,
+        last,
+        rates,
+        calm,
+        processes,
+        pss,
     }
 }
 
 impl Measured {
+    fn of(label: &'static str, w: &Window, busy: Option<&BusyLoop>) -> Self {
+        let (first, last) = (&w.first, &w.last);
+        let window = last.at.duration_since(first.at).as_secs_f64();
+        let tick = procfs::ticks_per_second();
+        let cpu = |pick: fn(&Reading) -> &Cpu| pick(last).seconds_since(pick(first), tick);
+        let (kiosk_cpu_s, chromium_cpu_s) = (cpu(|r| &r.kiosk_cpu), cpu(|r| &r.chromium_cpu));
+        let fps = |side: fn(&Reading) -> &Value, key| {
+            (counter(side(last), key) - counter(side(first), key)) as f64 / window
+        };
+        let kiosk_fps = (
+            fps(|r| &r.kiosk, "video_frames_sent"),
+            fps(|r| &r.kiosk, "video_frames_received"),
+        );
+        let page_fps = (
+            fps(|r| &r.page, "framesSent"),
+            fps(|r| &r.page, "videoFramesDecoded"),
+        );
+        let mean = |key: &str| {
+            let values = w.rates.iter().filter_map(|r| r[key].as_f64());
+            values.sum::<f64>() / w.rates.len().max(1) as f64
+        };
+        let kbps = (mean("bitrate_out_kbps"), mean("bitrate_in_kbps"));
+        let (kiosk_pss, chromium_pss, node_pss) = w.pss;
+        // What else ran on the machine meanwhile (other work on a shared machine, the broker):
+        // a "quiet" run is only as quiet as this says.
+        let machine_s = (last.machine.0 - first.machine.0) as f64 / tick;
+        let machine_percent = 100.0 * (last.machine.0 - first.machine.0) as f64
+            / (last.machine.1 - first.machine.1).max(1) as f64;
+        let ours = kiosk_cpu_s + chromium_cpu_s + cpu(|r| &r.node_cpu) + cpu(|r| &r.busy_cpu);
+        let others_cpu_s = machine_s - ours;
+        eprintln!(
+            "{label}: the machine was {machine_percent:.0} % busy; {others_cpu_s:.1} CPU-s of that \
+             was neither kioskd, Chromium, its driver nor the busy loop; the kiosk received {} \
+             from Chromium",
+            last.kiosk["video_size_received"]
+        );
+        let json = json!({
+            "window_s": window,
+            "busy_loop": busy.map(|b| json!({
+                "nice": 19,
+                "pinned_to_cpu_1": b.pinned,
+                "cpu_s": cpu(|r| &r.busy_cpu),
+            })),
+            "machine_busy_percent": machine_percent,
+            "others_cpu_s": others_cpu_s,
+            "calm_before_window": w.calm,
+            "kioskd": {
+                "cpu_s": kiosk_cpu_s,
+                "percent_of_one_core": 100.0 * kiosk_cpu_s / window,
+                "pss_mib": kiosk_pss,
+                "processes": procfs::names(&w.processes.kiosk),
+                "video_fps_sent": kiosk_fps.0,
+                "video_fps_received": kiosk_fps.1,
+                "mean_kbps_sent": kbps.0,
+                "mean_kbps_received": kbps.1,
+                "mean_video_target_kbps": mean("video_target_kbps"),
+                "stats": last.kiosk,
+            },
+            "chromium": {
+                "cpu_s": chromium_cpu_s,
+                "percent_of_one_core": 100.0 * chromium_cpu_s / window,
+                "pss_mib": chromium_pss,
+                "processes": procfs::names(&w.processes.chromium),
+                "processes_ended_in_window": last.chromium_cpu.ended_since(&first.chromium_cpu),
+                "video_fps_sent": page_fps.0,
+                "video_fps_decoded": page_fps.1,
+                "stats": last.page,
+            },
+            "node_driver": {"cpu_s": cpu(|r| &r.node_cpu), "pss_mib": node_pss},
+            "kioskd_over_chromium": {
+                "cpu": kiosk_cpu_s / chromium_cpu_s,
+                "pss": kiosk_pss / chromium_pss,
+            },
+        });
+        Self {
+            label,
+            json,
+            kiosk_cpu_s,
+            chromium_cpu_s,
+            kiosk_pss,
+            chromium_pss,
+            kiosk_fps,
+            page_fps,
+            kbps,
+        }
+    }
+
     fn rows(&self) -> Vec<Row> {
         let s = self.label;
         vec![
@@ -237,10 +261,10 @@ impl Measured {
 }
 
 pub fn run() -> Scenario {
-    let quiet = one_call("call, quiet", None);
+    let quiet = Measured::of("call, quiet", &one_call(None), None);
     let busy = {
         let busy = BusyLoop::start();
-        one_call("call, busy loop", Some(&busy))
+        Measured::of("call, busy loop", &one_call(Some(&busy)), Some(&busy))
     };
     Scenario {
         key: "chromium",
