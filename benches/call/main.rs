@@ -5,6 +5,8 @@
 //!
 //! - `chromium`: kioskd beside Chromium in the same call, CPU, memory and frame rates, on a
 //!   quiet machine and beside a low-priority busy loop.
+//! - `latency`: consent to first frame, glass to glass both ways and the sound/picture offset,
+//!   kioskd against `kioskctl doctor` with time-coded test sources.
 //! - `echo`: the room's echo return loss enhancement and double-talk loss, cancellation on and
 //!   off.
 
@@ -20,18 +22,34 @@ mod room;
 mod busy;
 mod chromium;
 mod echo;
+mod latency;
 mod procfs;
 mod report;
 
 use report::Scenario;
 
-/// Every scenario, in the order they run. Another one (glass-to-glass latency, the offset of
-/// sound and picture, consent to first frame) is a module beside these whose `run` returns a
-/// [`Scenario`], and one line here.
-const SCENARIOS: &[fn() -> Scenario] = &[chromium::run, echo::run];
+/// A scenario's name (to pick it on the command line) and what runs it.
+type Named = (&'static str, fn() -> Scenario);
 
+/// Every scenario, in the order they run. Another one is a module beside these whose `run`
+/// returns a [`Scenario`], and one line here.
+const SCENARIOS: &[Named] = &[
+    ("latency", latency::run),
+    ("chromium", chromium::run),
+    ("echo", echo::run),
+];
+
+/// `cargo bench --bench call -- latency echo` runs only those; no names: all of them.
 fn main() {
-    let scenarios: Vec<Scenario> = SCENARIOS.iter().map(|run| run()).collect();
+    let wanted: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with('-'))
+        .collect();
+    let scenarios: Vec<Scenario> = SCENARIOS
+        .iter()
+        .filter(|(name, _)| wanted.is_empty() || wanted.iter().any(|w| w == name))
+        .map(|(_, run)| run())
+        .collect();
     report::print_table(&scenarios);
     let path = report::write_json(&scenarios);
     println!("written to {}", path.display());
