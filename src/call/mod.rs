@@ -198,7 +198,12 @@ pub fn check_elements(media: &MediaSpec) -> Result<(), Vec<&'static str>> {
 /// (an RSA key: a good part of a second on a Raspberry Pi) and then share within the process.
 /// Measured here, the first call after start took 1.2–1.5 s from consent to the first remote
 /// frame without this.
-pub fn warm_up(media: &MediaSpec) {
+///
+/// Hold the returned guard for as long as the program runs: dropping it waits for the warm-up
+/// to finish, because a process that exits while GStreamer is still loading plugins crashes
+/// (seen here: SIGSEGV on a SIGTERM half a second after start).
+#[must_use = "the warm-up must end before the program does"]
+pub fn warm_up(media: &MediaSpec) -> WarmUp {
     let needed = crate::media::required_elements(media);
     let started = std::time::Instant::now();
     let spawned = std::thread::Builder::new()
@@ -216,8 +221,27 @@ pub fn warm_up(media: &MediaSpec) {
                 "media warmed up for the first call"
             );
         });
-    if let Err(e) = spawned {
-        tracing::warn!(error = %e, "no warm-up thread: the first call starts cold");
+    match spawned {
+        Ok(thread) => WarmUp(Some(thread)),
+        Err(e) => {
+            tracing::warn!(error = %e, "no warm-up thread: the first call starts cold");
+            WarmUp(None)
+        }
+    }
+}
+
+/// The warm-up under way; see [`warm_up`].
+#[derive(Debug)]
+pub struct WarmUp(Option<std::thread::JoinHandle<()>>);
+
+impl Drop for WarmUp {
+    fn drop(&mut self) {
+        // At most the warm-up's own length (about a second), once, at exit.
+        if let Some(thread) = self.0.take()
+            && thread.join().is_err()
+        {
+            tracing::warn!("the warm-up thread panicked");
+        }
     }
 }
 

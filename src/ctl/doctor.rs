@@ -155,7 +155,7 @@ pub async fn run(fleet: &Fleet, args: DoctorArgs) -> anyhow::Result<()> {
     }
     call::check_elements(&media)
         .map_err(|missing| anyhow::anyhow!("GStreamer elements missing: {}", missing.join(", ")))?;
-    call::warm_up(&media);
+    let _warm_up = call::warm_up(&media);
     let ice = match &args.stun {
         Some(stun) => ice_spec(std::slice::from_ref(stun), false, &args.ice_local),
         // The fleet's servers, as the kiosk's hello names them.

@@ -39,6 +39,9 @@ pub(super) struct CallSlot {
     /// The final statistics of the last call that ended.
     last_stats: Option<CallStats>,
     devices: DeviceWatch,
+    /// What the first call would otherwise wait for, begun on the first code accepted; kept
+    /// (and so waited for) until the slot goes.
+    warm_up: Option<call::WarmUp>,
 }
 
 impl std::fmt::Debug for CallSlot {
@@ -67,6 +70,16 @@ impl CallSlot {
             joins: 0,
             last_stats: None,
             devices: DeviceWatch::default(),
+            warm_up: None,
+        }
+    }
+
+    /// A call is coming (a code was accepted; the patient reads the consent screen): loads
+    /// and makes ahead what its pipeline needs, once. Not at start: a kiosk that nobody calls
+    /// spends nothing on it, and the consent screen takes longer to read than this to do.
+    pub fn prepare(&mut self) {
+        if self.warm_up.is_none() {
+            self.warm_up = Some(call::warm_up(&self.media));
         }
     }
 

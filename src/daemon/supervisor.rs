@@ -91,7 +91,6 @@ pub async fn run(
     call::check_elements(&media)
         .and_then(|()| crate::media::display::check_elements(&display_spec))
         .map_err(DaemonError::MissingElements)?;
-    call::warm_up(&media);
     let book = AppointmentBook::open(
         &config.state_dir.join("appointments"),
         time::OffsetDateTime::now_utc(),
@@ -235,6 +234,10 @@ impl Supervisor {
     fn apply(&mut self, action: Action) {
         match action {
             Action::Publish { state, detail } => {
+                if state == crate::wire::KioskState::CodeAccepted {
+                    // While the patient reads the consent screen.
+                    self.calls.prepare();
+                }
                 let health = self.calls.health();
                 self.presence.state_changed(Status {
                     state,
