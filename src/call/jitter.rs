@@ -10,18 +10,20 @@
 //! - it starts at the config's floor;
 //! - packets that came too late raise it at once by [`RAISE_MS`], and the measured jitter
 //!   raises it to [`JITTER_COVER`] times the jitter (the mean deviation of packet arrivals,
-//!   RFC 3550), which covers nearly every packet;
-//! - after [`CALM_S`] seconds without late packets it comes down by [`LOWER_MS`] a second
-//!   towards what the jitter needs, never below the floor.
+//!   RFC 3550), which covers nearly every packet; in the first [`START_S`] seconds only late
+//!   packets count: the first keyframe's burst of packets is not the path's jitter;
+//! - after [`CALM_S`] seconds without late packets it comes down to what the jitter needs,
+//!   never below the floor, in one step.
 //!
 //! Raising it delays playback once by the difference (a short pause in sound); lowering drops
-//! that much once. So it moves in steps, and down only slowly.
+//! that much once. Each change also moves the speaker's timing under the echo canceller, which
+//! has to find the echo again: so it changes seldom, and each time in one step.
 
 /// The ceiling: beyond this a conversation stalls; packets later than that are lost anyway.
 pub const MAX_MS: u32 = 200;
 const RAISE_MS: u32 = 20;
-const LOWER_MS: u32 = 10;
-const CALM_S: u32 = 5;
+const CALM_S: u32 = 10;
+const START_S: u32 = 3;
 const JITTER_COVER: f64 = 4.0;
 /// Steps are whole multiples of this.
 const STEP_MS: u32 = 10;
@@ -40,6 +42,7 @@ pub struct JitterTarget {
     floor_ms: u32,
     latency_ms: u32,
     calm_s: u32,
+    age_s: u32,
 }
 
 impl JitterTarget {
@@ -51,6 +54,7 @@ impl JitterTarget {
             floor_ms,
             latency_ms: floor_ms,
             calm_s: 0,
+            age_s: 0,
         }
     }
 
@@ -60,8 +64,14 @@ impl JitterTarget {
 
     /// One second's view; the new latency when it changes.
     pub fn update(&mut self, seen: Seen) -> Option<u32> {
+        self.age_s = self.age_s.saturating_add(1);
+        let jitter_ms = if self.age_s > START_S {
+            seen.jitter_ms
+        } else {
+            0.0
+        };
         let needed =
-            round_up((seen.jitter_ms * JITTER_COVER).ceil() as u32).clamp(self.floor_ms, MAX_MS);
+            round_up((jitter_ms * JITTER_COVER).ceil() as u32).clamp(self.floor_ms, MAX_MS);
         let was = self.latency_ms;
         if seen.late > 0 {
             self.calm_s = 0;
@@ -72,7 +82,8 @@ impl JitterTarget {
         } else {
             self.calm_s += 1;
             if self.calm_s >= CALM_S && needed < was {
-                self.latency_ms = was.saturating_sub(LOWER_MS).max(needed);
+                self.latency_ms = needed;
+                self.calm_s = 0;
             }
         }
         (self.latency_ms != was).then_some(self.latency_ms)
@@ -101,39 +112,45 @@ mod tests {
     }
 
     #[test]
-    fn late_packets_raise_it_at_once_and_it_comes_down_slowly() {
+    fn late_packets_raise_it_at_once_and_it_comes_down_in_one_step_later() {
         let mut target = JitterTarget::new(20);
         let late = Seen {
             late: 3,
             jitter_ms: 2.0,
         };
-        assert_eq!(target.update(late), Some(40));
+        assert_eq!(target.update(late), Some(40), "late counts from the start");
         assert_eq!(target.update(late), Some(60));
         for _ in 0..CALM_S - 1 {
-            assert_eq!(
-                target.update(calm(2.0)),
-                None,
-                "no change while calm is short"
-            );
+            assert_eq!(target.update(calm(2.0)), None, "calm, but not long enough");
         }
-        assert_eq!(target.update(calm(2.0)), Some(50));
-        assert_eq!(target.update(calm(2.0)), Some(40));
-        assert_eq!(target.update(calm(2.0)), Some(30));
-        assert_eq!(target.update(calm(2.0)), Some(20));
-        assert_eq!(target.update(calm(2.0)), None, "never below the floor");
+        assert_eq!(target.update(calm(2.0)), Some(20), "down to what is needed");
+        for _ in 0..3 * CALM_S {
+            assert_eq!(target.update(calm(2.0)), None, "never below the floor");
+        }
     }
 
     #[test]
-    fn jitter_sets_what_is_needed_within_bounds() {
+    fn the_first_seconds_burst_is_not_jitter() {
         let mut target = JitterTarget::new(20);
+        for _ in 0..START_S {
+            assert_eq!(target.update(calm(30.0)), None);
+        }
+        assert_eq!(target.update(calm(30.0)), Some(120));
         assert_eq!(
-            target.update(calm(12.0)),
-            Some(50),
-            "4 x 12 ms, in 10 ms steps"
+            target.update(calm(100.0)),
+            Some(MAX_MS),
+            "4 x 100 ms: the ceiling"
         );
-        assert_eq!(target.update(calm(100.0)), Some(MAX_MS));
-        let high_floor = JitterTarget::new(5000);
-        assert_eq!(high_floor.latency_ms(), MAX_MS);
+    }
+
+    #[test]
+    fn jitter_sets_what_is_needed_in_10_ms_steps_within_bounds() {
+        let mut target = JitterTarget::new(20);
+        for _ in 0..START_S {
+            target.update(calm(0.0));
+        }
+        assert_eq!(target.update(calm(12.0)), Some(50), "4 x 12 ms, rounded up");
+        assert_eq!(JitterTarget::new(5000).latency_ms(), MAX_MS);
         assert_eq!(
             JitterTarget::new(0).latency_ms(),
             20,
