@@ -55,15 +55,27 @@ pub fn print_table(scenarios: &[Scenario]) {
         "{:<22} {:<32} {:>10} {:>14} {:>14}",
         "scenario", "quantity", "kiosk", "doctor's side", "kiosk/doctor"
     );
+    // A number a scenario could not get or a side does not measure (NaN) shows as "-".
+    let cell = |v: f64| {
+        if v.is_nan() {
+            "-".to_string()
+        } else {
+            format!("{v:.2}")
+        }
+    };
     for row in scenarios.iter().flat_map(|s| &s.rows) {
-        let doctor = row.doctor.map_or(String::new(), |d| format!("{d:.2}"));
+        let doctor = row.doctor.map_or(String::new(), cell);
         let ratio = match row.doctor {
-            Some(d) if row.ratio && d > 0.0 => format!("{:.2}", row.kiosk / d),
+            Some(d) if row.ratio && d > 0.0 => cell(row.kiosk / d),
             _ => String::new(),
         };
         println!(
-            "{:<22} {:<32} {:>10.2} {:>14} {:>14}",
-            row.scenario, row.quantity, row.kiosk, doctor, ratio
+            "{:<22} {:<32} {:>10} {:>14} {:>14}",
+            row.scenario,
+            row.quantity,
+            cell(row.kiosk),
+            doctor,
+            ratio
         );
     }
 }
