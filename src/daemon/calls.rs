@@ -39,6 +39,8 @@ pub(super) struct CallSlot {
     /// The final statistics of the last call that ended.
     last_stats: Option<CallStats>,
     devices: DeviceWatch,
+    /// The largest picture the screen shows, which the doctor's side is asked not to exceed.
+    video_max: Option<(u32, u32)>,
     /// What the first call would otherwise wait for, begun on the first code accepted; kept
     /// (and so waited for) until the slot goes.
     warm_up: Option<call::WarmUp>,
@@ -71,7 +73,14 @@ impl CallSlot {
             last_stats: None,
             devices: DeviceWatch::default(),
             warm_up: None,
+            video_max: None,
         }
+    }
+
+    /// The screen shows the remote picture at most `size` large.
+    pub fn with_video_max(mut self, size: (u32, u32)) -> Self {
+        self.video_max = Some(size);
+        self
     }
 
     /// A call is coming (a code was accepted; the patient reads the consent screen): loads
@@ -118,6 +127,7 @@ impl CallSlot {
         let hello = Hello {
             ice_servers: ice.shared.clone(),
             reconnect_s: Some(self.reconnect.as_secs().try_into().unwrap_or(u32::MAX)),
+            video_max: self.video_max.map(|(w, h)| format!("{w}x{h}")),
             ..Hello::new(patient_name)
         };
         let spec = CallSpec {

@@ -131,7 +131,8 @@ pub async fn run(
             config.media.jitter_latency_ms,
             Duration::from_secs(config.timeouts.reconnect_s),
             reports,
-        ),
+        )
+        .with_video_max(config.screen.size.largest_16_9()),
         presence: Presence::new(
             tokio::time::Instant::now(),
             crate::platform::rauc::booted_slot(),

@@ -41,6 +41,12 @@ impl Panel {
         diagonal_in: 10.1,
     };
 
+    /// The largest 16:9 picture the panel shows (even sizes, as video encoders want them).
+    pub fn largest_16_9(&self) -> (u32, u32) {
+        let width = self.width.min(self.height * 16 / 9) & !1;
+        (width, (width * 9 / 16) & !1)
+    }
+
     pub const ALL: [Self; 4] = [
         Self::PI_TOUCH,
         Self::PI_TOUCH_2,
@@ -95,6 +101,12 @@ impl fmt::Display for Panel {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_largest_picture_fits_the_panel() {
+        assert_eq!(Panel::PI_TOUCH.largest_16_9(), (800, 450));
+        assert_eq!(Panel::PI_TOUCH_2.largest_16_9(), (720, 404));
+    }
 
     #[test]
     fn nine_millimetres_on_the_pi_panels() {

@@ -58,6 +58,10 @@ pub struct Hello {
     /// Kiosk → doctor: how long, in seconds, an interrupted call is kept before it ends.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reconnect_s: Option<u32>,
+    /// Kiosk → doctor: the largest picture the kiosk can show, `WIDTHxHEIGHT` (its screen,
+    /// 16:9). More pixels than that cost both sides CPU and bandwidth for nothing anyone sees.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub video_max: Option<String>,
 }
 
 impl Hello {

@@ -11,7 +11,8 @@ import mqtt from './vendor/mqtt.js';
 import { initialLanguage, language, setLanguage, t } from './i18n.js';
 import { parseJoinLink, sessionTopics } from './link.js';
 import {
-  Call, mediaSample, parseIceServers, qualityLevel, qualitySample, selectedPairTypes, testStats,
+  Call, mediaSample, parseIceServers, parseVideoMax, qualityLevel, qualitySample, selectedPairTypes,
+  testStats,
 } from './call.js';
 import { DEFAULT_RECONNECT_S, initialWatch, parseReconnectSeconds, watchMedia } from './watch.js';
 
@@ -59,7 +60,7 @@ const app = {
   call: null,
   // From the kiosk's latest hello: the ICE servers for every new Call, and how long the kiosk
   // keeps an interrupted call (protocol.md 5).
-  kiosk: { iceServers: [], reconnectS: DEFAULT_RECONNECT_S },
+  kiosk: { iceServers: [], reconnectS: DEFAULT_RECONNECT_S, videoMax: null },
   watch: initialWatch(), // watch.js: has media flowed, interrupted, video paused
   relay: false, // the selected candidate pair goes through a TURN server
   firstFrameAt: null, // performance.now() of the first remote video frame
@@ -167,6 +168,17 @@ function onNameChange() {
 
 // --- local media ------------------------------------------------------------------------------
 
+// The kiosk shows the picture at most `max` large (its hello's `video_max`): the camera is asked
+// for no more, so neither side encodes or decodes pixels nobody sees. The ideal stays as asked.
+function fitCameraTo(max) {
+  if (!max) return;
+  for (const track of app.localStream?.getVideoTracks() ?? []) {
+    track
+      .applyConstraints({ width: { ideal: 1280, max: max.width }, height: { ideal: 720, max: max.height }, frameRate: { ideal: 25 } })
+      .catch((err) => console.warn('camera not fitted to the kiosk\'s screen:', err?.name));
+  }
+}
+
 async function startMedia() {
   clearProblem();
   setState('connecting');
@@ -187,6 +199,7 @@ async function startMedia() {
     return false;
   }
   applyTrackSwitches();
+  fitCameraTo(app.kiosk.videoMax);
   ui.self.srcObject = app.localStream;
   ui.self.play().catch(() => {}); // muted: always allowed; a failure only leaves the self-view blank
   return true;
@@ -301,6 +314,8 @@ async function onSignal(payload) {
       // Taken by the next Call: the kiosk offers after its hello (rules 2, 3).
       app.kiosk.iceServers = parseIceServers(msg.ice_servers) ?? app.kiosk.iceServers;
       app.kiosk.reconnectS = parseReconnectSeconds(msg.reconnect_s);
+      app.kiosk.videoMax = parseVideoMax(msg.video_max);
+      fitCameraTo(app.kiosk.videoMax);
       if (['connecting', 'waiting'].includes(app.state)) {
         setState('patient-waiting');
         setStatus('patientWaiting');

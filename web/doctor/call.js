@@ -43,6 +43,17 @@ export function parseIceServers(list) {
   return list.map(iceServer).filter(Boolean).slice(0, MAX_ICE_SERVERS);
 }
 
+/**
+ * A kiosk hello's `video_max` (protocol.md 5), `WIDTHxHEIGHT`: the largest picture the kiosk
+ * shows, as `{ width, height }`; anything else (absent, malformed, absurd) `null`: no limit.
+ */
+export function parseVideoMax(value) {
+  const m = typeof value === 'string' ? /^([1-9][0-9]{1,4})x([1-9][0-9]{1,4})$/.exec(value) : null;
+  if (!m) return null;
+  const [width, height] = [Number(m[1]), Number(m[2])];
+  return width >= 16 && height >= 16 && width <= 7680 && height <= 4320 ? { width, height } : null;
+}
+
 // A browser may still refuse a server that parseIceServers let through (they differ in what they
 // accept), and then refuses all of them: a call on host candidates beats no call.
 function peerConnection(iceServers) {

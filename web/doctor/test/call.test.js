@@ -1,7 +1,7 @@
 // node --test: the kiosk's ICE servers and what getStats() says about the media path (pure code).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mediaSample, parseIceServers, qualitySample, selectedPairTypes } from '../call.js';
+import { mediaSample, parseIceServers, parseVideoMax, qualitySample, selectedPairTypes } from '../call.js';
 
 const STUN = { urls: ['stun:198.18.0.10:3478'] };
 const TURN = { urls: ['turn:198.18.0.10:3478'], username: 'u', credential: 'p' };
@@ -87,4 +87,13 @@ test('media sample: inbound bytes of both kinds, audio bytes, decoded frames', (
     { id: 'n', type: 'inbound-rtp', kind: 'video' }); // not yet counting
   assert.deepEqual(mediaSample(r), { bytes: 5700, audioBytes: 700, frames: 40 });
   assert.deepEqual(mediaSample(report()), { bytes: 0, audioBytes: 0, frames: 0 });
+});
+
+test('video_max: the kiosk\'s largest picture, or no limit', () => {
+  assert.deepEqual(parseVideoMax('800x450'), { width: 800, height: 450 });
+  assert.deepEqual(parseVideoMax('720x404'), { width: 720, height: 404 });
+  for (const bad of [undefined, null, 800, '', '800', '800x', 'x450', '0x450', '800x0', '-800x450',
+    '800 x 450', '99999x450', '8000x450', '800x450x2', ' 800x450']) {
+    assert.equal(parseVideoMax(bad), null, String(bad));
+  }
 });
