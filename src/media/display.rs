@@ -1,10 +1,22 @@
 //! The kiosk's screen as one GStreamer composition: the remote picture and the self-view from the
-//! call (in-process video channels), with the UI layer on top (RGBA from `appsrc`, pushed only
-//! when it changes), mixed by `compositor` into the display sink from config.
+//! call (in-process video channels), with the UI layer on top (from `appsrc`, pushed only when it
+//! changes), mixed by `compositor` into the display sink from config.
 //!
 //! [`Display`] owns the pipeline; dropping it sets the pipeline to `Null`. Only a development
 //! config adds a capture branch for composed screenshots: a production kiosk has no way to copy
 //! the remote picture.
+//!
+//! What it costs is measured by `cargo bench --bench screen`. `compositor` (GStreamer 1.22)
+//! converts every input that is not in its output format, and scales every input that is not
+//! its slot's size, again for every frame it composes, changed or not; and it blends every pixel
+//! of every input. So everything arrives ready: the pictures scaled to their slots and converted
+//! to the output format once per frame in their own streaming threads (the cheap planar scaler
+//! and the one-pass I420→BGRA path, not the compositor's general converter), the UI layer in the
+//! output format and cut into bands of the rows it draws on (`bands`, `ui_layer`); opaque inputs
+//! are copied, not blended.
+
+mod bands;
+mod ui_layer;
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -18,12 +30,22 @@ use super::{VideoChannels, VideoSink, video_sink_element};
 use crate::ui::Panel;
 use crate::ui::layout::Slot;
 use crate::ui::touch::Touch;
+use ui_layer::UiLayer;
 
 /// Frames per second of the composed screen while video shows, and while only the UI does
 /// (then the screen changes only on a touch or a tick of the clock, and the kiosk sits idle
 /// most of the day).
 const VIDEO_FPS: i32 = 25;
 const UI_FPS: i32 = 5;
+
+/// The composed screen's format. BGRA is DRM's ARGB8888, which every KMS plane and every
+/// Wayland compositor scans out, so the display sink takes it as it is; I420 arrives in it in one
+/// pass; and it has the alpha the UI needs to let video through. Pinned, because left open
+/// `compositor` picks one before its inputs have caps, and an input that cannot follow stops.
+const FORMAT: &str = "BGRA";
+/// Pinned as well: an input whose colorimetry differs from the output's is copied through a
+/// converter every frame even when its format is the same.
+const COLORIMETRY: &str = "sRGB";
 
 #[derive(Debug, Clone)]
 pub struct DisplaySpec {
@@ -40,9 +62,9 @@ pub type Placement = Option<(i32, i32, u32, u32)>;
 #[derive(Debug)]
 pub struct Display {
     pipeline: gst::Pipeline,
-    ui: gst::Element,
-    remote_pad: gst::Pad,
-    self_pad: gst::Pad,
+    ui: UiLayer,
+    remote: VideoSlot,
+    self_view: VideoSlot,
     capture: Option<gst::Element>,
     rate: gst::Element,
     video_visible: bool,
@@ -53,6 +75,15 @@ pub struct Display {
     stall: Arc<AtomicBool>,
 }
 
+/// A picture's input to the composition: its pad, and the caps its scaler and converter fit it
+/// to before it gets there.
+#[derive(Debug)]
+struct VideoSlot {
+    pad: gst::Pad,
+    fit: gst::Element,
+    zorder: u32,
+}
+
 /// The GStreamer elements the screen needs that GStreamer does not have.
 pub fn check_elements(spec: &DisplaySpec) -> Result<(), Vec<&'static str>> {
     let mut needed = vec![
@@ -60,6 +91,8 @@ pub fn check_elements(spec: &DisplaySpec) -> Result<(), Vec<&'static str>> {
         "intervideosrc",
         "appsrc",
         "tee",
+        "videoscale",
+        "videoconvert",
         video_sink_element(spec.sink),
     ];
     if spec.capture {
@@ -79,26 +112,47 @@ pub enum DisplayError {
 impl Display {
     /// Starts the composition. Clicks on a desktop window arrive on `touches` like touches.
     pub fn start(spec: &DisplaySpec, touches: mpsc::Sender<Touch>) -> Result<Self, DisplayError> {
-        let (w, h) = (spec.panel.width, spec.panel.height);
         // Named, so mouse clicks on a desktop window (navigation events) can be read at its pad.
         let sink = format!("{} name=display sync=false", video_sink_element(spec.sink));
+        // Frames stay BGRA here: `composed` turns the one it is asked for into RGBA.
         let capture = if spec.capture {
-            "out. ! queue max-size-buffers=1 leaky=downstream ! videoconvert ! video/x-raw,format=RGBA \
+            "out. ! queue max-size-buffers=1 leaky=downstream \
              ! appsink name=capture max-buffers=1 drop=true sync=false"
         } else {
             ""
         };
+        // Threads: `max-threads=1` blends in the compositor's own thread. Its default splits
+        // every frame across the cores (three tasks on a Pi 4), woken and joined 25 times a
+        // second, for a blend that is mostly copies; the pictures are already prepared in
+        // parallel, each in its own streaming thread, where scaler and converter run with one
+        // thread each (`n-threads=1`) for the same reason. The cores are the call's too:
+        // decoder, encoder and echo canceller.
+        //
+        // Scaling: the remote picture with multi-tap bilinear, which costs what plain bilinear
+        // does when it enlarges (the usual case: 640x360 into 800x383) and widens its filter
+        // only when the doctor sends more pixels than the slot has, so faces do not alias. The
+        // self-view, a thumbnail of the camera a third of its size, with 2-tap bilinear: the
+        // multi-tap filter costs 2.5 times as much there for a picture nobody studies.
+        // `add-borders` letterboxes into the slot in black, like `keep-aspect-ratio` on the
+        // background, so the pad gets exactly its size and `compositor` does not scale it.
         let description = format!(
             "compositor name=mix background=black force-live=true ignore-inactive-pads=true \
-               ! capsfilter name=rate caps=video/x-raw,width={w},height={h},framerate={UI_FPS}/1 \
+               max-threads=1 emit-signals=true \
+               ! capsfilter name=rate caps=\"{caps}\" \
                ! tee name=out \
-               ! queue max-size-buffers=2 leaky=downstream ! videoconvert ! {sink} \
+               ! queue max-size-buffers=2 leaky=downstream ! videoconvert n-threads=1 ! {sink} \
              {capture} \
-             intervideosrc channel={remote} ! videoconvert ! mix.sink_0 \
-             intervideosrc channel={own} ! videoconvert ! mix.sink_1 \
-             appsrc name=ui is-live=true format=time do-timestamp=true \
-               caps=video/x-raw,format=RGBA,width={w},height={h},framerate=0/1 \
-               ! videoconvert ! mix.sink_2",
+             intervideosrc channel={remote} \
+               ! videoscale method=bilinear2 add-borders=true n-threads=1 \
+               ! videoconvert n-threads=1 ! capsfilter name=remote_fit caps=video/x-raw \
+               ! mix.sink_0 \
+             intervideosrc channel={own} \
+               ! videoscale method=bilinear add-borders=true n-threads=1 \
+               ! videoconvert n-threads=1 ! capsfilter name=self_fit caps=video/x-raw \
+               ! mix.sink_1 \
+             {ui}",
+            caps = screen_caps(&spec.panel, UI_FPS),
+            ui = UiLayer::description(2),
             remote = spec.channels.remote,
             own = spec.channels.self_view,
         );
@@ -112,13 +166,22 @@ impl Display {
                 .ok_or_else(|| DisplayError::Build(format!("{name} missing")))
         };
         let mix = by_name("mix")?;
-        let ui = by_name("ui")?;
         let pad = |name: &str| {
             mix.static_pad(name)
                 .ok_or_else(|| DisplayError::Build(format!("mix.{name} missing")))
         };
-        let (remote_pad, self_pad, ui_pad) = (pad("sink_0")?, pad("sink_1")?, pad("sink_2")?);
-        ui_pad.set_property("zorder", 2u32);
+        let remote = VideoSlot {
+            pad: pad("sink_0")?,
+            fit: by_name("remote_fit")?,
+            zorder: 0,
+        };
+        let self_view = VideoSlot {
+            pad: pad("sink_1")?,
+            fit: by_name("self_fit")?,
+            zorder: 1,
+        };
+        let ui =
+            UiLayer::attach(&pipeline, &mix, 2, spec.panel.width).map_err(DisplayError::Build)?;
         let capture = if spec.capture {
             Some(by_name("capture")?)
         } else {
@@ -137,8 +200,8 @@ impl Display {
         let screen = Self {
             pipeline,
             ui,
-            remote_pad,
-            self_pad,
+            remote,
+            self_view,
             capture,
             rate,
             video_visible: false,
@@ -154,22 +217,44 @@ impl Display {
 
     /// Shows a video slot at `placement`, or hides it.
     pub fn place(&self, slot: Slot, placement: Placement) {
-        let (pad, zorder) = match slot {
-            Slot::RemoteVideo => (&self.remote_pad, 0u32),
-            Slot::SelfView => (&self.self_pad, 1u32),
+        let slot = match slot {
+            Slot::RemoteVideo => &self.remote,
+            Slot::SelfView => &self.self_view,
         };
-        pad.set_property("zorder", zorder);
+        let pad = &slot.pad;
+        pad.set_property("zorder", slot.zorder);
         // A picture of another shape is letterboxed, never stretched: people look at faces.
+        // (The scaler already letterboxes; this keeps it so for the odd frame of the old size
+        // while a slot moves.)
         pad.set_property_from_str("sizing-policy", "keep-aspect-ratio");
+        // Pictures are opaque: copied over what is below them, not blended.
+        pad.set_property_from_str("operator", "source");
         match placement {
             Some((x, y, w, h)) => {
+                let fit = gst::Caps::builder("video/x-raw")
+                    .field("format", FORMAT)
+                    .field("colorimetry", COLORIMETRY)
+                    .field("width", w as i32)
+                    .field("height", h as i32)
+                    .field("pixel-aspect-ratio", gst::Fraction::new(1, 1))
+                    // The call sends 30 frames a second; the screen shows 25 of them, so the
+                    // channel hands over only those.
+                    .field("framerate", gst::Fraction::new(VIDEO_FPS, 1))
+                    .build();
+                slot.fit.set_property("caps", fit);
                 pad.set_property("xpos", x);
                 pad.set_property("ypos", y);
                 pad.set_property("width", w as i32);
                 pad.set_property("height", h as i32);
                 pad.set_property("alpha", 1.0f64);
             }
-            None => pad.set_property("alpha", 0.0f64),
+            None => {
+                pad.set_property("alpha", 0.0f64);
+                // Unscaled and unconverted: `compositor` skips a pad with alpha 0, and so the
+                // channel's frames cost nothing while hidden.
+                slot.fit
+                    .set_property("caps", gst::Caps::new_empty_simple("video/x-raw"));
+            }
         }
     }
 
@@ -179,12 +264,8 @@ impl Display {
             return;
         }
         let fps = if visible { VIDEO_FPS } else { UI_FPS };
-        let caps = gst::Caps::builder("video/x-raw")
-            .field("width", self.panel.width as i32)
-            .field("height", self.panel.height as i32)
-            .field("framerate", gst::Fraction::new(fps, 1))
-            .build();
-        self.rate.set_property("caps", caps);
+        self.rate
+            .set_property("caps", screen_caps(&self.panel, fps));
     }
 
     /// Pushes a new UI layer (RGBA, the panel's size). Transparent pixels let video show through.
@@ -198,13 +279,7 @@ impl Display {
             );
             return;
         }
-        let buffer = gst::Buffer::from_slice(rgba.to_vec());
-        let flow = self
-            .ui
-            .emit_by_name::<gst::FlowReturn>("push-buffer", &[&buffer]);
-        if flow != gst::FlowReturn::Ok {
-            tracing::warn!(?flow, "UI frame not taken by the screen pipeline");
-        }
+        self.ui.show(rgba);
     }
 
     /// The last composed frame as RGBA, where the config allows capturing it.
@@ -215,7 +290,11 @@ impl Display {
         )?;
         let buffer = sample.buffer()?;
         let map = buffer.map_readable().ok()?;
-        Some(map.as_slice().to_vec())
+        let mut rgba = map.as_slice().to_vec();
+        for pixel in rgba.chunks_exact_mut(4) {
+            pixel.swap(0, 2);
+        }
+        Some(rgba)
     }
 
     /// How many frames the display has been given so far (5 or 25 a second while it works).
@@ -227,6 +306,18 @@ impl Display {
     pub fn hang_for_test(&self) {
         self.stall.store(true, Ordering::Relaxed);
     }
+}
+
+/// The composed screen: the panel's size in the output format, at `fps`.
+fn screen_caps(panel: &Panel, fps: i32) -> gst::Caps {
+    gst::Caps::builder("video/x-raw")
+        .field("format", FORMAT)
+        .field("colorimetry", COLORIMETRY)
+        .field("width", panel.width as i32)
+        .field("height", panel.height as i32)
+        .field("pixel-aspect-ratio", gst::Fraction::new(1, 1))
+        .field("framerate", gst::Fraction::new(fps, 1))
+        .build()
 }
 
 fn count_frames(pad: &gst::Pad, shown: Arc<AtomicU64>, stall: Arc<AtomicBool>) {
@@ -307,5 +398,116 @@ mod tests {
         }
         let touch = rx.try_recv().expect("a click became a touch");
         assert_eq!(touch.point, Point::new(412, 96));
+    }
+
+    const W: usize = 800;
+    const H: usize = 480;
+    const BAR: [u8; 4] = [0x40, 0x80, 0xC0, 0xFF];
+    const WHITE: [u8; 4] = [0xFF; 4];
+
+    /// A UI layer, transparent but for a bar of `bar_rows` and a white square at `label`.
+    fn layer(bar_rows: std::ops::Range<usize>, label: (usize, usize)) -> Vec<u8> {
+        let mut rgba = vec![0; W * H * 4];
+        for y in bar_rows {
+            for px in rgba[y * W * 4..(y + 1) * W * 4].chunks_exact_mut(4) {
+                px.copy_from_slice(&BAR);
+            }
+        }
+        for y in label.1..label.1 + 10 {
+            let row = &mut rgba[(y * W + label.0) * 4..(y * W + label.0 + 10) * 4];
+            for px in row.chunks_exact_mut(4) {
+                px.copy_from_slice(&WHITE);
+            }
+        }
+        rgba
+    }
+
+    /// Waits until the composed screen passes `check` (at most 10 s), and says what it saw.
+    fn composed_until(screen: &Display, check: impl Fn(&dyn Fn(usize, usize) -> [u8; 3]) -> bool) {
+        let start = Instant::now();
+        loop {
+            let frame = screen.composed().expect("capture is on");
+            let at = |x: usize, y: usize| {
+                let i = (y * W + x) * 4;
+                [frame[i], frame[i + 1], frame[i + 2]]
+            };
+            if check(&at) {
+                return;
+            }
+            assert!(
+                start.elapsed().as_secs() < 10,
+                "composed: (400, 200) {:?}, (690, 70) {:?}, (20, 200) {:?}, (105, 35) {:?}, \
+                 (305, 205) {:?}, (400, 320) {:?}, (400, 440) {:?}",
+                at(400, 200),
+                at(690, 70),
+                at(20, 200),
+                at(105, 35),
+                at(305, 205),
+                at(400, 320),
+                at(400, 440)
+            );
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+    }
+
+    #[test]
+    fn the_screen_shows_both_pictures_letterboxed_under_the_ui_and_follows_it() {
+        gst::init().unwrap();
+        let channels = VideoChannels::for_device("compose-test");
+        let feeders: Vec<_> = [(&channels.remote, "red"), (&channels.self_view, "blue")]
+            .into_iter()
+            .map(|(channel, colour)| {
+                let feeder = gst::parse::launch(&format!(
+                    "videotestsrc is-live=true pattern={colour} \
+                     ! video/x-raw,format=I420,width=640,height=360,framerate=30/1 \
+                     ! intervideosink channel={channel}"
+                ))
+                .unwrap();
+                feeder.set_state(gst::State::Playing).unwrap();
+                feeder
+            })
+            .collect();
+        let spec = DisplaySpec {
+            panel: Panel::PI_TOUCH,
+            sink: VideoSink::Fake,
+            channels: channels.clone(),
+            capture: true,
+        };
+        let (tx, _rx) = mpsc::channel(4);
+        let mut screen = Display::start(&spec, tx).unwrap();
+        // The call screen: the picture above the bar, the self-view top right, a label over the
+        // picture.
+        screen.show_ui(&layer(383..480, (100, 30)));
+        screen.set_video_visible(true);
+        screen.place(Slot::RemoteVideo, Some((0, 0, 800, 383)));
+        screen.place(Slot::SelfView, Some((586, 14, 200, 112)));
+        let red = |p: [u8; 3]| p[0] > 200 && p[1] < 60 && p[2] < 60;
+        let blue = |p: [u8; 3]| p[2] > 200 && p[0] < 60 && p[1] < 60;
+        let bar = [BAR[0], BAR[1], BAR[2]];
+        composed_until(&screen, |at| {
+            // 640x360 in 800x383 is 681 wide: black beside it, never stretched.
+            red(at(400, 200))
+                && red(at(65, 200))
+                && at(20, 200) == [0, 0, 0]
+                && blue(at(690, 70))
+                && at(105, 35) == [0xFF; 3]
+                && at(400, 440) == bar
+        });
+        // Another screen: the bar higher, the label elsewhere, the picture smaller (533 wide);
+        // the old bands must not stay.
+        screen.show_ui(&layer(300..480, (300, 200)));
+        screen.place(Slot::RemoteVideo, Some((0, 0, 800, 300)));
+        composed_until(&screen, |at| {
+            at(305, 205) == [0xFF; 3]
+                && at(400, 320) == bar
+                && at(400, 440) == bar
+                && red(at(140, 100))
+                && at(105, 35) == [0, 0, 0]
+                && blue(at(690, 70))
+        });
+        assert!(screen.frames_shown() > 0);
+        for feeder in feeders {
+            feeder.set_state(gst::State::Null).unwrap();
+        }
     }
 }
