@@ -82,6 +82,8 @@ struct VideoSlot {
     pad: gst::Pad,
     fit: gst::Element,
     zorder: u32,
+    /// Set when the fit changed: the next frame must pass even if it is a repeat.
+    refit: Arc<AtomicBool>,
 }
 
 /// The GStreamer elements the screen needs that GStreamer does not have.
@@ -142,11 +144,11 @@ impl Display {
                ! tee name=out \
                ! queue max-size-buffers=2 leaky=downstream ! videoconvert n-threads=1 ! {sink} \
              {capture} \
-             intervideosrc channel={remote} \
+             intervideosrc name=remote_in channel={remote} \
                ! videoscale method=bilinear2 add-borders=true n-threads=1 \
                ! videoconvert n-threads=1 ! capsfilter name=remote_fit caps=video/x-raw \
                ! mix.sink_0 \
-             intervideosrc channel={own} \
+             intervideosrc name=self_in channel={own} \
                ! videoscale method=bilinear add-borders=true n-threads=1 \
                ! videoconvert n-threads=1 ! capsfilter name=self_fit caps=video/x-raw \
                ! mix.sink_1 \
@@ -174,11 +176,13 @@ impl Display {
             pad: pad("sink_0")?,
             fit: by_name("remote_fit")?,
             zorder: 0,
+            refit: skip_repeats(&by_name("remote_in")?),
         };
         let self_view = VideoSlot {
             pad: pad("sink_1")?,
             fit: by_name("self_fit")?,
             zorder: 1,
+            refit: skip_repeats(&by_name("self_in")?),
         };
         let ui =
             UiLayer::attach(&pipeline, &mix, 2, spec.panel.width).map_err(DisplayError::Build)?;
@@ -242,6 +246,7 @@ impl Display {
                     .field("framerate", gst::Fraction::new(VIDEO_FPS, 1))
                     .build();
                 slot.fit.set_property("caps", fit);
+                slot.refit.store(true, Ordering::Relaxed);
                 pad.set_property("xpos", x);
                 pad.set_property("ypos", y);
                 pad.set_property("width", w as i32);
@@ -318,6 +323,32 @@ fn screen_caps(panel: &Panel, fps: i32) -> gst::Caps {
         .field("pixel-aspect-ratio", gst::Fraction::new(1, 1))
         .field("framerate", gst::Fraction::new(fps, 1))
         .build()
+}
+
+/// Drops the frames a channel repeats because the call sent no new one in time (a doctor on a
+/// narrow link sends 15 a second or fewer): `compositor` shows a pad's last frame until the next
+/// comes anyway, so scaling and converting the same picture again would be work for nothing.
+/// `intervideosrc` marks exactly those repeats as gaps; the black frame it switches to when the
+/// call stops sending is not one, so it still shows. After the slot moved (the returned flag),
+/// one frame passes all the same: the last one `compositor` has is of the old fit, and a call
+/// that sends nothing would leave it there, converted and scaled by `compositor` every frame.
+fn skip_repeats(input: &gst::Element) -> Arc<AtomicBool> {
+    let refit = Arc::new(AtomicBool::new(true));
+    if let Some(pad) = input.static_pad("src") {
+        let refit = refit.clone();
+        pad.add_probe(gst::PadProbeType::BUFFER, move |_, info| {
+            let repeat = info
+                .buffer()
+                .is_some_and(|b| b.flags().contains(gst::BufferFlags::GAP));
+            if repeat && !refit.swap(false, Ordering::Relaxed) {
+                gst::PadProbeReturn::Drop
+            } else {
+                refit.store(false, Ordering::Relaxed);
+                gst::PadProbeReturn::Ok
+            }
+        });
+    }
+    refit
 }
 
 fn count_frames(pad: &gst::Pad, shown: Arc<AtomicU64>, stall: Arc<AtomicBool>) {
