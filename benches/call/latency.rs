@@ -90,9 +90,7 @@ pub fn run() -> Scenario {
     let broker = Mosquitto::start();
     let dir = tempfile::tempdir().unwrap();
     let mut config = KioskConfig::new(broker.port);
-    config
-        .camera
-        .push_str("\nmeasure_latency = true\njitter_latency_ms = 20");
+    config.camera.push_str("\nmeasure_latency = true");
     config.development = true;
     config.video_size = (640, 360);
     config.video_kbps = 1000;

@@ -16,7 +16,7 @@ audio_sink = "fakesink"
 fn minimal_config_gets_documented_defaults() {
     let c = Config::parse(MINIMAL).unwrap();
     assert_eq!(c.topic_root, "praxiskiosk/v1");
-    assert_eq!(c.media.jitter_latency_ms, 20);
+    assert_eq!(c.media.jitter_latency_ms, 60);
     assert_eq!(
         c.control_socket, None,
         "the control socket is off unless named"

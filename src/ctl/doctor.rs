@@ -198,7 +198,9 @@ pub async fn run(fleet: &Fleet, args: DoctorArgs) -> anyhow::Result<()> {
         ice,
         // Until the kiosk's hello says its own.
         reconnect: Duration::from_secs(45),
-        jitter_latency_ms: crate::config::DEFAULT_JITTER_LATENCY_MS,
+        // The doctor's side has no echo canceller to keep aligned (a headset, or the
+        // browser's): the shortest wait that holds one voice packet (call/jitter.rs adapts).
+        jitter_latency_ms: 20,
     };
     let (reports_tx, mut reports) = mpsc::channel(16);
     let out = SessionPublisher::new(link.clone(), &topics, &session, Side::Doctor);
