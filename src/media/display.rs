@@ -38,10 +38,11 @@ use ui_layer::UiLayer;
 const VIDEO_FPS: i32 = 25;
 const UI_FPS: i32 = 5;
 
-/// The composed screen's format. BGRA is DRM's ARGB8888, which every KMS plane and every
-/// Wayland compositor scans out, so the display sink takes it as it is; I420 arrives in it in one
-/// pass; and it has the alpha the UI needs to let video through. Pinned, because left open
-/// `compositor` picks one before its inputs have caps, and an input that cannot follow stops.
+/// The composed screen's format. BGRA is DRM's ARGB8888, which KMS drivers (the Pi's vc4 on
+/// every plane) and Wayland's shared memory (where it is mandatory) take, so kmssink and
+/// waylandsink show it as it is; I420 arrives in it in one pass; and it has the alpha the UI
+/// needs to let video through. Pinned, because left open `compositor` picks one before its
+/// inputs have caps, and an input that cannot follow stops.
 const FORMAT: &str = "BGRA";
 /// Pinned as well: an input whose colorimetry differs from the output's is copied through a
 /// converter every frame even when its format is the same.
