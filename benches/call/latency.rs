@@ -16,6 +16,8 @@ const CALLS: usize = 5;
 /// Long enough for the jitter buffers to settle after the start's burst, and for a hundred
 /// beeps' worth of samples over all calls.
 const CALL: Duration = Duration::from_secs(20);
+/// Nobody consents faster than this after reading the consent screen.
+const CONSENT_READ: Duration = Duration::from_secs(2);
 /// The doctor's side is up before the patient consents, as in a practice: its start-up
 /// (plugins, DTLS certificate) is not the setup time.
 const DOCTOR_READY: Duration = Duration::from_secs(3);
@@ -71,7 +73,12 @@ fn one_call(kiosk: &Kiosk, broker: &Mosquitto) -> Call {
         doctor.event("waiting")
     });
     std::thread::sleep(DOCTOR_READY);
-    kiosk.let_patient_in(&appointment);
+    let reply = kiosk.control(json!({"cmd": "enter_code", "code": appointment.code}));
+    assert_eq!(reply["state"], "code_accepted", "{reply}");
+    // The patient reads the consent screen (the kiosk prepares the call meanwhile).
+    std::thread::sleep(CONSENT_READ);
+    let reply = kiosk.control(json!({"cmd": "accept"}));
+    assert_eq!(reply["state"], "waiting", "{reply}");
     kiosk.wait_for_state("in_call", Duration::from_secs(30));
     std::thread::sleep(CALL);
     let kiosk_stats = kiosk.stats();

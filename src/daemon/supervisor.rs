@@ -108,6 +108,18 @@ pub async fn run(
     };
     let (touch_tx, mut touches) = mpsc::channel::<Touch>(16);
     let display = Display::start(&display_spec, touch_tx.clone())?;
+    if let Some(meter) = &media.measure {
+        display.measure_latency(meter.clone());
+    }
+    let mut media = media;
+    if let VideoOut::Display(channels) = &mut media.video_out {
+        let after = display.shows_after();
+        tracing::info!(
+            ms = after.as_millis() as u64,
+            "the screen shows a frame this late"
+        );
+        channels.shown_after_ns = after.as_nanos() as u64;
+    }
     if let Some(device) = &config.touch.device {
         let spec = TouchSpec {
             device: device.clone(),

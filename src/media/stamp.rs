@@ -1,11 +1,12 @@
 //! Test sources that carry their capture time, and readers that measure how late the other side
 //! plays them: glass-to-glass latency and the offset between sound and picture
 //! (`[media] measure_latency` in development configs, `kioskctl doctor --measure-latency`,
-//! `make bench`). Never in a production config: the time code covers the top of the picture.
+//! `make bench`). Never in a production config: the time code covers part of the picture.
 //!
 //! - **Picture.** The test camera paints its capture time (the machine's monotonic clock, in ms,
-//!   32 bits) into the top band of each frame as 40 black and white blocks: a marker, the time
-//!   and a check nibble. Blocks of 1/40 of the width survive the encoder, a smaller picture and
+//!   32 bits) into a band across the middle of each frame (where the kiosk's call screen puts
+//!   nothing over the picture) as 40 black and white blocks: a marker, the time and a check
+//!   nibble. Blocks of 1/40 of the width survive the encoder, a smaller picture and
 //!   the screen's scaling. The reader takes them back where the frame is shown.
 //! - **Sound.** The test microphone beeps (1 kHz, 100 ms) at every whole second of the same
 //!   clock. The reader finds each beep's onset where it is played.
@@ -24,8 +25,13 @@ use crate::wire::{MeasuredLatency, Spread};
 
 const BLOCKS: usize = 40;
 const MARKER: [bool; 4] = [true, true, false, true];
-/// The time code's band: the top eighth of the picture.
+/// The time code's band: an eighth of the picture's height, across its middle.
 const BAND: usize = 8;
+
+/// The first row of the band in a picture `height` rows high.
+fn band_top(height: usize) -> usize {
+    (height / 2).saturating_sub(height / BAND / 2)
+}
 /// The beep: a tone loud enough to stand out after voice processing and Opus.
 const BEEP_HZ: f64 = 1000.0;
 const BEEP_NS: u64 = 100_000_000;
@@ -210,11 +216,11 @@ fn paint(buffer: &mut gst::BufferRef, info: &gst_video::VideoInfo, ms: u32) {
         return;
     };
     let (w, h) = (frame.width() as usize, frame.height() as usize);
-    let band = (h / BAND).max(1);
+    let (top, band) = (band_top(h), (h / BAND).max(1));
     let bits = encode(ms);
     let strides: Vec<usize> = frame.plane_stride().iter().map(|&s| s as usize).collect();
     if let Ok(luma) = frame.plane_data_mut(0) {
-        for row in 0..band {
+        for row in top..top + band {
             for x in 0..w {
                 luma[row * strides[0] + x] = if bits[x * BLOCKS / w] { 235 } else { 16 };
             }
@@ -222,7 +228,7 @@ fn paint(buffer: &mut gst::BufferRef, info: &gst_video::VideoInfo, ms: u32) {
     }
     for plane in 1..strides.len().min(3) {
         if let Ok(chroma) = frame.plane_data_mut(plane as u32) {
-            for row in 0..band.div_ceil(2) {
+            for row in top / 2..(top + band).div_ceil(2) {
                 chroma[row * strides[plane]..][..w.div_ceil(2)].fill(128);
             }
         }
@@ -231,6 +237,27 @@ fn paint(buffer: &mut gst::BufferRef, info: &gst_video::VideoInfo, ms: u32) {
 
 /// Where in a shown frame the remote picture is (x, y, width, height); `None`: all of it.
 pub type Area = Option<(usize, usize, usize, usize)>;
+
+/// Where a picture of `video` size shows inside `slot` (x, y, width, height) when it is
+/// letterboxed (the screen's `keep-aspect-ratio`).
+pub fn letterboxed(slot: (i32, i32, u32, u32), video: (u32, u32)) -> Area {
+    let (x, y, w, h) = slot;
+    let (vw, vh) = video;
+    if x < 0 || y < 0 || vw == 0 || vh == 0 {
+        return None;
+    }
+    let scale = f64::min(f64::from(w) / f64::from(vw), f64::from(h) / f64::from(vh));
+    let (iw, ih) = (
+        (f64::from(vw) * scale).round() as u32,
+        (f64::from(vh) * scale).round() as u32,
+    );
+    Some((
+        x as usize + ((w - iw.min(w)) / 2) as usize,
+        y as usize + ((h - ih.min(h)) / 2) as usize,
+        iw as usize,
+        ih as usize,
+    ))
+}
 
 /// The time code of a frame in any 8-bit format whose first component is luma or red.
 fn read(buffer: &gst::BufferRef, info: &gst_video::VideoInfo, area: Area) -> Option<u32> {
@@ -254,7 +281,10 @@ fn read(buffer: &gst::BufferRef, info: &gst_video::VideoInfo, area: Area) -> Opt
     let band = h / BAND;
     let mut bits = [false; BLOCKS];
     for (i, bit) in bits.iter_mut().enumerate() {
-        let (cx, cy) = (x0 + (2 * i + 1) * w / (2 * BLOCKS), y0 + band / 2);
+        let (cx, cy) = (
+            x0 + (2 * i + 1) * w / (2 * BLOCKS),
+            y0 + band_top(h) + band / 2,
+        );
         let (dx, dy) = (w / (BLOCKS * 4), band / 4);
         let mut sum = 0u32;
         for y in [cy - dy, cy, cy + dy] {
@@ -306,8 +336,9 @@ fn read_into(pad: &gst::Pad, info: &gst::PadProbeInfo, area: Area, shown: u64, m
         && let Some(stamp) = read(buffer, &video, area)
     {
         let late = ms_of(shown).wrapping_sub(stamp);
-        // Anything over 10 s is a misread or another clock, not a latency.
-        if late < 10_000 {
+        // Anything over 2 s is a misread (the check nibble lets one in 16 through) or another
+        // clock, not a latency.
+        if late < 2_000 {
             meter.add(true, f64::from(late));
         }
     }
@@ -416,6 +447,19 @@ mod tests {
             Some(4_242_424)
         );
         pipeline.set_state(gst::State::Null).unwrap();
+    }
+
+    #[test]
+    fn a_letterboxed_picture_sits_in_the_middle_of_its_slot() {
+        assert_eq!(
+            letterboxed((0, 0, 800, 400), (640, 360)),
+            Some((44, 0, 711, 400))
+        );
+        assert_eq!(
+            letterboxed((10, 20, 320, 240), (640, 360)),
+            Some((10, 50, 320, 180))
+        );
+        assert_eq!(letterboxed((0, 0, 800, 400), (0, 0)), None);
     }
 
     #[test]

@@ -7,6 +7,8 @@ use gst::prelude::*;
 
 use crate::call::jitter::Seen;
 
+const FASTSTART_PACKETS: u32 = 2;
+
 #[derive(Debug, Default)]
 pub(super) struct JitterBuffers {
     buffers: Arc<Mutex<Vec<gst::glib::WeakRef<gst::Element>>>>,
@@ -28,6 +30,12 @@ impl JitterBuffers {
         let buffers = watched.buffers.clone();
         rtpbin.connect("new-jitterbuffer", false, move |values| {
             if let Some(buffer) = values.get(1).and_then(|v| v.get::<gst::Element>().ok()) {
+                // A stream starts as soon as two packets came in order, not only after the
+                // whole latency has passed (rtpjitterbuffer's default): the first frame and
+                // the first sound come that much sooner.
+                if buffer.find_property("faststart-min-packets").is_some() {
+                    buffer.set_property("faststart-min-packets", FASTSTART_PACKETS);
+                }
                 let mut buffers = buffers.lock().unwrap_or_else(|e| e.into_inner());
                 buffers.retain(|weak| weak.upgrade().is_some());
                 buffers.push(buffer.downgrade());
