@@ -25,8 +25,8 @@ help:
 	@echo "  make demo    deps, build, then a whole consultation on this machine"
 	@echo "               (DEMO_SECONDS=$(DEMO_SECONDS); a window when DISPLAY or WAYLAND_DISPLAY is set;"
 	@echo "               DOCTOR=browser: the doctor is the web page in Chromium, not kioskctl)"
-	@echo "  make bench   benchmarks (UI rendering, idle CPU, a call beside Chromium, the room's echo),"
-	@echo "               tables and target/bench/*.json"
+	@echo "  make bench   benchmarks (UI rendering, idle CPU, the screen's composition, a call beside"
+	@echo "               Chromium, latency and lip sync, the room's echo), tables and target/bench/*.json"
 	@echo "  make field   calls across a network of namespaces (NAT routers, coturn, TLS broker):"
 	@echo "               connect times, outages, loss, a narrow link; a table and target/field/*.json"
 	@echo "  make clean   remove target/"
@@ -61,7 +61,7 @@ demo: deps build web
 
 # The call bench runs Chromium with the doctor's page, so the page must be built.
 bench: deps web
-	cargo bench --locked --bench render --bench idle --bench call
+	cargo bench --locked --bench render --bench idle --bench screen --bench call
 
 # The field scenarios are part of `make test` too; this runs only them and prints what they measured.
 field: deps
