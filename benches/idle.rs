@@ -5,16 +5,11 @@
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
+#[path = "shared/stat.rs"]
+mod stat;
+
 fn cpu_ticks(pid: u32) -> u64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("/proc/PID/stat");
-    // The command name may hold spaces; fields count from after its closing parenthesis.
-    let fields: Vec<&str> = stat
-        .rsplit_once(')')
-        .expect("stat format")
-        .1
-        .split_whitespace()
-        .collect();
-    fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap()
+    stat::ticks(&std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("/proc/PID/stat"))
 }
 
 fn main() {

@@ -27,17 +27,9 @@ const WINDOW: Duration = Duration::from_secs(10);
 /// The feeders' sources are named so; their threads' names start with it.
 const FEEDER: &str = "feed-";
 
-/// utime + stime in clock ticks of 1/100 s from a `stat` file.
-fn ticks(stat: &str) -> u64 {
-    // The command name may hold spaces; fields count from after its closing parenthesis.
-    let fields: Vec<&str> = stat
-        .rsplit_once(')')
-        .expect("stat format")
-        .1
-        .split_whitespace()
-        .collect();
-    fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap()
-}
+#[path = "shared/stat.rs"]
+mod stat;
+use stat::ticks;
 
 /// CPU ticks of the whole process and of the feeders' threads.
 fn cpu_ticks() -> (u64, u64) {

@@ -50,6 +50,9 @@ struct Call {
     doctor_to_kiosk: Direction,
 }
 
+/// A row of the table: its scenario, its quantity, and where a direction's value is.
+type Quantity = (&'static str, &'static str, fn(&Direction) -> Option<f64>);
+
 fn median(mut values: Vec<f64>) -> f64 {
     if values.is_empty() {
         return f64::NAN;
@@ -116,35 +119,31 @@ pub fn run() -> Scenario {
 
     let pick = |f: &dyn Fn(&Call) -> Option<f64>| median(calls.iter().filter_map(f).collect());
     let first_frame = pick(&|c| c.first_frame_ms);
-    let k2d = |f: fn(&Direction) -> Option<f64>| pick(&|c: &Call| f(&c.kiosk_to_doctor));
-    let d2k = |f: fn(&Direction) -> Option<f64>| pick(&|c: &Call| f(&c.doctor_to_kiosk));
-    let rows = vec![
-        Row::kiosk("setup", "consent → first frame (ms)", first_frame),
-        Row::both(
-            "glass to glass",
-            "picture, median (ms)",
-            d2k(|d| d.video_median_ms),
-            k2d(|d| d.video_median_ms),
-        ),
-        Row::both(
-            "glass to glass",
-            "picture, p95 (ms)",
-            d2k(|d| d.video_p95_ms),
-            k2d(|d| d.video_p95_ms),
-        ),
-        Row::both(
-            "glass to glass",
-            "sound, median (ms)",
-            d2k(|d| d.audio_median_ms),
-            k2d(|d| d.audio_median_ms),
-        ),
-        Row::both(
-            "lip sync",
-            "sound − picture (ms)",
-            d2k(|d| d.av_offset_ms),
-            k2d(|d| d.av_offset_ms),
-        ),
+    // Each row: both directions of one quantity. The kiosk's column is what the kiosk shows
+    // and plays (sent by the doctor's side), the other what the doctor's side does.
+    let both: [Quantity; 4] = [
+        ("glass to glass", "picture, median (ms)", |d| {
+            d.video_median_ms
+        }),
+        ("glass to glass", "picture, p95 (ms)", |d| d.video_p95_ms),
+        ("glass to glass", "sound, median (ms)", |d| {
+            d.audio_median_ms
+        }),
+        ("lip sync", "sound − picture (ms)", |d| d.av_offset_ms),
     ];
+    let mut rows = vec![Row::kiosk(
+        "setup",
+        "consent → first frame (ms)",
+        first_frame,
+    )];
+    rows.extend(both.iter().map(|&(scenario, quantity, f)| {
+        Row::both(
+            scenario,
+            quantity,
+            pick(&|c: &Call| f(&c.doctor_to_kiosk)),
+            pick(&|c: &Call| f(&c.kiosk_to_doctor)),
+        )
+    }));
     Scenario {
         key: "latency",
         rows,
