@@ -6,7 +6,7 @@
 //! a [`PeerEvent`] tagged with the peer's generation, so events of a replaced peer are ignored.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 
 use gst::prelude::*;
 use gst_webrtc::{
@@ -16,13 +16,17 @@ use tokio::sync::mpsc::UnboundedSender;
 
 use super::{CallError, CallSpec, Failure, rate};
 
+mod bandwidth;
 mod buffers;
+mod counters;
 mod gate;
 mod nice;
 mod receive;
 mod room;
 
 use crate::media;
+use bandwidth::{Estimator, adapt_to_bandwidth};
+pub(crate) use counters::Counters;
 use nice::{ice_addresses, tune_ice_agent};
 use receive::{Playback, add_receive_branch};
 
@@ -72,128 +76,6 @@ pub(crate) fn failure_of(message: &gst::Message) -> Failure {
 }
 
 pub(crate) type PeerEvents = UnboundedSender<(u64, PeerEvent)>;
-
-/// Media counters of a call, shared by every peer the call builds (a doctor's reload replaces the
-/// peer, not the counts).
-#[derive(Debug, Default)]
-pub(crate) struct Counters {
-    pub video_in: AtomicU64,
-    pub audio_in: AtomicU64,
-    pub video_out: AtomicU64,
-    pub audio_out: AtomicU64,
-    /// What the video encoder aims at now, in bit/s (see `rate.rs`).
-    pub video_target: AtomicU64,
-    /// Congestion control's estimate of what the link takes, its share for video, in bit/s.
-    pub video_estimate: AtomicU64,
-    /// The size of the remote picture now, as `width << 32 | height` (0: none yet).
-    pub video_size_in: AtomicU64,
-    /// The remote voice's energy, read once a second as a level.
-    pub voice_level: VoiceLevel,
-}
-
-/// The energy of the remote voice since it was last read.
-#[derive(Debug, Default)]
-pub(crate) struct VoiceLevel(std::sync::Mutex<(f64, u64)>);
-
-impl VoiceLevel {
-    /// Adds 16-bit samples (native endian, as the voice path decodes them).
-    pub fn add_s16(&self, bytes: &[u8]) {
-        let energy: f64 = bytes
-            .chunks_exact(2)
-            .map(|s| f64::from(i16::from_ne_bytes([s[0], s[1]])) / 32768.0)
-            .map(|v| v * v)
-            .sum();
-        let mut level = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        level.0 += energy;
-        level.1 += (bytes.len() / 2) as u64;
-    }
-
-    /// The mean power since the last read, in dB of full scale (`None`: nothing came).
-    pub fn take_dbfs(&self) -> Option<f64> {
-        let (energy, samples) =
-            std::mem::take(&mut *self.0.lock().unwrap_or_else(|e| e.into_inner()));
-        (samples > 0).then(|| 10.0 * (energy / samples as f64).max(1e-12).log10())
-    }
-}
-
-impl Counters {
-    /// The remote picture's size, once one was decoded.
-    pub fn video_size_in(&self) -> Option<(u32, u32)> {
-        let packed = self.video_size_in.load(Ordering::Relaxed);
-        (packed != 0).then_some(((packed >> 32) as u32, packed as u32))
-    }
-}
-
-/// What Opus at 32 kbit/s takes on the wire, with RTP and SRTP: subtracted from the estimate.
-const AUDIO_BPS: u32 = 40_000;
-/// Below this a picture is no longer worth sending; the estimator does not go lower.
-const MIN_VIDEO_BPS: u32 = 100_000;
-
-/// Google congestion control on the (bundled) transport: it estimates the bandwidth from the
-/// other side's transport-wide feedback and paces our packets. Its estimate, less the voice's
-/// share, goes into `counters.video_estimate`; the call sets the encoder from it once a second
-/// (`rate.rs`, [`Peer::apply_rate`]). The quality indicator shows the effect.
-fn adapt_to_bandwidth(
-    webrtc: &gst::Element,
-    encoder: &gst::Element,
-    codec: media::VideoCodec,
-    max_video_bps: u32,
-    counters: Arc<Counters>,
-) -> Estimator {
-    let estimator = Estimator::default();
-    let slot = estimator.0.clone();
-    let start = (max_video_bps / 2).max(MIN_VIDEO_BPS);
-    codec.set_bitrate(encoder, start);
-    counters
-        .video_target
-        .store(u64::from(start), Ordering::Relaxed);
-    counters
-        .video_estimate
-        .store(u64::from(start), Ordering::Relaxed);
-    webrtc.connect("request-aux-sender", false, move |_| {
-        let gcc = gst::ElementFactory::make("rtpgccbwe")
-            .property("min-bitrate", MIN_VIDEO_BPS + AUDIO_BPS)
-            .property("max-bitrate", max_video_bps + AUDIO_BPS)
-            .property("estimated-bitrate", start + AUDIO_BPS)
-            .build();
-        let gcc = match gcc {
-            Ok(gcc) => gcc,
-            Err(e) => {
-                tracing::warn!(error = %e, "no bandwidth estimation: the bitrate stays fixed");
-                return Some(None::<gst::Element>.to_value());
-            }
-        };
-        *slot.lock().unwrap_or_else(|e| e.into_inner()) = Some(gcc.downgrade());
-        let counters = counters.clone();
-        gcc.connect_notify(Some("estimated-bitrate"), move |gcc, _| {
-            let total = gcc.property::<u32>("estimated-bitrate");
-            let video = total
-                .saturating_sub(AUDIO_BPS)
-                .clamp(MIN_VIDEO_BPS, max_video_bps);
-            counters
-                .video_estimate
-                .store(u64::from(video), Ordering::Relaxed);
-        });
-        Some(gcc.to_value())
-    });
-    estimator
-}
-
-/// Congestion control's element, once webrtcbin asked for it: [`Estimator::reseed`] tells it
-/// where to go on from (`rate.rs`: a probe, or video back from a pause).
-#[derive(Debug, Default, Clone)]
-struct Estimator(Arc<std::sync::Mutex<Option<gst::glib::WeakRef<gst::Element>>>>);
-
-impl Estimator {
-    fn reseed(&self, video_bps: u32) {
-        let gcc = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(gcc) = gcc.as_ref().and_then(|weak| weak.upgrade()) {
-            // Documented as a start value; rtpgccbwe takes it at any time as its new target on
-            // delay and on loss, and goes on from there (gst-plugin-rtp 0.15).
-            gcc.set_property("estimated-bitrate", video_bps + AUDIO_BPS);
-        }
-    }
-}
 
 #[derive(Debug)]
 pub(crate) struct Peer {

@@ -1,0 +1,81 @@
+//! Google congestion control (`rtpgccbwe`) for a peer: made when webrtcbin asks for its
+//! transport's aux sender, its estimate kept in the call's counters, reseeded by `rate.rs`.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use gst::prelude::*;
+
+use super::Counters;
+use crate::media;
+
+/// What Opus at 32 kbit/s takes on the wire, with RTP and SRTP: subtracted from the estimate.
+const AUDIO_BPS: u32 = 40_000;
+/// Below this a picture is no longer worth sending; the estimator does not go lower.
+const MIN_VIDEO_BPS: u32 = 100_000;
+
+/// Google congestion control on the (bundled) transport: it estimates the bandwidth from the
+/// other side's transport-wide feedback and paces our packets. Its estimate, less the voice's
+/// share, goes into `counters.video_estimate`; the call sets the encoder from it once a second
+/// (`rate.rs`, [`Peer::apply_rate`]). The quality indicator shows the effect.
+pub(super) fn adapt_to_bandwidth(
+    webrtc: &gst::Element,
+    encoder: &gst::Element,
+    codec: media::VideoCodec,
+    max_video_bps: u32,
+    counters: Arc<Counters>,
+) -> Estimator {
+    let estimator = Estimator::default();
+    let slot = estimator.0.clone();
+    let start = (max_video_bps / 2).max(MIN_VIDEO_BPS);
+    codec.set_bitrate(encoder, start);
+    counters
+        .video_target
+        .store(u64::from(start), Ordering::Relaxed);
+    counters
+        .video_estimate
+        .store(u64::from(start), Ordering::Relaxed);
+    webrtc.connect("request-aux-sender", false, move |_| {
+        let gcc = gst::ElementFactory::make("rtpgccbwe")
+            .property("min-bitrate", MIN_VIDEO_BPS + AUDIO_BPS)
+            .property("max-bitrate", max_video_bps + AUDIO_BPS)
+            .property("estimated-bitrate", start + AUDIO_BPS)
+            .build();
+        let gcc = match gcc {
+            Ok(gcc) => gcc,
+            Err(e) => {
+                tracing::warn!(error = %e, "no bandwidth estimation: the bitrate stays fixed");
+                return Some(None::<gst::Element>.to_value());
+            }
+        };
+        *slot.lock().unwrap_or_else(|e| e.into_inner()) = Some(gcc.downgrade());
+        let counters = counters.clone();
+        gcc.connect_notify(Some("estimated-bitrate"), move |gcc, _| {
+            let total = gcc.property::<u32>("estimated-bitrate");
+            let video = total
+                .saturating_sub(AUDIO_BPS)
+                .clamp(MIN_VIDEO_BPS, max_video_bps);
+            counters
+                .video_estimate
+                .store(u64::from(video), Ordering::Relaxed);
+        });
+        Some(gcc.to_value())
+    });
+    estimator
+}
+
+/// Congestion control's element, once webrtcbin asked for it: [`Estimator::reseed`] tells it
+/// where to go on from (`rate.rs`: a probe, or video back from a pause).
+#[derive(Debug, Default, Clone)]
+pub(super) struct Estimator(Arc<std::sync::Mutex<Option<gst::glib::WeakRef<gst::Element>>>>);
+
+impl Estimator {
+    pub fn reseed(&self, video_bps: u32) {
+        let gcc = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(gcc) = gcc.as_ref().and_then(|weak| weak.upgrade()) {
+            // Documented as a start value; rtpgccbwe takes it at any time as its new target on
+            // delay and on loss, and goes on from there (gst-plugin-rtp 0.15).
+            gcc.set_property("estimated-bitrate", video_bps + AUDIO_BPS);
+        }
+    }
+}
