@@ -352,7 +352,10 @@ impl Session {
     }
 
     fn on_peer_event(&mut self, event: PeerEvent) {
-        if !matches!(event, PeerEvent::Stats(_) | PeerEvent::IceCandidate { .. }) {
+        // Formatted only when it is logged: the offer and answer are kilobytes of SDP.
+        if tracing::enabled!(tracing::Level::DEBUG)
+            && !matches!(event, PeerEvent::Stats(_) | PeerEvent::IceCandidate { .. })
+        {
             // The setup's timeline: from the call's start (the kiosk: consent) to first frame.
             let ms = clock().duration_since(self.media.started).as_millis() as u64;
             let what: String = format!("{event:?}").chars().take(60).collect();

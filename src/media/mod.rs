@@ -225,11 +225,13 @@ pub fn video_send_description(spec: &MediaSpec) -> String {
     // narrows (call/rate.rs), which also lowers the frame rate at `vpause`'s source pad. The
     // size changes only between the scaler and the encoder, which starts afresh at the new
     // size; the RTP caps stay as negotiated. The self-view keeps the camera's mode.
-    // The camera is asked for the call's frame rate: no `videorate`, which would hold every
-    // frame until the next one came (33 ms of latency at 30 fps). A camera that cannot deliver
-    // it fails at start, as a camera error.
+    // The camera is asked for the call's frame rate, or the nearest common one below it: no
+    // `videorate`, which would hold every frame until the next one came (33 ms of latency at
+    // 30 fps). A camera that has only 25 fps (many do) then still works; the frame-rate steps
+    // of `rate.rs` are shares of whatever it delivers.
+    let rates = camera_framerates(fps);
     format!(
-        "{source} ! videoconvert ! videoscale ! video/x-raw,width={w},height={h},framerate={fps}/1 \
+        "{source} ! videoconvert ! videoscale ! video/x-raw,width={w},height={h},framerate={rates} \
          ! videobalance name=camblank \
          ! tee name=camera_out \
          ! queue max-size-buffers=2 leaky=downstream \
@@ -238,6 +240,16 @@ pub fn video_send_description(spec: &MediaSpec) -> String {
          ! videoconvert ! {encode} \
          {self_view}"
     )
+}
+
+/// The frame rates a camera may deliver for a call at `fps`, best first, as a caps value.
+fn camera_framerates(fps: u32) -> String {
+    let lower = [25, 24, 20, 15].into_iter().filter(|&r| r < fps);
+    let all: Vec<String> = std::iter::once(fps)
+        .chain(lower)
+        .map(|r| format!("{r}/1"))
+        .collect();
+    format!("{{{}}}", all.join(","))
 }
 
 /// Microphone → voice processing (echo cancellation with the call's echo probe `probe`, …) →
@@ -436,6 +448,14 @@ mod tests {
         for forbidden in ["filesink", "multifilesink", "splitmuxsink", "location="] {
             assert!(!all.contains(forbidden), "{forbidden} in {all}");
         }
+    }
+
+    #[test]
+    fn a_camera_may_deliver_a_common_lower_frame_rate() {
+        assert_eq!(camera_framerates(30), "{30/1,25/1,24/1,20/1,15/1}");
+        assert_eq!(camera_framerates(15), "{15/1}");
+        let caps = format!("video/x-raw,framerate={}", camera_framerates(30));
+        assert!(caps.parse::<gst::Caps>().is_ok(), "{caps}");
     }
 
     #[test]
