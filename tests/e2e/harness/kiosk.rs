@@ -396,6 +396,19 @@ impl Doctor {
             .cloned()
     }
 
+    /// Every statistics line the doctor printed after `after`, oldest first: what changed for
+    /// a second or two shows here even when a once-a-second look at the latest line missed it.
+    #[allow(dead_code)] // Only some scenarios look back.
+    pub fn stats_since(&self, after: Instant) -> Vec<Value> {
+        self.lines
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(at, v)| v["event"] == "stats" && *at > after)
+            .map(|(_, v)| v["stats"].clone())
+            .collect()
+    }
+
     /// The latest statistics line the doctor printed.
     fn latest_stats(&self) -> Option<Value> {
         self.lines
