@@ -16,7 +16,14 @@
 //! control has nothing to measure, and the video's own loss reports go stale: the voice's
 //! reports alone decide, and after a few clean seconds the video comes back at [`RESUME_AT`] as
 //! a probe, with congestion control started afresh there. A comeback that fails waits twice as
-//! long. No I/O here.
+//! long.
+//!
+//! Congestion control lives on the other side's transport-wide feedback. On a link so full that
+//! the feedback drowns too, its estimate stays where it was, and so would the video, however
+//! much the link drops (a make test run sent 3 Mbit/s into 600 kbit/s). Feedback that stops
+//! while the video is sent counts as congestion, as in libwebrtc: after
+//! [`FEEDBACK_LOST_AFTER_S`] silent seconds the video backs off each second until it comes again
+//! or pauses. No I/O here.
 
 /// Below this, video pauses: the voice keeps what the link has.
 pub(crate) const PAUSE_BELOW: u32 = 120_000;
@@ -38,6 +45,8 @@ const STEADY_BEFORE_PROBE: u32 = 2;
 const CLEAN_BEFORE_RESUME: u32 = 3;
 /// Seconds a probe gets to show whether the link carries it.
 const PROBE_JUDGED_AFTER: u32 = 2;
+/// Seconds without transport-wide feedback, once it came, that mean it drowns in the link.
+const FEEDBACK_LOST_AFTER_S: u32 = 2;
 /// The longest wait between failed probes.
 const MAX_WAIT_S: u32 = 32;
 /// The longest wait for a comeback: a pause tells nothing about the link, so only a comeback
@@ -133,6 +142,10 @@ pub(crate) struct VideoRate {
     resume_after: u32,
     /// Seconds since the video came back from a pause (`u32::MAX`: never paused).
     since_resume: u32,
+    /// Seconds in a row without transport-wide feedback, and whether any ever came (a peer
+    /// that sends none is not a drowned link).
+    unheard_s: u32,
+    heard: bool,
 }
 
 /// What one second decided.
@@ -159,7 +172,20 @@ impl VideoRate {
             probe_backoff: STEADY_BEFORE_PROBE,
             resume_after: CLEAN_BEFORE_RESUME,
             since_resume: u32::MAX,
+            unheard_s: 0,
+            heard: false,
         }
+    }
+
+    /// Whether transport-wide feedback came in the last second; told before [`Self::update`].
+    pub fn feedback(&mut self, came: bool) {
+        self.heard |= came;
+        self.unheard_s = if came { 0 } else { self.unheard_s.saturating_add(1) };
+    }
+
+    /// Feedback that came before stopped while the video is sent: the link drowns it.
+    fn feedback_lost(&self) -> bool {
+        self.heard && !self.paused() && self.unheard_s >= FEEDBACK_LOST_AFTER_S
     }
 
     /// Whether the video pauses now.
@@ -178,7 +204,12 @@ impl VideoRate {
         let stale = self.paused() || self.since_resume < STALE_REPORTS_S;
         let loss = loss.map(|(low, high)| if stale { low } else { high });
         let scaled = |bps: u32, by: f64| (f64::from(bps) * by) as u32;
+        let drowned = self.feedback_lost();
         match loss {
+            // The cap falls from what is sent now: it may have climbed far above it.
+            _ if drowned => {
+                self.cap = scaled(self.cap.min(self.target), BACK_OFF).max(PAUSE_BELOW / 2);
+            }
             Some(l) if l >= CONGESTED_LOSS => {
                 self.cap = scaled(self.cap, BACK_OFF).max(PAUSE_BELOW / 2);
             }
@@ -187,7 +218,7 @@ impl VideoRate {
         }
         // A probe needs the other side's word: no report at all (its feedback lost on a
         // congested link) is no sign of room.
-        let steady = loss.is_some_and(|l| l < CONGESTED_LOSS);
+        let steady = !drowned && loss.is_some_and(|l| l < CONGESTED_LOSS);
         self.steady_run = if steady { self.steady_run + 1 } else { 0 };
         let calm = loss.is_none_or(|l| l <= CLEAN_LOSS);
         self.calm_run = if calm { self.calm_run + 1 } else { 0 };
@@ -205,6 +236,7 @@ impl VideoRate {
             self.since_resume = 0;
             self.steady_run = 0;
             self.calm_run = 0;
+            self.unheard_s = 0;
             self.probe = None;
             self.probe_wait = STEADY_BEFORE_PROBE;
             return self.decide(RESUME_AT, Some(RESUME_AT));
@@ -440,6 +472,45 @@ mod tests {
             let decision = rate.update(500_000, None);
             assert_eq!(decision.reseed, None, "{decision:?}");
             assert_eq!(decision.target_bps, 500_000);
+        }
+    }
+
+    #[test]
+    fn feedback_that_stops_brings_the_video_down_and_back_when_it_comes_again() {
+        // Congestion control's estimate stays at 2 Mbit/s: its feedback no longer comes, and
+        // the stale loss report says the link is clean.
+        let mut rate = VideoRate::new(2_000_000);
+        let second = |rate: &mut VideoRate, came| {
+            rate.feedback(came);
+            rate.update(2_000_000, Some((0.0, 0.0)))
+        };
+        for _ in 0..5 {
+            second(&mut rate, true);
+        }
+        let heard = rate.target;
+        let targets: Vec<u32> = (0..4).map(|_| second(&mut rate, false).target_bps).collect();
+        assert!(
+            targets[0] == heard && targets[3] < heard / 2,
+            "one silent second is not yet a drowned link, four are: {heard} then {targets:?}"
+        );
+        assert!(
+            targets.iter().all(|_| rate.probe.is_none()),
+            "and no probes into it"
+        );
+        let back: Vec<u32> = (0..6).map(|_| second(&mut rate, true).target_bps).collect();
+        assert!(
+            back.windows(2).all(|w| w[1] >= w[0]) && back[5] > targets[3],
+            "climbs again once feedback comes: {back:?}"
+        );
+    }
+
+    #[test]
+    fn a_peer_that_never_sends_feedback_is_not_a_drowned_link() {
+        let mut rate = VideoRate::new(1_200_000);
+        for _ in 0..10 {
+            rate.feedback(false);
+            let target = rate.update(800_000, Some((0.0, 0.0))).target_bps;
+            assert!(target >= 800_000, "never below the estimate: {target}");
         }
     }
 

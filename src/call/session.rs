@@ -72,6 +72,8 @@ struct Media {
     voice_level_dbfs: Option<f64>,
     last_outage: Option<Duration>,
     ice_state: WebRTCICEConnectionState,
+    /// Transport-wide feedback reports counted up to the last second (`rate.rs`).
+    feedback_seen: u64,
 }
 
 struct Session {
@@ -132,6 +134,7 @@ pub(super) async fn run(
             voice_level_dbfs: None,
             last_outage: None,
             ice_state: WebRTCICEConnectionState::New,
+            feedback_seen: 0,
         },
         muted: false,
         camera_off: false,
@@ -459,8 +462,11 @@ impl Session {
     fn adapt_video(&mut self, loss: Option<(f64, f64)>) {
         let counters = &self.media.counters;
         let estimate = counters.video_estimate.load(Ordering::Relaxed) as u32;
+        let feedback = counters.feedback_in.load(Ordering::Relaxed);
+        self.video_rate.feedback(feedback != self.media.feedback_seen);
+        self.media.feedback_seen = feedback;
         let decision = self.video_rate.update(estimate, loss);
-        tracing::trace!(estimate, ?loss, ?decision, "video rate");
+        tracing::trace!(estimate, ?loss, feedback, ?decision, "video rate");
         counters
             .video_target
             .store(u64::from(decision.target_bps), Ordering::Relaxed);

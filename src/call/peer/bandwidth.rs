@@ -49,6 +49,7 @@ pub(super) fn adapt_to_bandwidth(
             }
         };
         *slot.lock().unwrap_or_else(|e| e.into_inner()) = Some(gcc.downgrade());
+        count_feedback(&gcc, counters.clone());
         let counters = counters.clone();
         gcc.connect_notify(Some("estimated-bitrate"), move |gcc, _| {
             let total = gcc.property::<u32>("estimated-bitrate");
@@ -62,6 +63,23 @@ pub(super) fn adapt_to_bandwidth(
         Some(gcc.to_value())
     });
     estimator
+}
+
+/// Counts the transport-wide feedback reaching congestion control. `rtpgccbwe` changes its
+/// estimate only on feedback: when a link so full that the feedback is lost too, its estimate
+/// stays where it was, however much the link drops.
+fn count_feedback(gcc: &gst::Element, counters: Arc<Counters>) {
+    let Some(pad) = gcc.static_pad("src") else {
+        return;
+    };
+    pad.add_probe(gst::PadProbeType::EVENT_UPSTREAM, move |_, info| {
+        if let Some(event) = info.event()
+            && event.structure().is_some_and(|s| s.name() == "RTPTWCCPackets")
+        {
+            counters.feedback_in.fetch_add(1, Ordering::Relaxed);
+        }
+        gst::PadProbeReturn::Ok
+    });
 }
 
 /// Congestion control's element, once webrtcbin asked for it: [`Estimator::reseed`] tells it

@@ -15,6 +15,9 @@ pub(crate) struct Counters {
     pub video_target: AtomicU64,
     /// Congestion control's estimate of what the link takes, its share for video, in bit/s.
     pub video_estimate: AtomicU64,
+    /// Transport-wide feedback reports congestion control got from the other side so far: when
+    /// they stop coming, the link has drowned them (`rate.rs` backs off).
+    pub feedback_in: AtomicU64,
     /// The size of the remote picture now, as `width << 32 | height` (0: none yet).
     pub video_size_in: AtomicU64,
     /// The remote voice's energy, read once a second as a level.
