@@ -194,8 +194,10 @@ pub fn check_elements(media: &MediaSpec) -> Result<(), Vec<&'static str>> {
 /// Does ahead of time, on a thread of its own, what the first call would otherwise wait for:
 /// loading the plugins of every element a call with `media` uses and making one of each (a
 /// GStreamer element type is set up when its first instance is made; none opens a device before
-/// it starts), and GStreamer's DTLS certificate, which its DTLS elements generate on first use
-/// (an RSA key: a good part of a second on a Raspberry Pi) and then share within the process.
+/// it starts), GStreamer's own DTLS certificate, which its DTLS elements generate on first use
+/// (an RSA key: a good part of a second on a Raspberry Pi; our calls do not use it, but every
+/// `dtlsdec` makes it before it takes ours), and our calls' fresh DTLS certificates
+/// ([`make_dtls_certificates_ahead`]).
 /// Measured here, the first call after start took 1.2–1.5 s from consent to the first remote
 /// frame without this.
 ///
@@ -216,6 +218,7 @@ pub fn warm_up(media: &MediaSpec) -> WarmUp {
                     tracing::warn!(element = name, error = %e, "element not made ahead");
                 }
             }
+            peer::make_dtls_certificates_ahead();
             tracing::debug!(
                 ms = started.elapsed().as_millis() as u64,
                 "media warmed up for the first call"
@@ -243,6 +246,25 @@ impl Drop for WarmUp {
             tracing::warn!("the warm-up thread panicked");
         }
     }
+}
+
+/// Makes the fresh DTLS certificates of the next calls ahead, on a thread of its own: each
+/// connection takes one and no certificate is used twice (`call/peer/dtls.rs`). The kiosk calls
+/// this whenever a call is coming; a connection that finds none makes its own (about a
+/// millisecond; slower on a Pi).
+pub fn make_dtls_certificates_ahead() {
+    let spawned = std::thread::Builder::new()
+        .name("dtls-certificates".into())
+        .spawn(peer::make_dtls_certificates_ahead);
+    if let Err(e) = spawned {
+        tracing::warn!(error = %e, "no thread to make DTLS certificates ahead");
+    }
+}
+
+/// Tests only (`kioskctl doctor --test-wrong-fingerprint`): `sdp` with every `a=fingerprint`
+/// changed, as a man in the middle who swapped the certificate would leave it.
+pub fn wrong_fingerprints_for_test(sdp: &str) -> String {
+    peer::wrong_fingerprints(sdp)
 }
 
 impl CallHandle {

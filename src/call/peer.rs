@@ -19,6 +19,7 @@ use super::{CallError, CallSpec, Failure, rate};
 mod bandwidth;
 mod buffers;
 mod counters;
+mod dtls;
 mod gate;
 mod nice;
 mod receive;
@@ -27,6 +28,8 @@ mod room;
 use crate::media;
 use bandwidth::{Estimator, adapt_to_bandwidth};
 pub(crate) use counters::Counters;
+use dtls::{DtlsCertificate, DtlsGuard};
+pub(crate) use dtls::{make_ahead as make_dtls_certificates_ahead, wrong_fingerprints};
 use nice::{ice_addresses, tune_ice_agent};
 use receive::{Playback, add_receive_branch};
 
@@ -55,6 +58,9 @@ pub(crate) enum PeerEvent {
     IceConnection(WebRTCICEConnectionState),
     FirstVideoFrame,
     Stats(gst::Structure),
+    /// The other side's DTLS certificate is not the one its SDP names (or could not be
+    /// checked); the connection let nothing through since.
+    SecurityCheckFailed(String),
     Error(String),
 }
 
@@ -100,6 +106,7 @@ pub(crate) struct Peer {
     picture_size: gst::Element,
     step: rate::Step,
     jitter_buffers: buffers::JitterBuffers,
+    dtls: DtlsGuard,
     generation: u64,
     events: PeerEvents,
 }
@@ -171,6 +178,11 @@ impl Peer {
             }
         }
         pipeline.add(&webrtc)?;
+        // Before any transport exists: webrtcbin makes them in create-offer or
+        // set-remote-description.
+        let certificate = DtlsCertificate::take()
+            .map_err(|e| CallError::Setup(format!("no DTLS certificate: {e}")))?;
+        let dtls = DtlsGuard::install(&webrtc, certificate, events.clone(), generation);
 
         // The echo probe exists before the echo canceller starts, which looks for it by name.
         let probe_name = media::voice::unique_probe_name();
@@ -255,6 +267,7 @@ impl Peer {
             size: (spec.media.width, spec.media.height),
             picture_size: by_name(&video, "vsize")?,
             jitter_buffers,
+            dtls,
             step: rate::Step::Full,
             generation,
             events,
@@ -401,6 +414,7 @@ impl Peer {
     pub fn create(&self, kind: SdpKind) {
         let (generation, events, webrtc) =
             (self.generation, self.events.clone(), self.webrtc.clone());
+        let dtls = self.dtls.clone();
         let field = match kind {
             SdpKind::Offer => "offer",
             SdpKind::Answer => "answer",
@@ -411,16 +425,20 @@ impl Peer {
                     .get::<WebRTCSessionDescription>(field)
                     .map_err(|e| format!("no {field} in reply: {e}"))
             });
-            let event = match described {
-                Ok(description) => {
+            let corrected = described.and_then(|description| {
+                let written = description.sdp().as_text();
+                let sdp = dtls.with_our_fingerprint(&written.map_err(|e| e.to_string())?);
+                let message = gst_sdp::SDPMessage::parse_buffer(sdp.as_bytes())
+                    .map_err(|e| e.to_string())?;
+                Ok((WebRTCSessionDescription::new(kind.gst(), message), sdp))
+            });
+            let event = match corrected {
+                Ok((description, sdp)) => {
                     webrtc.emit_by_name::<()>(
                         "set-local-description",
                         &[&description, &None::<gst::Promise>],
                     );
-                    match description.sdp().as_text() {
-                        Ok(sdp) => PeerEvent::LocalDescription { kind, sdp },
-                        Err(e) => PeerEvent::Error(format!("cannot write {field} SDP: {e}")),
-                    }
+                    PeerEvent::LocalDescription { kind, sdp }
                 }
                 Err(e) => PeerEvent::Error(format!("create-{field} failed: {e}")),
             };
@@ -438,6 +456,8 @@ impl Peer {
         let message =
             gst_sdp::SDPMessage::parse_buffer(sdp.as_bytes()).map_err(|_| CallError::BadSdp)?;
         let description = WebRTCSessionDescription::new(kind.gst(), message);
+        // Known before the handshake can start: DTLS waits for ICE, which needs this SDP.
+        self.dtls.expect(sdp);
         let (generation, events) = (self.generation, self.events.clone());
         let promise = gst::Promise::with_change_func(move |reply| {
             let event = match reply_structure(reply) {
@@ -454,6 +474,11 @@ impl Peer {
     pub fn add_ice_candidate(&self, mline: u32, candidate: &str) {
         self.webrtc
             .emit_by_name::<()>("add-ice-candidate", &[&mline, &candidate]);
+    }
+
+    /// The connection's certificates: ours, and the one the other side showed.
+    pub fn dtls_stats(&self) -> crate::wire::DtlsStats {
+        self.dtls.stats()
     }
 
     /// What the jitter buffers saw since the last look (`call/jitter.rs`).

@@ -17,7 +17,7 @@ use super::jitter::JitterTarget;
 use super::peer::{Counters, Peer, PeerEvent, PeerEvents, SdpKind, failure_of};
 use super::rate::VideoRate;
 use super::signalling::{Candidate, Ignored, Input, Output, Signalling};
-use super::stats::{Rates, totals};
+use super::stats::{Rates, ice_state_name, totals};
 use super::{
     CallError, CallReport, CallSpec, Failure, Request, SignalOut, Snapshot, offered_ice_spec,
 };
@@ -412,6 +412,7 @@ impl Session {
                 self.adapt_video(totals.loss_reported);
                 self.media.rates.update(clock(), totals);
             }
+            PeerEvent::SecurityCheckFailed(why) => self.fail_with(Failure::SecurityCheck, why),
             PeerEvent::Error(why) => self.fail(why),
         }
     }
@@ -582,19 +583,7 @@ impl Session {
             interrupted: media.interrupted.is_some(),
             last_outage_ms: media.last_outage.map(|d| d.as_millis() as u64),
             latency: self.spec.media.measure.as_ref().and_then(|m| m.report()),
+            dtls: self.connection.peer.as_ref().map(|p| Box::new(p.dtls_stats())),
         }
-    }
-}
-
-fn ice_state_name(state: WebRTCICEConnectionState) -> &'static str {
-    match state {
-        WebRTCICEConnectionState::New => "new",
-        WebRTCICEConnectionState::Checking => "checking",
-        WebRTCICEConnectionState::Connected => "connected",
-        WebRTCICEConnectionState::Completed => "completed",
-        WebRTCICEConnectionState::Failed => "failed",
-        WebRTCICEConnectionState::Disconnected => "disconnected",
-        WebRTCICEConnectionState::Closed => "closed",
-        _ => "unknown",
     }
 }

@@ -4,7 +4,7 @@
 use std::time::Instant;
 
 use gst::prelude::*;
-use gst_webrtc::WebRTCStatsType;
+use gst_webrtc::{WebRTCICEConnectionState, WebRTCStatsType};
 
 /// Totals of one `get-stats` reply.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
@@ -150,6 +150,20 @@ impl Rates {
             path,
             ..totals
         };
+    }
+}
+
+/// The ICE connection state as the statistics name it.
+pub(super) fn ice_state_name(state: WebRTCICEConnectionState) -> &'static str {
+    match state {
+        WebRTCICEConnectionState::New => "new",
+        WebRTCICEConnectionState::Checking => "checking",
+        WebRTCICEConnectionState::Connected => "connected",
+        WebRTCICEConnectionState::Completed => "completed",
+        WebRTCICEConnectionState::Failed => "failed",
+        WebRTCICEConnectionState::Disconnected => "disconnected",
+        WebRTCICEConnectionState::Closed => "closed",
+        _ => "unknown",
     }
 }
 

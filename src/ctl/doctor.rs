@@ -10,11 +10,11 @@ use tokio::sync::mpsc;
 
 use super::{Fleet, random_hex};
 use crate::call::ice_spec;
-use crate::call::{self, CallReport, CallSpec, IceSpec, Role};
+use crate::call::{self, CallReport, CallSpec, IceSpec, Role, SignalOut};
 use crate::fleet::broker::Login;
 use crate::fleet::{self, LinkEvent, LinkOptions, Route, SessionPublisher, Side};
 use crate::media::{AudioSource, MediaSpec, VideoOut, VideoSink, VideoSource};
-use crate::wire::{self, ByeReason, CallStats, Hello, JoinLink, SignalMsg};
+use crate::wire::{self, ByeReason, CallStats, Hello, JoinLink, Signal, SignalMsg};
 
 #[derive(Debug, Args)]
 pub struct DoctorArgs {
@@ -59,6 +59,24 @@ pub struct DoctorArgs {
     /// kiosk's play here (glass to glass, sound and picture offset; in the statistics).
     #[arg(long, conflicts_with_all = ["camera", "voice_file"])]
     measure_latency: bool,
+    /// Tests only, and only with `PRAXISKIOSK_TEST_FAULTS=1`: changes the fingerprint in our
+    /// answer, as a man in the middle would, so the kiosk's check must end the call.
+    #[arg(long, hide = true)]
+    test_wrong_fingerprint: bool,
+}
+
+/// Our answers with their `a=fingerprint` changed (`--test-wrong-fingerprint`).
+struct WrongFingerprint<O>(O);
+
+impl<O: SignalOut> SignalOut for WrongFingerprint<O> {
+    fn send(&self, signal: Signal) {
+        self.0.send(match signal {
+            Signal::Answer { sdp } => Signal::Answer {
+                sdp: call::wrong_fingerprints_for_test(&sdp),
+            },
+            other => other,
+        });
+    }
 }
 
 fn say(json_mode: bool, value: serde_json::Value, text: String) {
@@ -118,6 +136,11 @@ pub async fn run(fleet: &Fleet, args: DoctorArgs) -> anyhow::Result<()> {
         }
     };
     crate::fleet::topics::check_id("session", &session)?;
+    anyhow::ensure!(
+        !args.test_wrong_fingerprint
+            || std::env::var("PRAXISKIOSK_TEST_FAULTS").as_deref() == Ok("1"),
+        "--test-wrong-fingerprint is a test fault: it needs PRAXISKIOSK_TEST_FAULTS=1"
+    );
     call::init()?;
     let mut media = MediaSpec::test_sources();
     if let Some(camera) = &args.camera {
@@ -204,7 +227,12 @@ pub async fn run(fleet: &Fleet, args: DoctorArgs) -> anyhow::Result<()> {
     };
     let (reports_tx, mut reports) = mpsc::channel(16);
     let out = SessionPublisher::new(link.clone(), &topics, &session, Side::Doctor);
-    let handle = call::start(spec, Box::new(out), reports_tx);
+    let out: Box<dyn SignalOut> = if args.test_wrong_fingerprint {
+        Box::new(WrongFingerprint(out))
+    } else {
+        Box::new(out)
+    };
+    let handle = call::start(spec, out, reports_tx);
     say(
         args.json,
         json!({"event": "waiting"}),
@@ -304,6 +332,15 @@ pub async fn run(fleet: &Fleet, args: DoctorArgs) -> anyhow::Result<()> {
                 let text = format!("kiosk hung up ({reason})");
                 say(args.json, json!({"event": "bye", "reason": reason}), text);
                 break (None, None);
+            }
+            Wake::Report(CallReport::Failed {
+                failure: call::Failure::SecurityCheck,
+                why,
+            }) => {
+                let text = format!("security check failed: {why}");
+                let event = json!({"event": "security_check_failed", "why": why});
+                say(args.json, event, text);
+                break (Some(ByeReason::SecurityCheckFailed), Some(why));
             }
             Wake::Report(CallReport::Failed { why, .. }) => {
                 break (Some(ByeReason::Error), Some(why));

@@ -89,6 +89,10 @@ impl CallSlot {
     pub fn prepare(&mut self) {
         if self.warm_up.is_none() {
             self.warm_up = Some(call::warm_up(&self.media));
+        } else {
+            // The first warm-up made the first calls' certificates; each later call's comes
+            // from here.
+            call::make_dtls_certificates_ahead();
         }
     }
 

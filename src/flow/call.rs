@@ -27,14 +27,22 @@ impl Kiosk {
     }
 
     pub(super) fn call_failed(&mut self, failure: Failure, now: Instant) -> Outcome {
-        let leave = Action::LeaveSession {
-            bye: Some(ByeReason::Error),
+        // A failed security check is not an error to retry: the doctor's side is told why.
+        let bye = match failure {
+            Failure::SecurityCheck => ByeReason::SecurityCheckFailed,
+            _ => ByeReason::Error,
         };
+        self.call_lost(failure, Action::LeaveSession { bye: Some(bye) }, now)
+    }
+
+    /// The call failed for `failure`; `leave` ends the session.
+    fn call_lost(&mut self, failure: Failure, leave: Action, now: Instant) -> Outcome {
         // A broken camera or microphone is said as such: "no connection" would send people
-        // looking in the wrong place.
+        // looking in the wrong place. Neither is a failed security check.
         let device = match failure {
             Failure::Camera => Some(Problem::CameraMissing),
             Failure::Microphone => Some(Problem::MicrophoneMissing),
+            Failure::SecurityCheck => Some(Problem::SecurityCheckFailed),
             Failure::Connection => None,
         };
         match &self.flow {
@@ -97,6 +105,13 @@ impl Kiosk {
     pub(super) fn remote_bye(&mut self, reason: ByeReason, now: Instant) -> Outcome {
         let leave = Action::LeaveSession { bye: None };
         match &self.flow {
+            // The doctor's side found our certificate other than our SDP says: said as such,
+            // in the call (a renewed connection) as before it.
+            Flow::Waiting { .. } | Flow::InCall { .. }
+                if reason == ByeReason::SecurityCheckFailed =>
+            {
+                self.call_lost(Failure::SecurityCheck, leave, now)
+            }
             Flow::InCall { .. } => self.end_call(now, EndReason::RemoteHangup, vec![leave]),
             // The doctor's side found no path to us and gave up first: the patient hears the
             // same as when the kiosk gives up, not that the doctor hung up.

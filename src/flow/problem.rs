@@ -11,6 +11,9 @@ pub enum Failure {
     Camera,
     /// The microphone could not be opened or stopped delivering.
     Microphone,
+    /// The other side's DTLS certificate is not the one its SDP names: the connection was
+    /// closed inside the handshake, before any media crossed.
+    SecurityCheck,
 }
 
 /// Something that went wrong, in words a patient can be shown (the UI maps it to text). A closed
@@ -28,6 +31,9 @@ pub enum Problem {
     /// The practice (the fleet's broker) cannot be reached: a waiting room would wait for
     /// nobody.
     PracticeUnreachable,
+    /// The connection's security check failed (the certificates did not match), on our side
+    /// or the doctor's.
+    SecurityCheckFailed,
 }
 
 impl Problem {
@@ -40,6 +46,7 @@ impl Problem {
             Self::CameraMissing => ProblemCode::CameraMissing,
             Self::MicrophoneMissing => ProblemCode::MicrophoneMissing,
             Self::PracticeUnreachable => ProblemCode::BrokerUnreachable,
+            Self::SecurityCheckFailed => ProblemCode::SecurityCheckFailed,
         }
     }
 }

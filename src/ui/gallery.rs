@@ -176,6 +176,10 @@ pub fn gallery(locale: Locale) -> Vec<(&'static str, ViewModel)> {
             with(Screen::Problem(Problem::MicrophoneMissing)),
         ),
         (
+            "08-problem-security-check",
+            with(Screen::Problem(Problem::SecurityCheckFailed)),
+        ),
+        (
             "09-staff-pin",
             with(Screen::StaffPin {
                 entered: 2,

@@ -75,6 +75,7 @@ pub enum Msg {
     ProblemCamera,
     ProblemMicrophone,
     ProblemOffline,
+    ProblemSecurityCheck,
     BrokerOffline,
     StaffPinTitle,
     StaffCheckTitle,
@@ -196,6 +197,13 @@ pub fn text(locale: Locale, msg: Msg) -> &'static str {
         ProblemOffline => (
             "Die Praxis ist gerade nicht erreichbar, das Gespräch kann jetzt nicht beginnen. Bitte versuchen Sie es in einigen Minuten erneut oder wenden Sie sich an das Personal.",
             "The practice cannot be reached right now, so the consultation cannot start. Please try again in a few minutes or ask the staff.",
+        ),
+        // True for every connection the check ends: it closes inside the DTLS handshake,
+        // before any SRTP key exists (call/peer/dtls.rs). "Over it": a renewed connection may
+        // fail its check after earlier ones carried the call.
+        ProblemSecurityCheck => (
+            "Sicherheitsprüfung fehlgeschlagen – die Verbindung wurde beendet, bevor über sie Bild oder Ton übertragen wurden. Bitte melden Sie sich bei der Praxis.",
+            "Security check failed – the connection was closed before any picture or sound was sent over it. Please contact the practice.",
         ),
         BrokerOffline => (
             "Keine Verbindung zur Praxis. Gespräche sind erst wieder möglich, wenn sie besteht.",

@@ -176,6 +176,22 @@ pub struct CallStats {
     /// only; see `media/stamp.rs`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub latency: Option<MeasuredLatency>,
+    /// The connection's DTLS certificates, once it has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dtls: Option<Box<DtlsStats>>,
+}
+
+/// The DTLS certificates of the call's connection, as SHA-256 fingerprints (`AB:CD:…`, as in
+/// `a=fingerprint`). Each connection makes a new certificate of its own.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct DtlsStats {
+    pub local_fingerprint: String,
+    /// The certificate the other side showed in the handshake (once it did).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remote_fingerprint: Option<String>,
+    /// Its key: `ECDSA P-256`, `RSA` or `other`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remote_key: Option<String>,
 }
 
 /// How late the other side's time-coded test picture and sound play here.

@@ -127,6 +127,9 @@ pub enum ProblemCode {
     MicrophoneMissing,
     /// The fleet's broker was unreachable when the patient consented: no doctor could join.
     BrokerUnreachable,
+    /// The doctor's side showed a DTLS certificate other than the one its SDP names (or said so
+    /// of ours): the call was ended before any media crossed.
+    SecurityCheckFailed,
     /// A problem of a later version (written back as `unknown`).
     #[serde(other)]
     Unknown,
@@ -142,6 +145,7 @@ impl ProblemCode {
             Self::CameraMissing => "camera_missing",
             Self::MicrophoneMissing => "microphone_missing",
             Self::BrokerUnreachable => "broker_unreachable",
+            Self::SecurityCheckFailed => "security_check_failed",
             Self::Unknown => "unknown",
         }
     }

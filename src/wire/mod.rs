@@ -14,7 +14,9 @@ mod provision;
 mod signal;
 
 pub use code::{CODE_DIGITS, is_supported_hash, is_well_formed_code};
-pub use control::{CallStats, ControlReply, ControlRequest, MeasuredLatency, Refusal, Spread};
+pub use control::{
+    CallStats, ControlReply, ControlRequest, DtlsStats, MeasuredLatency, Refusal, Spread,
+};
 pub use event::{EndReason, EventKind, EventReport, ProblemCode};
 pub use fleet::{
     AppointmentMsg, Command, CommandKind, DeviceConfig, DeviceHealth, Health, KioskState, LastCall,

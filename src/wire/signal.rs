@@ -113,6 +113,9 @@ pub enum ByeReason {
     Hangup,
     Timeout,
     Error,
+    /// The other side's DTLS certificate did not match the `a=fingerprint` of its SDP: someone
+    /// may sit between the two. The connection was closed inside the handshake.
+    SecurityCheckFailed,
     /// A reason of a later version (written back as `unknown`).
     #[serde(other)]
     Unknown,
@@ -124,6 +127,7 @@ impl ByeReason {
             Self::Hangup => "hangup",
             Self::Timeout => "timeout",
             Self::Error => "error",
+            Self::SecurityCheckFailed => "security_check_failed",
             Self::Unknown => "unknown",
         }
     }

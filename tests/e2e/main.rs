@@ -7,6 +7,7 @@ mod bandwidth;
 mod browser;
 mod codes;
 mod consultation;
+mod dtls;
 mod field;
 mod offline;
 mod persistence;

@@ -71,6 +71,7 @@ fn problem_text(problem: Problem) -> Msg {
         Problem::CameraMissing => Msg::ProblemCamera,
         Problem::MicrophoneMissing => Msg::ProblemMicrophone,
         Problem::PracticeUnreachable => Msg::ProblemOffline,
+        Problem::SecurityCheckFailed => Msg::ProblemSecurityCheck,
     }
 }
 

@@ -1,0 +1,145 @@
+//! DTLS identities: each call shows a certificate of its own (ECDSA P-256), each side checks
+//! the other's against the SDP, and a certificate the SDP does not name ends the call with
+//! `security_check_failed` before any media crosses.
+
+use std::process::Command;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use crate::harness::{
+    Doctor, Kiosk, KioskConfig, Mosquitto, Watcher, create_appointment, in_order, poll, wait_for,
+};
+
+const CALL_SETUP: Duration = Duration::from_secs(60);
+
+fn n(v: &Value, key: &str) -> u64 {
+    v[key].as_u64().unwrap_or(0)
+}
+
+/// Books, types the code and consents; the doctor joins with `doctor`.
+fn begin(kiosk: &Kiosk, broker: &Mosquitto, doctor: impl FnOnce(&str) -> Doctor) -> Doctor {
+    let appointment = create_appointment(broker.port, &["--patient", "Max Mustermann"]);
+    kiosk.wait_for_appointment(&appointment.id);
+    let doctor = doctor(&appointment.session);
+    let reply = kiosk.control(json!({"cmd": "enter_code", "code": appointment.code}));
+    assert_eq!(reply["state"], "code_accepted", "{reply}");
+    let reply = kiosk.control(json!({"cmd": "accept"}));
+    assert_eq!(reply["state"], "waiting", "{reply}");
+    doctor
+}
+
+/// One call with media both ways; returns both sides' `dtls` statistics, then hangs up.
+fn call_certificates(kiosk: &Kiosk, broker: &Mosquitto) -> (Value, Value) {
+    let mut doctor = begin(kiosk, broker, |session| {
+        Doctor::start(broker.port, session, &[])
+    });
+    kiosk.wait_for_state("in_call", CALL_SETUP);
+    let both = poll(CALL_SETUP, || {
+        let (k, d) = (kiosk.stats(), doctor.stats()?);
+        let shown = |s: &Value| s["dtls"]["remote_fingerprint"].is_string();
+        (n(&k, "video_frames_received") >= 10
+            && n(&d, "video_frames_received") >= 10
+            && shown(&k)
+            && shown(&d))
+        .then(|| (k["dtls"].clone(), d["dtls"].clone()))
+    });
+    let (k, d) = both.unwrap_or_else(|| {
+        panic!(
+            "no media and certificates: kiosk {}, doctor {:?}\n{}",
+            kiosk.stats(),
+            doctor.stats(),
+            kiosk.log_tail()
+        )
+    });
+    let reply = kiosk.control(json!({"cmd": "hang_up"}));
+    assert_eq!(reply["state"], "ended", "{reply}");
+    assert!(doctor.wait_exit(Duration::from_secs(15)).success());
+    kiosk.wait_for_state("idle", Duration::from_secs(15));
+    (k, d)
+}
+
+#[test]
+fn every_call_has_its_own_ecdsa_certificate_and_each_side_sees_the_others() {
+    let broker = Mosquitto::start();
+    let dir = tempfile::tempdir().unwrap();
+    let kiosk = Kiosk::start(dir.path(), &KioskConfig::new(broker.port));
+
+    let (kiosk_1, doctor_1) = call_certificates(&kiosk, &broker);
+    let (kiosk_2, doctor_2) = call_certificates(&kiosk, &broker);
+    for (k, d) in [(&kiosk_1, &doctor_1), (&kiosk_2, &doctor_2)] {
+        // What each side was shown in the handshake is what the other holds.
+        assert_eq!(d["remote_fingerprint"], k["local_fingerprint"], "{k} {d}");
+        assert_eq!(k["remote_fingerprint"], d["local_fingerprint"], "{k} {d}");
+        assert_eq!(d["remote_key"], "ECDSA P-256", "the kiosk's key: {d}");
+        assert_eq!(k["remote_key"], "ECDSA P-256", "the doctor's key: {k}");
+    }
+    assert_ne!(
+        kiosk_1["local_fingerprint"], kiosk_2["local_fingerprint"],
+        "the kiosk used one certificate for two calls"
+    );
+    assert_ne!(doctor_1["local_fingerprint"], doctor_2["local_fingerprint"]);
+}
+
+#[test]
+fn a_certificate_the_sdp_does_not_name_ends_the_call_before_any_media() {
+    let broker = Mosquitto::start();
+    let watcher = Watcher::start(broker.port);
+    let dir = tempfile::tempdir().unwrap();
+    let kiosk = Kiosk::start(dir.path(), &KioskConfig::new(broker.port));
+    watcher.wait_for_state("idle", Duration::from_secs(10));
+
+    // The switch is a test fault: refused without the fault switch of the environment.
+    let mut refused = begin(&kiosk, &broker, |session| {
+        Doctor::start(broker.port, session, &["--test-wrong-fingerprint"])
+    });
+    assert!(!refused.wait_exit(Duration::from_secs(15)).success());
+    kiosk.control(json!({"cmd": "cancel"}));
+    kiosk.wait_for_state("idle", Duration::from_secs(15));
+
+    // The doctor's answer names a certificate other than the one its DTLS shows, as a man in
+    // the middle who replaced the certificate but could not rewrite a signed SDP would leave it.
+    let mut doctor = begin(&kiosk, &broker, |session| {
+        let mut kioskctl = Command::new(env!("CARGO_BIN_EXE_kioskctl"));
+        kioskctl.env("PRAXISKIOSK_TEST_FAULTS", "1");
+        Doctor::start_with(
+            kioskctl,
+            broker.port,
+            session,
+            &["--test-wrong-fingerprint"],
+        )
+    });
+    let error = watcher.wait_for_event("error", CALL_SETUP);
+    assert_eq!(error["reason"], "security_check_failed", "{error}");
+    assert!(doctor.wait_exit(Duration::from_secs(15)).success());
+    assert_eq!(
+        doctor.event("bye").expect("the doctor got bye")["reason"],
+        "security_check_failed"
+    );
+    // The last bye: the first ended the refused doctor's session.
+    let bye = watcher
+        .signals("kiosk")
+        .into_iter()
+        .rfind(|s| s["type"] == "bye");
+    assert_eq!(
+        bye.expect("the kiosk published bye")["reason"],
+        "security_check_failed"
+    );
+    // Nothing crossed either way: no key was ever agreed.
+    let summary = doctor.event("summary").unwrap()["stats"].clone();
+    assert_eq!(n(&summary, "video_frames_received"), 0, "{summary}");
+    assert_eq!(n(&summary, "audio_buffers_received"), 0, "{summary}");
+    let last = kiosk.control(json!({"cmd": "stats"}));
+    assert_eq!(n(&last["stats"], "video_frames_received"), 0, "{last}");
+    assert_eq!(n(&last["stats"], "audio_buffers_received"), 0, "{last}");
+
+    kiosk.wait_for_state("idle", Duration::from_secs(15));
+    wait_for("the published error state", Duration::from_secs(5), || {
+        in_order(&watcher.states(), &["waiting", "error", "idle"]).then_some(())
+    });
+    assert!(
+        !watcher.states().iter().any(|s| s == "in_call"),
+        "{:?}",
+        watcher.states()
+    );
+}
