@@ -51,9 +51,15 @@ impl SdpKind {
 #[derive(Debug)]
 pub(crate) enum PeerEvent {
     NegotiationNeeded,
-    LocalDescription { kind: SdpKind, sdp: String },
+    LocalDescription {
+        kind: SdpKind,
+        sdp: String,
+    },
     RemoteDescriptionSet(SdpKind),
-    IceCandidate { mline: u32, candidate: String },
+    IceCandidate {
+        mline: u32,
+        candidate: String,
+    },
     IceGatheringDone,
     IceConnection(WebRTCICEConnectionState),
     FirstVideoFrame,
@@ -428,8 +434,8 @@ impl Peer {
             let corrected = described.and_then(|description| {
                 let written = description.sdp().as_text();
                 let sdp = dtls.with_our_fingerprint(&written.map_err(|e| e.to_string())?);
-                let message = gst_sdp::SDPMessage::parse_buffer(sdp.as_bytes())
-                    .map_err(|e| e.to_string())?;
+                let message =
+                    gst_sdp::SDPMessage::parse_buffer(sdp.as_bytes()).map_err(|e| e.to_string())?;
                 Ok((WebRTCSessionDescription::new(kind.gst(), message), sdp))
             });
             let event = match corrected {

@@ -583,7 +583,11 @@ impl Session {
             interrupted: media.interrupted.is_some(),
             last_outage_ms: media.last_outage.map(|d| d.as_millis() as u64),
             latency: self.spec.media.measure.as_ref().and_then(|m| m.report()),
-            dtls: self.connection.peer.as_ref().map(|p| Box::new(p.dtls_stats())),
+            dtls: self
+                .connection
+                .peer
+                .as_ref()
+                .map(|p| Box::new(p.dtls_stats())),
         }
     }
 }
