@@ -143,3 +143,60 @@ fn a_certificate_the_sdp_does_not_name_ends_the_call_before_any_media() {
         watcher.states()
     );
 }
+
+/// What `openssl x509` says of a certificate given as base64 DER.
+fn openssl_x509(base64_der: &str) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let pem = dir.path().join("remote.pem");
+    let body: Vec<String> = base64_der
+        .as_bytes()
+        .chunks(64)
+        .map(|c| String::from_utf8(c.to_vec()).unwrap())
+        .collect();
+    let text = format!(
+        "-----BEGIN CERTIFICATE-----\n{}\n-----END CERTIFICATE-----\n",
+        body.join("\n")
+    );
+    std::fs::write(&pem, text).unwrap();
+    let out = Command::new("openssl")
+        .args(["x509", "-noout", "-text", "-fingerprint", "-sha256", "-in"])
+        .arg(&pem)
+        .output()
+        .expect("openssl runs");
+    assert!(out.status.success(), "{out:?}");
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[test]
+fn chromium_negotiates_ecdhe_ecdsa_with_aes_gcm_over_dtls_1_2() {
+    let mut c = crate::harness::Consultation::start("vp8");
+    c.join();
+    let (page, kiosk) = c.media_flows(10);
+    // Chromium (BoringSSL) as the DTLS client offers its suites; the kiosk (OpenSSL, our
+    // ECDSA certificate) can pick only ECDSA-authenticated, ephemeral ones.
+    let cipher = page["dtlsCipher"].as_str().unwrap_or_default();
+    assert!(
+        cipher.starts_with("TLS_ECDHE_ECDSA_WITH_AES_") && cipher.contains("_GCM_"),
+        "{page}"
+    );
+    assert_eq!(page["tlsVersion"], "FEFD", "DTLS 1.2: {page}");
+    // GStreamer 1.22 offers no other SRTP profile (docs/protocol.md, "DTLS and keys").
+    assert_eq!(page["srtpCipher"], "SRTP_AES128_CM_HMAC_SHA1_80", "{page}");
+    eprintln!(
+        "chromium: dtlsCipher {cipher}, tlsVersion {}, srtpCipher {}",
+        page["tlsVersion"], page["srtpCipher"]
+    );
+    // The certificate the page was shown is the kiosk's own, ECDSA P-256.
+    let x509 = openssl_x509(page["remoteCertificate"].as_str().expect("a certificate"));
+    assert!(x509.contains("id-ecPublicKey"), "{x509}");
+    assert!(x509.contains("prime256v1"), "{x509}");
+    let local = kiosk["dtls"]["local_fingerprint"].as_str().unwrap();
+    assert!(
+        x509.contains(&format!("Fingerprint={local}")),
+        "{local}\n{x509}"
+    );
+    assert_eq!(
+        kiosk["dtls"]["remote_key"], "ECDSA P-256",
+        "Chromium's: {kiosk}"
+    );
+}

@@ -340,7 +340,14 @@ async function onSignal(payload) {
 }
 
 function byeText(reason) {
-  return { hangup: 'endedHangup', timeout: 'endedTimeout', error: 'endedError' }[reason] ?? 'endedOther';
+  return (
+    {
+      hangup: 'endedHangup',
+      timeout: 'endedTimeout',
+      error: 'endedError',
+      security_check_failed: 'endedSecurityCheck',
+    }[reason] ?? 'endedOther'
+  );
 }
 
 async function onOffer(sdp) {

@@ -116,9 +116,21 @@ export function testStats(report) {
     audioSamplesReceived: 0,
     videoCodec: null,
     framesSent: 0,
+    // The DTLS the connection negotiated, and the certificate the kiosk showed (base64 DER).
+    dtlsCipher: null,
+    tlsVersion: null,
+    srtpCipher: null,
+    remoteCertificate: null,
   };
   if (!report) return out;
   for (const s of report.values()) {
+    if (s.type === 'transport' && s.dtlsState === 'connected') {
+      out.dtlsCipher = s.dtlsCipher ?? null;
+      out.tlsVersion = s.tlsVersion ?? null;
+      out.srtpCipher = s.srtpCipher ?? null;
+      const remote = s.remoteCertificateId && report.get(s.remoteCertificateId);
+      if (remote) out.remoteCertificate = remote.base64Certificate ?? null;
+    }
     if (s.type === 'inbound-rtp' && s.kind === 'video') {
       out.videoFramesDecoded += s.framesDecoded ?? 0;
       const codec = s.codecId && report.get(s.codecId);

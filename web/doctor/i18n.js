@@ -42,6 +42,8 @@ const TEXTS = {
     endedHangup: 'Die Patientin / der Patient hat das Gespräch beendet. Sie können dieses Fenster jetzt schließen.',
     endedTimeout: 'Die Wartezeit am Kiosk ist abgelaufen. Sie können dieses Fenster jetzt schließen.',
     endedError: 'Die Verbindung zum Kiosk ist abgebrochen. Sie können dieses Fenster jetzt schließen.',
+    endedSecurityCheck:
+      'Sicherheitsprüfung fehlgeschlagen: Das Zertifikat der Verbindung passte nicht zu dem angekündigten. Die Verbindung wurde beendet, bevor über sie Bild oder Ton übertragen wurden. Bitte informieren Sie die Praxis-IT.',
     endedOther: 'Sie können dieses Fenster jetzt schließen.',
 
     linkTitle: 'Dieser Link ist unvollständig',
@@ -96,6 +98,8 @@ const TEXTS = {
     endedHangup: 'The patient ended the call. You can close this window now.',
     endedTimeout: 'The waiting time at the kiosk ran out. You can close this window now.',
     endedError: 'The connection to the kiosk was lost. You can close this window now.',
+    endedSecurityCheck:
+      "Security check failed: the connection's certificate did not match the announced one. The connection was closed before any picture or sound was sent over it. Please tell the practice's IT.",
     endedOther: 'You can close this window now.',
 
     linkTitle: 'This link is incomplete',
