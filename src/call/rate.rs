@@ -180,7 +180,11 @@ impl VideoRate {
     /// Whether transport-wide feedback came in the last second; told before [`Self::update`].
     pub fn feedback(&mut self, came: bool) {
         self.heard |= came;
-        self.unheard_s = if came { 0 } else { self.unheard_s.saturating_add(1) };
+        self.unheard_s = if came {
+            0
+        } else {
+            self.unheard_s.saturating_add(1)
+        };
     }
 
     /// Feedback that came before stopped while the video is sent: the link drowns it.
@@ -488,7 +492,9 @@ mod tests {
             second(&mut rate, true);
         }
         let heard = rate.target;
-        let targets: Vec<u32> = (0..4).map(|_| second(&mut rate, false).target_bps).collect();
+        let targets: Vec<u32> = (0..4)
+            .map(|_| second(&mut rate, false).target_bps)
+            .collect();
         assert!(
             targets[0] == heard && targets[3] < heard / 2,
             "one silent second is not yet a drowned link, four are: {heard} then {targets:?}"

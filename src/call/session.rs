@@ -464,7 +464,8 @@ impl Session {
         let counters = &self.media.counters;
         let estimate = counters.video_estimate.load(Ordering::Relaxed) as u32;
         let feedback = counters.feedback_in.load(Ordering::Relaxed);
-        self.video_rate.feedback(feedback != self.media.feedback_seen);
+        self.video_rate
+            .feedback(feedback != self.media.feedback_seen);
         self.media.feedback_seen = feedback;
         let decision = self.video_rate.update(estimate, loss);
         tracing::trace!(estimate, ?loss, feedback, ?decision, "video rate");

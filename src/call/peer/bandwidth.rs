@@ -74,7 +74,9 @@ fn count_feedback(gcc: &gst::Element, counters: Arc<Counters>) {
     };
     pad.add_probe(gst::PadProbeType::EVENT_UPSTREAM, move |_, info| {
         if let Some(event) = info.event()
-            && event.structure().is_some_and(|s| s.name() == "RTPTWCCPackets")
+            && event
+                .structure()
+                .is_some_and(|s| s.name() == "RTPTWCCPackets")
         {
             counters.feedback_in.fetch_add(1, Ordering::Relaxed);
         }
