@@ -6,9 +6,14 @@ use clap::Subcommand;
 use time::OffsetDateTime;
 
 use super::{Fleet, random_hex, when};
+use crate::fleet::pki::FleetCa;
+use crate::fleet::trust::{self, Signer};
 use crate::fleet::{codes, dynsec};
 use crate::flow::Appointment;
-use crate::wire::{self, AppointmentMsg, JoinLink, V1, rfc3339};
+use crate::wire::{
+    self, AppointmentMsg, JoinLink, SealedNames, SessionKey, SignedAppointment, SignedBody,
+    SignedRevoke, V1, rfc3339,
+};
 
 #[derive(Debug, Subcommand)]
 pub enum AppointmentCmd {
@@ -88,17 +93,27 @@ pub async fn run(fleet: &Fleet, cmd: AppointmentCmd) -> anyhow::Result<()> {
                 not_after,
                 doctor_name: doctor,
                 patient_name: patient,
+                session_key: None,
             };
             // The kiosk validates the same way; refusing here tells the manager at once.
             Appointment::try_from(msg.clone())?;
             if not_after < now {
                 anyhow::bail!("the appointment would already be over (--until is in the past)");
             }
+            let tls = fleet.endpoint()?.is_tls();
+            // Signed and sealed wherever there is a fleet CA. A plaintext development broker
+            // has none: its appointments stay v1, in clear, and its signalling too.
+            let (payload, key) = if tls {
+                let key = SessionKey::generate();
+                (signed_appointment(fleet, &device, &msg, &key)?, Some(key))
+            } else {
+                (wire::encode(&msg), None)
+            };
             let mut session = fleet.session().await?;
             // The doctor's credential comes first: an appointment must never be on a kiosk
             // without a way for its doctor to join. A plaintext development broker has no
             // access control plugin, so there is no credential to make.
-            let link = if fleet.endpoint()?.is_tls() {
+            let link = if tls {
                 sweep_doctors(&mut session).await?;
                 let password = random_hex(24);
                 session
@@ -117,12 +132,13 @@ pub async fn run(fleet: &Fleet, cmd: AppointmentCmd) -> anyhow::Result<()> {
                     session: msg.session.clone(),
                     username: dynsec::doctor_username(&msg.id),
                     password,
+                    key,
                 })
             } else {
                 None
             };
             session
-                .publish(&topics.appointment(&msg.id), wire::encode(&msg), true)
+                .publish(&topics.appointment(&msg.id), payload, true)
                 .await?;
             session.disconnect().await;
             let link = link.map(|link| link.to_url(&join_url));
@@ -157,11 +173,25 @@ pub async fn run(fleet: &Fleet, cmd: AppointmentCmd) -> anyhow::Result<()> {
         AppointmentCmd::Revoke { device, id } => {
             let topics = fleet.device(&device)?;
             crate::fleet::topics::check_id("appointment id", &id)?;
+            let tls = fleet.endpoint()?.is_tls();
+            // A kiosk of a fleet with a CA ignores an unsigned (empty) revocation. The signed
+            // one stays retained in the appointment's place, so a kiosk that is off now still
+            // gets it.
+            let payload = if tls {
+                let body = SignedBody::Revoke(SignedRevoke {
+                    device: device.clone(),
+                    id: id.clone(),
+                    at: OffsetDateTime::now_utc(),
+                });
+                wire::encode(&signer(fleet)?.sign(&body))
+            } else {
+                Vec::new()
+            };
             let mut session = fleet.session().await?;
             session
-                .publish(&topics.appointment(&id), Vec::new(), true)
+                .publish(&topics.appointment(&id), payload, true)
                 .await?;
-            if fleet.endpoint()?.is_tls() {
+            if tls {
                 session.dynsec(dynsec::remove_doctor(&id)).await?;
                 sweep_doctors(&mut session).await?;
             }
@@ -176,13 +206,16 @@ pub async fn run(fleet: &Fleet, cmd: AppointmentCmd) -> anyhow::Result<()> {
                 .retained(&topics.appointments(), Duration::from_millis(500))
                 .await?;
             session.disconnect().await;
-            let mut list: Vec<AppointmentMsg> = retained
+            // v2 appointments are listed by what is signed; their names are sealed to the
+            // kiosk and nobody else, kioskctl included, can read them.
+            let mut list: Vec<Listed> = retained
                 .iter()
                 .filter(|(_, payload)| !payload.is_empty())
                 .filter_map(|(topic, payload)| {
-                    wire::decode(payload)
+                    listed(payload)
                         .inspect_err(|e| eprintln!("skipped {topic}: {e}"))
                         .ok()
+                        .flatten()
                 })
                 .collect();
             list.sort_by_key(|a| a.not_before);
@@ -204,13 +237,85 @@ pub async fn run(fleet: &Fleet, cmd: AppointmentCmd) -> anyhow::Result<()> {
                         a.id,
                         rfc3339::format(a.not_before),
                         rfc3339::format(a.not_after),
-                        a.doctor_name
+                        a.doctor_name.as_deref().unwrap_or("(versiegelt / sealed)")
                     );
                 }
             }
             Ok(())
         }
     }
+}
+
+/// One row of `appointment list`.
+#[derive(Debug)]
+struct Listed {
+    id: String,
+    session: String,
+    not_before: OffsetDateTime,
+    not_after: OffsetDateTime,
+    /// Only for a development broker's v1 appointments.
+    doctor_name: Option<String>,
+}
+
+/// A retained appointment payload as a row; `None` for a (signed) revocation. The signature is
+/// not checked here: this is the fleet manager's own view of the broker.
+fn listed(payload: &[u8]) -> Result<Option<Listed>, String> {
+    if wire::version_of(payload) == Some(2) {
+        let msg: wire::SignedMsg = wire::decode_v2(payload).map_err(|e| e.to_string())?;
+        let body = wire::from_b64url(&msg.body).ok_or("body is not base64url")?;
+        return match serde_json::from_slice(&body).map_err(|e| e.to_string())? {
+            SignedBody::Revoke(_) => Ok(None),
+            SignedBody::Appointment(a) => Ok(Some(Listed {
+                id: a.id,
+                session: a.session,
+                not_before: a.not_before,
+                not_after: a.not_after,
+                doctor_name: None,
+            })),
+        };
+    }
+    let a: AppointmentMsg = wire::decode(payload).map_err(|e| e.to_string())?;
+    Ok(Some(Listed {
+        id: a.id,
+        session: a.session,
+        not_before: a.not_before,
+        not_after: a.not_after,
+        doctor_name: Some(a.doctor_name),
+    }))
+}
+
+/// The fleet manager's signing key: its client certificate and key in the CA directory.
+fn signer(fleet: &Fleet) -> anyhow::Result<Signer> {
+    let (cert, key) = FleetCa::open(&fleet.ca_dir)?.admin_identity()?;
+    Signer::from_pem(&cert, &key).map_err(|e| anyhow::anyhow!("fleet manager's {e}"))
+}
+
+/// The appointment as protocol v2 carries it: ids, window and code hash signed, the names and
+/// the session key sealed to the kiosk's certificate.
+fn signed_appointment(
+    fleet: &Fleet,
+    device: &str,
+    msg: &AppointmentMsg,
+    key: &SessionKey,
+) -> anyhow::Result<Vec<u8>> {
+    let device_cert = FleetCa::open(&fleet.ca_dir)?.device_cert(device)?;
+    let names = SealedNames {
+        doctor_name: msg.doctor_name.clone(),
+        patient_name: msg.patient_name.clone(),
+        session_key: key.clone(),
+    };
+    let sealed =
+        trust::seal_names(&device_cert, device, &msg.id, &names).map_err(anyhow::Error::msg)?;
+    let body = SignedBody::Appointment(SignedAppointment {
+        device: device.into(),
+        id: msg.id.clone(),
+        session: msg.session.clone(),
+        code_hash: msg.code_hash.clone(),
+        not_before: msg.not_before,
+        not_after: msg.not_after,
+        sealed,
+    });
+    Ok(wire::encode(&signer(fleet)?.sign(&body)))
 }
 
 /// Removes doctor credentials whose appointment has ended (the broker's plugin has no expiry of

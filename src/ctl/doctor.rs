@@ -12,9 +12,13 @@ use super::{Fleet, random_hex};
 use crate::call::ice_spec;
 use crate::call::{self, CallReport, CallSpec, IceSpec, Role, SignalOut};
 use crate::fleet::broker::Login;
-use crate::fleet::{self, LinkEvent, LinkOptions, Route, SessionPublisher, Side};
+use crate::fleet::trust::Channel;
+use crate::fleet::{self, LinkEvent, LinkOptions, Route, SessionPublisher, SharedChannel, Side};
 use crate::media::{AudioSource, MediaSpec, VideoOut, VideoSink, VideoSource};
-use crate::wire::{self, ByeReason, CallStats, Hello, JoinLink, Signal, SignalMsg};
+use crate::wire::{
+    self, ByeReason, CallStats, Hello, JoinLink, SealedSignal, Sender, SessionKey, Signal,
+    SignalMsg,
+};
 
 #[derive(Debug, Args)]
 pub struct DoctorArgs {
@@ -27,6 +31,11 @@ pub struct DoctorArgs {
     device: Option<String>,
     #[arg(long, required_unless_present = "link")]
     session: Option<String>,
+    /// Without a link: the session key (base64url) that seals the session's signalling, as
+    /// the join link's `key` carries it. Without it, signalling is in clear, which only a
+    /// development kiosk (plaintext loopback broker) takes.
+    #[arg(long, conflicts_with = "link")]
+    key: Option<String>,
     /// The name the kiosk is told.
     #[arg(long, default_value = "Testanruf Flottenverwaltung")]
     name: String,
@@ -103,6 +112,21 @@ fn stats_text(s: &CallStats) -> String {
     )
 }
 
+/// A message of the kiosk: opened with the session's channel if there is one (and then only
+/// sealed messages count), in clear otherwise.
+fn receive(channel: Option<&SharedChannel>, payload: &[u8]) -> Result<Signal, String> {
+    match channel {
+        Some(channel) if wire::version_of(payload) == Some(2) => {
+            let sealed: SealedSignal = wire::decode_v2(payload).map_err(|e| e.to_string())?;
+            fleet::open_signal(channel, &sealed)
+        }
+        Some(_) => Err("signalling in clear refused: this session is sealed".into()),
+        None => Ok(wire::decode::<SignalMsg>(payload)
+            .map_err(|e| e.to_string())?
+            .signal),
+    }
+}
+
 /// What woke the doctor's loop.
 enum Wake {
     Link(LinkEvent),
@@ -111,7 +135,7 @@ enum Wake {
 }
 
 pub async fn run(fleet: &Fleet, args: DoctorArgs) -> anyhow::Result<()> {
-    let (endpoint, topics, session) = match &args.link {
+    let (endpoint, topics, session, key) = match &args.link {
         Some(link) => {
             let link = JoinLink::parse(link)?;
             let login = Login {
@@ -122,6 +146,7 @@ pub async fn run(fleet: &Fleet, args: DoctorArgs) -> anyhow::Result<()> {
                 fleet.doctor_endpoint(login)?,
                 crate::fleet::Topics::new(&link.root, &link.device)?,
                 link.session,
+                link.key,
             )
         }
         None => {
@@ -132,9 +157,25 @@ pub async fn run(fleet: &Fleet, args: DoctorArgs) -> anyhow::Result<()> {
                     .ok_or_else(|| {
                         anyhow::anyhow!("--device and --session are needed without --link")
                     })?;
-            (fleet.endpoint()?, fleet.device(&device)?, session)
+            let key = match &args.key {
+                Some(text) => Some(
+                    SessionKey::from_base64url(text)
+                        .ok_or_else(|| anyhow::anyhow!("--key is not 32 bytes of base64url"))?,
+                ),
+                None => None,
+            };
+            (fleet.endpoint()?, fleet.device(&device)?, session, key)
         }
     };
+    // The session's sealed signalling: the same channel seals what we send and opens what
+    // the kiosk sends.
+    let channel: Option<SharedChannel> = key.map(|key| {
+        std::sync::Arc::new(std::sync::Mutex::new(Channel::new(
+            &key,
+            &session,
+            Sender::Doctor,
+        )))
+    });
     crate::fleet::topics::check_id("session", &session)?;
     anyhow::ensure!(
         !args.test_wrong_fingerprint
@@ -226,7 +267,8 @@ pub async fn run(fleet: &Fleet, args: DoctorArgs) -> anyhow::Result<()> {
         jitter_latency_ms: 20,
     };
     let (reports_tx, mut reports) = mpsc::channel(16);
-    let out = SessionPublisher::new(link.clone(), &topics, &session, Side::Doctor);
+    let out = SessionPublisher::new(link.clone(), &topics, &session, Side::Doctor)
+        .sealed(channel.clone());
     let out: Box<dyn SignalOut> = if args.test_wrong_fingerprint {
         Box::new(WrongFingerprint(out))
     } else {
@@ -274,8 +316,8 @@ pub async fn run(fleet: &Fleet, args: DoctorArgs) -> anyhow::Result<()> {
                     side: Side::Kiosk, ..
                 }) = topics.route(&topic)
                 {
-                    match wire::decode::<SignalMsg>(&payload) {
-                        Ok(msg) => handle.deliver(msg.signal),
+                    match receive(channel.as_ref(), &payload) {
+                        Ok(signal) => handle.deliver(signal),
                         Err(e) => eprintln!("signalling message dropped: {e}"),
                     }
                 }

@@ -50,6 +50,8 @@ pub enum DaemonError {
     Access(#[from] access::AccessError),
     #[error("broker TLS: {0}")]
     Tls(crate::fleet::tls::TlsError),
+    #[error("trust in signed appointments: {0}")]
+    Trust(String),
     #[error("config: {0}")]
     Codec(crate::media::codec::CodecError),
     #[error(transparent)]
@@ -71,7 +73,9 @@ impl DaemonError {
     /// The exit code that tells systemd whether restarting can help.
     pub fn exit(&self) -> Exit {
         match self {
-            Self::Config(_) | Self::Topics(_) | Self::Access(_) | Self::Tls(_) => Exit::Config,
+            Self::Config(_) | Self::Topics(_) | Self::Access(_) | Self::Tls(_) | Self::Trust(_) => {
+                Exit::Config
+            }
             Self::Gstreamer(_) | Self::MissingElements(_) | Self::Display(_) | Self::Codec(_) => {
                 Exit::Unavailable
             }

@@ -16,7 +16,10 @@ use tokio::task::JoinHandle;
 use super::DaemonError;
 use super::access::FleetAccess;
 use crate::fleet::eventlog::EventLog;
-use crate::fleet::{self, Inbound, Link, LinkEvent, LinkOptions, SessionPublisher, Side, Topics};
+use crate::fleet::trust::{Channel, Trust};
+use crate::fleet::{
+    self, Inbound, Link, LinkEvent, LinkOptions, SessionPublisher, SharedChannel, Side, Topics,
+};
 use crate::platform::netwatch::{self, NetWatch};
 use crate::ui::view::Quality;
 use crate::wire::{
@@ -86,6 +89,11 @@ struct Uplink {
     sync: Option<SyncRound>,
     /// kioskd's own record of its events; `None` if it could not be opened.
     log: Option<EventLog>,
+    /// The fleet CA and the kiosk's key: appointments must be signed and sealed. `None` only on
+    /// a development kiosk (plaintext loopback broker, no identity).
+    trust: Option<Trust>,
+    /// The sealed signalling of the sessions the kiosk has joined.
+    channels: std::collections::BTreeMap<String, SharedChannel>,
 }
 
 /// What every state report carries besides the status.
@@ -106,6 +114,34 @@ pub(super) struct Presence {
     basis: Basis,
     /// The machine's addresses as last seen: a change means the link's connection is dead.
     network: NetWatch,
+}
+
+/// A sealed signalling message opened with its session's channel; a clear one refused where the
+/// session is sealed. What does not open is dropped and logged without its contents.
+fn open_sealed(
+    channels: &std::collections::BTreeMap<String, SharedChannel>,
+    inbound: Inbound,
+) -> Option<Inbound> {
+    match inbound {
+        Inbound::SealedSignal { session, sealed } => {
+            let Some(channel) = channels.get(&session) else {
+                tracing::warn!(%session, "sealed signalling for a session without a key dropped");
+                return None;
+            };
+            match fleet::open_signal(channel, &sealed) {
+                Ok(signal) => Some(Inbound::Signal { session, signal }),
+                Err(reason) => {
+                    tracing::warn!(%session, seq = sealed.seq, %reason, "sealed signalling refused");
+                    None
+                }
+            }
+        }
+        Inbound::Signal { session, .. } if channels.contains_key(&session) => {
+            tracing::warn!(%session, "signalling in clear refused: this session is sealed");
+            None
+        }
+        other => Some(other),
+    }
 }
 
 /// How often the state is published again without a change, so the fleet sees the kiosk is alive
@@ -158,6 +194,17 @@ impl Presence {
         state_dir: &Path,
     ) -> Result<(), DaemonError> {
         let topics = Topics::new(topic_root, &access.device)?;
+        let trust = match access
+            .endpoint
+            .tls()
+            .and_then(|tls| Some((tls, tls.client.as_ref()?)))
+        {
+            Some((tls, client)) => Some(
+                Trust::new(&access.device, &tls.ca_pem, &client.key_pem)
+                    .map_err(DaemonError::Trust)?,
+            ),
+            None => None,
+        };
         tracing::info!(device = %access.device, broker = %access.endpoint.url, "connecting to the fleet");
         let (link, events, task) = fleet::link::spawn(LinkOptions {
             client_id: format!("kiosk-{}", access.device),
@@ -191,6 +238,8 @@ impl Presence {
             broker: Broker::Connecting,
             sync: None,
             log,
+            trust,
+            channels: Default::default(),
         }));
         Ok(())
     }
@@ -277,7 +326,10 @@ impl Presence {
                 None
             }
             LinkEvent::Message { topic, payload } => {
-                match fleet::parse_inbound(&up.topics, &topic, &payload) {
+                let now = OffsetDateTime::now_utc();
+                let parsed =
+                    fleet::parse_inbound(&up.topics, &topic, &payload, up.trust.as_ref(), now);
+                match parsed.map(|inbound| inbound.and_then(|i| open_sealed(&up.channels, i))) {
                     Ok(Some(Inbound::Synced(marker))) => up
                         .sync
                         .take_if(|round| round.marker == marker)
@@ -374,25 +426,42 @@ impl Presence {
     }
 
     /// Listens to the doctor's side of `session`; the call sends its own side through the
-    /// returned publisher. `None` without a fleet (no code can lead here then).
-    pub fn join_session(&self, session: &str) -> Option<SessionPublisher> {
-        let up = self.uplink()?;
+    /// returned publisher, sealed with `key` when there is one (always, in a fleet with a CA).
+    /// `None` without a fleet (no code can lead here then).
+    pub fn join_session(
+        &mut self,
+        session: &str,
+        key: Option<&crate::wire::SessionKey>,
+    ) -> Option<SessionPublisher> {
+        let Membership::Provisioned(up) = &mut self.membership else {
+            return None;
+        };
+        let channel =
+            key.map(|key| {
+                let channel: SharedChannel = std::sync::Arc::new(std::sync::Mutex::new(
+                    Channel::new(key, session, crate::wire::Sender::Kiosk),
+                ));
+                up.channels.insert(session.into(), channel.clone());
+                channel
+            });
         up.link.subscribe(&up.topics.session(session, Side::Doctor));
-        Some(SessionPublisher::new(
-            up.link.clone(),
-            &up.topics,
-            session,
-            Side::Kiosk,
-        ))
+        Some(
+            SessionPublisher::new(up.link.clone(), &up.topics, session, Side::Kiosk)
+                .sealed(channel),
+        )
     }
 
     /// Stops listening to `session`, saying `bye` first if there is a reason to.
-    pub fn leave_session(&self, session: &str, bye: Option<ByeReason>) {
-        let Some(up) = self.uplink() else { return };
+    pub fn leave_session(&mut self, session: &str, bye: Option<ByeReason>) {
+        let Membership::Provisioned(up) = &mut self.membership else {
+            return;
+        };
         up.link
             .unsubscribe(&up.topics.session(session, Side::Doctor));
+        let channel = up.channels.remove(session);
         if let Some(reason) = bye {
-            let out = SessionPublisher::new(up.link.clone(), &up.topics, session, Side::Kiosk);
+            let out = SessionPublisher::new(up.link.clone(), &up.topics, session, Side::Kiosk)
+                .sealed(channel);
             crate::call::SignalOut::send(&out, Signal::Bye { reason });
         }
     }

@@ -262,9 +262,10 @@ impl Supervisor {
             Action::JoinSession {
                 session,
                 patient_name,
+                key,
             } => {
                 // Without a fleet there are no appointments, so no code can lead here.
-                let Some(out) = self.presence.join_session(&session) else {
+                let Some(out) = self.presence.join_session(&session, key.as_ref()) else {
                     tracing::error!("no fleet connection to join a session on");
                     return;
                 };

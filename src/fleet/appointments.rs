@@ -177,6 +177,7 @@ mod tests {
             not_after: from + Duration::minutes(minutes),
             doctor_name: "Dr. med. Anna Muster".into(),
             patient_name: Some("Max Mustermann".into()),
+            session_key: None,
         }
     }
 

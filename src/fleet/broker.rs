@@ -186,6 +186,11 @@ impl Endpoint {
         self.tls.is_some()
     }
 
+    /// The fleet CA and client identity of a TLS endpoint.
+    pub fn tls(&self) -> Option<&super::tls::TlsMaterial> {
+        self.tls.as_ref()
+    }
+
     /// rumqttc options for one client: transport, login, keep-alive and packet limits.
     pub fn mqtt_options(
         &self,

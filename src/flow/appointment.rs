@@ -6,7 +6,7 @@ use std::fmt;
 
 use time::OffsetDateTime;
 
-use crate::wire::{self, AppointmentMsg, V1};
+use crate::wire::{self, AppointmentMsg, SessionKey, V1};
 
 /// The longest name a doctor or patient may have, in characters (protocol.md 3.2).
 pub const MAX_NAME: usize = 100;
@@ -22,6 +22,9 @@ pub struct Appointment {
     pub not_after: OffsetDateTime,
     pub doctor_name: String,
     pub patient_name: Option<String>,
+    /// The key of the session's sealed signalling, from a signed appointment (v2); `None` only
+    /// on a development kiosk without a fleet CA (v1, signalling in clear).
+    pub session_key: Option<SessionKey>,
 }
 
 impl fmt::Debug for Appointment {
@@ -81,6 +84,7 @@ impl TryFrom<AppointmentMsg> for Appointment {
             not_after: m.not_after,
             doctor_name,
             patient_name,
+            session_key: m.session_key,
         })
     }
 }
@@ -96,6 +100,7 @@ impl Appointment {
             not_after: self.not_after,
             doctor_name: self.doctor_name.clone(),
             patient_name: self.patient_name.clone(),
+            session_key: self.session_key.clone(),
         }
     }
 
@@ -130,6 +135,7 @@ mod tests {
             not_after: now + time::Duration::minutes(30),
             doctor_name: "Dr. med. Anna Muster".into(),
             patient_name: Some("Max Mustermann".into()),
+            session_key: None,
         }
     }
 

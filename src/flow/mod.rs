@@ -145,6 +145,8 @@ pub enum Action {
     JoinSession {
         session: String,
         patient_name: String,
+        /// The key that seals the session's signalling; `None` only without a fleet CA.
+        key: Option<crate::wire::SessionKey>,
     },
     /// Leave the call session, saying `bye` with the reason when there is one to say.
     LeaveSession { bye: Option<ByeReason> },
@@ -382,6 +384,7 @@ impl Kiosk {
             Action::JoinSession {
                 session: appointment.session.clone(),
                 patient_name: name.clone(),
+                key: appointment.session_key.clone(),
             },
         ];
         self.flow = Flow::Waiting {

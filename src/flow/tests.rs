@@ -17,6 +17,7 @@ pub(crate) fn appointment(patient: Option<&str>) -> Appointment {
         not_after: now + time::Duration::hours(1),
         doctor_name: "Dr. Muster".into(),
         patient_name: patient.map(Into::into),
+        session_key: None,
     }
 }
 
@@ -104,7 +105,8 @@ fn a_whole_consultation_goes_through_every_state_and_back_to_idle() {
     assert_eq!(reported(&out), ["consent_given"]);
     assert!(out.actions.contains(&Action::JoinSession {
         session: "s1".into(),
-        patient_name: "Erika Mustermann".into()
+        patient_name: "Erika Mustermann".into(),
+        key: None,
     }));
     assert_eq!(k.session(), Some("s1"));
     k.handle(Event::DoctorJoined, t0);
@@ -146,7 +148,8 @@ fn accept_takes_the_appointments_name_and_publishes_both_steps() {
     assert_eq!(published(&out), [KioskState::Consent, KioskState::Waiting]);
     assert!(out.actions.contains(&Action::JoinSession {
         session: "s1".into(),
-        patient_name: "Max Mustermann".into()
+        patient_name: "Max Mustermann".into(),
+        key: None,
     }));
 }
 

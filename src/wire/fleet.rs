@@ -40,6 +40,10 @@ pub struct AppointmentMsg {
     pub doctor_name: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub patient_name: Option<String>,
+    /// Only in the form the kiosk keeps in its state directory: the session key it opened from
+    /// a signed appointment (v2). Never on the broker in clear.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_key: Option<super::SessionKey>,
 }
 
 /// The kiosk's flow state as published. `Unknown` stands for names added by a later version.

@@ -1,9 +1,11 @@
-//! The doctor's join link: `{page}#v=1&broker=…&root=…&device=…&session=…&username=…&password=…`.
+//! The doctor's join link:
+//! `{page}#v=1&broker=…&root=…&device=…&session=…&username=…&password=…&key=…`.
 //!
 //! Everything after `#` is the URL's fragment, which browsers never send to the server that
-//! serves the page: the session credential stays between the link and the broker.
+//! serves the page: the session credential and the session key stay between the link and the
+//! broker, and the key never reaches the broker either.
 
-use super::is_valid_id;
+use super::{SessionKey, is_valid_id};
 
 #[derive(Clone, PartialEq, Eq)]
 pub struct JoinLink {
@@ -14,6 +16,9 @@ pub struct JoinLink {
     pub session: String,
     pub username: String,
     pub password: String,
+    /// The session key that seals the signalling (base64url in the link). Every link of a
+    /// fleet with a CA has one; a link without is a development link (signalling in clear).
+    pub key: Option<SessionKey>,
 }
 
 impl std::fmt::Debug for JoinLink {
@@ -73,8 +78,12 @@ impl JoinLink {
     /// The link for the doctor's page at `page`.
     pub fn to_url(&self, page: &str) -> String {
         let page = page.split('#').next().unwrap_or(page);
+        let key = match &self.key {
+            Some(key) => format!("&key={}", key.to_base64url()),
+            None => String::new(),
+        };
         format!(
-            "{page}#v=1&broker={}&root={}&device={}&session={}&username={}&password={}",
+            "{page}#v=1&broker={}&root={}&device={}&session={}&username={}&password={}{key}",
             encode(&self.broker),
             encode(&self.root),
             encode(&self.device),
@@ -109,6 +118,14 @@ impl JoinLink {
             session: field("session")?,
             username: field("username")?,
             password: field("password")?,
+            key: match fields.get("key") {
+                None => None,
+                Some(raw) => Some(
+                    decode(raw)
+                        .and_then(|text| SessionKey::from_base64url(&text))
+                        .ok_or(JoinLinkError::Invalid("key"))?,
+                ),
+            },
         };
         for (name, value) in [("device", &link.device), ("session", &link.session)] {
             if !is_valid_id(value) {
@@ -132,6 +149,7 @@ mod tests {
             session: "0123abcd".into(),
             username: "doctor-a-1".into(),
             password: "p&ss=wörd#".into(),
+            key: Some(SessionKey([9; 32])),
         };
         let url = link.to_url("https://praxis.example/doctor/");
         let (page, fragment) = url.split_once('#').unwrap();
@@ -139,6 +157,12 @@ mod tests {
         assert!(!fragment.contains("wörd"), "{fragment}");
         assert_eq!(JoinLink::parse(&url).unwrap(), link);
         assert!(!format!("{link:?}").contains("ss=w"));
+        assert!(fragment.ends_with(&format!("&key={}", SessionKey([9; 32]).to_base64url())));
+        let bad_key = url.replace("&key=", "&key=x");
+        assert_eq!(
+            JoinLink::parse(&bad_key),
+            Err(JoinLinkError::Invalid("key"))
+        );
     }
 
     #[test]

@@ -11,6 +11,7 @@ mod event;
 mod fleet;
 mod join;
 mod provision;
+mod sealed;
 mod signal;
 
 pub use code::{CODE_DIGITS, is_supported_hash, is_well_formed_code};
@@ -24,6 +25,10 @@ pub use fleet::{
 };
 pub use join::{JoinLink, JoinLinkError};
 pub use provision::{BUNDLE_FILE_NAME, ProvisionBundle};
+pub use sealed::{
+    SealedNames, SealedSignal, Sender, SessionKey, SignedAppointment, SignedBody, SignedMsg,
+    SignedRevoke, V2, b64url, from_b64url,
+};
 pub use signal::{ByeReason, Hello, IceServer, Signal, SignalMsg};
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer, de::DeserializeOwned};
@@ -62,7 +67,7 @@ pub enum WireError {
     NotJson(serde_json::Error),
     #[error("payload has no \"v\" field")]
     NoVersion,
-    #[error("payload has version {0}, this kiosk speaks version 1")]
+    #[error("payload has version {0}, which this message does not take here")]
     WrongVersion(serde_json::Value),
     #[error("payload does not fit the message type: {0}")]
     Shape(serde_json::Error),
@@ -71,13 +76,36 @@ pub enum WireError {
 /// Parses a versioned payload: size, JSON, version and shape are checked in that order, so the
 /// error says the first thing that is wrong.
 pub fn decode<T: DeserializeOwned>(payload: &[u8]) -> Result<T, WireError> {
+    decode_version(payload, 1)
+}
+
+/// The same for a v2 payload (signed appointments, sealed signalling).
+pub fn decode_v2<T: DeserializeOwned>(payload: &[u8]) -> Result<T, WireError> {
+    decode_version(payload, 2)
+}
+
+/// The `v` of a payload that is JSON with a numeric `v`, before anything else is looked at.
+pub fn version_of(payload: &[u8]) -> Option<u64> {
+    if payload.len() > MAX_PAYLOAD {
+        return None;
+    }
+    #[derive(serde::Deserialize)]
+    struct Versioned {
+        v: u64,
+    }
+    serde_json::from_slice::<Versioned>(payload)
+        .ok()
+        .map(|p| p.v)
+}
+
+fn decode_version<T: DeserializeOwned>(payload: &[u8], version: u64) -> Result<T, WireError> {
     if payload.len() > MAX_PAYLOAD {
         return Err(WireError::TooLarge(payload.len()));
     }
     let value: serde_json::Value = serde_json::from_slice(payload).map_err(WireError::NotJson)?;
     match value.get("v") {
         None => return Err(WireError::NoVersion),
-        Some(v) if v.as_u64() == Some(1) => {}
+        Some(v) if v.as_u64() == Some(version) => {}
         Some(v) => return Err(WireError::WrongVersion(v.clone())),
     }
     serde_json::from_value(value).map_err(WireError::Shape)

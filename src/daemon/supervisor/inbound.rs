@@ -93,8 +93,9 @@ impl Supervisor {
             Inbound::Command(CommandKind::Refresh) => self.presence.publish_state(self.status()),
             Inbound::Command(CommandKind::Identify) => self.identify(),
             Inbound::Command(CommandKind::Wipe) => self.factory_reset().await,
-            // The presence keeps the sync round; it never hands the marker on.
-            Inbound::Synced(_) => {}
+            // The presence keeps the sync round, and opens sealed signalling with the session's
+            // channel: it never hands on either.
+            Inbound::Synced(_) | Inbound::SealedSignal { .. } => {}
             Inbound::Signal { session, signal } => self.calls.deliver(&session, signal),
         }
     }

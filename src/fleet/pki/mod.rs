@@ -3,7 +3,9 @@
 //! `registry.json`, and signs the CRL the broker checks clients against.
 //!
 //! Files in the CA directory (mode 0700, every file 0600, each written atomically):
-//! `ca.pem`, `ca.key`, `admin.pem`, `admin.key`, `crl.pem`, `registry.json`.
+//! `ca.pem`, `ca.key`, `admin.pem`, `admin.key`, `crl.pem`, `registry.json`, and
+//! `device-{device}.pem`, each kiosk's current certificate (public: appointments are sealed to
+//! its key).
 //!
 //! `crl.pem` is valid for 365 days; `kioskctl ca crl` re-issues it, and it must be re-issued
 //! (and copied to the broker) before then, or the broker refuses every client.
@@ -74,6 +76,8 @@ pub enum PkiError {
     InvalidRoom(String),
     #[error("broker host {0:?} is neither an IP address nor a DNS name")]
     InvalidHost(String),
+    #[error("no certificate of {0:?} on file (enrolled before kioskctl kept them): enrol it again")]
+    NoDeviceCert(String),
     #[error("no unrevoked certificate for {0:?} in the registry")]
     NothingToRevoke(String),
 }
@@ -266,6 +270,8 @@ impl FleetCa {
             Some(room),
             now,
         )?;
+        // Before the registry: a certificate on record always has its file.
+        write(&self.dir, &device_cert_file(device), &issued.cert_pem)?;
         issued.superseded = self
             .registry
             .revoke(device, RevocationReason::Superseded, now);
@@ -276,6 +282,21 @@ impl FleetCa {
             self.reissue_crl(now)?;
         }
         Ok(issued)
+    }
+
+    /// The device's current certificate (PEM), to seal its appointments to. Refused if it was
+    /// revoked, or issued before kioskctl kept device certificates (enrol the kiosk again).
+    pub fn device_cert(&self, device: &str) -> Result<String, PkiError> {
+        let current = self
+            .records()
+            .iter()
+            .rev()
+            .find(|r| r.kind == CertKind::Device && r.id == device);
+        match current {
+            Some(record) if !record.is_revoked() => read(&self.dir, &device_cert_file(device))
+                .map_err(|_| PkiError::NoDeviceCert(device.into())),
+            _ => Err(PkiError::NothingToRevoke(device.into())),
+        }
     }
 
     /// The broker's server certificate for `hosts` (IP addresses or DNS names; the first is
@@ -398,6 +419,10 @@ impl FleetCa {
             serde_json::to_string_pretty(&self.registry).expect("the registry always serialises");
         write(&self.dir, REGISTRY_FILE, &json)
     }
+}
+
+fn device_cert_file(device: &str) -> String {
+    format!("device-{device}.pem")
 }
 
 fn new_key() -> Result<KeyPair, PkiError> {
