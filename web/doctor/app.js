@@ -10,6 +10,7 @@
 import mqtt from './vendor/mqtt.js';
 import { initialLanguage, language, setLanguage, t } from './i18n.js';
 import { parseJoinLink, sessionTopics } from './link.js';
+import { channel as sealChannel, open as openSealed, seal } from './seal.js';
 import {
   Call, mediaSample, parseIceServers, parseVideoMax, qualityLevel, qualitySample, selectedPairTypes,
   testStats,
@@ -55,6 +56,9 @@ const app = {
   endedKey: null,
   join: null,
   topics: null,
+  // The session's sealed signalling (seal.js), when the link carries a key: then everything
+  // sent is sealed and only sealed messages of the kiosk are taken.
+  seal: null,
   client: null,
   localStream: null,
   call: null,
@@ -284,12 +288,22 @@ function refused() {
   showProblem('authTitle', 'authText');
 }
 
+// Sealing is asynchronous (WebCrypto): messages go out one after another, so they leave in the
+// order of their numbers, which the kiosk requires to rise.
+let sending = Promise.resolve();
+
 function publish(message, onDone) {
-  const body = JSON.stringify({ v: 1, ...message });
+  const clear = JSON.stringify({ v: 1, ...message });
   // Signalling is never queued while the broker is away (protocol.md 5, rule 9): delivered
   // late it would describe a connection that is gone. A hello after the reconnect starts afresh.
   if (!app.client?.connected) return onDone?.();
-  app.client.publish(app.topics.doctor, body, { qos: 1, retain: false }, () => onDone?.());
+  sending = sending
+    .then(async () => {
+      const body = app.seal ? JSON.stringify(await seal(app.seal, clear)) : clear;
+      if (!app.client?.connected) return onDone?.();
+      app.client.publish(app.topics.doctor, body, { qos: 1, retain: false }, () => onDone?.());
+    })
+    .catch(() => onDone?.());
 }
 
 // --- signalling (protocol.md 5) -------------------------------------------------------------------
@@ -302,7 +316,12 @@ async function onSignal(payload) {
   let msg;
   try {
     msg = JSON.parse(new TextDecoder().decode(payload));
-  } catch {
+    // A sealed session takes only sealed messages that open: a replayed, altered or clear one
+    // is dropped here, and never acted on.
+    if (app.seal) msg = JSON.parse(await openSealed(app.seal, msg));
+  } catch (err) {
+    // Says why (replayed, does not open), never what the message said.
+    if (app.seal) console.warn('signalling message dropped:', err?.message);
     return;
   }
   // Unknown types and fields are ignored (protocol.md 9); so is anything of another version.
@@ -526,6 +545,7 @@ async function main() {
   }
   app.join = link.join;
   app.topics = sessionTopics(link.join);
+  if (link.join.key) app.seal = await sealChannel(link.join.key, link.join.session, 'doctor');
   app.timer = setInterval(() => tick().catch(() => {}), 1000);
   if (await startMedia()) connect();
 }

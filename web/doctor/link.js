@@ -1,8 +1,10 @@
 // The join link's fragment (docs/protocol.md 10.3), parsed and checked.
 //
-// Owns: turning `#v=1&broker=…&root=…&device=…&session=…&username=…&password=…` into a Join
+// Owns: turning `#v=1&broker=…&root=…&device=…&session=…&username=…&password=…&key=…` into a Join
 // object, or into the names of the fields that are missing or wrong. Pure: no DOM, no network,
 // so `node --test` covers it. Must never log or echo a password.
+
+import { fromBase64url } from './seal.js';
 
 const ID = /^[A-Za-z0-9_-]{1,64}$/; // protocol.md 1: ids are one safe topic level
 const REQUIRED = ['v', 'broker', 'root', 'device', 'session', 'username', 'password'];
@@ -48,7 +50,9 @@ function validBroker(broker) {
 }
 
 /**
- * Returns `{ok: true, join}` with join = {broker, root, device, session, username, password},
+ * Returns `{ok: true, join}` with join = {broker, root, device, session, username, password,
+ * key} (key: the session key's 32 bytes that seal the signalling, or null in a development
+ * link without one),
  * `{ok: false, version}` for a link of another protocol version, or `{ok: false, invalid: [names]}`.
  */
 export function parseJoinLink(hash) {
@@ -64,8 +68,13 @@ export function parseJoinLink(hash) {
     session: pairs.get('session'),
     username: pairs.get('username'),
     password: pairs.get('password'),
+    key: null,
   };
   const invalid = [];
+  if (pairs.has('key')) {
+    join.key = fromBase64url(pairs.get('key'));
+    if (join.key?.length !== 32) invalid.push('key');
+  }
   if (!validBroker(join.broker)) invalid.push('broker');
   if (!validRoot(join.root)) invalid.push('root');
   if (!ID.test(join.device)) invalid.push('device');

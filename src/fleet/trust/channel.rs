@@ -238,4 +238,62 @@ mod tests {
         assert!(s2 > s);
         assert_eq!(kiosk.open(Sender::Doctor, s2, &b2).unwrap(), b"hello");
     }
+
+    /// The doctor's page (`web/doctor/seal.js`) is tested against these messages; this test
+    /// keeps the file what this code makes. `PRAXISKIOSK_WRITE_VECTORS=1` rewrites it.
+    #[test]
+    fn the_pages_test_vectors_are_what_this_code_seals() {
+        let key = SessionKey(std::array::from_fn(|i| i as u8));
+        let session = "0123456789abcdef";
+        let mut kiosk = Channel::new(&key, session, Sender::Kiosk);
+        let mut doctor = Channel::new(&key, session, Sender::Doctor);
+        let mut messages = Vec::new();
+        for (from, seq, plaintext) in [
+            (
+                Sender::Kiosk,
+                1_700_000_000_000u64,
+                r#"{"v":1,"type":"hello","name":"Max Mustermann"}"#,
+            ),
+            (
+                Sender::Kiosk,
+                1_700_000_000_001,
+                r#"{"v":1,"type":"offer","sdp":"v=0\r\n"}"#,
+            ),
+            (
+                Sender::Doctor,
+                1_700_000_000_500,
+                r#"{"v":1,"type":"hello","name":"Dr. Anna Muster","reply":true}"#,
+            ),
+        ] {
+            let channel = match from {
+                Sender::Kiosk => &mut kiosk,
+                Sender::Doctor => &mut doctor,
+            };
+            let (seq, sealed) = channel.seal(plaintext.as_bytes(), seq);
+            messages.push(serde_json::json!({
+                "from": channel.me(), "seq": seq, "plaintext": plaintext,
+                "box": crate::wire::b64url(&sealed),
+            }));
+        }
+        let vectors = serde_json::json!({
+            "key": key.to_base64url(),
+            "session": session,
+            "kiosk_key": crate::wire::b64url(&direction_key(&key, session, Sender::Kiosk)),
+            "doctor_key": crate::wire::b64url(&direction_key(&key, session, Sender::Doctor)),
+            "messages": messages,
+        });
+        let text = serde_json::to_string_pretty(&vectors).unwrap() + "\n";
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/web/doctor/test/seal-vectors.json"
+        );
+        if std::env::var("PRAXISKIOSK_WRITE_VECTORS").as_deref() == Ok("1") {
+            std::fs::write(path, &text).unwrap();
+        }
+        assert_eq!(
+            std::fs::read_to_string(path).unwrap(),
+            text,
+            "rewrite with PRAXISKIOSK_WRITE_VECTORS=1"
+        );
+    }
 }

@@ -7,12 +7,22 @@ import { qualityLevel } from '../call.js';
 const GOOD = '#v=1&broker=wss%3A%2F%2Fbroker.example%3A8443&root=praxiskiosk%2Fv1&device=kiosk-01'
   + '&session=s-1&username=doctor-a-1&password=a%2Bb%2F%3D';
 
+test('the link\'s key is 32 bytes of base64url, or the link is invalid', () => {
+  const key = 'AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8';
+  const link = parseJoinLink(`${GOOD}&key=${key}`);
+  assert.equal(link.ok, true);
+  assert.deepEqual([...link.join.key], [...Array(32).keys()]);
+  assert.deepEqual(parseJoinLink(`${GOOD}&key=AAEC`).invalid, ['key']);
+  assert.deepEqual(parseJoinLink(`${GOOD}&key=`).invalid, ['key']);
+  assert.deepEqual(parseJoinLink(`${GOOD}&key=${key.replace('A', '+')}`).invalid, ['key']);
+});
+
 test('a complete link gives the session and keeps + and / in the password', () => {
   const link = parseJoinLink(GOOD);
   assert.equal(link.ok, true);
   assert.deepEqual(link.join, {
     broker: 'wss://broker.example:8443', root: 'praxiskiosk/v1', device: 'kiosk-01',
-    session: 's-1', username: 'doctor-a-1', password: 'a+b/=',
+    session: 's-1', username: 'doctor-a-1', password: 'a+b/=', key: null,
   });
   assert.deepEqual(sessionTopics(link.join), {
     kiosk: 'praxiskiosk/v1/devices/kiosk-01/sessions/s-1/kiosk',
