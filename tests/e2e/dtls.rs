@@ -2,6 +2,8 @@
 //! the other's against the SDP, and a certificate the SDP does not name ends the call with
 //! `security_check_failed` before any media crosses.
 
+mod suites;
+
 use std::process::Command;
 use std::time::Duration;
 
