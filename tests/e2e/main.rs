@@ -14,6 +14,7 @@ mod persistence;
 mod provisioning;
 mod robustness;
 mod room;
+mod sealing;
 mod security;
 mod systemd;
 mod touch;
