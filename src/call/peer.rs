@@ -87,6 +87,20 @@ pub(crate) fn failure_of(message: &gst::Message) -> Failure {
     Failure::Connection
 }
 
+/// Whether `message` comes from a connection's transport (ICE, DTLS, SRTP: webrtcbin's
+/// transport bins), not from our media.
+pub(crate) fn in_transport(message: &gst::Message) -> bool {
+    let mut object = message.src().cloned();
+    while let Some(o) = object {
+        let name = o.name();
+        if name.starts_with("transportreceivebin") || name.starts_with("transportsendbin") {
+            return true;
+        }
+        object = o.parent();
+    }
+    false
+}
+
 pub(crate) type PeerEvents = UnboundedSender<(u64, PeerEvent)>;
 
 #[derive(Debug)]

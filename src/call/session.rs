@@ -8,13 +8,15 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
+mod snapshot;
+
 use futures::{FutureExt, StreamExt};
 use gst::prelude::*;
 use gst_webrtc::WebRTCICEConnectionState;
 use tokio::sync::{mpsc, watch};
 
 use super::jitter::JitterTarget;
-use super::peer::{Counters, Peer, PeerEvent, PeerEvents, SdpKind, failure_of};
+use super::peer::{Counters, Peer, PeerEvent, PeerEvents, SdpKind, failure_of, in_transport};
 use super::rate::VideoRate;
 use super::signalling::{Candidate, Ignored, Input, Output, Signalling};
 use super::stats::{Rates, ice_state_name, totals};
@@ -532,8 +534,17 @@ impl Session {
         }
     }
 
-    fn on_bus(&self, message: &gst::Message) {
+    fn on_bus(&mut self, message: &gst::Message) {
         match message.view() {
+            // A connection's transport that breaks once media flowed is a lost path, as ICE
+            // failing is: recover on a new connection within the reconnect window. Seen after
+            // a burst of hellos: both sides' fresh DTLS failed at once ("Fatal SSL error").
+            gst::MessageView::Error(e)
+                if in_transport(message) && self.media.first_frame.is_some() =>
+            {
+                tracing::warn!(error = %e.error(), debug = ?e.debug(), "the connection failed; recovering");
+                self.step(Input::Renew);
+            }
             gst::MessageView::Error(e) => {
                 let source = message
                     .src()
@@ -549,46 +560,6 @@ impl Session {
             }
             gst::MessageView::Latency(_) => self.with_peer(Peer::recalculate_latency),
             _ => {}
-        }
-    }
-
-    fn stats(&self) -> CallStats {
-        let media = &self.media;
-        let c = &media.counters;
-        let connected = self.connection.peer.is_some();
-        CallStats {
-            elapsed_s: clock().duration_since(media.started).as_secs_f64(),
-            first_frame_ms: media.first_frame.map(|d| d.as_millis() as u64),
-            video_frames_received: c.video_in.load(Ordering::Relaxed),
-            audio_buffers_received: c.audio_in.load(Ordering::Relaxed),
-            video_frames_sent: c.video_out.load(Ordering::Relaxed),
-            audio_buffers_sent: c.audio_out.load(Ordering::Relaxed),
-            bitrate_in_kbps: (media.rates.in_kbps * 10.0).round() / 10.0,
-            bitrate_out_kbps: (media.rates.out_kbps * 10.0).round() / 10.0,
-            rtt_ms: media
-                .rates
-                .latest
-                .rtt_s
-                .map(|s| (s * 10_000.0).round() / 10.0),
-            packets_lost: media.rates.latest.packets_lost,
-            ice_state: ice_state_name(media.ice_state).into(),
-            video_target_kbps: connected.then(|| c.video_target.load(Ordering::Relaxed) / 1000),
-            video_codec: connected.then(|| self.spec.media.video_codec.name().into()),
-            path: media
-                .rates
-                .latest
-                .path
-                .map(|(local, remote)| format!("{}/{}", local.name(), remote.name())),
-            audio_level_in_dbfs: media.voice_level_dbfs.map(|db| (db * 10.0).round() / 10.0),
-            video_size_received: c.video_size_in().map(|(w, h)| format!("{w}x{h}")),
-            interrupted: media.interrupted.is_some(),
-            last_outage_ms: media.last_outage.map(|d| d.as_millis() as u64),
-            latency: self.spec.media.measure.as_ref().and_then(|m| m.report()),
-            dtls: self
-                .connection
-                .peer
-                .as_ref()
-                .map(|p| Box::new(p.dtls_stats())),
         }
     }
 }

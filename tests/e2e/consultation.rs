@@ -6,8 +6,8 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use crate::harness::{
-    Doctor, Kiosk, KioskConfig, Mosquitto, Watcher, create_appointment, in_order, publish_lines,
-    wait_for,
+    Doctor, Kiosk, KioskConfig, Mosquitto, Watcher, create_appointment, in_order, poll,
+    publish_lines, wait_for,
 };
 
 const CALL_SETUP: Duration = Duration::from_secs(60);
@@ -268,9 +268,14 @@ fn a_running_call_survives_a_stray_answer_and_a_burst_of_hellos() {
     let hello = json!({"v": 1, "type": "hello", "name": "Dr. med. Anna Muster"}).to_string();
     publish_lines(broker.port, &topic, &vec![hello; 200]);
     let before = frames();
-    wait_for("media after the burst of hellos", CALL_SETUP, || {
-        media_goes_on(&kiosk, &doctor, before, 60)
-    });
+    let went_on = poll(CALL_SETUP, || media_goes_on(&kiosk, &doctor, before, 60));
+    assert!(
+        went_on.is_some(),
+        "media after the burst of hellos: {:?} then {:?}\n{}",
+        before,
+        frames(),
+        std::fs::read_to_string(dir.path().join("kioskd.log")).unwrap_or_default()
+    );
     assert_eq!(kiosk.state(), "in_call", "{}", kiosk.log_tail());
     assert!(
         watcher

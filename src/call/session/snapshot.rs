@@ -1,0 +1,51 @@
+//! The call's statistics as the owner reads them (`CallStats`, protocol.md §8), from the
+//! session's counters and the latest numbers of its connection.
+
+use std::sync::atomic::Ordering;
+
+use super::Session;
+use crate::call::stats::ice_state_name;
+use crate::platform::clock::now as clock;
+use crate::wire::CallStats;
+
+impl Session {
+    pub(super) fn stats(&self) -> CallStats {
+        let media = &self.media;
+        let c = &media.counters;
+        let connected = self.connection.peer.is_some();
+        CallStats {
+            elapsed_s: clock().duration_since(media.started).as_secs_f64(),
+            first_frame_ms: media.first_frame.map(|d| d.as_millis() as u64),
+            video_frames_received: c.video_in.load(Ordering::Relaxed),
+            audio_buffers_received: c.audio_in.load(Ordering::Relaxed),
+            video_frames_sent: c.video_out.load(Ordering::Relaxed),
+            audio_buffers_sent: c.audio_out.load(Ordering::Relaxed),
+            bitrate_in_kbps: (media.rates.in_kbps * 10.0).round() / 10.0,
+            bitrate_out_kbps: (media.rates.out_kbps * 10.0).round() / 10.0,
+            rtt_ms: media
+                .rates
+                .latest
+                .rtt_s
+                .map(|s| (s * 10_000.0).round() / 10.0),
+            packets_lost: media.rates.latest.packets_lost,
+            ice_state: ice_state_name(media.ice_state).into(),
+            video_target_kbps: connected.then(|| c.video_target.load(Ordering::Relaxed) / 1000),
+            video_codec: connected.then(|| self.spec.media.video_codec.name().into()),
+            path: media
+                .rates
+                .latest
+                .path
+                .map(|(local, remote)| format!("{}/{}", local.name(), remote.name())),
+            audio_level_in_dbfs: media.voice_level_dbfs.map(|db| (db * 10.0).round() / 10.0),
+            video_size_received: c.video_size_in().map(|(w, h)| format!("{w}x{h}")),
+            interrupted: media.interrupted.is_some(),
+            last_outage_ms: media.last_outage.map(|d| d.as_millis() as u64),
+            latency: self.spec.media.measure.as_ref().and_then(|m| m.report()),
+            dtls: self
+                .connection
+                .peer
+                .as_ref()
+                .map(|p| Box::new(p.dtls_stats())),
+        }
+    }
+}
