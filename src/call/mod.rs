@@ -19,6 +19,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
+pub use crate::fleet::trust::CodeBasis;
 pub use crate::flow::Failure;
 use crate::media::MediaSpec;
 use crate::wire::{ByeReason, CallStats, Hello, Signal};
@@ -45,6 +46,8 @@ pub struct CallSpec {
     pub reconnect: Duration,
     /// The jitter buffers' shortest latency in ms (`jitter.rs` adapts it to the path).
     pub jitter_latency_ms: u32,
+    /// What the security code of the statistics is keyed with: the session and its key.
+    pub code: CodeBasis,
 }
 
 /// What the call tells its owner.

@@ -169,9 +169,9 @@ pub async fn run(fleet: &Fleet, args: DoctorArgs) -> anyhow::Result<()> {
     };
     // The session's sealed signalling: the same channel seals what we send and opens what
     // the kiosk sends.
-    let channel: Option<SharedChannel> = key.map(|key| {
+    let channel: Option<SharedChannel> = key.as_ref().map(|key| {
         std::sync::Arc::new(std::sync::Mutex::new(Channel::new(
-            &key,
+            key,
             &session,
             Sender::Doctor,
         )))
@@ -265,6 +265,10 @@ pub async fn run(fleet: &Fleet, args: DoctorArgs) -> anyhow::Result<()> {
         // The doctor's side has no echo canceller to keep aligned (a headset, or the
         // browser's): the shortest wait that holds one voice packet (call/jitter.rs adapts).
         jitter_latency_ms: 20,
+        code: call::CodeBasis {
+            session: session.clone(),
+            key: key.clone(),
+        },
     };
     let (reports_tx, mut reports) = mpsc::channel(16);
     let out = SessionPublisher::new(link.clone(), &topics, &session, Side::Doctor)
@@ -297,6 +301,7 @@ pub async fn run(fleet: &Fleet, args: DoctorArgs) -> anyhow::Result<()> {
     let mut link_lost = false;
     // The quality level the doctor's page would show, from one second to the next.
     let mut previous: Option<CallStats> = None;
+    let mut shown_code: Option<String> = None;
     let (bye, failure) = loop {
         // The select only says what woke the loop; the match below (which rustfmt formats)
         // says what it means.
@@ -394,6 +399,19 @@ pub async fn run(fleet: &Fleet, args: DoctorArgs) -> anyhow::Result<()> {
                     let quality = previous
                         .replace(stats.clone())
                         .map(|before| crate::ui::quality::quality(&before, &stats).level());
+                    // Said once per connection (each has its own code), then in every stats line.
+                    if stats.security_code.is_some() && stats.security_code != shown_code {
+                        shown_code.clone_from(&stats.security_code);
+                        let code = stats.security_code.as_deref().unwrap_or_default();
+                        let text = format!(
+                            "Sicherheitscode / security code: {code} (compare it with the code shown at the kiosk)"
+                        );
+                        say(
+                            args.json,
+                            json!({"event": "security_code", "code": code}),
+                            text,
+                        );
+                    }
                     let text = stats_text(&stats);
                     let event = json!({"event": "stats", "stats": stats, "quality": quality});
                     say(args.json, event, text);

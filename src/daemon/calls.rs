@@ -11,10 +11,12 @@ use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
 use super::devices::DeviceWatch;
-use crate::call::{self, CallHandle, CallReport, CallSpec, IceSpec, Reading, Role, SignalOut};
+use crate::call::{
+    self, CallHandle, CallReport, CallSpec, CodeBasis, IceSpec, Reading, Role, SignalOut,
+};
 use crate::flow::Failure;
 use crate::media::MediaSpec;
-use crate::wire::{CallStats, Health, Hello, Signal};
+use crate::wire::{CallStats, Health, Hello, SessionKey, Signal};
 
 /// A call's report, tagged with its join id.
 pub(super) type Tagged = (u64, CallReport);
@@ -122,6 +124,7 @@ impl CallSlot {
         session: String,
         patient_name: String,
         ice: IceSpec,
+        key: Option<SessionKey>,
         out: impl SignalOut,
     ) -> Option<String> {
         let left = self.leave();
@@ -141,6 +144,10 @@ impl CallSlot {
             ice,
             reconnect: self.reconnect,
             jitter_latency_ms: self.jitter_latency_ms,
+            code: CodeBasis {
+                session: session.clone(),
+                key,
+            },
         };
         // A call reports at most once per request it takes (a hello), and takes at most 64 at a
         // time: room for a full queue of them, so a report that matters is never crowded out.

@@ -270,7 +270,7 @@ impl Supervisor {
                     return;
                 };
                 let ice = self.settings.now().ice.clone();
-                if let Some(left) = self.calls.join(session, patient_name, ice, out) {
+                if let Some(left) = self.calls.join(session, patient_name, ice, key, out) {
                     self.presence.leave_session(&left, None);
                 }
             }

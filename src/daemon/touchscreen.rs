@@ -16,7 +16,7 @@ use crate::flow::Flow;
 use crate::media::display::Display;
 use crate::ui::layout::{Layout, Press, Slot};
 use crate::ui::state::{Intent, LONG_PRESS, Provisioning, ScreenState, Surroundings};
-use crate::ui::view::{CodeNotice, Quality};
+use crate::ui::view::{CodeNotice, Quality, SecurityCode};
 use crate::ui::{Frame, Locale, Panel, ViewModel, clock, draw, quality};
 use crate::wire::{CallStats, Refusal};
 
@@ -37,6 +37,8 @@ pub(super) struct Touchscreen {
     painter: Painter,
     state: ScreenState,
     quality: QualitySampler,
+    /// The running call's security code, from its statistics once a second.
+    security_code: Option<SecurityCode>,
     staff: StaffDesk,
     /// Until when the identify screen shows.
     identify_until: Option<Instant>,
@@ -49,6 +51,7 @@ impl Touchscreen {
             painter: Painter::new(panel),
             state: ScreenState::new(locale),
             quality: QualitySampler::default(),
+            security_code: None,
             staff,
             identify_until: None,
         }
@@ -72,6 +75,7 @@ impl Touchscreen {
             clock: clock::berlin_hhmm(OffsetDateTime::now_utc()),
             broker_online: around.broker_online,
             quality: self.quality.shown,
+            security_code: self.security_code,
             staff: self.staff.findings(),
         };
         let view = self.state.view(flow, &surroundings, now);
@@ -85,6 +89,15 @@ impl Touchscreen {
             self.identify_until = None;
             self.state.end_identify();
         }
+        self.security_code = match &reading {
+            // A renewed connection has new certificates, so no code until its DTLS is up.
+            Some(Reading::Fresh(stats)) => {
+                stats.security_code.as_deref().and_then(SecurityCode::parse)
+            }
+            // A call that does not answer still has the connection it had.
+            Some(Reading::Stalled { .. }) => self.security_code,
+            None => None,
+        };
         self.quality.sample(reading);
         self.state.tick(now);
         self.staff.poll();

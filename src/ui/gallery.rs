@@ -4,8 +4,8 @@
 
 use super::text::Locale;
 use super::view::{
-    CallNotice, CallView, CodeNotice, Problem, ProvisionNotice, Quality, Screen, StaffCheck,
-    ViewModel,
+    CallNotice, CallView, CodeNotice, Problem, ProvisionNotice, Quality, Screen, SecurityCode,
+    StaffCheck, ViewModel,
 };
 
 pub fn gallery(locale: Locale) -> Vec<(&'static str, ViewModel)> {
@@ -29,6 +29,7 @@ pub fn gallery(locale: Locale) -> Vec<(&'static str, ViewModel)> {
             quality,
             confirm_hang_up,
             notice,
+            security_code: SecurityCode::parse("0472"),
         }))
     };
     let check = StaffCheck {

@@ -16,7 +16,8 @@ use std::time::{Duration, Instant};
 use super::layout::Press;
 use super::text::Locale;
 use super::view::{
-    CallNotice, CallView, CodeNotice, ProvisionNotice, Quality, Screen, StaffCheck, ViewModel,
+    CallNotice, CallView, CodeNotice, ProvisionNotice, Quality, Screen, SecurityCode, StaffCheck,
+    ViewModel,
 };
 use crate::flow::{Flow, MAX_NAME};
 use crate::wire::{CODE_DIGITS, Refusal};
@@ -70,6 +71,8 @@ pub struct Surroundings {
     pub clock: String,
     pub broker_online: bool,
     pub quality: Quality,
+    /// The running call's security code, once its DTLS is up.
+    pub security_code: Option<SecurityCode>,
     /// What the device check found (shown on the staff check).
     pub staff: StaffCheck,
 }
@@ -458,6 +461,7 @@ impl ScreenState {
                 muted: self.muted,
                 camera_off: self.camera_off,
                 quality: around.quality,
+                security_code: around.security_code,
                 confirm_hang_up: self.confirm_hang_up,
                 // An interruption is the news; the relay is still there when it is over.
                 notice: if link.interrupted {

@@ -294,3 +294,34 @@ fn identify_shows_the_room_largest_and_ok_goes_back_to_the_start() {
         );
     }
 }
+
+#[test]
+fn the_call_screen_shows_the_security_code_small_under_the_quality() {
+    for locale in [Locale::De, Locale::En] {
+        let call = gallery(locale)
+            .into_iter()
+            .find(|(n, _)| *n == "06-in-call")
+            .unwrap()
+            .1;
+        let expected = match locale {
+            Locale::De => "Sicherheitscode 0472",
+            Locale::En => "Security code 0472",
+        };
+        for panel in Panel::ALL {
+            let l = layout(&call, &panel);
+            let code = l.labels.iter().find(|label| label.text == expected);
+            let code = code.unwrap_or_else(|| panic!("{panel} {locale:?}: no {expected:?}"));
+            let quality = l
+                .labels
+                .iter()
+                .find(|label| {
+                    label.text.starts_with("Verbindung") || label.text.starts_with("Connection")
+                })
+                .expect("the quality's words");
+            assert!(
+                code.rect.top_left.y >= quality.rect.top_left.y + quality.rect.size.height as i32
+            );
+            assert_eq!(code.size, super::layout::TextSize::Small);
+        }
+    }
+}

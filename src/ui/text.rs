@@ -3,6 +3,7 @@
 
 use serde::Deserialize;
 
+use super::view::SecurityCode;
 use crate::wire::Refusal;
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Deserialize)]
@@ -293,6 +294,14 @@ pub fn device_id(locale: Locale, device: &str) -> String {
 }
 
 /// `m:ss`, or `h:mm:ss` from an hour on.
+/// The call screen's security code line: a calm label, the digits to read out.
+pub fn security_code(locale: Locale, code: SecurityCode) -> String {
+    match locale {
+        Locale::De => format!("Sicherheitscode {code}"),
+        Locale::En => format!("Security code {code}"),
+    }
+}
+
 pub fn duration(seconds: u64) -> String {
     let (h, m, s) = (seconds / 3600, seconds / 60 % 60, seconds % 60);
     if h > 0 {

@@ -69,6 +69,34 @@ pub struct CallView {
     pub confirm_hang_up: bool,
     /// What the patient must know about the connection, over the picture.
     pub notice: Option<CallNotice>,
+    /// The four digits the patient and the doctor can compare, once DTLS is up.
+    pub security_code: Option<SecurityCode>,
+}
+
+/// The call's security code (protocol.md section 5, "The security code"). Its `Debug` hides the
+/// digits: a view model in a log line must not carry them.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct SecurityCode(u16);
+
+impl SecurityCode {
+    /// Four ASCII digits, as the call's statistics carry them.
+    pub fn parse(text: &str) -> Option<Self> {
+        (text.len() == 4 && text.bytes().all(|b| b.is_ascii_digit()))
+            .then(|| text.parse().ok().map(Self))
+            .flatten()
+    }
+}
+
+impl std::fmt::Display for SecurityCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:04}", self.0)
+    }
+}
+
+impl std::fmt::Debug for SecurityCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SecurityCode(..)")
+    }
 }
 
 /// A line over the doctor's picture about the connection.

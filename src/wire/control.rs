@@ -179,6 +179,10 @@ pub struct CallStats {
     /// The connection's DTLS certificates, once it has one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dtls: Option<Box<DtlsStats>>,
+    /// The four digits both people compare (protocol.md section 5, "The security code"), once
+    /// the other side showed its DTLS certificate. Never logged, never in an MQTT payload.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub security_code: Option<String>,
 }
 
 /// The DTLS certificates of the call's connection, as SHA-256 fingerprints (`AB:CD:…`, as in

@@ -1,18 +1,26 @@
 //! The call's statistics as the owner reads them (`CallStats`, protocol.md §8), from the
-//! session's counters and the latest numbers of its connection.
+//! session's counters and the latest numbers of its connection, and the security code of its
+//! DTLS certificates.
 
 use std::sync::atomic::Ordering;
 
 use super::Session;
+use crate::call::Role;
 use crate::call::stats::ice_state_name;
+use crate::fleet::trust::security_code;
 use crate::platform::clock::now as clock;
-use crate::wire::CallStats;
+use crate::wire::{CallStats, DtlsStats};
 
 impl Session {
     pub(super) fn stats(&self) -> CallStats {
         let media = &self.media;
         let c = &media.counters;
         let connected = self.connection.peer.is_some();
+        let dtls = self
+            .connection
+            .peer
+            .as_ref()
+            .map(|p| Box::new(p.dtls_stats()));
         CallStats {
             elapsed_s: clock().duration_since(media.started).as_secs_f64(),
             first_frame_ms: media.first_frame.map(|d| d.as_millis() as u64),
@@ -41,11 +49,19 @@ impl Session {
             interrupted: media.interrupted.is_some(),
             last_outage_ms: media.last_outage.map(|d| d.as_millis() as u64),
             latency: self.spec.media.measure.as_ref().and_then(|m| m.report()),
-            dtls: self
-                .connection
-                .peer
-                .as_ref()
-                .map(|p| Box::new(p.dtls_stats())),
+            security_code: dtls.as_deref().and_then(|d| self.security_code(d)),
+            dtls,
         }
+    }
+
+    /// The code from our certificate and the one the other side showed, the kiosk's first
+    /// (the offerer is always the kiosk).
+    fn security_code(&self, dtls: &DtlsStats) -> Option<String> {
+        let (ours, theirs) = (&dtls.local_fingerprint, dtls.remote_fingerprint.as_ref()?);
+        let (kiosk, doctor) = match self.spec.role {
+            Role::Offerer => (ours, theirs),
+            Role::Answerer => (theirs, ours),
+        };
+        security_code(&self.spec.code, kiosk, doctor)
     }
 }

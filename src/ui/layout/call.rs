@@ -46,6 +46,7 @@ pub(super) fn in_call(out: &mut Layout, m: &Metrics, l: Locale, call: &CallView)
         quality,
         confirm_hang_up: confirm,
         notice,
+        security_code,
     } = *call;
     out.backdrop = Some(Backdrop::Dark);
     let screen = m.screen();
@@ -102,11 +103,22 @@ pub(super) fn in_call(out: &mut Layout, m: &Metrics, l: Locale, call: &CallView)
         Ink::OnDark,
         Align::Left,
     );
+    // The security code in a small line under the status row: there to read out when the
+    // doctor asks, not news.
+    let code_h = security_code.map_or(0, |_| m.button / 2);
+    if let Some(code) = security_code {
+        let line = Rectangle::new(
+            info.top_left + Point::new(0, info.size.height as i32),
+            Size::new(info.size.width, code_h),
+        );
+        let words = text::security_code(l, code);
+        out.label(line, words, TextSize::Small, Ink::OnDark, Align::Left);
+    }
 
     if let Some(notice) = notice {
         // Across the picture, below the status row: where the patient is looking.
         let band = Rectangle::new(
-            picture.top_left + Point::new(m.gap, m.button as i32 + 2 * m.gap),
+            picture.top_left + Point::new(m.gap, (m.button + code_h) as i32 + 2 * m.gap),
             Size::new(
                 picture.size.width.saturating_sub(2 * m.gap as u32),
                 m.button * 3 / 2,

@@ -9,6 +9,7 @@ fn around() -> Surroundings {
         clock: "10:00".into(),
         broker_online: true,
         quality: Quality::Good,
+        security_code: None,
         staff: crate::ui::view::StaffCheck {
             camera_ok: true,
             microphone_ok: true,
