@@ -10,6 +10,7 @@
 import mqtt from './vendor/mqtt.js';
 import { initialLanguage, language, setLanguage, t } from './i18n.js';
 import { parseJoinLink, sessionTopics } from './link.js';
+import { dtlsFingerprints, securityCode } from './code.js';
 import { channel as sealChannel, open as openSealed, seal } from './seal.js';
 import {
   Call, mediaSample, parseIceServers, parseVideoMax, qualityLevel, qualitySample, selectedPairTypes,
@@ -38,6 +39,8 @@ const ui = {
   duration: $('duration'),
   quality: $('quality'),
   qualityText: $('quality-text'),
+  securityCode: $('security-code'),
+  securityCodeDigits: $('security-code-digits'),
   noticeInterrupted: $('notice-interrupted'),
   noticeVideoPaused: $('notice-video-paused'),
   noticeRelay: $('notice-relay'),
@@ -69,6 +72,8 @@ const app = {
   relay: false, // the selected candidate pair goes through a TURN server
   firstFrameAt: null, // performance.now() of the first remote video frame
   quality: { previous: null, level: '' },
+  // The connection's security code (code.js) and the certificates it was computed from.
+  code: { of: null, digits: null },
   micMuted: false,
   cameraOff: false,
   retry: null,
@@ -430,6 +435,8 @@ async function tick() {
   const report = await call.pc.getStats();
   if (call !== app.call) return;
   checkMedia(call, report);
+  await showSecurityCode(call, report);
+  if (call !== app.call) return;
   const sample = qualitySample(report);
   if (sample.framesDecoded > 0) firstFrame();
   if (app.state === 'in-call') {
@@ -438,6 +445,21 @@ async function tick() {
     render();
   }
   app.quality.previous = sample;
+}
+
+// The code of this connection's two certificates, once its DTLS is up; each new connection (a
+// renewal, a reload) has its own. The kiosk's certificate is the remote one: it comes first.
+async function showSecurityCode(call, report) {
+  const fingerprints = dtlsFingerprints(report);
+  const of = fingerprints && `${fingerprints.remote}|${fingerprints.local}`;
+  if (of === app.code.of) return;
+  const digits = fingerprints
+    ? await securityCode(app.join.key, app.join.session, fingerprints.remote, fingerprints.local)
+    : null;
+  if (call !== app.call) return;
+  app.code = { of, digits };
+  ui.securityCodeDigits.textContent = digits ?? '';
+  ui.securityCode.hidden = !digits;
 }
 
 // A plain ICE `disconnected` only shows the notice (the kiosk re-offers, onOffer replaces the
@@ -464,6 +486,8 @@ function end(endedKey) {
   ui.quality.dataset.level = '';
   app.watch = initialWatch();
   app.relay = false;
+  app.code = { of: null, digits: null };
+  ui.securityCode.hidden = true;
   showNotices();
   clearInterval(app.timer);
   setState('ended');
@@ -520,6 +544,8 @@ window.praxiskiosk = {
       relay: app.relay,
       video_paused: app.watch.videoPaused,
       ice_servers: call ? call.pc.getConfiguration().iceServers.length : 0,
+      security_code: call ? app.code.digits : null,
+      security_code_shown: ui.securityCode.hidden ? null : ui.securityCodeDigits.textContent,
     };
   },
 };

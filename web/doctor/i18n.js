@@ -37,6 +37,8 @@ const TEXTS = {
     qualityGood: 'Verbindung gut',
     qualityFair: 'Verbindung mittel',
     qualityPoor: 'Verbindung schlecht',
+    securityCode: 'Sicherheitscode',
+    securityCodeHint: 'Vergleichen Sie den Code mit dem Code am Kiosk',
 
     endedByYou: 'Sie haben aufgelegt. Sie können dieses Fenster jetzt schließen.',
     endedHangup: 'Die Patientin / der Patient hat das Gespräch beendet. Sie können dieses Fenster jetzt schließen.',
@@ -93,6 +95,8 @@ const TEXTS = {
     qualityGood: 'Connection good',
     qualityFair: 'Connection fair',
     qualityPoor: 'Connection poor',
+    securityCode: 'Security code',
+    securityCodeHint: 'Compare it with the code shown at the kiosk',
 
     endedByYou: 'You hung up. You can close this window now.',
     endedHangup: 'The patient ended the call. You can close this window now.',
