@@ -16,5 +16,6 @@ mod robustness;
 mod room;
 mod sealing;
 mod security;
+mod security_code;
 mod systemd;
 mod touch;
