@@ -6,6 +6,7 @@
 //! The call task is the only owner of its pipeline. Media is never written anywhere but to the
 //! configured playback sinks.
 
+mod code;
 mod ice;
 mod jitter;
 mod peer;
@@ -19,10 +20,10 @@ use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
-pub use crate::fleet::trust::CodeBasis;
 pub use crate::flow::Failure;
 use crate::media::MediaSpec;
 use crate::wire::{ByeReason, CallStats, Hello, Signal};
+pub use code::{CodeBasis, security_code};
 pub use ice::{IceSpec, check_ice_server, ice_spec, offered_ice_spec};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use praxiskiosk::fleet::trust::{CodeBasis, security_code};
+use praxiskiosk::call::{CodeBasis, security_code};
 use praxiskiosk::wire::JoinLink;
 use serde_json::Value;
 

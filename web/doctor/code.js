@@ -1,5 +1,5 @@
 // The security code both people compare (docs/protocol.md 5, "The security code"), with
-// WebCrypto: the same as the Rust side's src/fleet/trust/code.rs, checked against the vectors it
+// WebCrypto: the same as the Rust side's src/call/code.rs, checked against the vectors it
 // writes (test/code-vectors.json).
 //
 // Owns nothing; pure functions. Must never log the code or send it anywhere: it is shown to the

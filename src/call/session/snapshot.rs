@@ -5,9 +5,8 @@
 use std::sync::atomic::Ordering;
 
 use super::Session;
-use crate::call::Role;
 use crate::call::stats::ice_state_name;
-use crate::fleet::trust::security_code;
+use crate::call::{Role, security_code};
 use crate::platform::clock::now as clock;
 use crate::wire::{CallStats, DtlsStats};
 

@@ -6,7 +6,6 @@
 //! a name, a key or a code: refusals say what was wrong, never what the message said.
 
 pub mod channel;
-pub mod code;
 mod der;
 pub mod hpke;
 pub mod signed;
@@ -14,7 +13,6 @@ pub mod signed;
 mod tests;
 
 pub use channel::{Channel, ChannelError};
-pub use code::{CodeBasis, security_code};
 pub use signed::{SignatureError, Signer, Verifier};
 
 use p256::SecretKey;

@@ -1,5 +1,5 @@
 // node --test: the page's security code against the vectors the Rust side wrote
-// (src/fleet/trust/code.rs keeps test/code-vectors.json what it computes).
+// (src/call/code.rs keeps test/code-vectors.json what it computes).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
