@@ -223,6 +223,12 @@ impl Peer {
         )?;
         // Named, so an error can be traced to the camera or the microphone (see `failure_of`).
         video.set_property("name", CAMERA_BIN);
+        if let Some(pad) = video
+            .by_name(media::test_camera::NAME)
+            .and_then(|camera| camera.static_pad("src"))
+        {
+            media::test_camera::attach(&pad);
+        }
         audio.set_property("name", MICROPHONE_BIN);
         pipeline.add_many([video.upcast_ref::<gst::Element>(), audio.upcast_ref()])?;
         offer_from_the_start(&video, &webrtc)?;

@@ -27,6 +27,16 @@ fn tune_receiver(element: &gst::Element) {
     }
 }
 
+/// VP8 decodes in one thread, as libwebrtc decodes it (`LibvpxVp8Decoder`: "a constant value
+/// (1)"). `vp8dec`'s default (0) starts one per core; VP8 splits only a frame's token partitions
+/// among them, and for a picture of a call's size the threads mostly wait for each other, on
+/// cores the encoder and the screen need.
+fn one_decoder_thread(decoder: &gst::Element) {
+    if decoder.find_property("threads").is_some() {
+        decoder.set_property("threads", 1u32);
+    }
+}
+
 /// What `opusdec` (GStreamer 1.22) adds to the latency with in-band FEC on: the longest packet
 /// Opus allows.
 const OPUS_FEC_CLAIM: gst::ClockTime = gst::ClockTime::from_mseconds(120);
@@ -96,7 +106,13 @@ pub(super) fn add_receive_branch(
 ) -> Result<(), CallError> {
     let decodebin = gst::ElementFactory::make("decodebin").build()?;
     decodebin.connect("deep-element-added", false, |values| {
-        if let Some(element) = values.get(2).and_then(|v| v.get::<gst::Element>().ok())
+        let element = values.get(2).and_then(|v| v.get::<gst::Element>().ok());
+        if let Some(decoder) = &element
+            && decoder.name().starts_with("vp8dec")
+        {
+            one_decoder_thread(decoder);
+        }
+        if let Some(element) = element
             && (element.name().starts_with("rtp") || element.name().starts_with("opusdec"))
         {
             tune_receiver(&element);
