@@ -61,7 +61,7 @@ demo: deps build web
 
 # The call bench runs Chromium with the doctor's page, so the page must be built.
 bench: deps web
-	cargo bench --locked --bench render --bench idle --bench screen --bench call
+	cargo bench --locked --bench render --bench idle --bench screen --bench call --bench seal
 
 # The field scenarios are part of `make test` too; this runs only them and prints what they measured.
 field: deps
