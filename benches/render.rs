@@ -5,23 +5,18 @@
 //! to absolute times the report gives each screen's cost relative to clearing a frame, measured in
 //! the same run. Prints a table and writes `target/bench/render.json`.
 
-use std::time::{Duration, Instant};
+#[path = "shared/timing.rs"]
+mod timing;
+
+use std::time::Duration;
 
 use praxiskiosk::ui::gallery::gallery;
 use praxiskiosk::ui::{Frame, Locale, Panel, draw};
 
 const ROUNDS: usize = 60;
 
-fn measure(mut work: impl FnMut()) -> (Duration, Duration) {
-    work();
-    let mut times: Vec<Duration> = (0..ROUNDS)
-        .map(|_| {
-            let start = Instant::now();
-            work();
-            start.elapsed()
-        })
-        .collect();
-    times.sort();
+fn measure(work: impl FnMut()) -> (Duration, Duration) {
+    let times = timing::sorted_times(ROUNDS, work);
     (times[ROUNDS / 2], times[ROUNDS * 95 / 100])
 }
 

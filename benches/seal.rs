@@ -8,7 +8,10 @@
 //! puts it beside the consent → first frame time `make bench`'s latency scenario measures
 //! (`target/bench/call.json`, when it ran). Prints a table and writes `target/bench/seal.json`.
 
-use std::time::{Duration, Instant};
+#[path = "shared/timing.rs"]
+mod timing;
+
+use std::time::Duration;
 
 use praxiskiosk::fleet::trust::{Channel, hpke};
 use praxiskiosk::wire::{Sender, SessionKey};
@@ -32,17 +35,8 @@ const SETUP: &[(Sender, usize)] = &[
     (Sender::Doctor, 60),
 ];
 
-fn median(mut work: impl FnMut()) -> Duration {
-    work();
-    let mut times: Vec<Duration> = (0..ROUNDS)
-        .map(|_| {
-            let start = Instant::now();
-            work();
-            start.elapsed()
-        })
-        .collect();
-    times.sort();
-    times[ROUNDS / 2]
+fn median(work: impl FnMut()) -> Duration {
+    timing::sorted_times(ROUNDS, work)[ROUNDS / 2]
 }
 
 /// Seals and opens every message of one setup, on fresh channels of both sides.

@@ -7,28 +7,8 @@ use crate::wire::is_valid_id;
 
 pub const DEFAULT_ROOT: &str = "praxiskiosk/v1";
 
-/// Who publishes on a session topic.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Side {
-    Kiosk,
-    Doctor,
-}
-
-impl Side {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Kiosk => "kiosk",
-            Self::Doctor => "doctor",
-        }
-    }
-
-    pub fn other(self) -> Self {
-        match self {
-            Self::Kiosk => Self::Doctor,
-            Self::Doctor => Self::Kiosk,
-        }
-    }
-}
+/// Who publishes on a session topic: the sender of the session's messages (one type for both).
+pub use crate::wire::Sender as Side;
 
 /// A topic below one device, parsed.
 #[derive(Debug, Clone, PartialEq, Eq)]
