@@ -34,6 +34,8 @@ const MAX_RECONNECT_S: u32 = 300;
 /// interrupted. Both sides send all the time (a muted microphone sends silence, a camera turned
 /// off sends black), so three seconds of nothing is a lost path, not a pause.
 const MEDIA_QUIET: Duration = Duration::from_secs(3);
+/// Connections in a row whose transport may break before the call ends (see `on_bus`).
+const TRANSPORT_RETRIES: u32 = 3;
 /// How often an interrupted call looks for media again (between the once-a-second ticks).
 const RESUME_WATCH: Duration = Duration::from_millis(100);
 
@@ -76,6 +78,8 @@ struct Media {
     ice_state: WebRTCICEConnectionState,
     /// Transport-wide feedback reports counted up to the last second (`rate.rs`).
     feedback_seen: u64,
+    /// Connections whose transport broke in a row, with no picture in between.
+    transport_failures: u32,
 }
 
 struct Session {
@@ -137,6 +141,7 @@ pub(super) async fn run(
             last_outage: None,
             ice_state: WebRTCICEConnectionState::New,
             feedback_seen: 0,
+            transport_failures: 0,
         },
         muted: false,
         camera_off: false,
@@ -397,6 +402,7 @@ impl Session {
                 }
             }
             PeerEvent::FirstVideoFrame => {
+                self.media.transport_failures = 0;
                 if self.media.first_frame.is_none() {
                     self.media.first_frame = Some(clock().duration_since(self.media.started));
                 }
@@ -536,13 +542,16 @@ impl Session {
 
     fn on_bus(&mut self, message: &gst::Message) {
         match message.view() {
-            // A connection's transport that breaks once media flowed is a lost path, as ICE
-            // failing is: recover on a new connection within the reconnect window. Seen after
-            // a burst of hellos: both sides' fresh DTLS failed at once ("Fatal SSL error").
+            // A connection whose transport breaks is tried afresh (the offerer makes a new
+            // one, the answerer asks for it), within the connect deadline or the reconnect
+            // window, up to TRANSPORT_RETRIES times without a picture in between. Seen under
+            // load after a reload and after a burst of hellos: both sides' fresh DTLS failed
+            // at once ("Fatal SSL error" from dtlsdec, right after ICE completed).
             gst::MessageView::Error(e)
-                if in_transport(message) && self.media.first_frame.is_some() =>
+                if in_transport(message) && self.media.transport_failures < TRANSPORT_RETRIES =>
             {
-                tracing::warn!(error = %e.error(), debug = ?e.debug(), "the connection failed; recovering");
+                self.media.transport_failures += 1;
+                tracing::warn!(error = %e.error(), debug = ?e.debug(), "the connection failed; trying a new one");
                 self.step(Input::Renew);
             }
             gst::MessageView::Error(e) => {

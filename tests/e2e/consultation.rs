@@ -186,11 +186,17 @@ fn a_doctor_who_reloads_gets_a_fresh_offer_and_the_call_goes_on() {
     let (appointment, doctor) = start_call(&kiosk, &broker, &[]);
     drop(doctor); // killed: a crashed or reloaded browser says no bye
     let second = Doctor::start(broker.port, &appointment.session, &[]);
-    wait_for("video at the rejoined doctor", CALL_SETUP, || {
+    let video = poll(CALL_SETUP, || {
         second
             .stats()
             .filter(|s| n(s, "video_frames_received") >= 30)
     });
+    assert!(
+        video.is_some(),
+        "video at the rejoined doctor: {:?}\n{}",
+        second.stats(),
+        std::fs::read_to_string(dir.path().join("kioskd.log")).unwrap_or_default()
+    );
     assert_eq!(
         kiosk.state(),
         "in_call",
