@@ -375,10 +375,14 @@ pub async fn run(fleet: &Fleet, args: DoctorArgs) -> anyhow::Result<()> {
                 "media run through a TURN relay (not peer to peer)".into(),
             ),
             Wake::Report(CallReport::RemoteBye(reason)) => {
-                let reason = reason.as_str();
-                let text = format!("kiosk hung up ({reason})");
-                say(args.json, json!({"event": "bye", "reason": reason}), text);
-                break (None, None);
+                let name = reason.as_str();
+                let text = format!("kiosk hung up ({name})");
+                say(args.json, json!({"event": "bye", "reason": name}), text);
+                // A test call or a script learns from the exit status whether the call ended
+                // as it should: only a hang-up is a success, a kiosk that gave up is not.
+                let failed = (reason != ByeReason::Hangup)
+                    .then(|| format!("the kiosk ended the call: {name}"));
+                break (None, failed);
             }
             Wake::Report(CallReport::Failed {
                 failure: call::Failure::SecurityCheck,

@@ -113,7 +113,10 @@ fn a_certificate_the_sdp_does_not_name_ends_the_call_before_any_media() {
     });
     let error = watcher.wait_for_event("error", CALL_SETUP);
     assert_eq!(error["reason"], "security_check_failed", "{error}");
-    assert!(doctor.wait_exit(Duration::from_secs(15)).success());
+    assert!(
+        !doctor.wait_exit(Duration::from_secs(15)).success(),
+        "a call the kiosk ended for its security check is no success"
+    );
     assert_eq!(
         doctor.event("bye").expect("the doctor got bye")["reason"],
         "security_check_failed"

@@ -186,7 +186,10 @@ fn a_camera_that_cannot_open_is_named_as_such_not_as_a_connection_problem() {
         kiosk.control(json!({"cmd": "status"}))["detail"],
         "camera_missing"
     );
-    assert!(doctor.wait_exit(Duration::from_secs(15)).success());
+    assert!(
+        !doctor.wait_exit(Duration::from_secs(15)).success(),
+        "the doctor's side says the call failed"
+    );
     assert_eq!(
         doctor.event("bye").expect("the doctor is told")["reason"],
         "error"
