@@ -37,8 +37,9 @@ fn wait_for_target(kiosk: &Kiosk, what: &str, ok: impl Fn(u64) -> bool) -> Vec<u
     });
     assert!(
         reached.is_some(),
-        "the video target did not {what}: {seen:?} kbit/s; stats {}",
-        kiosk.stats()
+        "the video target did not {what}: {seen:?} kbit/s; stats {}\n{}",
+        kiosk.stats(),
+        kiosk.log_matching(&["video steps", "congestion control", "connection", "interrupted"])
     );
     seen
 }

@@ -292,6 +292,17 @@ impl Kiosk {
         self.child.as_ref().expect("kioskd runs").id()
     }
 
+    /// The lines of kioskd's log that contain any of `words`.
+    #[allow(dead_code)] // Only some scenarios look into the log.
+    pub fn log_matching(&self, words: &[&str]) -> String {
+        let log = std::fs::read_to_string(self.dir.join("kioskd.log")).unwrap_or_default();
+        let lines: Vec<&str> = log
+            .lines()
+            .filter(|line| words.iter().any(|w| line.contains(w)))
+            .collect();
+        lines.join("\n")
+    }
+
     pub fn log_tail(&self) -> String {
         let log = std::fs::read_to_string(self.dir.join("kioskd.log")).unwrap_or_default();
         let lines: Vec<&str> = log.lines().collect();
