@@ -39,7 +39,12 @@ fn wait_for_target(kiosk: &Kiosk, what: &str, ok: impl Fn(u64) -> bool) -> Vec<u
         reached.is_some(),
         "the video target did not {what}: {seen:?} kbit/s; stats {}\n{}",
         kiosk.stats(),
-        kiosk.log_matching(&["video steps", "congestion control", "connection", "interrupted"])
+        kiosk.log_matching(&[
+            "video steps",
+            "congestion control",
+            "connection",
+            "interrupted"
+        ])
     );
     seen
 }
