@@ -16,3 +16,5 @@ pub mod wire;
 
 #[cfg(test)]
 mod architecture;
+#[cfg(test)]
+mod vectors;

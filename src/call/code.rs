@@ -28,13 +28,7 @@ pub struct CodeBasis {
 /// digits, no colons (`AB:cd:…` from SDP or `getStats()` and `ABCD…` are the same). `None` for
 /// anything else.
 pub fn normalised_fingerprint(text: &str) -> Option<String> {
-    let digits: String = text
-        .trim()
-        .chars()
-        .filter(|c| *c != ':')
-        .map(|c| c.to_ascii_uppercase())
-        .collect();
-    (digits.len() == 64 && digits.bytes().all(|b| b.is_ascii_hexdigit())).then_some(digits)
+    super::peer::dtls::Fingerprint::from_digits(text).map(|f| f.digits())
 }
 
 /// The four digits, `"0000"`–`"9999"`: HMAC-SHA256, keyed with the session key (or, without one,
@@ -197,18 +191,6 @@ mod tests {
                 })
             })
             .collect();
-        let text = serde_json::to_string_pretty(&vectors).unwrap() + "\n";
-        let path = concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/web/doctor/test/code-vectors.json"
-        );
-        if std::env::var("PRAXISKIOSK_WRITE_VECTORS").as_deref() == Ok("1") {
-            std::fs::write(path, &text).unwrap();
-        }
-        assert_eq!(
-            std::fs::read_to_string(path).unwrap_or_default(),
-            text,
-            "rewrite with PRAXISKIOSK_WRITE_VECTORS=1"
-        );
+        crate::vectors::assert_file_holds("web/doctor/test/code-vectors.json", &vectors.into());
     }
 }

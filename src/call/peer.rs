@@ -19,7 +19,7 @@ use super::{CallError, CallSpec, Failure, rate};
 mod bandwidth;
 mod buffers;
 mod counters;
-mod dtls;
+pub(crate) mod dtls;
 mod gate;
 mod nice;
 mod receive;

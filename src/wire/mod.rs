@@ -9,6 +9,7 @@ mod code;
 mod control;
 mod event;
 mod fleet;
+mod hex;
 mod join;
 mod provision;
 mod sealed;
@@ -23,6 +24,7 @@ pub use fleet::{
     AppointmentMsg, Command, CommandKind, DeviceConfig, DeviceHealth, Health, KioskState, LastCall,
     QualityLevel, StateReport,
 };
+pub use hex::{from_hex, to_hex};
 pub use join::{JoinLink, JoinLinkError};
 pub use provision::{BUNDLE_FILE_NAME, ProvisionBundle};
 pub use sealed::{

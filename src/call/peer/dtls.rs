@@ -70,7 +70,7 @@ impl DtlsCertificate {
         rand::rngs::OsRng.fill_bytes(&mut random);
         // A random name: nothing in it links the connection to a kiosk or to other calls.
         let mut name = DistinguishedName::new();
-        name.push(DnType::CommonName, hex(&random[..8]));
+        name.push(DnType::CommonName, crate::wire::to_hex(&random[..8]));
         params.distinguished_name = name;
         random[8] &= 0x7f;
         params.serial_number = Some(rcgen::SerialNumber::from_slice(&random[8..]));
@@ -144,9 +144,8 @@ pub(crate) enum FingerprintError {
 
 impl Fingerprint {
     pub(crate) fn of_der(der: &[u8]) -> Self {
-        let hex = gst::glib::compute_checksum_for_data(gst::glib::ChecksumType::Sha256, der)
-            .expect("GLib always has SHA-256");
-        Self::from_hex(&hex).expect("GLib writes 64 hex digits")
+        let digest = ring::digest::digest(&ring::digest::SHA256, der);
+        Self(digest.as_ref().try_into().expect("SHA-256 has 32 bytes"))
     }
 
     /// The first certificate of a PEM text, or `None` when there is none.
@@ -164,19 +163,18 @@ impl Fingerprint {
         if !algorithm.eq_ignore_ascii_case("sha-256") {
             return Err(FingerprintError::Unsupported(algorithm.into()));
         }
-        let digits: String = digits.trim().chars().filter(|c| *c != ':').collect();
-        Self::from_hex(&digits).ok_or(FingerprintError::Malformed)
+        Self::from_digits(digits).ok_or(FingerprintError::Malformed)
     }
 
-    fn from_hex(digits: &str) -> Option<Self> {
-        if digits.len() != 64 || !digits.is_ascii() {
-            return None;
-        }
-        let mut bytes = [0u8; 32];
-        for (byte, pair) in bytes.iter_mut().zip(digits.as_bytes().chunks(2)) {
-            *byte = u8::from_str_radix(std::str::from_utf8(pair).ok()?, 16).ok()?;
-        }
-        Some(Self(bytes))
+    /// 64 hex digits, in any case, colons optional (`AB:cd:…` from SDP or `getStats()`).
+    pub(crate) fn from_digits(text: &str) -> Option<Self> {
+        let digits: String = text.trim().chars().filter(|c| *c != ':').collect();
+        crate::wire::from_hex(&digits)?.try_into().ok().map(Self)
+    }
+
+    /// Upper-case hex digits without colons: the form the security code is computed over.
+    pub(crate) fn digits(&self) -> String {
+        crate::wire::to_hex(&self.0).to_ascii_uppercase()
     }
 }
 
@@ -221,12 +219,9 @@ pub(crate) fn wrong_fingerprints(sdp: &str) -> String {
 }
 
 fn der_of_pem(pem: &str) -> Option<Vec<u8>> {
-    const BEGIN: &str = "-----BEGIN CERTIFICATE-----";
-    const END: &str = "-----END CERTIFICATE-----";
-    let body = pem.split_once(BEGIN)?.1.split_once(END)?.0;
-    let base64: String = body.chars().filter(|c| !c.is_whitespace()).collect();
-    let der = gst::glib::base64_decode(&base64);
-    (!der.is_empty()).then_some(der)
+    use rustls_pki_types::pem::PemObject;
+    let der = rustls_pki_types::CertificateDer::from_pem_slice(pem.as_bytes()).ok()?;
+    Some(der.to_vec())
 }
 
 /// The key's kind, for the statistics (a label, not a check): the SubjectPublicKeyInfo's
@@ -249,10 +244,6 @@ fn key_kind(der: &[u8]) -> &'static str {
     } else {
         "other"
     }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// What one connection knows about DTLS: its own certificate, what the remote SDP named, what

@@ -36,7 +36,7 @@ use time::OffsetDateTime;
 
 use crate::platform::atomic_file::{private_dir, write_atomic};
 use crate::wire::is_valid_id;
-use registry::{Registry, to_hex};
+use registry::Registry;
 
 pub const CA_CERT_FILE: &str = "ca.pem";
 pub const CA_KEY_FILE: &str = "ca.key";
@@ -393,7 +393,7 @@ impl FleetCa {
         let serial = params
             .serial_number
             .as_ref()
-            .map(|s| to_hex(&s.to_bytes()))
+            .map(|s| crate::wire::to_hex(&s.to_bytes()))
             .expect("every profile sets a serial");
         let record = Record {
             id: id.into(),

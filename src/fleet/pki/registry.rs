@@ -5,6 +5,8 @@
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
+use crate::wire::from_hex;
+
 /// What a certificate is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -91,33 +93,5 @@ impl Registry {
                 r.serial.clone()
             })
             .collect()
-    }
-}
-
-pub fn to_hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-pub fn from_hex(text: &str) -> Option<Vec<u8>> {
-    if text.is_empty() || !text.len().is_multiple_of(2) {
-        return None;
-    }
-    (0..text.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok())
-        .collect()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn hex_round_trips_and_refuses_garbage() {
-        assert_eq!(to_hex(&[0x01, 0xab, 0xff]), "01abff");
-        assert_eq!(from_hex("01abff"), Some(vec![0x01, 0xab, 0xff]));
-        for bad in ["", "0", "zz", "ü0"] {
-            assert_eq!(from_hex(bad), None, "{bad:?}");
-        }
     }
 }

@@ -282,18 +282,6 @@ mod tests {
             "doctor_key": crate::wire::b64url(&direction_key(&key, session, Sender::Doctor)),
             "messages": messages,
         });
-        let text = serde_json::to_string_pretty(&vectors).unwrap() + "\n";
-        let path = concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/web/doctor/test/seal-vectors.json"
-        );
-        if std::env::var("PRAXISKIOSK_WRITE_VECTORS").as_deref() == Ok("1") {
-            std::fs::write(path, &text).unwrap();
-        }
-        assert_eq!(
-            std::fs::read_to_string(path).unwrap(),
-            text,
-            "rewrite with PRAXISKIOSK_WRITE_VECTORS=1"
-        );
+        crate::vectors::assert_file_holds("web/doctor/test/seal-vectors.json", &vectors);
     }
 }
