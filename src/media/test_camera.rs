@@ -56,14 +56,21 @@ fn paint(width: i32, height: i32) -> Option<Vec<gst::Buffer>> {
     (frames.len() == FRAMES).then_some(frames)
 }
 
-/// Swaps each frame leaving `pad` (the pacing source's) for a painted one, with its timing.
+/// Swaps each frame leaving `pad` (the pacing source's) for a painted one, with its timing. The
+/// painted frames are looked up when the caps come, not for every frame.
 pub fn attach(pad: &gst::Pad) {
+    let frames: Mutex<Option<Painted>> = Mutex::default();
     let next = AtomicUsize::new(0);
-    pad.add_probe(gst::PadProbeType::BUFFER, move |pad, info| {
-        let Some(frames) = pad.current_caps().and_then(|caps| painted(&caps)) else {
+    let types = gst::PadProbeType::BUFFER | gst::PadProbeType::EVENT_DOWNSTREAM;
+    pad.add_probe(types, move |_, info| {
+        let mut current = frames.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(gst::EventView::Caps(caps)) = info.event().map(|e| e.view()) {
+            *current = painted(caps.caps());
             return gst::PadProbeReturn::Ok;
-        };
-        let Some(gst::PadProbeData::Buffer(timing)) = info.data.as_ref() else {
+        }
+        let (Some(painted), Some(gst::PadProbeData::Buffer(timing))) =
+            (current.as_ref(), info.data.as_ref())
+        else {
             return gst::PadProbeReturn::Ok;
         };
         // Forth and back: 0 1 … 14 13 … 1 0 1 …
@@ -74,7 +81,7 @@ pub fn attach(pad: &gst::Pad) {
             2 * FRAMES - 2 - step
         };
         // Shares the painted memory; only the buffer's timing and flags are its own.
-        let mut frame = frames[index].copy();
+        let mut frame = painted[index].copy();
         {
             let frame = frame.make_mut();
             frame.set_pts(timing.pts());
@@ -83,6 +90,7 @@ pub fn attach(pad: &gst::Pad) {
             frame.set_offset(timing.offset());
             frame.set_flags(timing.flags());
         }
+        drop(current);
         info.data = Some(gst::PadProbeData::Buffer(frame));
         gst::PadProbeReturn::Ok
     });
