@@ -323,6 +323,11 @@ pub async fn run(fleet: &Fleet, args: DoctorArgs) -> anyhow::Result<()> {
                 {
                     match receive(channel.as_ref(), &payload) {
                         Ok(signal) => handle.deliver(signal),
+                        // Said as an event too: a refused message is what an attack on
+                        // the signalling looks like from here.
+                        Err(e) if args.json => {
+                            println!("{}", json!({"event": "refused", "reason": e}))
+                        }
                         Err(e) => eprintln!("signalling message dropped: {e}"),
                     }
                 }

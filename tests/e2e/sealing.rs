@@ -11,7 +11,7 @@ use praxiskiosk::fleet::trust::{Signer, seal_names};
 use praxiskiosk::wire::{self, SealedNames, SessionKey, SignedAppointment, SignedBody};
 use time::OffsetDateTime;
 
-use crate::harness::{DEVICE, Doctor, Fleet, Kiosk, KioskConfig, Probe, wait_for};
+use crate::harness::{DEVICE, Doctor, Fleet, Kiosk, Probe, wait_for};
 
 const ROOT: &str = "praxiskiosk/v1";
 const PATIENT: &str = "Max Mustermann";
@@ -21,15 +21,6 @@ const SECRETS: [&str; 5] = [PATIENT, DOCTOR, "v=0", "a=fingerprint", "candidate:
 
 fn appointment_topic(id: &str) -> String {
     format!("{ROOT}/devices/{DEVICE}/appointments/{id}")
-}
-
-/// A provisioned kiosk of `fleet`, idle.
-fn kiosk(fleet: &Fleet, dir: &std::path::Path) -> Kiosk {
-    let bundle = dir.join("praxiskiosk-provision.json");
-    std::fs::copy(fleet.bundle(DEVICE), &bundle).unwrap();
-    let kiosk = Kiosk::start(dir, &KioskConfig::provisioned(&bundle));
-    kiosk.wait_for_state("idle", Duration::from_secs(15));
-    kiosk
 }
 
 fn log(kiosk: &Kiosk) -> String {
@@ -69,7 +60,7 @@ fn signed(signer: &Signer, device_cert: &str, id: &str) -> Vec<u8> {
 fn only_the_fleet_managers_signature_makes_an_appointment_or_revokes_one() {
     let fleet = Fleet::start(&[DEVICE]);
     let dir = tempfile::tempdir().unwrap();
-    let kiosk = kiosk(&fleet, dir.path());
+    let kiosk = Kiosk::start_provisioned(&fleet, dir.path());
     let mut admin = Probe::connect(fleet.admin_options("admin")).unwrap();
     let bundle: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(fleet.bundle(DEVICE)).unwrap()).unwrap();
@@ -147,7 +138,7 @@ fn only_the_fleet_managers_signature_makes_an_appointment_or_revokes_one() {
 fn the_broker_carries_only_sealed_names_and_signalling_and_a_replay_is_refused() {
     let fleet = Fleet::start(&[DEVICE]);
     let dir = tempfile::tempdir().unwrap();
-    let kiosk = kiosk(&fleet, dir.path());
+    let kiosk = Kiosk::start_provisioned(&fleet, dir.path());
     // The broker's admin reads everything under the root, from before the appointment on.
     let mut admin = Probe::connect(fleet.admin_options("watch")).unwrap();
     assert!(admin.subscribe(&format!("{ROOT}/#")));

@@ -8,7 +8,7 @@ use praxiskiosk::call::{CodeBasis, security_code};
 use praxiskiosk::wire::JoinLink;
 use serde_json::Value;
 
-use crate::harness::{Consultation, DEVICE, Doctor, Fleet, Kiosk, KioskConfig, poll};
+use crate::harness::{Consultation, DEVICE, Doctor, Fleet, Kiosk, poll};
 
 const CALL_SETUP: Duration = Duration::from_secs(60);
 
@@ -68,10 +68,7 @@ fn one_call(fleet: &Fleet, kiosk: &Kiosk) -> (String, String, String, String) {
 fn the_kiosk_and_kioskctl_doctor_show_one_code_keyed_with_the_session_key() {
     let fleet = Fleet::start(&[DEVICE]);
     let dir = tempfile::tempdir().unwrap();
-    let bundle = dir.path().join("praxiskiosk-provision.json");
-    std::fs::copy(fleet.bundle(DEVICE), &bundle).unwrap();
-    let kiosk = Kiosk::start(dir.path(), &KioskConfig::provisioned(&bundle));
-    kiosk.wait_for_state("idle", Duration::from_secs(15));
+    let kiosk = Kiosk::start_provisioned(&fleet, dir.path());
 
     let mut codes = Vec::new();
     for _ in 0..2 {

@@ -233,16 +233,25 @@ impl Fleet {
         self.read(&self.ca_dir().join("ca.pem"))
     }
 
-    /// MQTT options for the fleet manager's certificate (a watcher, say).
-    pub fn admin_options(&self, client_id: &str) -> MqttOptions {
-        let material = TlsMaterial {
+    /// The fleet manager's certificate and key, and the CA.
+    pub fn admin_material(&self) -> TlsMaterial {
+        TlsMaterial {
             ca_pem: self.ca_pem(),
             client: Some(ClientIdentity {
                 cert_pem: self.read(&self.ca_dir().join("admin.pem")),
                 key_pem: self.read(&self.ca_dir().join("admin.key")),
             }),
-        };
-        options(&self.device_url(), Some(material), None, client_id)
+        }
+    }
+
+    /// MQTT options for the fleet manager's certificate (a watcher, say).
+    pub fn admin_options(&self, client_id: &str) -> MqttOptions {
+        options(
+            &self.device_url(),
+            Some(self.admin_material()),
+            None,
+            client_id,
+        )
     }
 
     /// MQTT options for an enrolled kiosk's certificate, read from its bundle.

@@ -146,6 +146,15 @@ impl Kiosk {
     }
 
     /// The same, started by `command` (kioskd, perhaps inside a network namespace).
+    /// A kiosk enrolled in `fleet` (its provisioning bundle copied into `dir`), idle.
+    pub fn start_provisioned(fleet: &super::Fleet, dir: &Path) -> Self {
+        let bundle = dir.join("praxiskiosk-provision.json");
+        std::fs::copy(fleet.bundle(DEVICE), &bundle).unwrap();
+        let kiosk = Self::start(dir, &KioskConfig::provisioned(&bundle));
+        kiosk.wait_for_state("idle", Duration::from_secs(15));
+        kiosk
+    }
+
     pub fn start_with(dir: &Path, config: &KioskConfig, mut command: Command) -> Self {
         let path = config.write(dir);
         let log = std::fs::File::create(dir.join("kioskd.log")).unwrap();
@@ -217,9 +226,16 @@ impl Kiosk {
     /// The patient types `appointment`'s code and consents: the kiosk is then in the waiting
     /// room.
     pub fn let_patient_in(&self, appointment: &super::Appointment) {
+        self.let_patient_in_after(appointment, Duration::ZERO);
+    }
+
+    /// The same, the patient reading the consent screen for `reading` first (the kiosk
+    /// prepares the call meanwhile).
+    pub fn let_patient_in_after(&self, appointment: &super::Appointment, reading: Duration) {
         let reply =
             self.control(serde_json::json!({"cmd": "enter_code", "code": appointment.code}));
         assert_eq!(reply["state"], "code_accepted", "{reply}");
+        std::thread::sleep(reading);
         let reply = self.control(serde_json::json!({"cmd": "accept"}));
         assert_eq!(reply["state"], "waiting", "{reply}");
     }
@@ -362,9 +378,19 @@ impl Doctor {
 
     /// The same, started by `kioskctl` (in a host of the field network, say), ICE not pinned.
     pub fn join_from(kioskctl: Command, fleet: &super::Fleet, link: &str, extra: &[&str]) -> Self {
-        let broker = fleet.doctor_url();
+        Self::join_at(kioskctl, fleet, &fleet.doctor_url(), link, extra)
+    }
+
+    /// The same, on the broker at `broker` (a man in the middle's, say).
+    pub fn join_at(
+        kioskctl: Command,
+        fleet: &super::Fleet,
+        broker: &str,
+        link: &str,
+        extra: &[&str],
+    ) -> Self {
         let ca_dir = fleet.ca_dir();
-        let global = ["--broker", &broker, "--ca-dir", ca_dir.to_str().unwrap()];
+        let global = ["--broker", broker, "--ca-dir", ca_dir.to_str().unwrap()];
         Self::spawn(kioskctl, &global, &["--link", link], extra)
     }
 
@@ -395,6 +421,14 @@ impl Doctor {
     /// The first output line whose `event` is `name`.
     pub fn event(&self, name: &str) -> Option<Value> {
         self.event_after(name, None).map(|(_, v)| v)
+    }
+
+    /// Every output line whose `event` is `name`, oldest first.
+    #[allow(dead_code)] // Only some scenarios look at more than the first.
+    pub fn events(&self, name: &str) -> Vec<Value> {
+        let lines = self.lines.lock().unwrap();
+        let named = lines.iter().filter(|(_, v)| v["event"] == name);
+        named.map(|(_, v)| v.clone()).collect()
     }
 
     /// The first output line whose `event` is `name` that came after `after`, and when.
