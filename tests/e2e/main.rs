@@ -9,6 +9,7 @@ mod codes;
 mod consultation;
 mod dtls;
 mod field;
+mod mitm;
 mod offline;
 mod persistence;
 mod provisioning;

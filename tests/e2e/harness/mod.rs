@@ -7,6 +7,7 @@ mod consult;
 mod field;
 mod fleet;
 mod kiosk;
+pub mod mitm;
 mod mosquitto;
 mod netns;
 mod probe;
