@@ -7,6 +7,7 @@
 //!   quiet machine and beside a low-priority busy loop.
 //! - `latency`: consent to first frame, glass to glass both ways and the sound/picture offset,
 //!   kioskd against `kioskctl doctor` with time-coded test sources.
+//! - `sealing`: consent to first frame with sealed signalling (a TLS fleet) and in clear.
 //! - `echo`: the room's echo return loss enhancement and double-talk loss, cancellation on and
 //!   off.
 
@@ -25,6 +26,7 @@ mod echo;
 mod latency;
 mod procfs;
 mod report;
+mod sealing;
 
 use report::Scenario;
 
@@ -36,6 +38,7 @@ type Named = (&'static str, fn() -> Scenario);
 const SCENARIOS: &[Named] = &[
     ("latency", latency::run),
     ("chromium", chromium::run),
+    ("sealing", sealing::run),
     ("echo", echo::run),
 ];
 
