@@ -2,6 +2,10 @@
 //! directory (one file per appointment, written atomically), so a kiosk that restarts while the
 //! broker is unreachable still knows today's appointments. Expired and revoked ones are deleted:
 //! metadata is kept no longer than the appointment needs it.
+//!
+//! A revoked appointment's id is remembered (`{id}.revoked`, holding when it may be forgotten)
+//! until its window is over: whoever holds the broker could otherwise replay the fleet
+//! manager's signed appointment after the revocation and bring a cancelled code back.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -11,6 +15,20 @@ use time::OffsetDateTime;
 use crate::flow::Appointment;
 use crate::platform::atomic_file::{TMP_SUFFIX, private_dir, remove_durable, write_atomic};
 use crate::wire::{self, AppointmentMsg};
+
+/// How long a revoked id is remembered when the kiosk never knew the appointment's end (it was
+/// revoked before it arrived): the longest the rules let metadata be kept.
+const UNKNOWN_END_KEPT: time::Duration = time::Duration::days(90);
+
+/// What became of an appointment handed to [`AppointmentBook::put`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stored {
+    Kept,
+    /// Already over: not stored.
+    Expired,
+    /// Revoked earlier (a replay): not stored.
+    Revoked,
+}
 
 #[derive(Debug, thiserror::Error)]
 #[error("appointment store {path}: {source}")]
@@ -24,6 +42,8 @@ pub struct StoreError {
 pub struct AppointmentBook {
     dir: PathBuf,
     entries: BTreeMap<String, Appointment>,
+    /// Revoked ids, and until when they are remembered.
+    revoked: BTreeMap<String, OffsetDateTime>,
 }
 
 impl AppointmentBook {
@@ -38,6 +58,7 @@ impl AppointmentBook {
         let mut book = Self {
             dir: dir.to_path_buf(),
             entries: BTreeMap::new(),
+            revoked: BTreeMap::new(),
         };
         for entry in std::fs::read_dir(dir).map_err(io)? {
             let path = entry.map_err(io)?.path();
@@ -46,6 +67,10 @@ impl AppointmentBook {
                 .is_some_and(|n| n.to_string_lossy().ends_with(TMP_SUFFIX));
             if leftover {
                 remove_durable(&path).map_err(io)?;
+                continue;
+            }
+            if path.extension().is_some_and(|e| e == "revoked") {
+                book.load_revoked(&path).map_err(io)?;
                 continue;
             }
             if path.extension().is_none_or(|e| e != "json") {
@@ -77,6 +102,28 @@ impl AppointmentBook {
         self.dir.join(format!("{id}.json"))
     }
 
+    fn revoked_file(&self, id: &str) -> PathBuf {
+        self.dir.join(format!("{id}.revoked"))
+    }
+
+    /// A remembered revocation; an unreadable one is deleted with a warning.
+    fn load_revoked(&mut self, path: &Path) -> std::io::Result<()> {
+        let id = path.file_stem().map(|s| s.to_string_lossy().into_owned());
+        let until = std::fs::read_to_string(path)
+            .ok()
+            .and_then(|text| wire::rfc3339::parse(text.trim()).ok());
+        match (id, until) {
+            (Some(id), Some(until)) if wire::is_valid_id(&id) => {
+                self.revoked.insert(id, until);
+                Ok(())
+            }
+            _ => {
+                tracing::warn!(path = %path.display(), "unreadable revocation file deleted");
+                remove_durable(path)
+            }
+        }
+    }
+
     pub fn len(&self) -> usize {
         self.entries.len()
     }
@@ -89,21 +136,39 @@ impl AppointmentBook {
         self.entries.get(id)
     }
 
-    /// Adds or replaces an appointment. An already expired one is not stored.
+    /// Adds or replaces an appointment. An already expired or revoked one is not stored.
     pub fn put(
         &mut self,
         appointment: Appointment,
         now: OffsetDateTime,
-    ) -> Result<bool, StoreError> {
+    ) -> Result<Stored, StoreError> {
+        if self.revoked.contains_key(&appointment.id) {
+            return Ok(Stored::Revoked);
+        }
         if appointment.is_expired_at(now) {
             self.remove(&appointment.id)?;
-            return Ok(false);
+            return Ok(Stored::Expired);
         }
         let path = self.file(&appointment.id);
         write_atomic(&path, &wire::encode(&appointment.to_msg()))
             .map_err(|source| StoreError { path, source })?;
         self.entries.insert(appointment.id.clone(), appointment);
-        Ok(true)
+        Ok(Stored::Kept)
+    }
+
+    /// Forgets an appointment for good: its id is remembered until its window is over (or, if
+    /// the kiosk never knew the window, for the longest metadata may be kept), so the same
+    /// appointment cannot come back. Returns whether it was known.
+    pub fn revoke(&mut self, id: &str, now: OffsetDateTime) -> Result<bool, StoreError> {
+        let until = self
+            .entries
+            .get(id)
+            .map_or(now + UNKNOWN_END_KEPT, |a| a.not_after);
+        let path = self.revoked_file(id);
+        write_atomic(&path, wire::rfc3339::format(until).as_bytes())
+            .map_err(|source| StoreError { path, source })?;
+        self.revoked.insert(id.to_string(), until);
+        self.remove(id)
     }
 
     /// Forgets an appointment. Memory first: even if the file cannot be deleted now, the code
@@ -115,8 +180,20 @@ impl AppointmentBook {
         Ok(known)
     }
 
-    /// Deletes every appointment that has ended. Returns their ids.
+    /// Deletes every appointment that has ended, and forgets revocations whose appointment
+    /// would have ended. Returns the appointments' ids.
     pub fn sweep(&mut self, now: OffsetDateTime) -> Result<Vec<String>, StoreError> {
+        let over: Vec<String> = self
+            .revoked
+            .iter()
+            .filter(|(_, until)| **until <= now)
+            .map(|(id, _)| id.clone())
+            .collect();
+        for id in over {
+            self.revoked.remove(&id);
+            let path = self.revoked_file(&id);
+            remove_durable(&path).map_err(|source| StoreError { path, source })?;
+        }
         let expired: Vec<String> = self
             .entries
             .values()
@@ -219,13 +296,13 @@ mod tests {
             now,
         )
         .unwrap();
-        assert!(
-            !book
-                .put(
-                    appointment("past", "33333333", now - Duration::hours(2), 60),
-                    now
-                )
-                .unwrap()
+        assert_eq!(
+            book.put(
+                appointment("past", "33333333", now - Duration::hours(2), 60),
+                now
+            )
+            .unwrap(),
+            Stored::Expired
         );
         let ids: Vec<_> = book.valid_at(now).into_iter().map(|a| a.id).collect();
         assert_eq!(ids, ["now"]);
@@ -234,5 +311,40 @@ mod tests {
             Some("now".into())
         );
         assert_eq!(codes::find_match("22222222", book.valid_at(now)), None);
+    }
+
+    #[test]
+    fn a_revoked_appointment_stays_revoked_across_restarts_until_its_end() {
+        let dir = tempfile::tempdir().unwrap();
+        let now = OffsetDateTime::now_utc();
+        let mut book = AppointmentBook::open(dir.path(), now).unwrap();
+        let cancelled = appointment("cancelled", "11111111", now, 60);
+        book.put(cancelled.clone(), now).unwrap();
+        assert!(book.revoke("cancelled", now).unwrap());
+        // Revoked before it ever arrived: remembered too, for the longest metadata may stay.
+        assert!(!book.revoke("unseen", now).unwrap());
+        assert!(book.valid_at(now).is_empty());
+
+        // The signed appointment replayed, also after a restart, changes nothing.
+        let mut book = AppointmentBook::open(dir.path(), now).unwrap();
+        assert_eq!(book.put(cancelled.clone(), now).unwrap(), Stored::Revoked);
+        let unseen = appointment("unseen", "22222222", now, 60);
+        assert_eq!(book.put(unseen, now).unwrap(), Stored::Revoked);
+        assert!(book.valid_at(now).is_empty());
+        assert!(!dir.path().join("cancelled.json").exists());
+
+        // Once the appointment would have ended, only the never-seen one is still remembered.
+        let later = now + Duration::minutes(61);
+        let book = AppointmentBook::open(dir.path(), later).unwrap();
+        let mut files: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        files.sort();
+        assert_eq!(files, ["unseen.revoked"]);
+        assert!(book.is_empty());
+        // And after 90 days, nothing.
+        AppointmentBook::open(dir.path(), now + Duration::days(91)).unwrap();
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
     }
 }

@@ -104,6 +104,13 @@ fn only_the_fleet_managers_signature_makes_an_appointment_or_revokes_one() {
     // A real one, from kioskctl; then an unsigned revocation (an empty payload) changes nothing.
     let real = fleet.create_appointment(DEVICE, &["--patient", PATIENT]);
     kiosk.wait_for_appointment(&real.id);
+    // The admin keeps the signed appointment, to bring it back later.
+    assert!(admin.subscribe(&appointment_topic(&real.id)));
+    let (_, kept) = admin
+        .received(Duration::from_secs(1))
+        .into_iter()
+        .find(|(topic, _)| *topic == appointment_topic(&real.id))
+        .expect("the retained signed appointment");
     admin.publish(&appointment_topic(&real.id), b"", true);
     logged(&kiosk, "unsigned revocation (empty payload) ignored");
     assert!(
@@ -127,6 +134,10 @@ fn only_the_fleet_managers_signature_makes_an_appointment_or_revokes_one() {
     });
     let reply = kiosk.control(serde_json::json!({"cmd": "enter_code", "code": real.code}));
     assert_eq!(reply["error"], "wrong_code", "{reply}");
+    // Replayed after its revocation, the fleet manager's signed appointment stays revoked.
+    admin.publish(&appointment_topic(&real.id), &kept, true);
+    logged(&kiosk, "revoked appointment refused");
+    assert!(!stored(&real.id).exists(), "a replay brought it back");
 
     let log = log(&kiosk);
     for name in [PATIENT, DOCTOR] {

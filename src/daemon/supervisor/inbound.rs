@@ -11,6 +11,7 @@ use super::Supervisor;
 use crate::daemon::DaemonError;
 use crate::daemon::access::{self, FleetAccess, Provisioned};
 use crate::daemon::presence::{Heard, bundle_stamp};
+use crate::fleet::appointments::Stored;
 use crate::fleet::eventlog;
 use crate::fleet::identity;
 use crate::fleet::{Inbound, LinkEvent};
@@ -70,15 +71,20 @@ impl Supervisor {
             Inbound::Appointment(appointment) => {
                 let id = appointment.id.clone();
                 match self.book.put(appointment, OffsetDateTime::now_utc()) {
-                    Ok(true) => tracing::info!(appointment = %id, "appointment stored"),
-                    Ok(false) => tracing::info!(appointment = %id, "expired appointment ignored"),
+                    Ok(Stored::Kept) => tracing::info!(appointment = %id, "appointment stored"),
+                    Ok(Stored::Expired) => {
+                        tracing::info!(appointment = %id, "expired appointment ignored")
+                    }
+                    Ok(Stored::Revoked) => {
+                        tracing::warn!(appointment = %id, "revoked appointment refused: a replay")
+                    }
                     Err(e) => {
                         tracing::error!(appointment = %id, error = %e, "cannot store appointment")
                     }
                 }
             }
             Inbound::Revoked(id) => {
-                match self.book.remove(&id) {
+                match self.book.revoke(&id, OffsetDateTime::now_utc()) {
                     Ok(true) => tracing::info!(appointment = %id, "appointment revoked"),
                     Ok(false) => {}
                     Err(e) => {
