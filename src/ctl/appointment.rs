@@ -8,7 +8,7 @@ use time::OffsetDateTime;
 use super::{Fleet, random_hex, when};
 use crate::fleet::pki::FleetCa;
 use crate::fleet::trust::{self, Signer};
-use crate::fleet::{codes, dynsec};
+use crate::fleet::{codes, dynsec, topics};
 use crate::flow::Appointment;
 use crate::wire::{
     self, AppointmentMsg, JoinLink, SealedNames, SessionKey, SignedAppointment, SignedBody,
@@ -212,10 +212,11 @@ pub async fn run(fleet: &Fleet, cmd: AppointmentCmd) -> anyhow::Result<()> {
                 .iter()
                 .filter(|(_, payload)| !payload.is_empty())
                 .filter_map(|(topic, payload)| {
-                    listed(payload)
-                        .inspect_err(|e| eprintln!("skipped {topic}: {e}"))
-                        .ok()
-                        .flatten()
+                    match read_retained(payload).inspect_err(|e| eprintln!("skipped {topic}: {e}"))
+                    {
+                        Ok(Retained::Appointment(a)) => Some(a),
+                        _ => None,
+                    }
                 })
                 .collect();
             list.sort_by_key(|a| a.not_before);
@@ -257,15 +258,23 @@ struct Listed {
     doctor_name: Option<String>,
 }
 
-/// A retained appointment payload as a row; `None` for a (signed) revocation. The signature is
-/// not checked here: this is the fleet manager's own view of the broker.
-fn listed(payload: &[u8]) -> Result<Option<Listed>, String> {
+/// What a retained appointment topic holds.
+#[derive(Debug)]
+enum Retained {
+    Appointment(Listed),
+    /// A signed revocation, made at this time.
+    Revocation(OffsetDateTime),
+}
+
+/// A retained appointment topic's payload. The signature is not checked here: this is the
+/// fleet manager's own view of the broker.
+fn read_retained(payload: &[u8]) -> Result<Retained, String> {
     if wire::version_of(payload) == Some(2) {
         let msg: wire::SignedMsg = wire::decode_v2(payload).map_err(|e| e.to_string())?;
         let body = wire::from_b64url(&msg.body).ok_or("body is not base64url")?;
         return match serde_json::from_slice(&body).map_err(|e| e.to_string())? {
-            SignedBody::Revoke(_) => Ok(None),
-            SignedBody::Appointment(a) => Ok(Some(Listed {
+            SignedBody::Revoke(r) => Ok(Retained::Revocation(r.at)),
+            SignedBody::Appointment(a) => Ok(Retained::Appointment(Listed {
                 id: a.id,
                 session: a.session,
                 not_before: a.not_before,
@@ -275,13 +284,55 @@ fn listed(payload: &[u8]) -> Result<Option<Listed>, String> {
         };
     }
     let a: AppointmentMsg = wire::decode(payload).map_err(|e| e.to_string())?;
-    Ok(Some(Listed {
+    Ok(Retained::Appointment(Listed {
         id: a.id,
         session: a.session,
         not_before: a.not_before,
         not_after: a.not_after,
         doctor_name: Some(a.doctor_name),
     }))
+}
+
+/// How long an ended appointment stays retained: a kiosk whose clock runs a little behind
+/// still has it (it keeps its own copy anyway).
+const ENDED_KEPT: time::Duration = time::Duration::minutes(15);
+/// How long a signed revocation stays retained: a kiosk that was off for a while still gets
+/// it signed; one off for longer finds the appointment missing when it catches up
+/// (protocol.md section 2.2), which deletes it as well.
+const REVOCATION_KEPT: time::Duration = time::Duration::days(1);
+
+/// When a retained appointment topic may be cleared.
+fn forgettable_from(retained: &Retained) -> OffsetDateTime {
+    match retained {
+        Retained::Appointment(a) => a.not_after + ENDED_KEPT,
+        Retained::Revocation(at) => *at + REVOCATION_KEPT,
+    }
+}
+
+/// Clears every retained appointment of the fleet that has ended (and every old revocation),
+/// so nothing of an appointment stays on the broker, or in its persistence file, past its
+/// window (the rules keep metadata at most three months; an appointment needs none after it).
+/// Part of `kioskctl broker sweep`. Unreadable payloads are left and named.
+pub(super) async fn sweep_appointments(
+    session: &mut super::broker::Session,
+    root: &str,
+    now: OffsetDateTime,
+) -> anyhow::Result<usize> {
+    let retained = session
+        .retained(&topics::all_appointments(root), Duration::from_millis(500))
+        .await?;
+    let mut cleared = 0;
+    for (topic, payload) in retained.into_iter().filter(|(_, p)| !p.is_empty()) {
+        match read_retained(&payload) {
+            Ok(r) if forgettable_from(&r) <= now => {
+                session.publish(&topic, Vec::new(), true).await?;
+                cleared += 1;
+            }
+            Ok(_) => {}
+            Err(e) => eprintln!("{topic}: left as it is, unreadable: {e}"),
+        }
+    }
+    Ok(cleared)
 }
 
 /// The fleet manager's signing key: its client certificate and key in the CA directory.

@@ -54,8 +54,10 @@ pub enum BrokerCmd {
         #[arg(long)]
         http_dir: Option<PathBuf>,
     },
-    /// Remove doctor credentials whose appointment has ended. Run it from a timer next to the
-    /// broker (every minute); `appointment create` and `revoke` also do it.
+    /// Remove doctor credentials whose appointment has ended, and clear ended appointments
+    /// (15 minutes after their end) and old revocations (after a day) from the broker. Run it
+    /// from a timer next to the broker (every minute); `appointment create` and `revoke` also
+    /// remove ended credentials.
     Sweep,
 }
 
@@ -100,9 +102,15 @@ pub async fn run(fleet: &Fleet, cmd: BrokerCmd) -> anyhow::Result<()> {
         BrokerCmd::Sweep => {
             let mut session = fleet.session().await?;
             let removed = super::appointment::sweep_doctors(&mut session).await?;
+            let now = time::OffsetDateTime::now_utc();
+            let cleared =
+                super::appointment::sweep_appointments(&mut session, &fleet.root, now).await?;
             session.disconnect().await;
             println!(
                 "{removed} abgelaufene Arzt-Zugänge entfernt / expired doctor credentials removed"
+            );
+            println!(
+                "{cleared} beendete Termine vom Broker gelöscht / ended appointments cleared from the broker"
             );
             Ok(())
         }
@@ -212,6 +220,9 @@ fn mosquitto_conf(dir: &Path, listeners: &Listeners, plugin: &Path) -> String {
          # Appointments are retained messages: they must survive a broker restart.\n\
          persistence true\n\
          persistence_location {d}/data/\n\
+         # Written every minute, not every 30 (the default): an appointment `broker sweep`\n\
+         # cleared leaves the persistence file within a minute too.\n\
+         autosave_interval 60\n\
          max_packet_size {MAX_PACKET}\n\
          # Signalling is small messages that must go at once: no Nagle delay (its default),\n\
          # which with delayed ACKs held an offer or an answer back by up to 40 ms.\n\

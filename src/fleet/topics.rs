@@ -70,6 +70,11 @@ pub fn all_states(root: &str) -> String {
     format!("{root}/devices/+/state")
 }
 
+/// `{root}/devices/+/appointments/+`: the retained appointments of the whole fleet.
+pub fn all_appointments(root: &str) -> String {
+    format!("{root}/devices/+/appointments/+")
+}
+
 /// The device id of a `{root}/devices/{device}/state` topic.
 pub fn state_device<'a>(root: &str, topic: &'a str) -> Option<&'a str> {
     let rest = topic.strip_prefix(root)?.strip_prefix("/devices/")?;

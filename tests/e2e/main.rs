@@ -12,6 +12,7 @@ mod field;
 mod mitm;
 mod offline;
 mod persistence;
+mod privacy;
 mod provisioning;
 mod robustness;
 mod room;

@@ -143,6 +143,18 @@ impl Fleet {
         }
     }
 
+    /// Stops the broker cleanly (SIGTERM: Mosquitto writes its persistence file first).
+    #[allow(dead_code)] // Only the privacy tests read the persistence file.
+    pub fn stop_broker(&mut self) {
+        let mut child = self.broker.take().expect("the broker runs");
+        let _ = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status();
+        wait_for("the broker to stop", Duration::from_secs(15), || {
+            child.try_wait().unwrap()
+        });
+    }
+
     /// `program`, in the fleet's network namespace if it has one.
     pub fn command(&self, program: &str) -> Command {
         match &self.ns {
