@@ -241,7 +241,27 @@ impl Presence {
             trust,
             channels: Default::default(),
         }));
+        self.close_crashed_call();
         Ok(())
+    }
+
+    /// A call the event log says started and never ended (kioskd was killed, or the power
+    /// went) is closed now, as `call_ended` `crashed`, in the log and for the fleet.
+    fn close_crashed_call(&mut self) {
+        let Membership::Provisioned(up) = &self.membership else {
+            return;
+        };
+        let Some(log) = up.log.as_ref() else {
+            return;
+        };
+        match log.unclosed_call(OffsetDateTime::now_utc()) {
+            Ok(Some(report)) => {
+                tracing::warn!("a call was left open by a crash; closed in the event log");
+                self.send_event(&report);
+            }
+            Ok(None) => {}
+            Err(e) => tracing::error!(error = %e, "event log unreadable"),
+        }
     }
 
     fn uplink(&self) -> Option<&Uplink> {

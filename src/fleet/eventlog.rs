@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use time::{Date, Duration, OffsetDateTime, UtcOffset};
 
 use crate::platform::atomic_file::{TMP_SUFFIX, remove_durable, write_atomic};
-use crate::wire::{self, EventReport};
+use crate::wire::{self, EndReason, EventKind, EventReport};
 
 /// The file in the state directory.
 pub const FILE: &str = "events.jsonl";
@@ -85,6 +85,54 @@ impl EventLog {
             Some(day) if day >= utc_day(now) => Ok(()),
             _ => self.prune(now),
         }
+    }
+
+    /// The call the log says started and never ended: kioskd stopped without closing it (it
+    /// was killed, or the power went). Returns it closed, as the `call_ended` to record now:
+    /// reason `crashed`, its duration up to the last event the log has of it (the call may
+    /// have gone on for a little longer; more is not known).
+    pub fn unclosed_call(&self, now: OffsetDateTime) -> Result<Option<EventReport>, EventLogError> {
+        let text = match fs::read(&self.path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(self.error(e)),
+        };
+        // The appointment of the open call, when it started, and its last event's time.
+        let mut open: Option<(String, OffsetDateTime, OffsetDateTime)> = None;
+        for line in text.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
+            // Lines of later versions (unknown events) are not ours to judge.
+            let Ok(report) = wire::decode::<EventReport>(line) else {
+                continue;
+            };
+            match report.event {
+                EventKind::CallStarted { appointment } => {
+                    open = Some((appointment, report.ts, report.ts))
+                }
+                EventKind::CallEnded { .. } | EventKind::FactoryReset => open = None,
+                EventKind::CallInterrupted { ref appointment }
+                | EventKind::CallResumed {
+                    ref appointment, ..
+                }
+                | EventKind::RelayUsed { ref appointment } => {
+                    if let Some((open_for, _, last)) = open.as_mut()
+                        && open_for == appointment
+                    {
+                        *last = report.ts;
+                    }
+                }
+                _ => {}
+            }
+        }
+        Ok(open.map(|(appointment, started, last)| {
+            EventReport::new(
+                now,
+                EventKind::CallEnded {
+                    appointment,
+                    reason: EndReason::Crashed,
+                    duration_s: (last - started).whole_seconds().max(0) as u64,
+                },
+            )
+        }))
     }
 
     /// Drops entries older than [`RETENTION`] at `now`, and lines that do not parse. Rewrites the
@@ -166,7 +214,6 @@ mod tests {
 
     use super::*;
     use crate::flow::{Action, Event, Failure, Kiosk, Timeouts, tests::appointment};
-    use crate::wire::{EndReason, EventKind};
 
     const NOW: OffsetDateTime = datetime!(2026-11-28 10:00 UTC);
 
@@ -351,5 +398,52 @@ mod tests {
         for name in ["Max", "Mustermann", "Erika", "Gabler", "Muster"] {
             assert!(!text.contains(name), "{name} written: {text}");
         }
+    }
+
+    #[test]
+    fn a_call_a_crash_left_open_is_closed_at_the_next_start() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut log = EventLog::open(dir.path(), NOW).unwrap();
+        let minute = time::Duration::minutes(1);
+        let a1 = || "a1".to_string();
+        for report in [
+            event(NOW, started()),
+            event(
+                NOW + minute,
+                EventKind::CallEnded {
+                    appointment: a1(),
+                    reason: EndReason::LocalHangup,
+                    duration_s: 60,
+                },
+            ),
+        ] {
+            log.record(&report).unwrap();
+        }
+        assert_eq!(log.unclosed_call(NOW).unwrap(), None, "a closed call");
+        let later = NOW + 10 * minute;
+        log.record(&event(later, started())).unwrap();
+        log.record(&event(
+            later + 2 * minute,
+            EventKind::CallInterrupted { appointment: a1() },
+        ))
+        .unwrap();
+        // kioskd is killed here; it starts again an hour later.
+        let restart = later + 60 * minute;
+        let log = EventLog::open(dir.path(), restart).unwrap();
+        assert_eq!(
+            log.unclosed_call(restart).unwrap(),
+            Some(event(
+                restart,
+                EventKind::CallEnded {
+                    appointment: a1(),
+                    reason: EndReason::Crashed,
+                    duration_s: 120,
+                }
+            ))
+        );
+        assert_eq!(
+            String::from_utf8(wire::encode(&log.unclosed_call(restart).unwrap().unwrap())).unwrap(),
+            r#"{"v":1,"ts":"2026-11-28T11:10:00Z","event":"call_ended","appointment":"a1","reason":"crashed","duration_s":120}"#
+        );
     }
 }

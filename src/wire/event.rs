@@ -106,6 +106,9 @@ pub enum EndReason {
     FleetCommand,
     /// kioskd stopped (SIGTERM).
     Shutdown,
+    /// kioskd stopped without ending the call (killed, or the power went): written at its next
+    /// start.
+    Crashed,
     /// Media stopped and did not come back within the reconnect window.
     ConnectionLost,
     /// A device failed, or the call could not go on; an `error` event says which.

@@ -6,7 +6,9 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use crate::harness::{Kiosk, KioskConfig, Mosquitto, Watcher, create_appointment, wait_for};
+use crate::harness::{
+    Doctor, Kiosk, KioskConfig, Mosquitto, Watcher, create_appointment, wait_for,
+};
 
 #[test]
 fn appointments_survive_a_restart_without_broker_and_expired_ones_are_gone() {
@@ -62,4 +64,35 @@ fn appointments_survive_a_restart_without_broker_and_expired_ones_are_gone() {
         (reply["error"] != "offline").then_some(reply)
     });
     watcher.wait_for_state("idle", Duration::from_secs(15));
+}
+
+/// A kioskd killed in a call (no SIGTERM, as a power cut would leave it) closes that call at its
+/// next start: `call_ended` `crashed` in its own log and for the fleet.
+#[test]
+fn a_call_a_killed_kioskd_left_open_is_closed_when_it_starts_again() {
+    let broker = Mosquitto::start();
+    let port = broker.port;
+    let watcher = Watcher::start(port);
+    let dir = tempfile::tempdir().unwrap();
+    let kiosk = Kiosk::start(dir.path(), &KioskConfig::new(port));
+    let appointment = create_appointment(port, &["--patient", "Erika Mustermann"]);
+    kiosk.wait_for_appointment(&appointment.id);
+    kiosk.let_patient_in(&appointment);
+    let _doctor = Doctor::start(port, &appointment.session, &[]);
+    kiosk.wait_for_state("in_call", Duration::from_secs(60));
+    let status = std::process::Command::new("kill")
+        .args(["-KILL", &kiosk.pid().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    watcher.wait_for_state("offline", Duration::from_secs(30));
+    drop(kiosk);
+
+    let _kiosk = Kiosk::start(dir.path(), &KioskConfig::new(port));
+    let ended = watcher.wait_for_event("call_ended", Duration::from_secs(15));
+    assert_eq!(ended["reason"], "crashed", "{ended}");
+    assert_eq!(ended["appointment"], appointment.id.as_str(), "{ended}");
+    let log = std::fs::read_to_string(dir.path().join("state/events.jsonl")).unwrap();
+    let last_call_line = log.lines().rfind(|l| l.contains("\"call_")).unwrap();
+    assert!(last_call_line.contains("\"crashed\""), "{log}");
 }
