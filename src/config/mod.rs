@@ -29,6 +29,11 @@ pub struct Config {
     /// Where the provisioning bundle is looked for while the kiosk has no identity.
     #[serde(default = "values::default_bundle")]
     pub provisioning_bundle: PathBuf,
+    /// The SHA-256 of the fleet CA's certificate, 64 hex digits (colons allowed): a bundle that
+    /// brings another CA is refused. Set on the image (the Yocto layer's
+    /// `PRAXISKIOSK_FLEET_CA_SHA256`), so a bundle can never bring its own trust anchor.
+    #[serde(default, deserialize_with = "values::opt_sha256")]
+    pub fleet_ca_sha256: Option<[u8; 32]>,
     #[serde(default = "values::default_root", deserialize_with = "values::root")]
     pub topic_root: String,
     /// Appointments and the fleet's device config live here (mode 0700).

@@ -122,3 +122,19 @@ fn voice_processing_is_on_by_default_and_test_sources_need_a_development_config(
     assert!(e.contains("development"), "{e}");
     assert!(Config::parse(&format!("{room}\n[screen]\ndevelopment = true\n")).is_ok());
 }
+
+#[test]
+fn a_pinned_fleet_ca_is_a_sha256_with_or_without_colons() {
+    let digits = "AB".repeat(32);
+    let colons = vec!["ab"; 32].join(":");
+    for pin in [digits, colons] {
+        let c = Config::parse(&format!("fleet_ca_sha256 = \"{pin}\"\n{MINIMAL}")).unwrap();
+        assert_eq!(c.fleet_ca_sha256, Some([0xab; 32]));
+    }
+    let err = error_for("fleet_ca_sha256 = \"AB:CD\"", false);
+    assert!(
+        err.contains("fleet_ca_sha256") && err.contains("64 hex digits"),
+        "{err}"
+    );
+    assert_eq!(Config::parse(MINIMAL).unwrap().fleet_ca_sha256, None);
+}

@@ -26,6 +26,19 @@ pub fn opt_broker<'de, D: Deserializer<'de>>(d: D) -> Result<Option<BrokerUrl>, 
         .map_err(D::Error::custom)
 }
 
+pub fn opt_sha256<'de, D: Deserializer<'de>>(d: D) -> Result<Option<[u8; 32]>, D::Error> {
+    let s = string(d)?;
+    let digits: String = s.chars().filter(|c| *c != ':').collect();
+    crate::wire::from_hex(&digits)
+        .and_then(|bytes| <[u8; 32]>::try_from(bytes).ok())
+        .map(Some)
+        .ok_or_else(|| {
+            D::Error::custom(format!(
+                "fleet_ca_sha256 {s:?} is not a SHA-256 (64 hex digits)"
+            ))
+        })
+}
+
 pub fn default_bundle() -> std::path::PathBuf {
     std::path::Path::new("/boot").join(crate::wire::BUNDLE_FILE_NAME)
 }

@@ -99,9 +99,29 @@ pub fn load(state_dir: &Path) -> Result<Option<Identity>, IdentityError> {
     }))
 }
 
+/// What an import must hold to besides the bundle's own consistency.
+#[derive(Debug, Clone, Default)]
+pub struct ImportRules {
+    /// The SHA-256 of the fleet CA's certificate (DER) that the image pins: a bundle that
+    /// brings another CA is refused, so a bundle cannot bring its own trust anchor.
+    pub ca_sha256: Option<[u8; 32]>,
+    /// Who the stored identity belongs to (uid, gid): the service user, when the import runs
+    /// privileged for it (kioskd's `--import-bundle`, from systemd's `ExecStartPre=+`).
+    pub owner: Option<(u32, u32)>,
+}
+
 /// Checks the bundle at `bundle`, stores it as the identity in `state_dir` and deletes the
 /// bundle. A bundle that cannot be deleted is logged and left; the identity is still returned.
 pub fn import_bundle(bundle: &Path, state_dir: &Path) -> Result<Identity, IdentityError> {
+    import_bundle_with(bundle, state_dir, &ImportRules::default())
+}
+
+/// [`import_bundle`], held to `rules`.
+pub fn import_bundle_with(
+    bundle: &Path,
+    state_dir: &Path,
+    rules: &ImportRules,
+) -> Result<Identity, IdentityError> {
     let target = state_dir.join(IDENTITY_DIR);
     if target.exists() {
         return Err(IdentityError::AlreadyProvisioned(target));
@@ -114,13 +134,13 @@ pub fn import_bundle(bundle: &Path, state_dir: &Path) -> Result<Identity, Identi
         path: bundle.into(),
         source,
     })?;
-    check(&parsed).map_err(|(field, reason)| IdentityError::Invalid {
+    check(&parsed, rules.ca_sha256.as_ref()).map_err(|(field, reason)| IdentityError::Invalid {
         path: bundle.into(),
         field,
         reason,
     })?;
     let identity = parsed;
-    store(&identity, state_dir)?;
+    store(&identity, state_dir, rules.owner)?;
     tracing::info!(device = %identity.device, "fleet identity imported");
     if let Err(e) = remove_durable(bundle) {
         tracing::warn!(
@@ -147,7 +167,12 @@ pub fn wipe_identity(state_dir: &Path) -> Result<(), IdentityError> {
 }
 
 /// Writes the identity beside its place and renames it in: complete or absent after a power cut.
-fn store(identity: &Identity, state_dir: &Path) -> Result<(), IdentityError> {
+/// With `owner`, every file and the directory belong to that user before they are in place.
+fn store(
+    identity: &Identity,
+    state_dir: &Path,
+    owner: Option<(u32, u32)>,
+) -> Result<(), IdentityError> {
     let staging = state_dir.join(STAGING_DIR);
     match fs::remove_dir_all(&staging) {
         Err(e) if e.kind() != io::ErrorKind::NotFound => {
@@ -170,6 +195,14 @@ fn store(identity: &Identity, state_dir: &Path) -> Result<(), IdentityError> {
     ] {
         let path = staging.join(name);
         write_atomic(&path, bytes).map_err(io_error("writing", &path))?;
+        if let Some((uid, gid)) = owner {
+            std::os::unix::fs::chown(&path, Some(uid), Some(gid))
+                .map_err(io_error("handing over", &path))?;
+        }
+    }
+    if let Some((uid, gid)) = owner {
+        std::os::unix::fs::chown(&staging, Some(uid), Some(gid))
+            .map_err(io_error("handing over", &staging))?;
     }
     let target = state_dir.join(IDENTITY_DIR);
     // rename() refuses a non-empty target, so a concurrent import cannot be overwritten.
@@ -184,7 +217,10 @@ fn sync_dir(dir: &Path) -> Result<(), IdentityError> {
 }
 
 /// What is wrong with a bundle, as (field, reason). Reasons never quote the key.
-fn check(bundle: &ProvisionBundle) -> Result<(), (&'static str, String)> {
+fn check(
+    bundle: &ProvisionBundle,
+    ca_pin: Option<&[u8; 32]>,
+) -> Result<(), (&'static str, String)> {
     if !is_valid_id(&bundle.device) {
         return Err((
             "device",
@@ -200,7 +236,31 @@ fn check(bundle: &ProvisionBundle) -> Result<(), (&'static str, String)> {
     // Certificates only make sense over mutual TLS.
     crate::fleet::BrokerUrl::parse_tls(&bundle.broker).map_err(|e| ("broker", e.to_string()))?;
     let ca = certificates(&bundle.ca_pem).map_err(|r| ("ca_pem", r))?;
+    if let Some(pin) = ca_pin {
+        let pinned = ca
+            .iter()
+            .any(|c| ring::digest::digest(&ring::digest::SHA256, c).as_ref() == pin);
+        if !pinned {
+            return Err((
+                "ca_pem",
+                "is not the fleet CA this kiosk's image pins".into(),
+            ));
+        }
+    }
     let chain = certificates(&bundle.cert_pem).map_err(|r| ("cert_pem", r))?;
+    // The broker takes the certificate's CN as the kiosk's name (its rights, its topics): a
+    // bundle that says another device than its certificate would make the kiosk listen where
+    // it may not and speak where nobody hears.
+    match crate::fleet::trust::common_name_of(&chain[0]) {
+        Some(cn) if cn == bundle.device => {}
+        Some(cn) => {
+            return Err((
+                "device",
+                format!("{:?} is not the certificate's name {cn:?}", bundle.device),
+            ));
+        }
+        None => return Err(("cert_pem", "names no single device (CN)".into())),
+    }
     let key = PrivateKeyDer::from_pem_slice(bundle.key_pem.as_bytes())
         .map_err(|_| ("key_pem", "holds no private key in PEM".to_string()))?;
 

@@ -166,3 +166,41 @@ fn an_existing_identity_is_never_replaced_until_wiped() {
         "kiosk-02"
     );
 }
+
+#[test]
+fn a_bundle_whose_device_is_not_its_certificates_name_is_refused() {
+    let mut fx = fixture();
+    let bundle = ProvisionBundle {
+        device: "kiosk-02".into(),
+        ..fx.bundle_for("kiosk-01")
+    };
+    let err = fx.refused(&encode(&bundle));
+    assert!(
+        err.contains("field device") && err.contains("\"kiosk-01\""),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_pinned_ca_refuses_bundles_of_another_fleet() {
+    let mut fx = fixture();
+    let ours = certificates(fx.ca.ca_pem()).unwrap();
+    let pin: [u8; 32] = ring::digest::digest(&ring::digest::SHA256, &ours[0])
+        .as_ref()
+        .try_into()
+        .unwrap();
+    // Another fleet's complete, consistent bundle.
+    let mut other = fixture();
+    let theirs = other.bundle_for("kiosk-01");
+    other.write(&theirs);
+    let pinned = ImportRules {
+        ca_sha256: Some(pin),
+        owner: None,
+    };
+    let err = import_bundle_with(&other.bundle, &other.state, &pinned).unwrap_err();
+    assert!(err.to_string().contains("pins"), "{err}");
+    assert!(other.bundle.exists());
+    let ours = fx.bundle_for("kiosk-01");
+    fx.write(&ours);
+    import_bundle_with(&fx.bundle, &fx.state, &pinned).unwrap();
+}

@@ -25,6 +25,12 @@ use crate::wire::{
     self, AppointmentMsg, SealedNames, SignedAppointment, SignedBody, SignedMsg, V1, from_b64url,
 };
 
+/// The subject CN of a certificate (DER), if it has exactly one.
+pub fn common_name_of(cert: &CertificateDer<'_>) -> Option<String> {
+    let cert = webpki::EndEntityCert::try_from(cert).ok()?;
+    der::common_name(cert.subject())
+}
+
 /// HPKE's `info` for an appointment's sealed part.
 pub const SEAL_INFO: &[u8] = b"praxiskiosk appointment v2";
 
