@@ -12,6 +12,10 @@ use praxiskiosk::ui::{Locale, Panel};
 #[derive(Debug, Parser)]
 #[command(version, about)]
 struct Args {
+    /// Import the provisioning bundle the config names, for the state directory's owner, and
+    /// exit (run privileged before kioskd starts: systemd's `ExecStartPre=+`).
+    #[arg(long, requires = "config")]
+    import_bundle: bool,
     /// Path of the TOML config (see config/kioskd.toml).
     #[arg(long, required_unless_present = "render_screens")]
     config: Option<PathBuf>,
@@ -52,6 +56,15 @@ fn main() -> ExitCode {
         unreachable!("clap requires --config without --render-screens");
     };
     praxiskiosk::platform::logging::init("info");
+    if args.import_bundle {
+        return match praxiskiosk::daemon::import_bundle_from_file(&config) {
+            Ok(()) => Exit::Ok.into(),
+            Err(e) => {
+                eprintln!("kioskd: {e}");
+                e.exit().into()
+            }
+        };
+    }
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
         Err(e) => {

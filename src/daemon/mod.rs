@@ -21,6 +21,7 @@ mod devices;
 mod gallery;
 mod liveness;
 mod presence;
+pub mod provision;
 mod settings;
 mod staff;
 mod supervisor;
@@ -85,6 +86,26 @@ impl DaemonError {
             | Self::Touch { .. } => Exit::Io,
         }
     }
+}
+
+/// `kioskd --import-bundle`: the privileged import of the provisioning bundle (see
+/// [`provision`]), with what it did said on standard output.
+pub fn import_bundle_from_file(path: &std::path::Path) -> Result<(), DaemonError> {
+    let config = Config::load(path)?;
+    let bundle = config.provisioning_bundle.display();
+    match provision::import_privileged(&config)? {
+        provision::Import::AlreadyProvisioned => {
+            println!("already provisioned; {bundle} left alone")
+        }
+        provision::Import::NoBundle => println!("no provisioning bundle at {bundle}"),
+        provision::Import::Imported { device } => {
+            println!("provisioned as {device} from {bundle} (deleted)")
+        }
+        provision::Import::Refused { reason } => {
+            println!("provisioning bundle {bundle} refused: {reason}")
+        }
+    }
+    Ok(())
 }
 
 /// Loads the config and runs the daemon until `shutdown` completes.

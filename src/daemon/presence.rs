@@ -550,8 +550,19 @@ impl Presence {
 }
 
 pub(super) fn bundle_stamp(path: &Path) -> Option<BundleStamp> {
-    let meta = std::fs::metadata(path).ok()?;
-    Some((meta.len(), meta.modified().unwrap_or(std::time::UNIX_EPOCH)))
+    match std::fs::metadata(path) {
+        Ok(meta) => Some((meta.len(), meta.modified().unwrap_or(std::time::UNIX_EPOCH))),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => {
+            // On the image the boot partition is root's alone: the privileged step imports the
+            // bundle before kioskd starts. Said once, not at every look.
+            static TOLD: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+            if !TOLD.swap(true, std::sync::atomic::Ordering::Relaxed) {
+                tracing::warn!(bundle = %path.display(), error = %e, "provisioning bundle not readable by kioskd; `kioskd --import-bundle` (ExecStartPre) imports it at the next start");
+            }
+            None
+        }
+    }
 }
 
 #[cfg(test)]

@@ -18,6 +18,7 @@ use super::calls::{CallSlot, Tagged};
 use super::checks::{Checked, Checks};
 use super::liveness::{self, Liveness, Signs};
 use super::presence::{HEARTBEAT, Presence, Status};
+use super::provision;
 use super::settings::Settings;
 use super::staff::StaffDesk;
 use super::touchscreen::{Around, Touchscreen};
@@ -31,6 +32,7 @@ use crate::platform::clock::{now, sleep_until};
 use crate::platform::control_socket::{self, ControlCall};
 use crate::platform::touch_device::{self, TouchSpec};
 use crate::ui::touch::Touch;
+use crate::ui::view::ProvisionNotice;
 use crate::wire::{CallStats, Refusal, StateReport};
 
 /// How the kiosk's screen composition names its video channels: one kiosk per process.
@@ -156,7 +158,15 @@ pub async fn run(
     };
     match access {
         Some(access) => sup.connect(access)?,
-        None => sup.not_provisioned(None),
+        None => {
+            // The privileged import step (`--import-bundle`) refused a bundle this kioskd may
+            // not read itself: the screen says so, the log says why.
+            let refused = provision::refusal(&sup.settings.config().state_dir);
+            if let Some(reason) = &refused {
+                tracing::error!(%reason, "provisioning bundle refused at start");
+            }
+            sup.not_provisioned(refused.map(|_| ProvisionNotice::BundleRefused))
+        }
     }
     sup.refresh_screen();
 

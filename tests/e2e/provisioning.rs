@@ -265,3 +265,115 @@ fn reconnects_back_off_with_jitter_and_return_soon_after_the_broker() {
         "kioskd is back within 5 s of the broker (took {took:?}; waits {waits:?})"
     );
 }
+
+/// The boot partition as the image mounts it (root's alone), the state directory as systemd
+/// makes it for the service user (here `nobody`), and the privileged import step before kioskd
+/// starts: what `kioskd.service` does with `ExecStartPre=+… --import-bundle`.
+struct Image {
+    dir: tempfile::TempDir,
+    bundle: PathBuf,
+}
+
+const NOBODY: u32 = 65534;
+
+impl Image {
+    fn with_bundle(bytes: &[u8]) -> Self {
+        use std::os::unix::fs::{PermissionsExt, chown};
+        let dir = tempfile::tempdir().unwrap();
+        // The service user reaches its own files in here, and nothing of the boot partition.
+        chown(dir.path(), Some(NOBODY), Some(NOBODY)).unwrap();
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+        let boot = dir.path().join("boot");
+        std::fs::create_dir(&boot).unwrap();
+        std::fs::set_permissions(&boot, std::fs::Permissions::from_mode(0o700)).unwrap();
+        let bundle = boot.join("praxiskiosk-provision.json");
+        std::fs::write(&bundle, bytes).unwrap();
+        let state = dir.path().join("state");
+        std::fs::create_dir(&state).unwrap();
+        chown(&state, Some(NOBODY), Some(NOBODY)).unwrap();
+        std::fs::set_permissions(&state, std::fs::Permissions::from_mode(0o700)).unwrap();
+        // GStreamer's plugin registry: nobody has no home to keep it in.
+        std::fs::create_dir(dir.path().join("cache")).unwrap();
+        chown(dir.path().join("cache"), Some(NOBODY), Some(NOBODY)).unwrap();
+        Self { dir, bundle }
+    }
+
+    /// `kioskd --import-bundle`, as root; what it printed.
+    fn import(&self) -> String {
+        let config = KioskConfig::provisioned(&self.bundle).write(self.dir.path());
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_kioskd"))
+            .arg("--config")
+            .arg(&config)
+            .arg("--import-bundle")
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    /// kioskd as the service user.
+    fn start_kioskd(&self) -> Kiosk {
+        let mut command = std::process::Command::new("setpriv");
+        command
+            .args(["--reuid", "65534", "--regid", "65534", "--clear-groups"])
+            .env("XDG_CACHE_HOME", self.dir.path().join("cache"))
+            .arg(env!("CARGO_BIN_EXE_kioskd"));
+        Kiosk::start_with(
+            self.dir.path(),
+            &KioskConfig::provisioned(&self.bundle),
+            command,
+        )
+    }
+}
+
+#[test]
+fn the_bundle_on_a_root_only_boot_partition_is_imported_for_the_service_user() {
+    use std::os::unix::fs::MetadataExt;
+    let fleet = Fleet::start(&[DEVICE]);
+    let image = Image::with_bundle(&std::fs::read(fleet.bundle(DEVICE)).unwrap());
+    let said = image.import();
+    assert!(said.contains(&format!("provisioned as {DEVICE}")), "{said}");
+    assert!(!image.bundle.exists(), "the imported bundle is deleted");
+    let identity = image.dir.path().join("state/identity");
+    for file in [identity.clone()].into_iter().chain(files_below(&identity)) {
+        let meta = std::fs::metadata(&file).unwrap();
+        assert_eq!(
+            (meta.uid(), meta.gid()),
+            (NOBODY, NOBODY),
+            "{}",
+            file.display()
+        );
+    }
+    // kioskd, which cannot read the boot partition, runs provisioned as the service user.
+    let watcher = Watcher::start_with(fleet.admin_options(&Watcher::client_id()));
+    let kiosk = image.start_kioskd();
+    watcher.wait_for_state("idle", Duration::from_secs(30));
+    assert_eq!(kiosk.state(), "idle");
+}
+
+#[test]
+fn a_bundle_whose_certificate_names_another_device_is_refused_on_screen() {
+    let fleet = Fleet::start(&[DEVICE]);
+    let mut bundle: Value =
+        serde_json::from_str(&std::fs::read_to_string(fleet.bundle(DEVICE)).unwrap()).unwrap();
+    bundle["device"] = json!("other-kiosk");
+    let image = Image::with_bundle(bundle.to_string().as_bytes());
+    let said = image.import();
+    assert!(
+        said.contains("refused") && said.contains("is not the certificate's name"),
+        "{said}"
+    );
+    assert!(
+        image.bundle.exists(),
+        "a refused bundle stays for whoever looks"
+    );
+    assert!(!image.dir.path().join("state/identity").exists());
+    let kiosk = image.start_kioskd();
+    kiosk.wait_for_screen(
+        Screen::NotProvisioned {
+            notice: Some(praxiskiosk::ui::view::ProvisionNotice::BundleRefused),
+        },
+        "800x480",
+    );
+    assert!(kiosk.log_tail().contains("is not the certificate's name"));
+}

@@ -39,9 +39,19 @@ inherit cargo cargo-update-recipe-crates pkgconfig systemd useradd
 USERADD_PACKAGES = "${PN}"
 USERADD_PARAM:${PN} = "--system --user-group --no-create-home --home-dir ${localstatedir}/lib/praxiskiosk --shell /sbin/nologin praxiskiosk"
 
+# The fleet CA a provisioning bundle must bring (SHA-256 of its certificate, as
+# `openssl x509 -noout -fingerprint -sha256` prints it), pinned into the image's config; set it
+# in local.conf or the kas file. Empty: any CA the bundle brings (its certificate must still
+# name its device).
+PRAXISKIOSK_FLEET_CA_SHA256 ?= ""
+
 do_install:append() {
     install -d ${D}${sysconfdir}/praxiskiosk
     install -m 0644 ${S}/config/kioskd.toml ${D}${sysconfdir}/praxiskiosk/kioskd.toml
+    if [ -n "${PRAXISKIOSK_FLEET_CA_SHA256}" ]; then
+        sed -i 's|^# fleet_ca_sha256 = .*|fleet_ca_sha256 = "${PRAXISKIOSK_FLEET_CA_SHA256}"|' \
+            ${D}${sysconfdir}/praxiskiosk/kioskd.toml
+    fi
     install -d ${D}${systemd_system_unitdir}
     install -m 0644 ${S}/config/systemd/kioskd.service ${D}${systemd_system_unitdir}/kioskd.service
 }
