@@ -104,6 +104,7 @@ const commands = {
         status: text('status'),
         duration: text('duration'),
         quality: document.getElementById('quality')?.dataset.level ?? null,
+        url: location.href,
       };
     });
   },

@@ -23,6 +23,15 @@ fn a_doctor_in_chromium_holds_a_vp8_consultation_reloads_and_hangs_up() {
     if let Some(path) = std::env::var_os("PRAXISKIOSK_DOCTOR_SCREENSHOT") {
         c.browser.screenshot(Path::new(&path));
     }
+    // The link's password and session key left the address bar (and so the history).
+    let secret_gone = |c: &mut crate::harness::Consultation| {
+        let url = c.browser.state()["url"].as_str().unwrap_or_default().to_string();
+        assert!(
+            !url.contains('#') && !url.contains("password"),
+            "the join link stays in the URL: {url}"
+        );
+    };
+    secret_gone(&mut c);
 
     // The doctor reloads the page mid-call: a fresh hello, a fresh offer, the call goes on, and
     // within 3 s. On this shared 2-core machine another test's call can stretch one reload past
@@ -44,6 +53,7 @@ fn a_doctor_in_chromium_holds_a_vp8_consultation_reloads_and_hangs_up() {
         }
     }
     eprintln!("the call resumed after the doctor's reload in {resumed:?}");
+    secret_gone(&mut c);
     assert!(
         resumed.iter().any(|t| *t < Duration::from_secs(3)),
         "the call resumed only after {resumed:?}"

@@ -3,7 +3,8 @@
 // Owns: the page's state (body[data-state]), the broker connection for the one session of the
 // join link, the local camera and microphone, the Call, and what the doctor is told about its
 // media (interrupted, relayed, video paused). Must never record or store media,
-// never load anything from another host, and never store anything but the doctor's own name.
+// never load anything from another host, and never store anything but the doctor's own name
+// (localStorage) and this tab's join link (sessionStorage, out of the address bar).
 // Closing or reloading the tab sends no bye on purpose: a reload rejoins the running call
 // (protocol rule 3).
 
@@ -19,6 +20,7 @@ import {
 import { DEFAULT_RECONNECT_S, initialWatch, parseReconnectSeconds, watchMedia } from './watch.js';
 
 const NAME_KEY = 'praxiskiosk.doctorName';
+const LINK_KEY = 'praxiskiosk.joinLink';
 const MAX_PAYLOAD = 65536; // protocol.md 1: larger payloads are dropped
 const BYE_TIMEOUT_MS = 1500; // how long a hang-up waits for the broker to take the bye
 
@@ -550,6 +552,28 @@ window.praxiskiosk = {
   },
 };
 
+/**
+ * The join link's fragment, taken out of the address bar: its password and session key must not
+ * stay in the URL, the history or a bookmark. It is kept in sessionStorage instead (this tab
+ * only, gone when the tab closes), so a reload still rejoins the call (protocol rule 3).
+ */
+function takeJoinFragment() {
+  if (location.hash.length > 1) {
+    try {
+      sessionStorage.setItem(LINK_KEY, location.hash);
+    } catch {
+      // Storage refused (a locked-down browser): the fragment stays, and so does a reload.
+      return location.hash;
+    }
+    history.replaceState(null, '', location.pathname + location.search);
+  }
+  try {
+    return sessionStorage.getItem(LINK_KEY) ?? '';
+  } catch {
+    return '';
+  }
+}
+
 async function main() {
   setLanguage(initialLanguage(navigator.language));
   const saved = storedName();
@@ -559,7 +583,7 @@ async function main() {
   setState('connecting');
   render();
 
-  const link = parseJoinLink(location.hash);
+  const link = parseJoinLink(takeJoinFragment());
   if (!link.ok) {
     if (link.version !== undefined) showProblem('linkVersionTitle', 'linkVersionText', { what: link.version });
     else showProblem('linkTitle', 'linkText', { what: link.invalid.join(', ') });
