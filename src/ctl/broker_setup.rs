@@ -239,14 +239,17 @@ fn mosquitto_conf(dir: &Path, listeners: &Listeners, plugin: &Path) -> String {
          require_certificate true\n\
          use_identity_as_username true\n\
          {tls}\n\
-         # Doctors' apps: TLS, one username and password per session.\n\
+         # Doctors' apps: TLS, one username and password per session. The login is the client\n\
+         # id: a doctor cannot take over (and disconnect) anyone else's connection by its id.\n\
          listener {doctor} {bind}\n\
+         use_username_as_clientid true\n\
          {tls}\n\
          # Doctors' browsers: MQTT over secure WebSockets, one username and password per session.\n\
          # Browsers trust public CAs only: replace certfile/keyfile here with a certificate for\n\
          # the host name in the doctors' join links.\n\
          listener {websocket} {bind}\n\
                   protocol websockets\n\
+         use_username_as_clientid true\n\
          {tls}{http}",
         http = match &listeners.http_dir {
             Some(dir) => format!(

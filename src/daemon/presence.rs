@@ -207,7 +207,7 @@ impl Presence {
         };
         tracing::info!(device = %access.device, broker = %access.endpoint.url, "connecting to the fleet");
         let (link, events, task) = fleet::link::spawn(LinkOptions {
-            client_id: format!("kiosk-{}", access.device),
+            client_id: fleet::dynsec::device_client_id(&access.device),
             endpoint: access.endpoint.clone(),
             last_will: Some((topics.state(), wire::encode(&StateReport::offline()))),
             // Also the longest a healthy link task waits between turns (see `liveness`).

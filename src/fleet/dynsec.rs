@@ -54,6 +54,12 @@ fn write(topic: &str) -> Acl {
     acl("publishClientSend", topic)
 }
 
+/// The MQTT client id a kiosk connects with. Doctors cannot take it over (and so disconnect the
+/// kiosk): on their listeners their login is their client id (`use_username_as_clientid`).
+pub fn device_client_id(device: &str) -> String {
+    format!("kiosk-{device}")
+}
+
 pub fn device_role(device: &str) -> String {
     format!("device-{device}")
 }

@@ -238,3 +238,25 @@ fn devices_and_doctors_reach_only_their_own_topics() {
         "refused after the appointment ended"
     );
 }
+
+/// A doctor's link is no way to throw a kiosk off the broker: on the doctors' listeners the login
+/// is the client id, whatever id the doctor's client asks for.
+#[test]
+fn a_doctor_cannot_take_over_a_kiosks_connection_by_its_client_id() {
+    let fleet = Fleet::start(&["kiosk-a", "kiosk-b"]);
+    let mut a = Probe::connect(fleet.device_options("kiosk-a", "kiosk-kiosk-a")).unwrap();
+    let appointment = fleet.create_appointment("kiosk-a", &[]);
+    let link = JoinLink::parse(appointment.link.as_deref().unwrap()).unwrap();
+    // A doctor's login with the kiosk's id: connected, but under its own name.
+    let _doctor =
+        Probe::connect(fleet.doctor_options(&link.username, &link.password, "kiosk-kiosk-a"))
+            .expect("the doctor's login works");
+    assert!(
+        !a.disconnected(Duration::from_secs(2)),
+        "kiosk-a was thrown off the broker"
+    );
+    assert!(
+        a.subscribe(&topic("kiosk-a", "config")),
+        "kiosk-a is still there"
+    );
+}
