@@ -9,7 +9,9 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use crate::harness::{Browser, Consultation, DEVICE, Fleet, NetNs, counter as n, poll, wait_for};
+use crate::harness::{
+    Browser, Consultation, DEVICE, Doctor, Fleet, NetNs, counter as n, poll, wait_for,
+};
 // The field's Chromium test finds the page here.
 pub use crate::harness::web_doctor;
 
@@ -25,7 +27,10 @@ fn a_doctor_in_chromium_holds_a_vp8_consultation_reloads_and_hangs_up() {
     }
     // The link's password and session key left the address bar (and so the history).
     let secret_gone = |c: &mut crate::harness::Consultation| {
-        let url = c.browser.state()["url"].as_str().unwrap_or_default().to_string();
+        let url = c.browser.state()["url"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
         assert!(
             !url.contains('#') && !url.contains("password"),
             "the join link stays in the URL: {url}"
@@ -117,4 +122,51 @@ fn a_doctor_in_chromium_holds_an_h264_consultation_until_the_kiosk_hangs_up() {
     let reply = c.kiosk.control(json!({"cmd": "hang_up"}));
     assert_eq!(reply["state"], "ended", "{reply}");
     c.wait_for_page("ended", Duration::from_secs(10));
+}
+
+/// The same link opened a second time (another window, another device) takes the login over,
+/// and with it the call; the first window steps back, says why, and stays back (two windows
+/// would otherwise throw each other off the broker every two seconds).
+#[test]
+fn a_second_window_of_the_same_link_takes_the_call_and_the_first_steps_back() {
+    let mut c = Consultation::start("vp8");
+    let appointment = c.join();
+    let link = appointment.link.expect("a join link");
+    let kioskctl = c.fleet.command(env!("CARGO_BIN_EXE_kioskctl"));
+    let mut doctor = Doctor::join_from(kioskctl, &c.fleet, &link, &["--ice-local", "127.0.0.1"]);
+    let stepped_back = poll(Duration::from_secs(15), || {
+        (c.browser.state()["state"] == "error").then_some(())
+    });
+    assert!(
+        stepped_back.is_some(),
+        "the first window did not step back: {}; the second: {:?}\nconsole: {}\nbroker: {}",
+        c.browser.state(),
+        doctor.event("joined"),
+        c.browser.console(),
+        c.fleet.broker_log()
+    );
+    let status = c.browser.state()["status"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(status.contains("anderen Fenster"), "{status}");
+    wait_for(
+        "the call in the second window",
+        Duration::from_secs(30),
+        || {
+            let frames = doctor.stats()?["video_frames_received"].as_u64()?;
+            (frames >= 10).then_some(())
+        },
+    );
+    assert_eq!(c.kiosk.state(), "in_call");
+    std::thread::sleep(Duration::from_secs(5));
+    assert_eq!(
+        c.browser.state()["state"],
+        "error",
+        "the first window stayed back"
+    );
+    assert!(
+        doctor.try_exit().is_none(),
+        "the second window's call goes on"
+    );
 }

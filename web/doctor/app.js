@@ -21,6 +21,13 @@ import { DEFAULT_RECONNECT_S, initialWatch, parseReconnectSeconds, watchMedia } 
 
 const NAME_KEY = 'praxiskiosk.doctorName';
 const LINK_KEY = 'praxiskiosk.joinLink';
+const SESSION_TAKEN_OVER = 0x8e; // MQTT 5 DISCONNECT reason code
+// Brokers before Mosquitto 2.0.15 (Debian 12 has 2.0.11) close a connection that another
+// window took over without saying why. The sign then: the broker accepts this page and closes
+// it again within seconds, again and again (the other window reconnects too). Three times in a
+// row is not a network that comes and goes.
+const TAKEN_OVER_CLOSES = 3;
+const QUICK_CLOSE_MS = 5000;
 const MAX_PAYLOAD = 65536; // protocol.md 1: larger payloads are dropped
 const BYE_TIMEOUT_MS = 1500; // how long a hang-up waits for the broker to take the bye
 
@@ -80,6 +87,9 @@ const app = {
   cameraOff: false,
   retry: null,
   timer: null,
+  // When the broker last accepted this page, and how many connections in a row it closed
+  // soon after (see TAKEN_OVER_CLOSES).
+  link: { connectedAt: null, quickCloses: 0 },
 };
 
 // --- rendering ------------------------------------------------------------------------------
@@ -242,10 +252,14 @@ function connect() {
   setState('connecting');
   setStatus('connecting');
   const client = mqtt.connect(app.join.broker, {
-    protocolVersion: 4, // MQTT 3.1.1 (protocol.md 1)
+    // MQTT 5 (protocol.md 1): the broker says why it closes a connection, and the one reason
+    // this page must act on is another window of the same link taking the login over (the
+    // login is the client id, protocol.md 10.3). MQTT 3.1.1 would just reconnect, and the two
+    // windows would throw each other off every two seconds.
+    protocolVersion: 5,
     clean: true,
     keepalive: 15,
-    clientId: `doctor-web-${randomHex(8)}`,
+    clientId: `doctor-web-${randomHex(8)}`, // the broker replaces it with the login
     username: app.join.username,
     password: app.join.password,
     reconnectPeriod: 2000,
@@ -255,8 +269,10 @@ function connect() {
   app.client = client;
 
   client.on('connect', () => {
+    app.link.connectedAt = performance.now();
     client.subscribe(app.topics.kiosk, { qos: 1 }, (err, granted) => {
-      if (err || granted?.some((g) => g.qos === 128)) {
+      // A reason code of 0x80 or above refuses the subscription (MQTT 5).
+      if (err || granted?.some((g) => g.qos >= 128)) {
         refused();
         return;
       }
@@ -276,14 +292,40 @@ function connect() {
     signalling = signalling.then(() => onSignal(payload)).catch((err) => console.warn('signalling:', err?.message ?? err));
   });
   client.on('error', (err) => {
-    // CONNACK 4 (bad user name or password) and 5 (not authorised): the session login is gone.
-    if (err?.code === 4 || err?.code === 5) refused();
+    // CONNACK 0x86 (bad user name or password) and 0x87 (not authorised): the login is gone.
+    if ([0x86, 0x87, 4, 5].includes(err?.code)) refused();
+  });
+  client.on('disconnect', (packet) => {
+    if (packet?.reasonCode === SESSION_TAKEN_OVER) takenOver();
+  });
+  client.on('close', () => {
+    const { connectedAt } = app.link;
+    app.link.connectedAt = null;
+    if (connectedAt === null) return; // a connection attempt that failed
+    const quick = performance.now() - connectedAt < QUICK_CLOSE_MS;
+    app.link.quickCloses = quick ? app.link.quickCloses + 1 : 0;
+    if (app.link.quickCloses >= TAKEN_OVER_CLOSES) takenOver();
   });
   // The broker is out of reach (or not yet): mqtt.js tries again every 2 s; media, once they
   // flow, do not need it.
   client.on('reconnect', () => {
     if (['connecting', 'waiting', 'patient-waiting'].includes(app.state)) setStatus('reconnecting');
   });
+}
+
+/**
+ * Another window (or device) opened the same link and took the login over. This one steps
+ * back rather than taking it back: it lets go of the broker, the call and the camera, and
+ * offers to continue here, which takes the call back the way a reload does.
+ */
+function takenOver() {
+  app.link = { connectedAt: null, quickCloses: 0 };
+  app.client?.end(true);
+  app.client = null;
+  app.call?.close();
+  app.call = null;
+  stopMedia();
+  showProblem('takenOverTitle', 'takenOverText', {}, () => location.reload());
 }
 
 function refused() {
