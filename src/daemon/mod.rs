@@ -20,6 +20,7 @@ mod checks;
 mod devices;
 mod gallery;
 mod liveness;
+mod lockout_file;
 mod presence;
 pub mod provision;
 mod settings;

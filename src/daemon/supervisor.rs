@@ -1,8 +1,9 @@
 //! kioskd's main loop: it wakes for whatever arrives (a link event, a control request, a call's
 //! report, a finished code check, a touch, a timer), hands it to the part that owns what it
 //! concerns, and turns the flow's actions into calls on those parts. Of its own it holds only
-//! the flow and the appointment book (whose files the book alone touches); every other field is
-//! a part with its own module, and what a part owns, it alone changes.
+//! the flow, the appointment book (whose files the book alone touches) and the file that keeps
+//! the flow's code lockout; every other field is a part with its own module, and what a part
+//! owns, it alone changes.
 
 mod control;
 mod inbound;
@@ -17,6 +18,7 @@ use super::access::FleetAccess;
 use super::calls::{CallSlot, Tagged};
 use super::checks::{Checked, Checks};
 use super::liveness::{self, Liveness, Signs};
+use super::lockout_file::LockoutFile;
 use super::presence::{HEARTBEAT, Presence, Status};
 use super::provision;
 use super::settings::Settings;
@@ -45,6 +47,8 @@ struct Supervisor {
     settings: Settings,
     /// The consultation's flow: the rules, without I/O.
     kiosk: Kiosk,
+    /// Where the flow's code lockout outlives a restart.
+    lockout_file: LockoutFile,
     book: AppointmentBook,
     calls: CallSlot,
     presence: Presence,
@@ -97,6 +101,8 @@ pub async fn run(
         &config.state_dir.join("appointments"),
         time::OffsetDateTime::now_utc(),
     )?;
+    let lockout_file = LockoutFile::new(&config.state_dir);
+    let lockout = lockout_file.load(time::OffsetDateTime::now_utc(), now());
 
     let (control_tx, mut control_rx) = mpsc::channel::<ControlCall>(16);
     let control = match &config.control_socket {
@@ -138,7 +144,8 @@ pub async fn run(
     let config = settings.config();
     let staff = StaffDesk::new(media.clone(), config.media.audio_sink);
     let mut sup = Supervisor {
-        kiosk: Kiosk::new(config.timeouts()),
+        kiosk: Kiosk::new(config.timeouts()).with_lockout(lockout),
+        lockout_file,
         book,
         calls: CallSlot::new(
             media,
@@ -291,6 +298,9 @@ impl Supervisor {
                 }
             }
             Action::WipeInput => self.screen.wipe_input(),
+            Action::SaveLockout(record) => self
+                .lockout_file
+                .save(record, time::OffsetDateTime::now_utc()),
         }
     }
 

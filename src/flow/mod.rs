@@ -16,7 +16,7 @@ pub(crate) mod tests;
 use std::time::{Duration, Instant};
 
 pub use appointment::{Appointment, InvalidAppointment, MAX_NAME, valid_name};
-pub use lockout::{ATTEMPTS_BEFORE_LOCKOUT, Lockout};
+pub use lockout::{ATTEMPTS_BEFORE_LOCKOUT, Lockout, LockoutRecord};
 pub use problem::{Failure, Problem};
 
 use crate::wire::{ByeReason, EndReason, EventKind, KioskState, ProblemCode, Refusal};
@@ -152,6 +152,10 @@ pub enum Action {
     LeaveSession { bye: Option<ByeReason> },
     /// Forget everything typed on the screens.
     WipeInput,
+    /// Keep the code lockout as it stands now across a restart (a clear record: nothing to
+    /// keep). Comes before the refusal that tells the guesser, so pulling the plug after a wrong
+    /// code never wins a fresh attempt.
+    SaveLockout(LockoutRecord),
 }
 
 /// What one event led to: the actions to carry out, and the refusal to show if the input did not fit.
@@ -187,6 +191,12 @@ impl Kiosk {
             timeouts,
             online: false,
         }
+    }
+
+    /// The kiosk with the code lockout it had before a restart ([`Lockout::resume`]).
+    pub fn with_lockout(mut self, lockout: Lockout) -> Self {
+        self.lockout = lockout;
+        self
     }
 
     pub fn flow(&self) -> &Flow {
@@ -317,8 +327,12 @@ impl Kiosk {
             return Outcome::refused(refusal);
         }
         let Some(appointment) = found else {
-            let mut actions = vec![Action::Report(EventKind::CodeRejected)];
-            let refusal = match self.lockout.fail(now) {
+            let started = self.lockout.fail(now);
+            let mut actions = vec![
+                Action::SaveLockout(self.lockout.record(now)),
+                Action::Report(EventKind::CodeRejected),
+            ];
+            let refusal = match started {
                 Some(length) => {
                     actions.push(Action::Report(EventKind::Lockout {
                         duration_s: length.as_secs(),
@@ -336,12 +350,18 @@ impl Kiosk {
                 refused: Some(refusal),
             };
         };
+        // Also a lockout that time forgave already: its file is still there.
+        let forgiven = self.lockout != Lockout::default();
         self.lockout.succeed();
         self.flow = Flow::CodeAccepted {
             appointment,
             deadline: now + self.timeouts.input,
         };
-        self.done(Vec::new())
+        self.done(if forgiven {
+            vec![Action::SaveLockout(LockoutRecord::default())]
+        } else {
+            Vec::new()
+        })
     }
 
     fn name_confirmed(&mut self, name: Option<String>, now: Instant) -> Outcome {

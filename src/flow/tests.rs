@@ -208,6 +208,72 @@ fn wrong_codes_lead_to_a_lockout_that_also_refuses_right_codes() {
     assert_eq!(k.state(), KioskState::CodeAccepted);
 }
 
+/// The lockout records an outcome asks the daemon to keep, in order.
+fn saved(outcome: &Outcome) -> Vec<LockoutRecord> {
+    outcome
+        .actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::SaveLockout(record) => Some(*record),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn every_wrong_code_is_kept_before_it_is_told_and_a_right_one_clears_it() {
+    let t0 = Instant::now();
+    let mut k = kiosk();
+    let out = k.handle(Event::CodeChecked(None), t0);
+    assert_eq!(
+        out.actions.first(),
+        Some(&Action::SaveLockout(LockoutRecord {
+            failures: 1,
+            lockouts: 0,
+            locked_for: Duration::ZERO,
+            forgiven_in: Duration::from_secs(3600),
+        })),
+        "kept first"
+    );
+    for _ in 1..ATTEMPTS_BEFORE_LOCKOUT {
+        k.handle(Event::CodeChecked(None), t0);
+    }
+    let later = t0 + Duration::from_secs(60);
+    let out = k.handle(Event::CodeChecked(Some(appointment(None))), later);
+    assert_eq!(saved(&out), [LockoutRecord::default()]);
+    assert!(saved(&out).iter().all(LockoutRecord::is_clear));
+    k.handle(Event::Cancel, later);
+    let out = k.handle(Event::CodeChecked(Some(appointment(None))), later);
+    assert!(saved(&out).is_empty(), "nothing to clear: no write");
+}
+
+#[test]
+fn a_kiosk_restarted_inside_a_lockout_refuses_codes_for_what_is_left() {
+    let t0 = Instant::now();
+    let mut before = kiosk();
+    let mut record = LockoutRecord::default();
+    for _ in 0..ATTEMPTS_BEFORE_LOCKOUT {
+        record = saved(&before.handle(Event::CodeChecked(None), t0))[0];
+    }
+    assert_eq!(record.locked_for, Duration::from_secs(60));
+
+    let saved_at = OffsetDateTime::now_utc();
+    let t1 = t0 + Duration::from_secs(5000);
+    let lockout = Lockout::resume(record, saved_at, saved_at + time::Duration::seconds(20), t1);
+    let mut after = kiosk().with_lockout(lockout);
+    assert_eq!(
+        after.code_entry_allowed(t1),
+        Err(Refusal::LockedOut { remaining_s: 40 })
+    );
+    let out = after.handle(Event::CodeChecked(Some(appointment(None))), t1);
+    assert_eq!(out.refused, Some(Refusal::LockedOut { remaining_s: 40 }));
+    assert_eq!(after.state(), KioskState::Idle);
+    assert_eq!(
+        after.code_entry_allowed(t1 + Duration::from_secs(40)),
+        Ok(())
+    );
+}
+
 #[test]
 fn codes_are_refused_while_busy() {
     let (k, t0) = waiting();
