@@ -72,6 +72,17 @@ mod tests {
     }
 
     #[test]
+    fn cheap_hashes_never_verify_even_for_the_right_code() {
+        let params = Params::new(1024, 1, 1, None).unwrap();
+        let salt = SaltString::generate(&mut OsRng);
+        let cheap = Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+            .hash_password(b"12345678", &salt)
+            .unwrap()
+            .to_string();
+        assert!(!verify("12345678", &cheap), "{cheap}");
+    }
+
+    #[test]
     fn costly_hashes_never_verify() {
         let costly = hash("12345678").replace("m=19456", "m=4194304");
         assert!(

@@ -42,8 +42,8 @@ impl fmt::Debug for Appointment {
 pub enum InvalidAppointment {
     #[error("field `{0}` is not a valid id (1–64 of A–Z a–z 0–9 - _)")]
     BadId(&'static str),
-    #[error("field `code_hash` is not an Argon2id PHC string")]
-    BadHash,
+    #[error("field `code_hash` {0}")]
+    BadHash(wire::UnsupportedHash),
     #[error("field `not_after` is not later than `not_before`")]
     EmptyWindow,
     #[error("field `{0}` must be 1 to 100 characters without control characters")]
@@ -62,9 +62,7 @@ impl TryFrom<AppointmentMsg> for Appointment {
         if !wire::is_valid_id(&m.session) {
             return Err(InvalidAppointment::BadId("session"));
         }
-        if !wire::is_supported_hash(&m.code_hash) {
-            return Err(InvalidAppointment::BadHash);
-        }
+        wire::check_hash(&m.code_hash).map_err(InvalidAppointment::BadHash)?;
         if m.not_after <= m.not_before {
             return Err(InvalidAppointment::EmptyWindow);
         }
@@ -151,7 +149,19 @@ mod tests {
         );
         let mut bad = good.clone();
         bad.code_hash = "12345678".into();
-        assert_eq!(Appointment::try_from(bad), Err(InvalidAppointment::BadHash));
+        assert_eq!(
+            Appointment::try_from(bad),
+            Err(InvalidAppointment::BadHash(
+                wire::UnsupportedHash::NotArgon2id
+            ))
+        );
+        let mut bad = good.clone();
+        bad.code_hash = bad.code_hash.replace("m=19456,t=2", "m=4096,t=1");
+        assert_eq!(
+            Appointment::try_from(bad),
+            Err(InvalidAppointment::BadHash(wire::UnsupportedHash::TooCheap)),
+            "a hash cheaper than the minimum is refused on arrival"
+        );
         let mut bad = good.clone();
         bad.not_after = bad.not_before;
         assert_eq!(

@@ -15,7 +15,7 @@ mod provision;
 mod sealed;
 mod signal;
 
-pub use code::{CODE_DIGITS, is_supported_hash, is_well_formed_code};
+pub use code::{CODE_DIGITS, UnsupportedHash, check_hash, is_supported_hash, is_well_formed_code};
 pub use control::{
     CallStats, ControlReply, ControlRequest, DtlsStats, MeasuredLatency, Refusal, Spread,
 };
