@@ -46,7 +46,9 @@ pub enum InvalidAppointment {
     BadHash(wire::UnsupportedHash),
     #[error("field `not_after` is not later than `not_before`")]
     EmptyWindow,
-    #[error("field `{0}` must be 1 to 100 characters without control characters")]
+    #[error(
+        "field `{0}` must be 1 to 100 characters without control or bidirectional formatting characters"
+    )]
     BadName(&'static str),
     #[error("the appointment's id {payload:?} differs from its topic's {topic:?}")]
     IdMismatch { topic: String, payload: String },
@@ -111,11 +113,35 @@ impl Appointment {
     }
 }
 
-/// A name as the doctor will see it: trimmed, 1 to [`MAX_NAME`] characters, no control characters.
+/// A name as the doctor will see it: trimmed, 1 to [`MAX_NAME`] characters, none of them
+/// [`unfit_for_a_name`].
 pub fn valid_name(name: &str) -> Option<String> {
     let name = name.trim();
     let len = name.chars().count();
-    ((1..=MAX_NAME).contains(&len) && !name.chars().any(char::is_control)).then(|| name.to_string())
+    ((1..=MAX_NAME).contains(&len) && !name.chars().any(unfit_for_a_name)).then(|| name.to_string())
+}
+
+/// Characters that would make a name read otherwise than it is (protocol.md 3.2): controls
+/// (C0, C1), Unicode's bidirectional controls, which reorder what the doctor reads ("Max
+/// U+202E nnamretsuM" shows as "Max Mustermann"), and invisible format characters that break
+/// lines or hide in a name. The zero-width (non-)joiners U+200C and U+200D stay allowed: Persian
+/// and Indic names are spelt with them.
+pub fn unfit_for_a_name(c: char) -> bool {
+    c.is_control()
+        || matches!(
+            c,
+            // Arabic letter mark; left-to-right and right-to-left marks.
+            '\u{061C}' | '\u{200E}' | '\u{200F}'
+            // Embeddings, overrides and their pop; isolates and theirs.
+            | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}'
+            // Line and paragraph separators.
+            | '\u{2028}' | '\u{2029}'
+            // Zero-width space, word joiner and invisible operators, byte order mark.
+            | '\u{200B}' | '\u{2060}'..='\u{2064}' | '\u{FEFF}'
+            // Deprecated format characters (symmetric swapping, digit shapes), interlinear
+            // annotation, tags.
+            | '\u{206A}'..='\u{206F}' | '\u{FFF9}'..='\u{FFFB}' | '\u{E0000}'..='\u{E007F}'
+        )
 }
 
 #[cfg(test)]
@@ -168,11 +194,17 @@ mod tests {
             Appointment::try_from(bad),
             Err(InvalidAppointment::EmptyWindow)
         );
-        let mut bad = good;
+        let mut bad = good.clone();
         bad.patient_name = Some("  ".into());
         assert_eq!(
             Appointment::try_from(bad),
             Err(InvalidAppointment::BadName("patient_name"))
+        );
+        let mut bad = good;
+        bad.doctor_name = "Dr. \u{2067}reltsuM\u{2069}".into();
+        assert_eq!(
+            Appointment::try_from(bad),
+            Err(InvalidAppointment::BadName("doctor_name"))
         );
     }
 
@@ -186,6 +218,29 @@ mod tests {
         assert_eq!(valid_name(&"ä".repeat(MAX_NAME + 1)), None);
         assert_eq!(valid_name("Max\nMuster"), None);
         assert_eq!(valid_name(" "), None);
+    }
+
+    #[test]
+    fn names_with_bidirectional_or_invisible_controls_are_refused() {
+        let refused = "\u{202A}\u{202B}\u{202C}\u{202D}\u{202E}\u{2066}\u{2067}\u{2068}\u{2069}\
+            \u{200E}\u{200F}\u{061C}\u{2028}\u{2029}\u{200B}\u{FEFF}\u{0085}\u{009B}\u{E0041}";
+        for c in refused.chars() {
+            assert_eq!(
+                valid_name(&format!("Max {c}Muster")),
+                None,
+                "U+{:04X}",
+                c as u32
+            );
+        }
+        // Scripts that are written right to left, or joined, are names like any other.
+        for name in [
+            "مریم\u{200C}السادات",
+            "שרה לוי",
+            "Zoë Ağaoğlu-Øster",
+            "क्\u{200D}ष",
+        ] {
+            assert_eq!(valid_name(name).as_deref(), Some(name));
+        }
     }
 
     #[test]

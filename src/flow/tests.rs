@@ -170,6 +170,12 @@ fn accept_refuses_a_missing_or_invalid_name_without_moving() {
         k.handle(Event::Accept(Some("x".repeat(101))), t0).refused,
         Some(Refusal::NameInvalid)
     );
+    // Typed over the control socket: a name that would read differently to the doctor.
+    assert_eq!(
+        k.handle(Event::Accept(Some("Max \u{202E}nnamretsuM".into())), t0)
+            .refused,
+        Some(Refusal::NameInvalid)
+    );
     assert_eq!(k.state(), KioskState::CodeAccepted);
 }
 

@@ -101,7 +101,9 @@ impl Refusal {
             Self::NameMissing => {
                 "Bitte geben Sie den Namen der Patientin / des Patienten ein.".into()
             }
-            Self::NameInvalid => "Der Name muss 1 bis 100 Zeichen lang sein.".into(),
+            Self::NameInvalid => {
+                "Der Name muss 1 bis 100 Zeichen lang sein, ohne Steuer- und Richtungszeichen.".into()
+            }
             Self::NotProvisioned => {
                 "Dieses Gerät ist noch nicht eingerichtet (keine Bereitstellungsdatei).".into()
             }
@@ -123,7 +125,10 @@ impl Refusal {
             Self::NotNow => "That is not possible at this step.".into(),
             Self::NoCall => "There is no call.".into(),
             Self::NameMissing => "Please enter the patient's name.".into(),
-            Self::NameInvalid => "The name must be 1 to 100 characters long.".into(),
+            Self::NameInvalid => {
+                "The name must be 1 to 100 characters long, without control or direction characters."
+                    .into()
+            }
             Self::NotProvisioned => "This device is not set up yet (no provisioning file).".into(),
             Self::Offline => "The practice cannot be reached right now, so a consultation cannot start. Please try again in a few minutes.".into(),
         }

@@ -10,6 +10,7 @@ mod consultation;
 mod dtls;
 mod field;
 mod mitm;
+mod names;
 mod offline;
 mod persistence;
 mod privacy;
