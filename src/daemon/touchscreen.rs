@@ -18,7 +18,7 @@ use crate::ui::layout::{Layout, Press, Slot};
 use crate::ui::state::{Intent, LONG_PRESS, Provisioning, ScreenState, Surroundings};
 use crate::ui::view::{CodeNotice, Quality, SecurityCode};
 use crate::ui::{Frame, Locale, Panel, ViewModel, clock, draw, quality};
-use crate::wire::{CallStats, Refusal};
+use crate::wire::{CallStats, Refusal, is_screenshot_name};
 
 /// How long the identify screen shows.
 const IDENTIFY_FOR: Duration = Duration::from_secs(30);
@@ -179,28 +179,57 @@ impl Touchscreen {
         }
     }
 
-    /// Writes the UI layer as PNG. Only the UI: video slots are placeholders, so no screenshot
-    /// can hold the remote picture. `composed` takes the composed screen instead, which only a
-    /// development config can capture.
-    pub fn screenshot(&self, path: &str, composed: bool) -> Result<(), String> {
-        let path = Path::new(path);
-        if !path.is_absolute() {
-            return Err(format!("{} is not an absolute path", path.display()));
+    /// Writes the UI layer as PNG `file` into `dir` (created 0700), the one place screenshots
+    /// go. Only the UI: video slots are placeholders, so no screenshot can hold the remote
+    /// picture. `composed` takes the composed screen instead, which only a development config
+    /// can capture. A production kiosk (not `development`) takes none while a name is on screen.
+    pub fn screenshot(
+        &self,
+        dir: &Path,
+        file: &str,
+        composed: bool,
+        development: bool,
+    ) -> Result<(), NoScreenshot> {
+        if !is_screenshot_name(file) {
+            return Err(NoScreenshot::Failed(format!(
+                "{file:?} is not a file name (1–64 of A–Z a–z 0–9 . - _, not starting with a dot)"
+            )));
+        }
+        let name_shown = self
+            .painter
+            .shown
+            .as_ref()
+            .is_some_and(|view| view.screen.shows_a_name());
+        if name_shown && !development {
+            return Err(NoScreenshot::NameOnScreen);
         }
         let panel = self.painter.panel;
         let frame = if composed {
-            let rgba = self
-                .display
-                .composed()
-                .ok_or("composed screenshots exist only in a development config ([screen] development = true)")?;
-            Frame::from_rgba(panel.width, panel.height, rgba)
-                .ok_or("the composed frame has an unexpected size")?
+            let rgba = self.display.composed().ok_or_else(|| {
+                NoScreenshot::Failed(
+                    "composed screenshots exist only in a development config ([screen] development = true)".into(),
+                )
+            })?;
+            Frame::from_rgba(panel.width, panel.height, rgba).ok_or_else(|| {
+                NoScreenshot::Failed("the composed frame has an unexpected size".into())
+            })?
         } else {
             self.painter.frame.clone()
         };
-        crate::platform::atomic_file::write_atomic(path, &frame.to_png())
-            .map_err(|e| format!("{}: {e}", path.display()))
+        let path = dir.join(file);
+        crate::platform::atomic_file::private_dir(dir)
+            .and_then(|()| crate::platform::atomic_file::write_atomic(&path, &frame.to_png()))
+            .map_err(|e| NoScreenshot::Failed(format!("{}: {e}", path.display())))
     }
+}
+
+/// Why the control socket's `screenshot` wrote nothing.
+#[derive(Debug)]
+pub(super) enum NoScreenshot {
+    /// A production kiosk shows a name now.
+    NameOnScreen,
+    /// A bad request, or the file could not be written: says why.
+    Failed(String),
 }
 
 /// Draws views into frames and hands the UI layer to the display, only when the view changed.

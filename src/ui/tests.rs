@@ -325,3 +325,26 @@ fn the_call_screen_shows_the_security_code_small_under_the_quality() {
         }
     }
 }
+
+#[test]
+fn names_show_on_the_name_consent_and_waiting_screens_only() {
+    let doctor = || "Dr. med. Anna Muster".to_string();
+    let named = [
+        Screen::PatientName {
+            name: "Max".into(),
+            shift: false,
+        },
+        Screen::Consent { doctor: doctor() },
+        Screen::Waiting { doctor: doctor() },
+    ];
+    assert!(named.iter().all(Screen::shows_a_name));
+    let unnamed = [
+        Screen::Idle,
+        Screen::CodeEntry {
+            entered: "1234".into(),
+            notice: None,
+        },
+        Screen::Ended { duration_s: 3 },
+    ];
+    assert!(!unnamed.iter().any(Screen::shows_a_name));
+}

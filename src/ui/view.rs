@@ -59,6 +59,26 @@ pub enum Screen {
     },
 }
 
+impl Screen {
+    /// Whether a person's name is on this screen (the patient's as typed or booked, the
+    /// doctor's), so a production kiosk takes no screenshot of it. Codes never are: the keypad
+    /// shows stars.
+    pub fn shows_a_name(&self) -> bool {
+        match self {
+            Self::PatientName { .. } | Self::Consent { .. } | Self::Waiting { .. } => true,
+            Self::Idle
+            | Self::CodeEntry { .. }
+            | Self::InCall(_)
+            | Self::Ended { .. }
+            | Self::Problem(_)
+            | Self::StaffPin { .. }
+            | Self::StaffCheck(_)
+            | Self::NotProvisioned { .. }
+            | Self::Identify { .. } => false,
+        }
+    }
+}
+
 /// The call screen: the picture is the doctor's, so only the controls and the call's state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CallView {

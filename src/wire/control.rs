@@ -30,10 +30,11 @@ pub enum ControlRequest {
         #[serde(default)]
         hold_ms: u64,
     },
-    /// Writes a PNG of the UI layer (never the remote picture) to an absolute path.
-    /// `composed` (development configs only) captures the composed screen, video included.
+    /// Writes a PNG of the UI layer (never the remote picture) as `file` (a name, not a path:
+    /// [`is_screenshot_name`]) in the kiosk's one screenshot directory. `composed` (development
+    /// configs only) captures the composed screen, video included.
     Screenshot {
-        path: String,
+        file: String,
         #[serde(default)]
         composed: bool,
     },
@@ -43,6 +44,17 @@ pub enum ControlRequest {
     TestHang {
         part: String,
     },
+}
+
+/// `true` for a screenshot's file name: 1 to 64 of ASCII letters, digits, `.`, `-` and `_`, not
+/// starting with a dot. So no `/`, no `..` and no hidden file (nor the `.*.tmp` of a write under
+/// way): a screenshot lands in its directory and nowhere else.
+pub fn is_screenshot_name(file: &str) -> bool {
+    (1..=64).contains(&file.len())
+        && !file.starts_with('.')
+        && file
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_'))
 }
 
 /// Why a request (or a touch) was refused: a machine-readable code plus a text for people in
@@ -294,6 +306,34 @@ mod tests {
             ControlRequest::Accept { name: None }
         );
         assert_eq!(parse(r#"{"cmd":"hang_up"}"#), ControlRequest::HangUp);
+        assert_eq!(
+            parse(r#"{"cmd":"screenshot","file":"idle.png"}"#),
+            ControlRequest::Screenshot {
+                file: "idle.png".into(),
+                composed: false
+            }
+        );
+    }
+
+    #[test]
+    fn a_screenshot_is_a_file_name_never_a_path() {
+        for good in ["idle.png", "shot-4711.png", "a_b.c"] {
+            assert!(is_screenshot_name(good), "{good}");
+        }
+        for bad in [
+            "",
+            "/tmp/x.png",
+            "../x.png",
+            "..",
+            ".",
+            ".x.png.tmp",
+            "a/b.png",
+            "x\0.png",
+            "bild ü.png",
+            &"x".repeat(65),
+        ] {
+            assert!(!is_screenshot_name(bad), "{bad:?}");
+        }
     }
 
     #[test]

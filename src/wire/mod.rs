@@ -18,6 +18,7 @@ mod signal;
 pub use code::{CODE_DIGITS, UnsupportedHash, check_hash, is_supported_hash, is_well_formed_code};
 pub use control::{
     CallStats, ControlReply, ControlRequest, DtlsStats, MeasuredLatency, Refusal, Spread,
+    is_screenshot_name,
 };
 pub use event::{EndReason, EventKind, EventReport, ProblemCode};
 pub use fleet::{

@@ -10,11 +10,16 @@ use tokio::sync::oneshot;
 
 use super::Supervisor;
 use crate::daemon::checks::{Asker, Check, Checked, Found};
+use crate::daemon::touchscreen::NoScreenshot;
 use crate::flow::Event;
 use crate::platform::clock::now;
 use crate::platform::control_socket::ControlCall;
 use crate::ui::state::Intent;
 use crate::wire::{ControlReply, ControlRequest, KioskState, Refusal, is_well_formed_code};
+
+/// The one directory the control socket's `screenshot` writes to, in the state directory
+/// (protocol.md 8): kioskd's own, 0700, and deleted by a factory reset.
+pub(super) const SCREENSHOTS: &str = "screenshots";
 
 impl Supervisor {
     pub(super) async fn on_control(&mut self, ControlCall { request, reply }: ControlCall) {
@@ -55,10 +60,16 @@ impl Supervisor {
                 return self.on_touch(Point::new(x, y), held, Some(reply));
             }
             ControlRequest::TestHang { part } => self.test_hang(&part),
-            ControlRequest::Screenshot { path, composed } => {
-                match self.screen.screenshot(&path, composed) {
+            ControlRequest::Screenshot { file, composed } => {
+                let config = self.settings.config();
+                let dir = config.state_dir.join(SCREENSHOTS);
+                match self
+                    .screen
+                    .screenshot(&dir, &file, composed, config.screen.development)
+                {
                     Ok(()) => self.control_status(),
-                    Err(why) => ControlReply::bad_request(&why),
+                    Err(NoScreenshot::NameOnScreen) => ControlReply::refused(Refusal::NotNow),
+                    Err(NoScreenshot::Failed(why)) => ControlReply::bad_request(&why),
                 }
             }
         };

@@ -173,7 +173,7 @@ impl Supervisor {
     }
 
     /// The factory reset: ends any call, tells the fleet, disconnects cleanly, deletes
-    /// appointments, the event log, the device config and the identity, and shows "not
+    /// appointments, the event log, screenshots, the device config and the identity, and shows "not
     /// provisioned". The kiosk then waits for a new bundle.
     async fn factory_reset(&mut self) {
         tracing::warn!("factory reset ordered by the fleet");
@@ -188,6 +188,7 @@ impl Supervisor {
                 .map(drop)
                 .map_err(|e| e.to_string()),
             eventlog::wipe(&state_dir).map_err(|e| e.to_string()),
+            remove_screenshots(&state_dir).map_err(|e| format!("screenshots: {e}")),
             identity::wipe_identity(&state_dir).map_err(|e| e.to_string()),
             self.settings
                 .forget_fleet()
@@ -206,5 +207,13 @@ impl Supervisor {
         tracing::warn!("factory reset done; not provisioned");
         self.screen.set_default_locale(self.settings.now().locale);
         self.not_provisioned(None);
+    }
+}
+
+/// Screenshots a development kiosk took may show names: a factory reset leaves none.
+fn remove_screenshots(state_dir: &std::path::Path) -> std::io::Result<()> {
+    match std::fs::remove_dir_all(state_dir.join(super::control::SCREENSHOTS)) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
+        _ => Ok(()),
     }
 }

@@ -256,10 +256,11 @@ impl Kiosk {
     }
 
     fn capture(&self, composed: bool) -> (u32, u32, Vec<u8>) {
-        let path = self.dir.join(format!("shot-{}.png", std::process::id()));
-        let request = serde_json::json!({"cmd": "screenshot", "path": path.to_str().unwrap(), "composed": composed});
+        let file = format!("shot-{}.png", std::process::id());
+        let request = serde_json::json!({"cmd": "screenshot", "file": file, "composed": composed});
         let reply = self.control(request);
         assert_eq!(reply["ok"], true, "{reply}");
+        let path = self.screenshot_path(&file);
         let decoder =
             png::Decoder::new(std::io::BufReader::new(std::fs::File::open(&path).unwrap()));
         let mut reader = decoder.read_info().unwrap();
@@ -267,6 +268,11 @@ impl Kiosk {
         let info = reader.next_frame(&mut pixels).unwrap();
         std::fs::remove_file(&path).unwrap();
         (info.width, info.height, pixels)
+    }
+
+    /// Where the kiosk writes the screenshot `file`: its one screenshot directory.
+    pub fn screenshot_path(&self, file: &str) -> PathBuf {
+        self.dir.join("state/screenshots").join(file)
     }
 
     /// Waits until the screen is exactly what the UI code draws for `screen` (screens without
