@@ -30,6 +30,8 @@ IMAGE_INSTALL = " \
 RPI_EXTRA_IMAGE_BOOT_FILES:remove = "${KERNEL_IMAGETYPE}"
 
 IMAGE_FSTYPES = "ext4 wic.bz2 wic.bmap"
+# Found in the layer's files/wic/: on wrynose, WKS_SEARCH_PATH looks in files/wic of every layer,
+# and OE-core's sanity check refuses a layer that still has a top-level wic/ directory.
 WKS_FILE = "praxiskiosk-sdimage.wks"
 
 # Room for a kiosk's root file system; the slots are 2 GiB (wks).

@@ -1,7 +1,7 @@
 # nooelint: oelint.var.mandatoryvar.HOMEPAGE
 # No HOMEPAGE: part of this layer, no upstream project.
 SUMMARY = "Mounts of the praxiskiosk SD card: /boot, /data and the kiosk state on /data"
-DESCRIPTION = "systemd mount units for the partitions of wic/praxiskiosk-sdimage.wks, so that a \
+DESCRIPTION = "systemd mount units for the partitions of files/wic/praxiskiosk-sdimage.wks, so that a \
 root file system installed by RAUC mounts them the same way as the flashed one."
 LICENSE = "MIT"
 LIC_FILES_CHKSUM = "file://${COMMON_LICENSE_DIR}/MIT;md5=0835ade698e0bcf8506ecda2f7b4f302"
