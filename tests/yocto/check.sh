@@ -1,13 +1,21 @@
 #!/usr/bin/env bash
-# Checks the Yocto side (yocto/) without bitbake: no layer checkout, no network but PyPI once.
+# Checks the Yocto side (yocto/); no network but PyPI once (and Debian's packages for check 5).
 #   1. oelint-adv --release wrynose over every .bb/.bbappend/.inc/.conf of meta-praxiskiosk
 #   2. the kas files against kas's own JSON schema, each alone and merged with its includes
 #   3. the crates include in sync with Cargo.lock (yocto/scripts/crates-inc.py --check)
 #   4. the kioskd recipe's LIC_FILES_CHKSUM against Cargo.toml
+#   5. bitbake -p and -g for both machines (yocto/scripts/parse-check.sh), only where the upstream
+#      layers are checked out: PRAXISKIOSK_YOCTO_LAYERS names their directory. Without it the
+#      check says it skipped (CI and a fresh machine have no layers); with it, missing Debian
+#      packages and the en_US.UTF-8 locale are installed first, as root or with sudo.
 # One line per check; exits non-zero if any failed. The tools live in a venv under
 # target/yocto-venv, made (pip, pinned versions) only when missing or when the pins change.
 set -uo pipefail
 
+# Check 5's layers may be named relative to where we were called from.
+if [[ -n ${PRAXISKIOSK_YOCTO_LAYERS:-} && -d $PRAXISKIOSK_YOCTO_LAYERS ]]; then
+    PRAXISKIOSK_YOCTO_LAYERS=$(cd "$PRAXISKIOSK_YOCTO_LAYERS" && pwd)
+fi
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 root=$PWD
 layer=yocto/meta-praxiskiosk
@@ -151,6 +159,33 @@ have=$(sed -n "${begin},${end}p" "$file" | md5sum | cut -d' ' -f1)
 [[ -n $want && $have == "$want" ]]
 status=$?
 result "LIC_FILES_CHKSUM matches $file lines $begin-$end ($(sed -n "${begin}p" "$file"))" $status
+
+# --- 5. bitbake parse
+parse_check=yocto/scripts/parse-check.sh
+if [[ -z ${PRAXISKIOSK_YOCTO_LAYERS:-} ]]; then
+    say "skip  bitbake -p/-g ($parse_check): layers not present (set PRAXISKIOSK_YOCTO_LAYERS to a directory with one checkout per repository of yocto/kas/common.yml; see yocto/README.md)"
+else
+    sudo=()
+    ((EUID == 0)) || sudo=(sudo)
+    mapfile -t packages < <(PYTHON=$py "$parse_check" --missing-packages)
+    # The locale is generated below; its package comes with the others.
+    if ((${#packages[@]} > 0)); then
+        say "installing for the parse check: ${packages[*]}"
+        .ci/install-deps "${packages[@]}" >/dev/null
+    fi
+    if ! locale -a 2>/dev/null | grep -qiE '^en_US\.utf-?8$'; then
+        say "generating the en_US.UTF-8 locale (bitbake switches to it)"
+        if grep -q '^# *en_US.UTF-8 UTF-8' /etc/locale.gen 2>/dev/null; then
+            "${sudo[@]}" sed -i 's/^# *\(en_US.UTF-8 UTF-8\)/\1/' /etc/locale.gen
+        elif ! grep -q '^en_US.UTF-8 UTF-8' /etc/locale.gen 2>/dev/null; then
+            echo 'en_US.UTF-8 UTF-8' | "${sudo[@]}" tee -a /etc/locale.gen >/dev/null
+        fi
+        "${sudo[@]}" locale-gen >/dev/null
+    fi
+    PYTHON=$py "$parse_check" "$PRAXISKIOSK_YOCTO_LAYERS" 2>&1 | sed 's/^/    /'
+    status=${PIPESTATUS[0]}
+    result "bitbake -p and -g for $(grep -l '^machine:' yocto/kas/*.yml | xargs sed -n 's/^machine: *//p' | tr '\n' ' ')($parse_check)" $status
+fi
 
 if ((failed)); then
     say "failed"
