@@ -22,6 +22,12 @@ use crate::wire::{ByeReason, Hello, Signal};
 /// doctor's side well under a second; this leaves room for a slow broker.
 pub(crate) const ANSWER_WAIT: Duration = Duration::from_secs(5);
 
+/// The least time between two connections renewed for the doctor's hellos (rule 3). A reload
+/// takes the doctor's browser longer than this; hellos faster than that, a flood, get their
+/// replies at once, but the connection (a whole new pipeline, ICE session and DTLS handshake)
+/// is renewed only once this passed since the last renewal, for all of them.
+pub(crate) const RENEW_GAP: Duration = Duration::from_secs(5);
+
 /// The most remote candidates held for a connection whose description is not set yet. A
 /// connection gathers a handful; more is a peer that floods.
 const EARLY_CANDIDATES: usize = 64;
@@ -158,6 +164,10 @@ pub(crate) struct Signalling {
     /// Our `hello`: the patient's name on the kiosk, the doctor's on the doctor's side.
     hello: Hello,
     state: State,
+    /// The offerer: when hellos last renewed the connection, and a renewal that waits for
+    /// [`RENEW_GAP`] to pass since.
+    renewed_at: Option<Instant>,
+    renew_at: Option<Instant>,
 }
 
 impl fmt::Debug for Signalling {
@@ -180,13 +190,20 @@ impl Signalling {
             }
             Role::Answerer => State::Answerer(Answerer::Listening),
         };
-        (Self { hello, state }, outputs)
+        let machine = Self {
+            hello,
+            state,
+            renewed_at: None,
+            renew_at: None,
+        };
+        (machine, outputs)
     }
 
     /// When [`Input::Tick`] next has something to do.
     pub fn next_deadline(&self) -> Option<Instant> {
         match &self.state {
             State::Offerer(Offerer::Offered { renew_by, .. }) => *renew_by,
+            State::Offerer(Offerer::Connected) => self.renew_at,
             _ => None,
         }
     }
@@ -236,6 +253,14 @@ impl Signalling {
         }
         .into_iter()
         .chain(self.tick(now))
+        .collect::<Vec<_>>()
+        .into_iter()
+        .inspect(|output| {
+            // Whatever made a fresh connection also did what a waiting renewal would.
+            if *output == Output::NewConnection {
+                self.renew_at = None;
+            }
+        })
         .collect()
     }
 
@@ -260,7 +285,19 @@ impl Signalling {
                 if !reply || matches!(offerer, Offerer::Alone { .. }) {
                     outputs.push(joined);
                 }
-                outputs.extend(offerer.hello(reply, now));
+                // Rule 3, rate-limited: a renewal within RENEW_GAP of the last waits for it.
+                let too_soon = self.renewed_at.is_some_and(|at| now < at + RENEW_GAP);
+                if !reply && *offerer == Offerer::Connected && too_soon {
+                    self.renew_at
+                        .get_or_insert(self.renewed_at.unwrap_or(now) + RENEW_GAP);
+                    return outputs;
+                }
+                let renewals = offerer.hello(reply, now);
+                if renewals.contains(&Output::NewConnection) {
+                    self.renewed_at = Some(now);
+                    self.renew_at = None;
+                }
+                outputs.extend(renewals);
             }
             // A reply tells the doctor the kiosk is there only before the first offer; later
             // ones answer hellos the kiosk saw from someone else (a reload, a second tab).
@@ -303,13 +340,20 @@ impl Signalling {
         Vec::new()
     }
 
-    /// A stale offer whose answer did not come in time gives way to a fresh connection.
+    /// A stale offer whose answer did not come in time gives way to a fresh connection, and so
+    /// does a connection whose renewal waited for [`RENEW_GAP`].
     fn tick(&mut self, now: Instant) -> Vec<Output> {
         match &self.state {
             State::Offerer(Offerer::Offered {
                 renew_by: Some(by), ..
             }) if now >= *by => {
                 self.state = State::Offerer(Offerer::Preparing);
+                vec![Output::NewConnection]
+            }
+            State::Offerer(Offerer::Connected) if self.renew_at.is_some_and(|at| now >= at) => {
+                self.state = State::Offerer(Offerer::Preparing);
+                self.renewed_at = Some(now);
+                self.renew_at = None;
                 vec![Output::NewConnection]
             }
             _ => Vec::new(),

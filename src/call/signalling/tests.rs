@@ -2,6 +2,7 @@
 //! broker, a made-up clock.
 
 use super::*;
+use std::time::Duration;
 
 const PATIENT: &str = "Max Mustermann";
 const DOCTOR: &str = "Dr. med. Anna Muster";
@@ -273,6 +274,48 @@ fn a_burst_of_hellos_is_answered_one_by_one_but_renews_the_connection_once() {
         k.handle(answer("answer-2"), t0),
         [Output::ApplyAnswer("answer-2".into())],
         "hellos that came before the offer went out do not make it stale"
+    );
+}
+
+/// The kiosk, connected again after a reload at `t0`.
+fn reconnected(k: &mut Signalling, at: Instant, n: u32) {
+    k.handle(Input::NegotiationNeeded, at);
+    k.handle(Input::OfferMade(format!("offer-{n}")), at);
+    assert_eq!(
+        k.handle(answer(&format!("answer-{n}")), at),
+        [Output::ApplyAnswer(format!("answer-{n}"))]
+    );
+}
+
+#[test]
+fn hellos_faster_than_a_reload_renew_the_connection_at_most_once_per_gap() {
+    let (mut k, t0) = connected();
+    // The first reload renews at once.
+    assert_eq!(
+        count(&k.handle(hello(false), t0), &Output::NewConnection),
+        1
+    );
+    reconnected(&mut k, t0, 2);
+    // A hello a second later, and one a second after that: replied to, but the connection
+    // is renewed only when the gap since the last renewal has passed, once for both.
+    let second = Duration::from_secs(1);
+    for n in 1..=2 {
+        let out = k.handle(hello(false), t0 + second * n);
+        assert_eq!(out, [reply_to_doctor(), joined()], "hello {n}");
+    }
+    assert_eq!(k.next_deadline(), Some(t0 + RENEW_GAP));
+    assert!(k.handle(Input::Tick, t0 + RENEW_GAP - second).is_empty());
+    assert_eq!(
+        k.handle(Input::Tick, t0 + RENEW_GAP),
+        [Output::NewConnection]
+    );
+    assert_eq!(k.next_deadline(), None);
+    reconnected(&mut k, t0 + RENEW_GAP, 3);
+    // A reload long after goes through at once again.
+    let later = t0 + RENEW_GAP * 3;
+    assert_eq!(
+        k.handle(hello(false), later),
+        [reply_to_doctor(), joined(), Output::NewConnection]
     );
 }
 
