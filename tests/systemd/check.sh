@@ -15,10 +15,11 @@ if ! command -v systemd-analyze >/dev/null; then
 fi
 [[ -x target/debug/kioskd && -x target/debug/kioskctl ]] || cargo build --locked --bins
 
-# verify checks that ExecStart exists: point it at the binary just built, in a copy.
+# verify checks that ExecStart and ExecStartPre exist: point them at the binary just built, in
+# a copy.
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-sed "s|^ExecStart=/usr/bin/kioskd |ExecStart=$PWD/target/debug/kioskd |" "$UNIT" >"$work/kioskd.service"
+sed "s|^\(ExecStart[A-Za-z]*=+\{0,1\}\)/usr/bin/kioskd |\1$PWD/target/debug/kioskd |" "$UNIT" >"$work/kioskd.service"
 if ! out=$(systemd-analyze verify "$work/kioskd.service" 2>&1) || [[ -n $out ]]; then
     say "FAIL verify: $out"
     exit 1
