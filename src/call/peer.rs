@@ -20,6 +20,7 @@ mod bandwidth;
 mod buffers;
 mod counters;
 pub(crate) mod dtls;
+mod dtls_handover;
 mod gate;
 mod nice;
 mod receive;

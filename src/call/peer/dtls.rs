@@ -32,6 +32,7 @@ use gst::prelude::*;
 use rand::RngCore;
 use rcgen::{CertificateParams, DistinguishedName, DnType, KeyPair, PKCS_ECDSA_P256_SHA256};
 
+use super::dtls_handover::give_pem;
 use super::{PeerEvent, PeerEvents, emit};
 use crate::wire::DtlsStats;
 
@@ -84,6 +85,16 @@ impl DtlsCertificate {
             // block for `a=fingerprint`).
             pem: format!("{}{}", certificate.pem(), key.serialize_pem()),
         })
+    }
+
+    #[cfg(test)]
+    pub(super) fn pem(&self) -> &str {
+        &self.pem
+    }
+
+    #[cfg(test)]
+    pub(super) fn fingerprint(&self) -> &Fingerprint {
+        &self.fingerprint
     }
 
     /// One made ahead if there is one, else a new one; each is handed out only once.
@@ -149,7 +160,7 @@ impl Fingerprint {
     }
 
     /// The first certificate of a PEM text, or `None` when there is none.
-    fn of_pem(pem: &str) -> Option<(Self, &'static str)> {
+    pub(super) fn of_pem(pem: &str) -> Option<(Self, &'static str)> {
         let der = der_of_pem(pem)?;
         Some((Self::of_der(&der), key_kind(&der)))
     }
@@ -274,6 +285,8 @@ impl DtlsGuard {
     /// `certificate` right after. No public moment lies between the two, so the certificate
     /// goes in as the transport's `dtlssrtpdec` is added to webrtcbin, synchronously, which is
     /// what the transport's `certificate` property does too (it only forwards to that `pem`).
+    /// A state change of the pipeline may reach the decoder first; `give_pem` makes that harmless
+    /// (see `dtls_handover.rs`).
     pub(crate) fn install(
         webrtc: &gst::Element,
         certificate: DtlsCertificate,
@@ -295,7 +308,7 @@ impl DtlsGuard {
             let factory = element.factory()?;
             match factory.name().as_str() {
                 "dtlssrtpdec" => {
-                    element.set_property("pem", &pem);
+                    give_pem(&element, &pem);
                     for_elements.drop_when_closed(&element, "sink");
                     let (guard, events) = (for_elements.clone(), events.clone());
                     element.connect_notify(Some("peer-pem"), move |element, _| {
