@@ -544,9 +544,11 @@ impl Session {
         match message.view() {
             // A connection whose transport breaks is tried afresh (the offerer makes a new
             // one, the answerer asks for it), within the connect deadline or the reconnect
-            // window, up to TRANSPORT_RETRIES times without a picture in between. Seen under
-            // load after a reload and after a burst of hellos: both sides' fresh DTLS failed
-            // at once ("Fatal SSL error" from dtlsdec, right after ICE completed).
+            // window, up to TRANSPORT_RETRIES times without a picture in between. It used to
+            // catch both sides' DTLS failing at once under load ("Fatal SSL error" right after
+            // ICE): our certificate reached a DTLS decoder that had already started, which
+            // then refused every peer (fixed in `peer/dtls_handover.rs`). It stays for a
+            // transport that breaks for another reason, which a new connection may not share.
             gst::MessageView::Error(e)
                 if in_transport(message) && self.media.transport_failures < TRANSPORT_RETRIES =>
             {
