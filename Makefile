@@ -12,7 +12,7 @@ export DEMO_SECONDS
 .DEFAULT_GOAL := help
 # deps must finish before anything compiles against GStreamer, also under `make -j`.
 .NOTPARALLEL:
-.PHONY: help deps build web test demo bench field clean
+.PHONY: help deps build web test demo bench soak field clean
 
 help:
 	@echo "praxiskiosk — targets:"
@@ -27,7 +27,8 @@ help:
 	@echo "               (DEMO_SECONDS=$(DEMO_SECONDS); a window when DISPLAY or WAYLAND_DISPLAY is set;"
 	@echo "               DOCTOR=browser: the doctor is the web page in Chromium, not kioskctl)"
 	@echo "  make bench   benchmarks (UI rendering, idle CPU, the screen's composition, a call beside"
-	@echo "               Chromium, latency and lip sync, the room's echo), tables and target/bench/*.json"
+	@echo "               Chromium, latency and lip sync, sealing, the room's echo), tables and target/bench/*.json"
+	@echo "  make soak    kioskd's memory and file descriptors over SOAK_CALLS=100 calls of 10 s"
 	@echo "  make field   calls across a network of namespaces (NAT routers, coturn, TLS broker):"
 	@echo "               connect times, outages, loss, a narrow link; a table and target/field/*.json"
 	@echo "  make clean   remove target/"
@@ -63,6 +64,11 @@ demo: deps build web
 # The call bench runs Chromium with the doctor's page, so the page must be built.
 bench: deps web
 	cargo bench --locked --bench render --bench idle --bench screen --bench call --bench seal
+
+# A kiosk runs for months: memory and file descriptors over SOAK_CALLS calls (100), in
+# target/bench/call.json and a table.
+soak: deps
+	cargo bench --locked --bench call -- soak
 
 # The field scenarios are part of `make test` too; this runs only them and prints what they measured.
 field: deps

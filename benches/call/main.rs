@@ -8,6 +8,7 @@
 //! - `latency`: consent to first frame, glass to glass both ways and the sound/picture offset,
 //!   kioskd against `kioskctl doctor` with time-coded test sources.
 //! - `sealing`: consent to first frame with sealed signalling (a TLS fleet) and in clear.
+//! - `soak` (only when named, `make soak`): memory and file descriptors over a hundred calls.
 //! - `echo`: the room's echo return loss enhancement and double-talk loss, cancellation on and
 //!   off.
 
@@ -27,6 +28,7 @@ mod latency;
 mod procfs;
 mod report;
 mod sealing;
+mod soak;
 
 use report::Scenario;
 
@@ -42,7 +44,10 @@ const SCENARIOS: &[Named] = &[
     ("echo", echo::run),
 ];
 
-/// `cargo bench --bench call -- latency echo` runs only those; no names: all of them.
+/// Run only when named (`make soak`): a hundred calls take about half an hour.
+const ON_REQUEST: &[Named] = &[("soak", soak::run)];
+
+/// `cargo bench --bench call -- latency echo` runs only those; no names: all of [`SCENARIOS`].
 fn main() {
     let wanted: Vec<String> = std::env::args()
         .skip(1)
@@ -51,6 +56,11 @@ fn main() {
     let scenarios: Vec<Scenario> = SCENARIOS
         .iter()
         .filter(|(name, _)| wanted.is_empty() || wanted.iter().any(|w| w == name))
+        .chain(
+            ON_REQUEST
+                .iter()
+                .filter(|(name, _)| wanted.iter().any(|w| w == name)),
+        )
         .map(|(_, run)| run())
         .collect();
     report::print_table(&scenarios);
