@@ -68,6 +68,27 @@ impl Notifier {
     }
 }
 
+/// What a factory reset leaves in kioskd's runtime directory so that the kiosk's journal is
+/// emptied: `praxiskiosk-journal-vacuum.path` (config/systemd) sees it and starts a privileged
+/// oneshot that rotates and vacuums the `praxiskiosk` journal namespace kioskd logs into
+/// (`LogNamespace=`), then removes the file. kioskd itself may not touch the journal.
+pub const JOURNAL_VACUUM_REQUEST: &str = "vacuum-journal";
+
+/// Asks for the kiosk's journal to be emptied; `false` outside systemd (no
+/// `RUNTIME_DIRECTORY`, which systemd sets for `RuntimeDirectory=`), where there is nobody to ask.
+pub fn request_journal_vacuum() -> std::io::Result<bool> {
+    let Some(dirs) = std::env::var_os("RUNTIME_DIRECTORY") else {
+        return Ok(false);
+    };
+    // Several directories are separated by colons; ours is the first.
+    let dirs = dirs.to_string_lossy().into_owned();
+    let Some(dir) = dirs.split(':').next().filter(|d| !d.is_empty()) else {
+        return Ok(false);
+    };
+    std::fs::write(std::path::Path::new(dir).join(JOURNAL_VACUUM_REQUEST), b"")?;
+    Ok(true)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -144,7 +144,12 @@ fn a_factory_reset_leaves_nothing_behind() {
     let fleet = Fleet::start(&[DEVICE]);
     let dir = tempfile::tempdir().unwrap();
     let bundle = boot_partition(&fleet, dir.path());
-    let kiosk = Kiosk::start(dir.path(), &KioskConfig::provisioned(&bundle));
+    // The runtime directory systemd would make (RuntimeDirectory=) and name to kioskd.
+    let runtime = dir.path().join("run");
+    std::fs::create_dir(&runtime).unwrap();
+    let mut kioskd = std::process::Command::new(env!("CARGO_BIN_EXE_kioskd"));
+    kioskd.env("RUNTIME_DIRECTORY", &runtime);
+    let kiosk = Kiosk::start_with(dir.path(), &KioskConfig::provisioned(&bundle), kioskd);
     let watcher = Watcher::start_with(fleet.admin_options(&Watcher::client_id()));
     let appointment = fleet.create_appointment(DEVICE, &["--patient", "Erika Mustermann"]);
     kiosk.wait_for_appointment(&appointment.id);
@@ -179,6 +184,12 @@ fn a_factory_reset_leaves_nothing_behind() {
     assert!(
         left.is_empty(),
         "nothing remains in the state directory: {left:?}"
+    );
+    // The journal (systemd's, on a kiosk) is emptied by a privileged unit kioskd asks through
+    // its runtime directory (config/systemd/praxiskiosk-journal-vacuum.path).
+    assert!(
+        runtime.join("vacuum-journal").exists(),
+        "kioskd asked for its journal to be emptied"
     );
     // kioskd's own log (journald on a kiosk; a file here) may name appointment ids, never a
     // patient or a key; nothing else of the kiosk's remains anywhere.

@@ -36,6 +36,14 @@ if ! out=$(systemd-analyze verify "$work/praxiskiosk-broker-sweep.timer" "$work/
 fi
 say "ok    systemd-analyze verify accepts the broker's sweep timer and service"
 
+# The kiosk's journal vacuum after a factory reset: a path unit and its oneshot service.
+cp config/systemd/praxiskiosk-journal-vacuum.path config/systemd/praxiskiosk-journal-vacuum.service "$work/"
+if ! out=$(systemd-analyze verify "$work/praxiskiosk-journal-vacuum.path" "$work/praxiskiosk-journal-vacuum.service" 2>&1) || [[ -n $out ]]; then
+    say "FAIL verify: $out"
+    exit 1
+fi
+say "ok    systemd-analyze verify accepts the journal vacuum's path unit and service"
+
 report=$(systemd-analyze security --offline=true --no-pager "$work/kioskd.service" 2>&1)
 score=$(sed -n 's/.*Overall exposure level for kioskd.service: \([0-9.]*\).*/\1/p' <<<"$report")
 [[ -n $score ]] || { say "FAIL security: no score in: $report"; exit 1; }

@@ -205,6 +205,12 @@ impl Supervisor {
             self.presence.refuse_bundle(stamp);
         }
         tracing::warn!("factory reset done; not provisioned");
+        // Last: the journal's vacuum takes this line with everything before it.
+        match crate::platform::systemd::request_journal_vacuum() {
+            Ok(true) => tracing::info!("the kiosk's journal is emptied next"),
+            Ok(false) => {}
+            Err(e) => tracing::error!(error = %e, "cannot ask for the journal to be emptied"),
+        }
         self.screen.set_default_locale(self.settings.now().locale);
         self.not_provisioned(None);
     }
