@@ -11,6 +11,7 @@ mod ice;
 mod jitter;
 mod peer;
 mod rate;
+mod sdp_check;
 mod session;
 mod signalling;
 mod stats;

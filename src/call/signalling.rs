@@ -104,6 +104,9 @@ pub(crate) enum Ignored {
     TooManyCandidates,
     /// A message after the session ended.
     AfterBye,
+    /// An answer to our offer whose SDP does not fit it (other m-lines, payload types or
+    /// codecs, or malformed): the offer keeps waiting for one that does.
+    AnswerDoesNotFit,
 }
 
 impl fmt::Display for Ignored {
@@ -115,6 +118,7 @@ impl fmt::Display for Ignored {
             Self::CandidateWithoutConnection => "an ICE candidate without a connection",
             Self::TooManyCandidates => "ICE candidates beyond the limit",
             Self::AfterBye => "a message after the session ended",
+            Self::AnswerDoesNotFit => "an answer whose SDP does not fit our offer",
         })
     }
 }
@@ -134,6 +138,8 @@ enum Offerer {
     Offered {
         early: Vec<Candidate>,
         renew_by: Option<Instant>,
+        /// Our offer's SDP, which the answer must fit.
+        offer: String,
     },
     /// The answer is set; ICE and DTLS take it from here.
     Connected,
@@ -406,8 +412,14 @@ impl Offerer {
                 *self = Self::Offered {
                     early: Vec::new(),
                     renew_by: None,
+                    offer: sdp.clone(),
                 };
                 vec![Output::Send(Signal::Offer { sdp })]
+            }
+            (Self::Offered { offer, .. }, Input::Received(Signal::Answer { sdp }))
+                if super::sdp_check::answer_fits(offer, &sdp).is_err() =>
+            {
+                vec![Output::Ignore(Ignored::AnswerDoesNotFit)]
             }
             (
                 Self::Offered {

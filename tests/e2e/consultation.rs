@@ -238,7 +238,7 @@ fn media_goes_on(
 }
 
 #[test]
-fn a_running_call_survives_a_stray_answer_and_a_burst_of_hellos() {
+fn a_running_call_survives_a_stray_answer_a_burst_of_hellos_and_a_malformed_answer() {
     let broker = Mosquitto::start();
     let watcher = Watcher::start(broker.port);
     let dir = tempfile::tempdir().unwrap();
@@ -265,14 +265,20 @@ fn a_running_call_survives_a_stray_answer_and_a_burst_of_hellos() {
     });
     assert_eq!(kiosk.state(), "in_call", "{}", kiosk.log_tail());
 
-    // A doctor's page gone wild: 200 hellos at once.
+    // A doctor's page gone wild: 200 hellos at once, which renew the connection, and an answer
+    // with a malformed SDP (a refused video line, no audio) that may reach the kiosk while its
+    // fresh offer waits: it is left alone, and the doctor's real answer is taken.
     let replies_before = watcher
         .signals("kiosk")
         .iter()
         .filter(|s| s["type"] == "hello" && s["reply"] == true)
         .count();
     let hello = json!({"v": 1, "type": "hello", "name": "Dr. med. Anna Muster"}).to_string();
-    publish_lines(broker.port, &topic, &vec![hello; 200]);
+    let malformed = json!({"v": 1, "type": "answer",
+        "sdp": "v=0\r\no=- 2 1 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\nm=video 0 UDP/TLS/RTP/SAVPF 96\r\n"});
+    let mut burst = vec![hello; 200];
+    burst.push(malformed.to_string());
+    publish_lines(broker.port, &topic, &burst);
     let before = frames();
     let went_on = poll(CALL_SETUP, || media_goes_on(&kiosk, &doctor, before, 60));
     assert!(

@@ -537,3 +537,26 @@ fn the_doctors_side_recovers_by_saying_hello_and_takes_the_kiosks_servers() {
         "a hello that is no reply makes the kiosk offer afresh (rule 3)"
     );
 }
+
+#[test]
+fn an_answer_that_does_not_fit_the_offer_is_left_alone_and_the_offer_waits_on() {
+    let offer = "v=0\r\nm=video 9 UDP/TLS/RTP/SAVPF 96\r\na=rtpmap:96 VP8/90000\r\n\
+m=audio 9 UDP/TLS/RTP/SAVPF 97\r\na=rtpmap:97 OPUS/48000/2\r\n";
+    let (mut k, t0) = connected();
+    // The doctor reloads; the fresh offer goes out.
+    k.handle(hello(false), t0);
+    k.handle(Input::NegotiationNeeded, t0);
+    k.handle(Input::OfferMade(offer.into()), t0);
+    for bad in [
+        "v=0\r\nm=video 9 UDP/TLS/RTP/SAVPF 96\r\na=rtpmap:96 VP8/90000\r\n",
+        "v=0\r\nm=video 9 UDP/TLS/RTP/SAVPF 96\r\na=rtpmap:96 H264/90000\r\n\
+m=audio 9 UDP/TLS/RTP/SAVPF 97\r\na=rtpmap:97 OPUS/48000/2\r\n",
+    ] {
+        assert_eq!(
+            k.handle(answer(bad), t0),
+            [Output::Ignore(Ignored::AnswerDoesNotFit)]
+        );
+    }
+    let good = offer.replace("OPUS", "opus");
+    assert_eq!(k.handle(answer(&good), t0), [Output::ApplyAnswer(good)]);
+}
