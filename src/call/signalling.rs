@@ -107,6 +107,8 @@ pub(crate) enum Ignored {
     /// An answer to our offer whose SDP does not fit it (other m-lines, payload types or
     /// codecs, or malformed): the offer keeps waiting for one that does.
     AnswerDoesNotFit,
+    /// A relayed candidate of the other side while the fleet allows no relay.
+    RelayNotAllowed,
 }
 
 impl fmt::Display for Ignored {
@@ -119,6 +121,7 @@ impl fmt::Display for Ignored {
             Self::TooManyCandidates => "ICE candidates beyond the limit",
             Self::AfterBye => "a message after the session ended",
             Self::AnswerDoesNotFit => "an answer whose SDP does not fit our offer",
+            Self::RelayNotAllowed => "a relayed ICE candidate where the fleet allows no relay",
         })
     }
 }
@@ -174,6 +177,9 @@ pub(crate) struct Signalling {
     /// [`RENEW_GAP`] to pass since.
     renewed_at: Option<Instant>,
     renew_at: Option<Instant>,
+    /// Whether the session may run through a TURN relay: only where the fleet allows it, which
+    /// the kiosk's hello shows by naming a TURN server (protocol.md 5, rule 7).
+    relay_allowed: bool,
 }
 
 impl fmt::Debug for Signalling {
@@ -197,6 +203,7 @@ impl Signalling {
             Role::Answerer => State::Answerer(Answerer::Listening),
         };
         let machine = Self {
+            relay_allowed: names_turn(&hello),
             hello,
             state,
             renewed_at: None,
@@ -281,6 +288,7 @@ impl Signalling {
         if matches!(self.state, State::Answerer(_))
             && (!hello.ice_servers.is_empty() || hello.reconnect_s.is_some())
         {
+            self.relay_allowed = names_turn(&hello);
             outputs.push(Output::Adopt(hello.clone()));
         }
         let joined = Output::Report(CallReport::PeerJoined { name: hello.name });
@@ -331,6 +339,9 @@ impl Signalling {
     }
 
     fn remote_candidate(&mut self, candidate: Candidate) -> Vec<Output> {
+        if !self.relay_allowed && is_relay(&candidate.candidate) {
+            return vec![Output::Ignore(Ignored::RelayNotAllowed)];
+        }
         let early = match &mut self.state {
             State::Offerer(Offerer::Connected) | State::Answerer(Answerer::Answering) => {
                 return vec![Output::AddCandidate(candidate)];
@@ -365,6 +376,21 @@ impl Signalling {
             _ => Vec::new(),
         }
     }
+}
+
+/// Whether a hello names a TURN server (the kiosk's does only where relaying is allowed).
+fn names_turn(hello: &Hello) -> bool {
+    hello
+        .ice_servers
+        .iter()
+        .flat_map(|server| &server.urls)
+        .any(|url| url.starts_with("turn:") || url.starts_with("turns:"))
+}
+
+/// Whether an ICE candidate line is a relayed one (`… typ relay …`).
+fn is_relay(candidate: &str) -> bool {
+    let mut words = candidate.split_whitespace();
+    words.any(|w| w == "typ") && words.next() == Some("relay")
 }
 
 impl Offerer {

@@ -560,3 +560,47 @@ m=audio 9 UDP/TLS/RTP/SAVPF 97\r\na=rtpmap:97 OPUS/48000/2\r\n",
     let good = offer.replace("OPUS", "opus");
     assert_eq!(k.handle(answer(&good), t0), [Output::ApplyAnswer(good)]);
 }
+
+#[test]
+fn relayed_candidates_are_taken_only_where_the_fleet_allows_a_relay() {
+    let relayed = "candidate:3 1 UDP 16777215 198.51.100.7 50000 typ relay raddr 0.0.0.0 rport 0";
+    let host = "candidate:1 1 UDP 2015363327 192.0.2.10 51234 typ host";
+    let ice = |candidate: &str| {
+        Input::Received(Signal::Ice {
+            mline: 0,
+            candidate: candidate.into(),
+        })
+    };
+    // No relay (the legal default): the kiosk's hello names no TURN server.
+    let (mut k, t0) = connected();
+    assert_eq!(
+        k.handle(ice(relayed), t0),
+        [Output::Ignore(Ignored::RelayNotAllowed)]
+    );
+    assert_eq!(k.handle(ice(host), t0).len(), 1, "a host candidate goes in");
+    // A fleet that allows relaying names its TURN server in the kiosk's hello; the doctor's
+    // side learns it from there.
+    let turn = crate::wire::IceServer {
+        urls: vec!["turn:turn.example:3478".into()],
+        username: Some("u".into()),
+        credential: Some("p".into()),
+    };
+    let kiosk_hello = Hello {
+        ice_servers: vec![turn],
+        ..Hello::new(PATIENT)
+    };
+    let (mut k, _) = Signalling::start(Role::Offerer, kiosk_hello.clone());
+    assert!(k.relay_allowed);
+    let (mut d, _) = Signalling::start(Role::Answerer, Hello::new(DOCTOR));
+    assert_eq!(
+        d.handle(ice(relayed), Instant::now()),
+        [Output::Ignore(Ignored::RelayNotAllowed)],
+        "nothing allowed before the kiosk says so"
+    );
+    d.handle(Input::Received(Signal::Hello(kiosk_hello)), Instant::now());
+    assert!(d.relay_allowed);
+    assert_ne!(
+        k.handle(ice(relayed), Instant::now()),
+        [Output::Ignore(Ignored::RelayNotAllowed)]
+    );
+}
