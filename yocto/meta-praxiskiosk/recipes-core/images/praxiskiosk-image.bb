@@ -15,6 +15,7 @@ IMAGE_INSTALL = " \
     kioskd \
     praxiskiosk-mounts \
     rauc \
+    rauc-conf \
     rauc-mark-good \
     libubootenv-bin \
     kernel-image \
