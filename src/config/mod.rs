@@ -55,6 +55,40 @@ pub struct Config {
     pub screen: ScreenConfig,
     #[serde(default)]
     pub touch: TouchConfig,
+    #[serde(default)]
+    pub time: TimeConfig,
+}
+
+/// When the kiosk's wall clock counts as confirmed. A Raspberry Pi 4 has no real-time clock and
+/// a Pi 5 keeps time only with a battery: after boot the clock says whatever it last saved (or
+/// 1970) until it synchronizes, and appointment windows follow it.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TimeConfig {
+    /// A file that exists only while the clock is synchronized: systemd-timesyncd's (the image
+    /// runs it) by default. Another NTP client can make one of its own.
+    #[serde(default = "values::default_sync_marker")]
+    pub synchronized_marker: PathBuf,
+    /// Development machines without such a file: their clock is taken as it is. Never on a
+    /// kiosk: a code would then open whatever window the unsynchronized clock falls into.
+    #[serde(default)]
+    pub trust_unsynchronized: bool,
+}
+
+impl Default for TimeConfig {
+    fn default() -> Self {
+        Self {
+            synchronized_marker: values::default_sync_marker(),
+            trust_unsynchronized: false,
+        }
+    }
+}
+
+impl TimeConfig {
+    /// Whether the wall clock counts as confirmed now.
+    pub fn clock_confirmed(&self) -> bool {
+        self.trust_unsynchronized || self.synchronized_marker.exists()
+    }
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]

@@ -39,6 +39,11 @@ pub fn opt_sha256<'de, D: Deserializer<'de>>(d: D) -> Result<Option<[u8; 32]>, D
         })
 }
 
+/// systemd-timesyncd touches it once it synchronized the clock (systemd ≥ 246).
+pub fn default_sync_marker() -> std::path::PathBuf {
+    "/run/systemd/timesync/synchronized".into()
+}
+
 pub fn default_bundle() -> std::path::PathBuf {
     std::path::Path::new("/boot").join(crate::wire::BUNDLE_FILE_NAME)
 }

@@ -55,6 +55,8 @@ struct Supervisor {
     screen: Touchscreen,
     checks: Checks,
     liveness: Liveness,
+    /// What the flow was last told of the wall clock (`[time]` of the config).
+    clock_confirmed: Option<bool>,
 }
 
 /// Everything that wakes the main loop.
@@ -161,6 +163,7 @@ pub async fn run(
         screen: Touchscreen::new(config.screen.size, settings.now().locale, display, staff),
         checks: Checks::new(checked),
         liveness: Liveness::from_env(now()),
+        clock_confirmed: None,
         settings,
     };
     match access {
@@ -175,6 +178,7 @@ pub async fn run(
             sup.not_provisioned(refused.map(|_| ProvisionNotice::BundleRefused))
         }
     }
+    sup.check_clock();
     sup.refresh_screen();
 
     let mut sweep = tokio::time::interval(Duration::from_secs(60));
@@ -348,7 +352,24 @@ impl Supervisor {
 
     /// Once a second: the clock, the call's duration and quality, the screens' timeouts, the
     /// status line.
+    /// Tells the flow when the wall clock becomes confirmed or stops being so.
+    fn check_clock(&mut self) {
+        let confirmed = self.settings.config().time.clock_confirmed();
+        if self.clock_confirmed == Some(confirmed) {
+            return;
+        }
+        if confirmed {
+            tracing::info!("the clock is confirmed: codes are checked");
+        } else {
+            let marker = self.settings.config().time.synchronized_marker.display();
+            tracing::warn!(%marker, "the clock is not synchronized: no code opens an appointment until it is");
+        }
+        self.clock_confirmed = Some(confirmed);
+        self.step(Event::ClockConfirmed(confirmed));
+    }
+
     fn every_second(&mut self) {
+        self.check_clock();
         let now = now();
         // A call waiting to recover through the broker wants it back soon (set before a
         // reconnect below starts, so that one already tries hard).

@@ -125,6 +125,8 @@ pub enum Event {
     RemoteBye(ByeReason),
     /// The fleet's broker became reachable (`true`) or unreachable.
     BrokerReachable(bool),
+    /// The wall clock is confirmed (`true`: synchronized) or not (protocol.md 4).
+    ClockConfirmed(bool),
     AppointmentRevoked(String),
     /// kioskd is stopping: a running call ends with `bye`, a wait is left.
     Shutdown,
@@ -181,6 +183,10 @@ pub struct Kiosk {
     timeouts: Timeouts,
     /// Whether the fleet's broker answers: without it no doctor can join, so no call starts.
     online: bool,
+    /// Whether the wall clock is confirmed (synchronized): appointment windows follow it, so
+    /// without it an old code could open again or a valid one be refused. Trusted until the
+    /// daemon says otherwise ([`Event::ClockConfirmed`]).
+    clock_confirmed: bool,
 }
 
 impl Kiosk {
@@ -190,6 +196,7 @@ impl Kiosk {
             lockout: Lockout::default(),
             timeouts,
             online: false,
+            clock_confirmed: true,
         }
     }
 
@@ -252,6 +259,9 @@ impl Kiosk {
         }
         if !self.online {
             return Err(Refusal::Offline);
+        }
+        if !self.clock_confirmed {
+            return Err(Refusal::ClockUnknown);
         }
         match self.lockout.remaining(now) {
             Some(left) => Err(Refusal::LockedOut {
@@ -316,6 +326,10 @@ impl Kiosk {
             },
             Event::BrokerReachable(online) => {
                 self.online = online;
+                Outcome::default()
+            }
+            Event::ClockConfirmed(confirmed) => {
+                self.clock_confirmed = confirmed;
                 Outcome::default()
             }
             Event::Tick => self.tick(now),

@@ -415,6 +415,18 @@ fn without_the_broker_no_code_opens_a_waiting_room() {
 }
 
 #[test]
+fn without_a_confirmed_clock_no_code_is_checked() {
+    let t0 = Instant::now();
+    let mut k = Kiosk::new(T);
+    k.handle(Event::BrokerReachable(true), t0);
+    assert_eq!(k.code_entry_allowed(t0), Ok(()));
+    k.handle(Event::ClockConfirmed(false), t0);
+    assert_eq!(k.code_entry_allowed(t0), Err(Refusal::ClockUnknown));
+    k.handle(Event::ClockConfirmed(true), t0);
+    assert_eq!(k.code_entry_allowed(t0), Ok(()));
+}
+
+#[test]
 fn an_interruption_is_shown_and_reported_once_and_the_relay_too() {
     let (mut k, t0) = in_call();
     let link = |k: &Kiosk| match k.flow() {

@@ -250,6 +250,7 @@ impl ScreenState {
             Refusal::LockedOut { remaining_s } => CodeNotice::LockedOut { remaining_s },
             Refusal::Busy => CodeNotice::Busy,
             Refusal::Offline => CodeNotice::Offline,
+            Refusal::ClockUnknown => CodeNotice::ClockUnknown,
             _ => return,
         };
         self.keypad(Keypad::Code, Some(notice), now);

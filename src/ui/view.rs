@@ -145,6 +145,8 @@ pub enum CodeNotice {
     Busy,
     /// The practice cannot be reached: no call can start now.
     Offline,
+    /// The kiosk's clock is not confirmed: no appointment can be judged due.
+    ClockUnknown,
 }
 
 /// Why the last provisioning bundle did not give the kiosk its identity. Fixed texts rather than

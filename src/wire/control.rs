@@ -78,6 +78,9 @@ pub enum Refusal {
     NotProvisioned,
     /// The fleet's broker is unreachable: no doctor could join a call now.
     Offline,
+    /// The kiosk's clock is not confirmed (not synchronized): appointment windows cannot be
+    /// judged, so no code opens one.
+    ClockUnknown,
 }
 
 impl Refusal {
@@ -94,6 +97,7 @@ impl Refusal {
             Self::NameInvalid => "name_invalid",
             Self::NotProvisioned => "not_provisioned",
             Self::Offline => "offline",
+            Self::ClockUnknown => "clock_unknown",
         }
     }
 
@@ -120,6 +124,7 @@ impl Refusal {
                 "Dieses Gerät ist noch nicht eingerichtet (keine Bereitstellungsdatei).".into()
             }
             Self::Offline => "Die Praxis ist gerade nicht erreichbar, ein Gespräch kann jetzt nicht beginnen. Bitte versuchen Sie es in einigen Minuten erneut.".into(),
+            Self::ClockUnknown => "Die Uhrzeit dieses Geräts ist nicht gesichert, daher kann kein Termin geöffnet werden. Bitte verständigen Sie das Praxispersonal.".into(),
         }
     }
 
@@ -143,6 +148,7 @@ impl Refusal {
             }
             Self::NotProvisioned => "This device is not set up yet (no provisioning file).".into(),
             Self::Offline => "The practice cannot be reached right now, so a consultation cannot start. Please try again in a few minutes.".into(),
+            Self::ClockUnknown => "This device's clock is not confirmed, so no appointment can be opened. Please tell the practice staff.".into(),
         }
     }
 }

@@ -334,3 +334,46 @@ fn staff_open_the_device_check_with_a_long_press_and_the_fleets_pin() {
     touch.tap(check, Press::BackToStart);
     touch.shows(Screen::Idle, false);
 }
+
+/// A kiosk whose clock is not synchronized (a Raspberry Pi without a real-time clock, after
+/// boot: its clock could be a year off either way) opens no appointment, and its keypad says
+/// why; once the clock is synchronized, the same code opens it.
+#[test]
+fn without_a_synchronized_clock_no_code_opens_and_the_keypad_says_why() {
+    let broker = Mosquitto::start();
+    let dir = tempfile::tempdir().unwrap();
+    let marker = dir.path().join("synchronized");
+    let mut config = KioskConfig::new(broker.port);
+    config.time = format!("synchronized_marker = \"{}\"", marker.display());
+    let kiosk = Kiosk::start(dir.path(), &config);
+    let touch = Touch {
+        kiosk: &kiosk,
+        panel: Panel::parse("800x480").unwrap(),
+        locale: Locale::De,
+    };
+    let appointment = create_appointment(broker.port, &[]);
+    kiosk.wait_for_appointment(&appointment.id);
+    let enter =
+        || kiosk.control(serde_json::json!({"cmd": "enter_code", "code": appointment.code}));
+    let reply = wait_for("the kiosk online", Duration::from_secs(15), || {
+        let reply = enter();
+        (reply["error"] != "offline").then_some(reply)
+    });
+    assert_eq!(reply["error"], "clock_unknown", "{reply}");
+
+    touch.tap(Screen::Idle, Press::StartCode);
+    touch.type_code(&appointment.code);
+    touch.shows(
+        Screen::CodeEntry {
+            entered: String::new(),
+            notice: Some(CodeNotice::ClockUnknown),
+        },
+        true,
+    );
+    // systemd-timesyncd synchronized the clock.
+    std::fs::write(&marker, b"").unwrap();
+    wait_for("the clock confirmed", Duration::from_secs(5), || {
+        (enter()["error"] != "clock_unknown").then_some(())
+    });
+    assert_eq!(kiosk.state(), "code_accepted");
+}

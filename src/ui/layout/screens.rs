@@ -179,6 +179,7 @@ fn code_entry(
         Some(CodeNotice::NotSetUp) => (text(l, Msg::StaffPinNotSetUp).to_string(), Ink::Alert),
         Some(CodeNotice::Busy) => (text::refusal(l, Refusal::Busy), Ink::Alert),
         Some(CodeNotice::Offline) => (text::refusal(l, Refusal::Offline), Ink::Alert),
+        Some(CodeNotice::ClockUnknown) => (text::refusal(l, Refusal::ClockUnknown), Ink::Alert),
         None if is_code => (text(l, Msg::CodeHint).to_string(), Ink::Muted),
         None => (String::new(), Ink::Muted),
     };

@@ -35,6 +35,9 @@ pub struct KioskConfig {
     pub bundle: Option<PathBuf>,
     /// The `[ice]` table: no servers and ICE pinned to 127.0.0.1 unless a test says otherwise.
     pub ice: String,
+    /// The `[time]` table: this machine's clock is taken as it is (no systemd-timesyncd here)
+    /// unless a test says otherwise.
+    pub time: String,
 }
 
 impl KioskConfig {
@@ -51,6 +54,7 @@ impl KioskConfig {
             video_size: (320, 240),
             bundle: None,
             ice: "servers = []\nlocal_addresses = [\"127.0.0.1\"]".into(),
+            time: "trust_unsynchronized = true".into(),
         }
     }
 
@@ -87,6 +91,9 @@ video_bitrate_kbps = {video_kbps}
 size = "{panel}"
 development = {development}
 
+[time]
+{time}
+
 [timeouts]
 {timeouts}"#,
             fleet = match &self.bundle {
@@ -108,6 +115,7 @@ development = {development}
             width = self.video_size.0,
             height = self.video_size.1,
             ice = self.ice,
+            time = self.time,
         );
         std::fs::write(&path, text).unwrap();
         path
