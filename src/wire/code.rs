@@ -47,6 +47,15 @@ pub fn is_supported_hash(hash: &str) -> bool {
 /// Checks that `hash` is an Argon2id (v=19) PHC string within the work bounds above.
 pub fn check_hash(hash: &str) -> Result<(), UnsupportedHash> {
     let parsed = PasswordHash::new(hash).map_err(|_| UnsupportedHash::NotArgon2id)?;
+    // Lanes first, every `p` the string names (the last one counts for argon2): argon2's own
+    // check computes 8·p in u32, which overflows (a panic where overflow is checked) for
+    // p ≥ 2^29.
+    let too_many_lanes = parsed.params.iter().any(|(name, value)| {
+        name.as_str() == "p" && !value.decimal().is_ok_and(|lanes| lanes <= MAX_LANES)
+    });
+    if too_many_lanes {
+        return Err(UnsupportedHash::TooCostly);
+    }
     let params = Params::try_from(&parsed).map_err(|_| UnsupportedHash::NotArgon2id)?;
     if parsed.algorithm.as_str() != "argon2id" || parsed.version != Some(0x13) {
         return Err(UnsupportedHash::NotArgon2id);
@@ -106,5 +115,20 @@ mod tests {
             Err(UnsupportedHash::TooCostly)
         );
         assert_eq!(check_hash("12345678"), Err(UnsupportedHash::NotArgon2id));
+    }
+
+    /// Found by the argon2_phc fuzz target (tests/fuzz/regressions/argon2_phc/): a lane count
+    /// of 2^29 or more overflowed inside argon2's own parameter check, a panic where overflow
+    /// is checked (debug builds), from nothing but an appointment's `code_hash`.
+    #[test]
+    fn huge_lane_counts_are_refused_without_overflow() {
+        for p in ["536870912", "1694569456", "4294967295", "1,p=1694569456"] {
+            let hash = format!("$argon2id$v=19$m=19456,t=2,p={p}$c2FsdHNhbHQ$aGFzaGhhc2hoYXNo");
+            assert_eq!(
+                check_hash(&hash),
+                Err(UnsupportedHash::TooCostly),
+                "{hash:?}"
+            );
+        }
     }
 }
