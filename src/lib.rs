@@ -18,3 +18,11 @@ pub mod wire;
 mod architecture;
 #[cfg(test)]
 mod vectors;
+
+/// What the fuzz targets in `tests/fuzz/` drive that the crate otherwise keeps to itself: the
+/// call's signalling machine (its callers are the call task, inside `call`). Not an API: no
+/// other code may use it, and it may change with every commit.
+#[doc(hidden)]
+pub mod fuzzing {
+    pub use crate::call::signalling::{ANSWER_WAIT, Candidate, Ignored, Input, Output, Signalling};
+}

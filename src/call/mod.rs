@@ -13,7 +13,7 @@ mod peer;
 mod rate;
 mod sdp_check;
 mod session;
-mod signalling;
+pub(crate) mod signalling;
 mod stats;
 
 use std::time::{Duration, Instant};

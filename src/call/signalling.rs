@@ -20,7 +20,7 @@ use crate::wire::{ByeReason, Hello, Signal};
 /// How long an offer that a later hello made stale waits for its answer before the connection is
 /// renewed anyway (the doctor who said hello may never have seen that offer). An answer takes a
 /// doctor's side well under a second; this leaves room for a slow broker.
-pub(crate) const ANSWER_WAIT: Duration = Duration::from_secs(5);
+pub const ANSWER_WAIT: Duration = Duration::from_secs(5);
 
 /// The least time between two connections renewed for the doctor's hellos (rule 3). A reload
 /// takes the doctor's browser longer than this; hellos faster than that, a flood, get their
@@ -34,14 +34,14 @@ const EARLY_CANDIDATES: usize = 64;
 
 /// A trickled ICE candidate.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Candidate {
+pub struct Candidate {
     pub mline: u32,
     pub candidate: String,
 }
 
 /// What the machine is told.
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) enum Input {
+pub enum Input {
     /// A message from the other side.
     Received(Signal),
     /// webrtcbin: the current connection can make an offer.
@@ -68,7 +68,7 @@ pub(crate) enum Input {
 
 /// What the call task must do, in order.
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) enum Output {
+pub enum Output {
     Send(Signal),
     Report(CallReport),
     /// Replace the connection with a fresh one, or make the first: a new ICE session and new
@@ -91,7 +91,7 @@ pub(crate) enum Output {
 
 /// Why an input was left alone.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Ignored {
+pub enum Ignored {
     /// An offer reached the offerer, or an answer the answerer.
     WrongRole,
     /// An answer while no offer of ours waits for one: a duplicate, a stray, or one too early.
@@ -169,7 +169,7 @@ enum State {
 
 /// One side's signalling in one session. Its `Debug` shows the state, never our name (the
 /// patient's, on the kiosk).
-pub(crate) struct Signalling {
+pub struct Signalling {
     /// Our `hello`: the patient's name on the kiosk, the doctor's on the doctor's side.
     hello: Hello,
     state: State,
