@@ -57,14 +57,19 @@ fn encode(text: &str) -> String {
     out
 }
 
+/// Undoes [`encode`]: `%` and exactly two hex digits for a byte, the rest as it is.
 fn decode(text: &str) -> Option<String> {
     let bytes = text.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while i < bytes.len() {
         if bytes[i] == b'%' {
-            let hex = std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok()?;
-            out.push(u8::from_str_radix(hex, 16).ok()?);
+            // Not `from_str_radix` alone: it takes a sign, so `%+1` would be a byte.
+            let hex = bytes.get(i + 1..i + 3)?;
+            if !hex.iter().all(u8::is_ascii_hexdigit) {
+                return None;
+            }
+            out.push(u8::from_str_radix(std::str::from_utf8(hex).ok()?, 16).ok()?);
             i += 3;
         } else {
             out.push(bytes[i]);
@@ -95,10 +100,15 @@ impl JoinLink {
 
     pub fn parse(url: &str) -> Result<Self, JoinLinkError> {
         let (_, fragment) = url.split_once('#').ok_or(JoinLinkError::NoFragment)?;
+        // Names are percent-encoded like values (protocol.md 10.3), and read as the doctor's
+        // page reads them (web/doctor/link.js, compared by the join_link fuzz target): a name
+        // with broken encoding names nothing we read; a value with broken encoding is invalid.
         let mut fields = std::collections::BTreeMap::new();
         for pair in fragment.split('&') {
             let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
-            fields.insert(key, value);
+            if let Some(key) = decode(key) {
+                fields.insert(key, value);
+            }
         }
         let field = |name: &'static str| -> Result<String, JoinLinkError> {
             let raw = fields.get(name).ok_or(JoinLinkError::Missing(name))?;
@@ -106,9 +116,12 @@ impl JoinLink {
                 .filter(|v| !v.is_empty())
                 .ok_or(JoinLinkError::Invalid(name))
         };
-        match fields.get("v") {
-            Some(&"1") => {}
-            Some(other) => return Err(JoinLinkError::Version((*other).into())),
+        match fields
+            .get("v")
+            .map(|raw| decode(raw).unwrap_or_else(|| raw.to_string()))
+        {
+            Some(v) if v == "1" => {}
+            Some(other) => return Err(JoinLinkError::Version(other)),
             None => return Err(JoinLinkError::Missing("v")),
         }
         let link = Self {
@@ -181,5 +194,28 @@ mod tests {
         );
         let bad = "https://x/#v=1&broker=a&root=r&device=a%2Fb&session=s&username=u&password=p";
         assert_eq!(JoinLink::parse(bad), Err(JoinLinkError::Invalid("device")));
+    }
+
+    /// What the join_link fuzz target found the doctor's page reading differently
+    /// (tests/fuzz/regressions/join_link/).
+    #[test]
+    fn names_and_escapes_are_read_as_the_page_reads_them() {
+        let good = "https://x/#v=1&broker=b&root=r&device=d&session=s&username=u&password=p";
+        let link = JoinLink::parse(good).unwrap();
+        assert_eq!(
+            JoinLink::parse(&good.replace("#v=1", "#%76=%31")),
+            Ok(link.clone()),
+            "names and the version are percent-encoded like every value"
+        );
+        assert_eq!(
+            JoinLink::parse(&good.replace("password=p", "password=%+1")),
+            Err(JoinLinkError::Invalid("password")),
+            "a sign is no hex digit"
+        );
+        assert_eq!(
+            JoinLink::parse(&format!("{good}&pass%ZZ=x")),
+            Ok(link),
+            "a broken name names nothing we read"
+        );
     }
 }

@@ -4,27 +4,33 @@
 // object, or into the names of the fields that are missing or wrong. Pure: no DOM, no network,
 // so `node --test` covers it. Must never log or echo a password.
 
-import { fromBase64url } from './seal.js';
+import { fromBase64url, toBase64url } from './seal.js';
 
 const ID = /^[A-Za-z0-9_-]{1,64}$/; // protocol.md 1: ids are one safe topic level
 const REQUIRED = ['v', 'broker', 'root', 'device', 'session', 'username', 'password'];
 
+function decoded(text) {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return null;
+  }
+}
+
 /**
  * Splits a fragment into its percent-decoded pairs. Not URLSearchParams: that turns `+` into a
- * space, and the link encodes by RFC 3986, where `+` would be a literal plus.
+ * space, and the link encodes by RFC 3986, where `+` would be a literal plus. Names and values
+ * are decoded apart, as `kioskctl doctor --link` does (src/wire/join.rs): a value with broken
+ * percent-encoding is `null` under its own name (reported as invalid below), and a name with
+ * broken percent-encoding names nothing this page reads.
  */
 export function fragmentPairs(hash) {
   const pairs = new Map();
   for (const part of String(hash).replace(/^#/, '').split('&')) {
     if (!part) continue;
     const eq = part.indexOf('=');
-    const key = eq < 0 ? part : part.slice(0, eq);
-    const value = eq < 0 ? '' : part.slice(eq + 1);
-    try {
-      pairs.set(decodeURIComponent(key), decodeURIComponent(value));
-    } catch {
-      pairs.set(key, null); // broken percent-encoding: reported as invalid below
-    }
+    const key = decoded(eq < 0 ? part : part.slice(0, eq));
+    if (key !== null) pairs.set(key, decoded(eq < 0 ? '' : part.slice(eq + 1)));
   }
   return pairs;
 }
@@ -73,7 +79,9 @@ export function parseJoinLink(hash) {
   const invalid = [];
   if (pairs.has('key')) {
     join.key = fromBase64url(pairs.get('key'));
-    if (join.key?.length !== 32) invalid.push('key');
+    // Only the one spelling of the key: atob ignores the last character's spare bits, which
+    // kioskctl's decoder refuses (the join_link fuzz target found keys only the page took).
+    if (join.key?.length !== 32 || toBase64url(join.key) !== pairs.get('key')) invalid.push('key');
   }
   if (!validBroker(join.broker)) invalid.push('broker');
   if (!validRoot(join.root)) invalid.push('root');

@@ -15,6 +15,8 @@ test('the link\'s key is 32 bytes of base64url, or the link is invalid', () => {
   assert.deepEqual(parseJoinLink(`${GOOD}&key=AAEC`).invalid, ['key']);
   assert.deepEqual(parseJoinLink(`${GOOD}&key=`).invalid, ['key']);
   assert.deepEqual(parseJoinLink(`${GOOD}&key=${key.replace('A', '+')}`).invalid, ['key']);
+  // The same 32 bytes, but the last character's spare bits set: only one spelling is a key.
+  assert.deepEqual(parseJoinLink(`${GOOD}&key=${key.slice(0, -1)}h`).invalid, ['key']);
 });
 
 test('a complete link gives the session and keeps + and / in the password', () => {
@@ -44,6 +46,12 @@ test('plain ws only to loopback, nothing but WebSockets', () => {
   assert.deepEqual(broker('ws://[::1]:9001').invalid, ['broker']);
   assert.deepEqual(broker('ws://broker.example:9001').invalid, ['broker']);
   assert.deepEqual(broker('mqtts://broker.example:8883').invalid, ['broker']);
+});
+
+test('names are percent-decoded like values, and a broken value is refused under its name', () => {
+  assert.equal(parseJoinLink(GOOD.replace('#v=1', '#%76=%31')).ok, true);
+  assert.deepEqual(parseJoinLink(`${GOOD}&%70assword=%ZZ`).invalid, ['password']);
+  assert.equal(parseJoinLink(`${GOOD}&pass%ZZ=x`).ok, true);
 });
 
 test('another version is reported as such', () => {
