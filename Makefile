@@ -5,6 +5,10 @@ SHELL := /bin/bash
 # rustup installs cargo into ~/.cargo/bin, which a non-login shell (CI, sudo) may not have on PATH.
 export PATH := $(HOME)/.cargo/bin:$(PATH)
 
+# How long `make fuzz` runs each target, in seconds.
+FUZZ_SECONDS ?= 60
+export FUZZ_SECONDS
+
 # How long the demo call runs, in seconds.
 DEMO_SECONDS ?= 20
 export DEMO_SECONDS
@@ -12,7 +16,7 @@ export DEMO_SECONDS
 .DEFAULT_GOAL := help
 # deps must finish before anything compiles against GStreamer, also under `make -j`.
 .NOTPARALLEL:
-.PHONY: help deps build web test demo bench soak field clean
+.PHONY: help deps build web test demo bench soak field fuzz clean
 
 help:
 	@echo "praxiskiosk — targets:"
@@ -31,6 +35,11 @@ help:
 	@echo "  make soak    kioskd's memory and file descriptors over SOAK_CALLS=100 calls of 10 s"
 	@echo "  make field   calls across a network of namespaces (NAT routers, coturn, TLS broker):"
 	@echo "               connect times, outages, loss, a narrow link; a table and target/field/*.json"
+	@echo "  make fuzz    cargo-fuzz (libFuzzer, stable Rust) on each of tests/fuzz's 7 targets for"
+	@echo "               FUZZ_SECONDS=$(FUZZ_SECONDS) s: the MQTT parser, signalling, the flow, bundle import,"
+	@echo "               Argon2 PHC, join links (against the page's parser), topics; a table of"
+	@echo "               executions, fails on a crash or under 100,000 executions per target"
+	@echo "               (make test replays the fuzz corpus and the crash reproducers in cargo test)"
 	@echo "  make clean   remove target/"
 
 deps:
@@ -73,6 +82,11 @@ soak: deps
 # The field scenarios are part of `make test` too; this runs only them and prints what they measured.
 field: deps
 	tests/field/run
+
+# libFuzzer is C++, built by the libfuzzer-sys crate; cargo-fuzz goes to target/tools.
+fuzz: deps
+	.ci/install-deps g++
+	tests/fuzz/run.sh
 
 clean:
 	cargo clean
