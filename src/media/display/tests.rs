@@ -1,0 +1,140 @@
+//! The composition as a user sees it: clicks become touches, pictures and the UI layer land
+//! where they belong.
+
+use super::*;
+
+#[test]
+fn clicks_on_the_display_window_arrive_as_touches() {
+    gst::init().unwrap();
+    let (tx, mut rx) = mpsc::channel(4);
+    let spec = DisplaySpec {
+        panel: Panel::PI_TOUCH,
+        sink: VideoSink::Fake,
+        channels: VideoChannels::for_device("clicks-test"),
+        capture: false,
+    };
+    let screen = Display::start(&spec, tx).unwrap();
+    let display = screen.pipeline.by_name("display").unwrap();
+    for event in ["mouse-button-press", "mouse-button-release"] {
+        let s = gst::Structure::builder("application/x-gst-navigation")
+            .field("event", event)
+            .field("button", 1i32)
+            .field("pointer_x", 412.0f64)
+            .field("pointer_y", 96.0f64)
+            .build();
+        display.send_event(gst::event::Navigation::new(s));
+    }
+    let touch = rx.try_recv().expect("a click became a touch");
+    assert_eq!(touch.point, Point::new(412, 96));
+}
+
+const W: usize = 800;
+const H: usize = 480;
+const BAR: [u8; 4] = [0x40, 0x80, 0xC0, 0xFF];
+const WHITE: [u8; 4] = [0xFF; 4];
+
+/// A UI layer, transparent but for a bar of `bar_rows` and a white square at `label`.
+fn layer(bar_rows: std::ops::Range<usize>, label: (usize, usize)) -> Vec<u8> {
+    let mut rgba = vec![0; W * H * 4];
+    for y in bar_rows {
+        for px in rgba[y * W * 4..(y + 1) * W * 4].chunks_exact_mut(4) {
+            px.copy_from_slice(&BAR);
+        }
+    }
+    for y in label.1..label.1 + 10 {
+        let row = &mut rgba[(y * W + label.0) * 4..(y * W + label.0 + 10) * 4];
+        for px in row.chunks_exact_mut(4) {
+            px.copy_from_slice(&WHITE);
+        }
+    }
+    rgba
+}
+
+/// Waits until the composed screen passes `check` (at most 10 s), and says what it saw.
+fn composed_until(screen: &Display, check: impl Fn(&dyn Fn(usize, usize) -> [u8; 3]) -> bool) {
+    let start = Instant::now();
+    loop {
+        let frame = screen.composed().expect("capture is on");
+        let at = |x: usize, y: usize| {
+            let i = (y * W + x) * 4;
+            [frame[i], frame[i + 1], frame[i + 2]]
+        };
+        if check(&at) {
+            return;
+        }
+        assert!(
+            start.elapsed().as_secs() < 10,
+            "composed: (400, 200) {:?}, (690, 70) {:?}, (20, 200) {:?}, (105, 35) {:?}, \
+             (305, 205) {:?}, (400, 320) {:?}, (400, 440) {:?}",
+            at(400, 200),
+            at(690, 70),
+            at(20, 200),
+            at(105, 35),
+            at(305, 205),
+            at(400, 320),
+            at(400, 440)
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn the_screen_shows_both_pictures_letterboxed_under_the_ui_and_follows_it() {
+    gst::init().unwrap();
+    let channels = VideoChannels::for_device("compose-test");
+    let feeders: Vec<_> = [(&channels.remote, "red"), (&channels.self_view, "blue")]
+        .into_iter()
+        .map(|(channel, colour)| {
+            let feeder = gst::parse::launch(&format!(
+                "videotestsrc is-live=true pattern={colour} \
+                 ! video/x-raw,format=I420,width=640,height=360,framerate=30/1 \
+                 ! intervideosink channel={channel}"
+            ))
+            .unwrap();
+            feeder.set_state(gst::State::Playing).unwrap();
+            feeder
+        })
+        .collect();
+    let spec = DisplaySpec {
+        panel: Panel::PI_TOUCH,
+        sink: VideoSink::Fake,
+        channels: channels.clone(),
+        capture: true,
+    };
+    let (tx, _rx) = mpsc::channel(4);
+    let mut screen = Display::start(&spec, tx).unwrap();
+    // The call screen: the picture above the bar, the self-view top right, a label over the
+    // picture.
+    screen.show_ui(&layer(383..480, (100, 30)));
+    screen.set_video_visible(true);
+    screen.place(Slot::RemoteVideo, Some((0, 0, 800, 383)));
+    screen.place(Slot::SelfView, Some((586, 14, 200, 112)));
+    let red = |p: [u8; 3]| p[0] > 200 && p[1] < 60 && p[2] < 60;
+    let blue = |p: [u8; 3]| p[2] > 200 && p[0] < 60 && p[1] < 60;
+    let bar = [BAR[0], BAR[1], BAR[2]];
+    composed_until(&screen, |at| {
+        // 640x360 in 800x383 is 681 wide: black beside it, never stretched.
+        red(at(400, 200))
+            && red(at(65, 200))
+            && at(20, 200) == [0, 0, 0]
+            && blue(at(690, 70))
+            && at(105, 35) == [0xFF; 3]
+            && at(400, 440) == bar
+    });
+    // Another screen: the bar higher, the label elsewhere, the picture smaller (533 wide);
+    // the old bands must not stay.
+    screen.show_ui(&layer(300..480, (300, 200)));
+    screen.place(Slot::RemoteVideo, Some((0, 0, 800, 300)));
+    composed_until(&screen, |at| {
+        at(305, 205) == [0xFF; 3]
+            && at(400, 320) == bar
+            && at(400, 440) == bar
+            && red(at(140, 100))
+            && at(105, 35) == [0, 0, 0]
+            && blue(at(690, 70))
+    });
+    assert!(screen.frames_shown() > 0);
+    for feeder in feeders {
+        feeder.set_state(gst::State::Null).unwrap();
+    }
+}
