@@ -15,7 +15,7 @@
 use std::time::{Duration, Instant};
 
 use gst::prelude::*;
-use praxiskiosk::media::display::{Display, DisplaySpec};
+use praxiskiosk::media::display::{Display, DisplaySpec, feed};
 use praxiskiosk::media::{VideoChannels, VideoSink};
 use praxiskiosk::ui::gallery::gallery;
 use praxiskiosk::ui::layout::Slot;
@@ -58,18 +58,28 @@ fn rss_mib() -> f64 {
     kib / 1024.0
 }
 
-/// A camera-like picture on an in-process channel: what the call pipeline feeds the screen.
-fn feeder(channel: &str) -> gst::Element {
+/// A camera-like picture for the screen, fed as the call feeds it: the remote picture through
+/// the call's `appsink` (`feed`), the self-view on an in-process channel.
+fn feeder(channel: &str, remote: bool) -> gst::Element {
+    let sink = if remote {
+        "appsink name=feed".to_string()
+    } else {
+        format!("intervideosink channel={channel}")
+    };
     let pipeline = gst::parse::launch(&format!(
         "videotestsrc name={FEEDER}{channel} is-live=true pattern=ball \
-         ! video/x-raw,format=I420,width=640,height=360,framerate=30/1 \
-         ! intervideosink channel={channel}"
+         ! video/x-raw,format=I420,width=640,height=360,framerate=30/1 ! {sink}"
     ))
-    .expect("feeding pipeline");
+    .expect("feeding pipeline")
+    .downcast::<gst::Pipeline>()
+    .expect("a pipeline");
+    if let Some(sink) = pipeline.by_name("feed") {
+        feed::feed_from(&sink, channel);
+    }
     pipeline
         .set_state(gst::State::Playing)
         .expect("feeder plays");
-    pipeline
+    pipeline.upcast()
 }
 
 type Placements = Vec<(Slot, (i32, i32, u32, u32))>;
@@ -142,7 +152,10 @@ fn main() {
     let channels = VideoChannels::for_device("screen-bench");
     let (layers, placements) = in_call_layers(&panel, WINDOW.as_secs() + 1);
 
-    let feeders = [feeder(&channels.remote), feeder(&channels.self_view)];
+    let feeders = [
+        feeder(&channels.remote, true),
+        feeder(&channels.self_view, false),
+    ];
     std::thread::sleep(SETTLE);
     let fed = measure(|_| {});
 

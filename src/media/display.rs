@@ -1,6 +1,7 @@
 //! The kiosk's screen as one GStreamer composition: the remote picture and the self-view from the
-//! call (in-process video channels), with the UI layer on top (from `appsrc`, pushed only when it
-//! changes), mixed by `compositor` into the display sink from config.
+//! call (handed over as the call has them, [`feed`], and on an in-process video channel), with the
+//! UI layer on top (from `appsrc`, pushed only when it changes), mixed by `compositor` into the
+//! display sink from config.
 //!
 //! [`Display`] owns the pipeline; dropping it sets the pipeline to `Null`. Only a development
 //! config adds a capture branch for composed screenshots: a production kiosk has no way to copy
@@ -16,6 +17,7 @@
 //! are copied, not blended.
 
 mod bands;
+pub mod feed;
 mod ui_layer;
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -85,8 +87,18 @@ struct VideoSlot {
     pad: gst::Pad,
     fit: gst::Element,
     zorder: u32,
-    /// Set when the fit changed: the next frame must pass even if it is a repeat.
-    refit: Arc<AtomicBool>,
+    refit: Refit,
+}
+
+/// How a frame fitted to a slot's new place reaches the composition when the picture does not
+/// change: the last frame is passed again.
+#[derive(Debug)]
+enum Refit {
+    /// The self-view's channel repeats its frame at the screen's rate: the next repeat passes.
+    PassRepeat(Arc<AtomicBool>),
+    /// The remote picture comes only when the call has a new frame: the last one is fed again
+    /// (black after the slot was hidden).
+    RepeatLast(String),
 }
 
 /// The GStreamer elements the screen needs that GStreamer does not have.
@@ -147,7 +159,7 @@ impl Display {
                ! tee name=out \
                ! queue max-size-buffers=2 leaky=downstream ! videoconvert n-threads=1 ! {sink} \
              {capture} \
-             intervideosrc name=remote_in channel={remote} \
+             {remote} \
                ! videoscale method=bilinear2 add-borders=true n-threads=1 \
                ! videoconvert n-threads=1 ! capsfilter name=remote_fit caps=video/x-raw \
                ! mix.sink_0 \
@@ -158,7 +170,7 @@ impl Display {
              {ui}",
             caps = screen_caps(&spec.panel, UI_FPS),
             ui = UiLayer::description(2),
-            remote = spec.channels.remote,
+            remote = feed::source_description("remote_in"),
             own = spec.channels.self_view,
         );
         let pipeline = gst::parse::launch(&description)
@@ -175,17 +187,22 @@ impl Display {
             mix.static_pad(name)
                 .ok_or_else(|| DisplayError::Build(format!("mix.{name} missing")))
         };
+        let aggregator = mix
+            .clone()
+            .downcast::<gst_video::gst_base::Aggregator>()
+            .map_err(|_| DisplayError::Build("compositor is no aggregator".into()))?;
+        feed::attach(&spec.channels.remote, &by_name("remote_in")?, &aggregator);
         let remote = VideoSlot {
             pad: pad("sink_0")?,
             fit: by_name("remote_fit")?,
             zorder: 0,
-            refit: skip_repeats(&by_name("remote_in")?),
+            refit: Refit::RepeatLast(spec.channels.remote.clone()),
         };
         let self_view = VideoSlot {
             pad: pad("sink_1")?,
             fit: by_name("self_fit")?,
             zorder: 1,
-            refit: skip_repeats(&by_name("self_in")?),
+            refit: Refit::PassRepeat(skip_repeats(&by_name("self_in")?)),
         };
         let ui =
             UiLayer::attach(&pipeline, &mix, 2, spec.panel.width).map_err(DisplayError::Build)?;
@@ -225,9 +242,13 @@ impl Display {
 
     /// Shows a video slot at `placement`, or hides it.
     pub fn place(&self, slot: Slot, placement: Placement) {
-        if slot == Slot::RemoteVideo {
-            *self.remote_at.lock().unwrap_or_else(|e| e.into_inner()) = placement;
-        }
+        // The screen is painted again every second in a call (its clock), mostly in place.
+        let was = if slot == Slot::RemoteVideo {
+            let mut at = self.remote_at.lock().unwrap_or_else(|e| e.into_inner());
+            std::mem::replace(&mut *at, placement)
+        } else {
+            None
+        };
         let slot = match slot {
             Slot::RemoteVideo => &self.remote,
             Slot::SelfView => &self.self_view,
@@ -242,18 +263,23 @@ impl Display {
         pad.set_property_from_str("operator", "source");
         match placement {
             Some((x, y, w, h)) => {
-                let fit = gst::Caps::builder("video/x-raw")
+                let mut fit = gst::Caps::builder("video/x-raw")
                     .field("format", FORMAT)
                     .field("colorimetry", COLORIMETRY)
                     .field("width", w as i32)
                     .field("height", h as i32)
-                    .field("pixel-aspect-ratio", gst::Fraction::new(1, 1))
-                    // The call sends 30 frames a second; the screen shows 25 of them, so the
+                    .field("pixel-aspect-ratio", gst::Fraction::new(1, 1));
+                if let Refit::PassRepeat(_) = slot.refit {
+                    // The camera gives 30 frames a second; the screen shows 25 of them, so the
                     // channel hands over only those.
-                    .field("framerate", gst::Fraction::new(VIDEO_FPS, 1))
-                    .build();
-                slot.fit.set_property("caps", fit);
-                slot.refit.store(true, Ordering::Relaxed);
+                    fit = fit.field("framerate", gst::Fraction::new(VIDEO_FPS, 1));
+                }
+                slot.fit.set_property("caps", fit.build());
+                match &slot.refit {
+                    Refit::PassRepeat(pass) => pass.store(true, Ordering::Relaxed),
+                    Refit::RepeatLast(channel) if was != placement => feed::repeat_last(channel),
+                    Refit::RepeatLast(_) => {}
+                }
                 pad.set_property("xpos", x);
                 pad.set_property("ypos", y);
                 pad.set_property("width", w as i32);
@@ -266,26 +292,21 @@ impl Display {
                 // channel's frames cost nothing while hidden.
                 slot.fit
                     .set_property("caps", gst::Caps::new_empty_simple("video/x-raw"));
+                // The call's last frame goes: the next call must not start with it.
+                if let (Refit::RepeatLast(channel), Some((_, _, w, h))) = (&slot.refit, was) {
+                    feed::blank(channel, w, h);
+                }
             }
         }
     }
 
-    /// How long after the call hands over a remote frame the screen shows it: the
-    /// composition's reported latency, half a composed frame until the channel picks the frame
-    /// up, and two more until `compositor`, whose inputs are live, lets it out at its deadline.
-    /// The bench measured 90 ms from hand-over to display with 25 fps here, which the reported
-    /// latency alone (close to 0) did not explain. Rather more than less: the ear forgives
-    /// sound that lags the picture (ITU-R BT.1359: up to 125 ms) far more than sound that leads
-    /// it (45 ms).
+    /// How long after the call hands over a remote frame the screen shows it, on average: until
+    /// `compositor` composes its next frame (`feed`), at most a composed frame, half of one on
+    /// average. Scaling, converting and composing add a few ms (5 here, more on a Pi). The
+    /// composition's reported latency says nothing here: the display sink shows frames as they
+    /// come.
     pub fn shows_after(&self) -> std::time::Duration {
-        let frame = std::time::Duration::from_secs(1) / VIDEO_FPS as u32;
-        let mut query = gst::query::Latency::new();
-        let reported = if self.pipeline.query(&mut query) {
-            std::time::Duration::from_nanos(query.result().1.nseconds())
-        } else {
-            std::time::Duration::ZERO
-        };
-        reported + frame / 2 + frame * 2
+        std::time::Duration::from_secs(1) / VIDEO_FPS as u32 / 2
     }
 
     /// Benchmarks (`[media] measure_latency`): measures how late each time-coded remote
@@ -371,13 +392,13 @@ fn screen_caps(panel: &Panel, fps: i32) -> gst::Caps {
         .build()
 }
 
-/// Drops the frames a channel repeats because the call sent no new one in time (a doctor on a
-/// narrow link sends 15 a second or fewer): `compositor` shows a pad's last frame until the next
+/// Drops the frames the self-view's channel repeats because the camera gave no new one in time
+/// (many give 15 a second in poor light): `compositor` shows a pad's last frame until the next
 /// comes anyway, so scaling and converting the same picture again would be work for nothing.
 /// `intervideosrc` marks exactly those repeats as gaps; the black frame it switches to when the
-/// call stops sending is not one, so it still shows. After the slot moved (the returned flag),
-/// one frame passes all the same: the last one `compositor` has is of the old fit, and a call
-/// that sends nothing would leave it there, converted and scaled by `compositor` every frame.
+/// camera stops is not one, so it still shows. After the slot moved (the returned flag), one
+/// frame passes all the same: the last one `compositor` has is of the old fit, and a camera that
+/// sends nothing would leave it there, converted and scaled by `compositor` every frame.
 fn skip_repeats(input: &gst::Element) -> Arc<AtomicBool> {
     let refit = Arc::new(AtomicBool::new(true));
     if let Some(pad) = input.static_pad("src") {

@@ -128,7 +128,8 @@ pub enum VideoOut {
     /// Straight into a sink (the doctor's side, `kioskctl doctor`).
     Sink(VideoSink),
     /// Into the kiosk's screen composition: the remote picture and the self-view, each on an
-    /// in-process channel the composition reads (see [`display`]).
+    /// in-process channel to the composition (see [`display`]): the remote picture handed over
+    /// from an `appsink` ([`display::feed`]), the self-view on an `intervideosink`'s.
     Display(VideoChannels),
 }
 
@@ -138,8 +139,9 @@ pub struct VideoChannels {
     pub remote: String,
     pub self_view: String,
     /// How long the composition takes from taking a remote frame to showing it, in ns: the
-    /// call hands each frame over that much before its time, so picture and sound still reach
-    /// the patient together (lip sync; measured without it: the sound 90 ms ahead).
+    /// call hands each frame over that much before its time, so that picture and sound reach
+    /// the patient together (lip sync; measured without it, with the `intervideosrc` channel of
+    /// before: the sound 90 ms ahead).
     pub shown_after_ns: u64,
 }
 
@@ -276,15 +278,22 @@ pub fn audio_send_description(spec: &MediaSpec, probe: &str) -> String {
     )
 }
 
+/// The `appsink` in [`video_play_description`] that hands the remote picture to the screen
+/// composition ([`display::feed`]).
+pub const SCREEN_FEED: &str = "screen_feed";
+
 /// Decoded remote video → the display (or the screen composition). Only playback sinks are
 /// possible here.
 pub fn video_play_description(out: &VideoOut) -> String {
     let sink = match out {
         VideoOut::Display(channels) => {
+            // Handed over the screen's delay before its time; a frame that comes later than that
+            // goes as it comes (`appsink` drops nothing for lateness). The sink keeps no frame
+            // of the consultation to be read (`last-sample`).
             return format!(
                 "queue max-size-buffers=3 leaky=downstream ! videoconvert \
-                 ! intervideosink channel={} ts-offset=-{}",
-                channels.remote, channels.shown_after_ns
+                 ! appsink name={SCREEN_FEED} sync=true ts-offset=-{} enable-last-sample=false",
+                channels.shown_after_ns
             );
         }
         VideoOut::Sink(sink) => *sink,
@@ -397,7 +406,7 @@ pub fn required_elements(spec: &MediaSpec) -> Vec<&'static str> {
     });
     needed.extend(voice::required_elements(&spec.voice));
     needed.push(match &spec.video_out {
-        VideoOut::Display(_) => "intervideosink",
+        VideoOut::Display(_) => "appsink",
         VideoOut::Sink(sink) => video_sink_element(*sink),
     });
     needed.push(match spec.audio_sink {

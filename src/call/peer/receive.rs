@@ -206,6 +206,12 @@ fn play_video(
     playback: &Playback,
 ) -> Result<gst::Pad, CallError> {
     let bin = add_bin(pipeline, &media::video_play_description(&playback.video))?;
+    if let media::VideoOut::Display(channels) = &playback.video {
+        let feed = bin
+            .by_name(media::SCREEN_FEED)
+            .ok_or_else(|| CallError::Setup("the play bin has no screen feed".into()))?;
+        media::display::feed::feed_from(&feed, &channels.remote);
+    }
     let sink = pad_of(&bin, "sink")?;
     // On the kiosk the screen's composition shows the picture and measures it there.
     if let (Some(meter), media::VideoOut::Sink(_)) = (&playback.measure, &playback.video) {

@@ -1,5 +1,5 @@
 //! The composition as a user sees it: clicks become touches, pictures and the UI layer land
-//! where they belong.
+//! where they belong, and a remote picture follows its slot.
 
 use super::*;
 
@@ -82,15 +82,26 @@ fn composed_until(screen: &Display, check: impl Fn(&dyn Fn(usize, usize) -> [u8;
 fn the_screen_shows_both_pictures_letterboxed_under_the_ui_and_follows_it() {
     gst::init().unwrap();
     let channels = VideoChannels::for_device("compose-test");
-    let feeders: Vec<_> = [(&channels.remote, "red"), (&channels.self_view, "blue")]
+    // As the call feeds them: the remote picture through its `appsink`, the self-view on a
+    // channel.
+    let sinks = [
+        "appsink name=feed".to_string(),
+        format!("intervideosink channel={}", channels.self_view),
+    ];
+    let feeders: Vec<_> = ["red", "blue"]
         .into_iter()
-        .map(|(channel, colour)| {
+        .zip(sinks)
+        .map(|(colour, sink)| {
             let feeder = gst::parse::launch(&format!(
                 "videotestsrc is-live=true pattern={colour} \
-                 ! video/x-raw,format=I420,width=640,height=360,framerate=30/1 \
-                 ! intervideosink channel={channel}"
+                 ! video/x-raw,format=I420,width=640,height=360,framerate=30/1 ! {sink}"
             ))
+            .unwrap()
+            .downcast::<gst::Pipeline>()
             .unwrap();
+            if let Some(sink) = feeder.by_name("feed") {
+                feed::feed_from(&sink, &channels.remote);
+            }
             feeder.set_state(gst::State::Playing).unwrap();
             feeder
         })
@@ -137,4 +148,63 @@ fn the_screen_shows_both_pictures_letterboxed_under_the_ui_and_follows_it() {
     for feeder in feeders {
         feeder.set_state(gst::State::Null).unwrap();
     }
+}
+
+#[test]
+fn a_remote_picture_that_stopped_coming_follows_its_slot_and_goes_with_the_call() {
+    gst::init().unwrap();
+    let channels = VideoChannels::for_device("feed-test");
+    let spec = DisplaySpec {
+        panel: Panel::PI_TOUCH,
+        sink: VideoSink::Fake,
+        channels: channels.clone(),
+        capture: true,
+    };
+    let (tx, _rx) = mpsc::channel(4);
+    let mut screen = Display::start(&spec, tx).unwrap();
+    screen.set_video_visible(true);
+    screen.place(Slot::RemoteVideo, Some((0, 0, 800, 383)));
+    // One frame, then nothing: a call paused on a narrow link.
+    let call = gst::parse::launch(
+        "videotestsrc is-live=true num-buffers=1 pattern=red \
+         ! video/x-raw,format=I420,width=640,height=360,framerate=30/1 ! appsink name=feed",
+    )
+    .unwrap()
+    .downcast::<gst::Pipeline>()
+    .unwrap();
+    feed::feed_from(&call.by_name("feed").unwrap(), &channels.remote);
+    call.set_state(gst::State::Playing).unwrap();
+    let red = |p: [u8; 3]| p[0] > 200 && p[1] < 60 && p[2] < 60;
+    composed_until(&screen, |at| red(at(400, 200)) && at(20, 200) == [0, 0, 0]);
+    // A smaller slot (the picture 533 wide): the same frame, fitted anew, so that `compositor`
+    // does not scale it for every frame it composes.
+    screen.place(Slot::RemoteVideo, Some((0, 0, 800, 300)));
+    composed_until(&screen, |at| red(at(140, 100)) && at(400, 340) == [0, 0, 0]);
+    let fitted = |pad: &gst::Pad| {
+        let caps = pad.current_caps()?;
+        let s = caps.structure(0)?;
+        Some((s.get::<i32>("width").ok()?, s.get::<i32>("height").ok()?))
+    };
+    let start = Instant::now();
+    while fitted(&screen.remote.pad) != Some((800, 300)) {
+        assert!(
+            start.elapsed().as_secs() < 10,
+            "{:?}",
+            fitted(&screen.remote.pad)
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    // The call ends, the next one starts: black until its first frame.
+    call.set_state(gst::State::Null).unwrap();
+    screen.place(Slot::RemoteVideo, None);
+    screen.place(Slot::RemoteVideo, Some((0, 0, 800, 383)));
+    composed_until(&screen, |at| at(400, 200) == [0, 0, 0]);
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    let frame = screen.composed().expect("capture is on");
+    let i = (200 * W + 400) * 4;
+    assert_eq!(
+        frame[i..i + 3],
+        [0, 0, 0],
+        "the last call's picture came back"
+    );
 }
