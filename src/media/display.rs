@@ -302,9 +302,9 @@ impl Display {
 
     /// How long after the call hands over a remote frame the screen shows it, on average: until
     /// `compositor` composes its next frame (`feed`), at most a composed frame, half of one on
-    /// average. Scaling, converting and composing add a few ms (5 here, more on a Pi). The
-    /// composition's reported latency says nothing here: the display sink shows frames as they
-    /// come.
+    /// average. Scaling, converting and composing add a few ms (5 here, more on a Pi), which the
+    /// picture's lead over the sound covers (`media::PICTURE_LEAD_NS`). The composition's
+    /// reported latency says nothing here: the display sink shows frames as they come.
     pub fn shows_after(&self) -> std::time::Duration {
         std::time::Duration::from_secs(1) / VIDEO_FPS as u32 / 2
     }

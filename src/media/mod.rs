@@ -139,9 +139,9 @@ pub struct VideoChannels {
     pub remote: String,
     pub self_view: String,
     /// How long the composition takes from taking a remote frame to showing it, in ns: the
-    /// call hands each frame over that much before its time, so that picture and sound reach
-    /// the patient together (lip sync; measured without it, with the `intervideosrc` channel of
-    /// before: the sound 90 ms ahead).
+    /// call hands each frame over that much before its time (and [`PICTURE_LEAD_NS`] more), so
+    /// that picture and sound reach the patient together (lip sync; measured without it, with
+    /// the `intervideosrc` channel of before: the sound 90 ms ahead).
     pub shown_after_ns: u64,
 }
 
@@ -282,18 +282,28 @@ pub fn audio_send_description(spec: &MediaSpec, probe: &str) -> String {
 /// composition ([`display::feed`]).
 pub const SCREEN_FEED: &str = "screen_feed";
 
+/// How far ahead of the sound the kiosk shows the remote picture, at most. Both play at the
+/// call's latency, which on the kiosk holds the sound at least the jitter floor the echo
+/// canceller needs (60 ms, `call/jitter.rs`); the picture is decoded well before that (35-40 ms
+/// after capture on loopback), and every ms it waited for the sound, the patient would see the
+/// doctor later. Sound after the picture is what we know from every room (light is faster) and
+/// what viewers forgive most: ITU-R BT.1359 finds up to 125 ms of it undetectable (sound before
+/// the picture: 45 ms), EBU R37 allows 60 ms for a whole broadcast chain; this stays below both,
+/// with room for the screen's own spread (up to a composed frame).
+pub const PICTURE_LEAD_NS: u64 = 40_000_000;
+
 /// Decoded remote video → the display (or the screen composition). Only playback sinks are
 /// possible here.
 pub fn video_play_description(out: &VideoOut) -> String {
     let sink = match out {
         VideoOut::Display(channels) => {
-            // Handed over the screen's delay before its time; a frame that comes later than that
-            // goes as it comes (`appsink` drops nothing for lateness). The sink keeps no frame
-            // of the consultation to be read (`last-sample`).
+            // Handed over the screen's delay and the picture's lead before its time; a frame that
+            // comes later than that goes as it comes (`appsink` drops nothing for lateness). The
+            // sink keeps no frame of the consultation to be read (`last-sample`).
             return format!(
                 "queue max-size-buffers=3 leaky=downstream ! videoconvert \
                  ! appsink name={SCREEN_FEED} sync=true ts-offset=-{} enable-last-sample=false",
-                channels.shown_after_ns
+                channels.shown_after_ns + PICTURE_LEAD_NS
             );
         }
         VideoOut::Sink(sink) => *sink,
