@@ -171,7 +171,7 @@ fn steps(first: &[u8], steps: &[(u8, u8, &[u8])]) -> Vec<u8> {
 
 fn flow_seeds() {
     // Choices as harness/flow.rs numbers them: 1 code (+ which), 0 wrong code, 2 name from the
-    // appointment, 4 consent, 5 accept, 9 doctor joined, 10 media, 7 hang up, 17 broker, 20 tick.
+    // appointment, 4 consent, 5 accept, 9 doctor joined, 10 media, 7 hang up, 17 broker, 20 clock, 21 tick.
     let online: (u8, u8, &[u8]) = (0, 17, &[1]);
     let consultation = steps(
         &[],
@@ -183,7 +183,7 @@ fn flow_seeds() {
             (30, 9, &[]),
             (2, 10, &[]),
             (127, 7, &[]),
-            (10, 20, &[]),
+            (10, 21, &[]),
         ],
     );
     write("flow", "consultation", &consultation);
@@ -197,7 +197,7 @@ fn flow_seeds() {
             (1, 0, &[]),
             (1, 0, &[]),
             (5, 1, &[0]),
-            (128, 20, &[]),
+            (128, 21, &[]),
             (1, 1, &[1]),
         ],
     );
@@ -208,10 +208,21 @@ fn flow_seeds() {
             online,
             (2, 1, &[2]),
             (3, 5, &[1, 5, b'E', b'r', b'i', b'k', b'a']),
-            (200, 20, &[]),
+            (200, 21, &[]),
         ],
     );
     write("flow", "accept-with-name", &accept);
+    let clock = steps(
+        &[],
+        &[
+            online,
+            (0, 20, &[0]),
+            (2, 1, &[0]),
+            (5, 20, &[1]),
+            (2, 1, &[0]),
+        ],
+    );
+    write("flow", "clock-unconfirmed", &clock);
 }
 
 fn signalling_seeds() {
@@ -224,9 +235,9 @@ fn signalling_seeds() {
             (0, 5, &[]),
             (2, 0, &[0, 0, 4, b'A', b'n', b'n', b'a']),
             (1, 6, &[0]),
-            (3, 3, &[0, 1, 200]),
+            (3, 3, &[0, 1, 0, 200]),
             (2, 2, &[1]),
-            (1, 9, &[0, 2]),
+            (1, 9, &[0, 2, 0]),
             (1, 10, &[]),
             (120, 0, &[0, 0, 4, b'A', b'n', b'n', b'a']),
             (1, 5, &[]),
@@ -241,13 +252,26 @@ fn signalling_seeds() {
         &[
             (0, 0, &[1, 1, 45, 3, b'M', b'a', b'x']),
             (2, 1, &[0]),
-            (1, 3, &[0, 1, 200]),
+            (1, 3, &[0, 1, 0, 200]),
             (1, 8, &[]),
             (1, 7, &[1]),
             (1, 4, &[0]),
         ],
     );
     write("signalling", "doctor-answers", &doctor);
+    // A relayed candidate at a kiosk whose fleet allows no relay, before and after the answer.
+    let relay = steps(
+        &[0],
+        &[
+            (0, 5, &[]),
+            (2, 0, &[0, 0, 4, b'A', b'n', b'n', b'a']),
+            (1, 6, &[0]),
+            (1, 3, &[0, 3, 1, 200]),
+            (2, 2, &[1]),
+            (1, 3, &[0, 4, 1, 200]),
+        ],
+    );
+    write("signalling", "relay-not-allowed", &relay);
 }
 
 fn argon2_seeds() {

@@ -7,6 +7,7 @@
 //!   reports nothing, and counts no further failure;
 //! - the lockout holds: it lasts as long as reported, and no more than
 //!   [`ATTEMPTS_BEFORE_LOCKOUT`] wrong codes in a row are checked without one;
+//! - no code opens an appointment while the clock is not confirmed;
 //! - a refused input changes no state, and every change of state is published last.
 
 use std::time::{Duration, Instant};
@@ -38,7 +39,7 @@ fn appointment(which: usize) -> Appointment {
 
 fn event(script: &mut Script) -> Event {
     let name = |script: &mut Script| script.flag().then(|| script.text());
-    match script.choose(21) {
+    match script.choose(22) {
         0 => Event::CodeChecked(None),
         1 => Event::CodeChecked(Some(appointment(script.choose(3)))),
         2 => Event::NameConfirmed(None),
@@ -76,6 +77,7 @@ fn event(script: &mut Script) -> Event {
         17 => Event::BrokerReachable(script.flag()),
         18 => Event::AppointmentRevoked(format!("a-{}", script.choose(3))),
         19 => Event::Shutdown,
+        20 => Event::ClockConfirmed(script.flag()),
         _ => Event::Tick,
     }
 }
@@ -98,6 +100,8 @@ struct Seen {
     /// Wrong codes checked since the last lockout or right code, and when the last one was.
     wrong_in_a_row: u32,
     last_wrong: Option<Instant>,
+    /// The daemon said the wall clock is not confirmed (appointment windows follow it).
+    clock_unknown: bool,
 }
 
 pub fn check(data: &[u8]) {
@@ -119,15 +123,24 @@ fn step(kiosk: &mut Kiosk, seen: &mut Seen, event: Event, now: Instant) {
         assert!(
             matches!(
                 kiosk.code_entry_allowed(now),
-                Err(Refusal::LockedOut { .. } | Refusal::Offline)
+                Err(Refusal::LockedOut { .. } | Refusal::Offline | Refusal::ClockUnknown)
             ),
             "code entry allowed during a lockout"
         );
     }
     let is_code = matches!(event, Event::CodeChecked(_));
+    if let Event::ClockConfirmed(confirmed) = event {
+        seen.clock_unknown = !confirmed;
+    }
     let outcome = kiosk.handle(event, now);
     let after = kiosk.state();
 
+    if seen.clock_unknown && is_code {
+        assert!(
+            before == after,
+            "a code opened an appointment while the clock was not confirmed"
+        );
+    }
     if locked && is_code {
         assert_ne!(
             after,

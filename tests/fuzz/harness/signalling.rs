@@ -7,7 +7,8 @@
 //!   to an offer that is out, the answer that just came, with the offer's media lines;
 //! - each side does only its role's part (no offer from the doctor's side, no answer from the
 //!   kiosk's);
-//! - no more candidates go into a connection than arrived;
+//! - no more candidates go into a connection than arrived, and on the kiosk no relayed one
+//!   (its hello names no TURN server: the fleet allows no relay);
 //! - after `bye` (said or heard) nothing happens but saying so;
 //! - a deadline it names is kept: a tick at that time renews the connection.
 
@@ -44,7 +45,11 @@ fn media_lines(sdp: &str) -> usize {
 fn candidate(script: &mut Script) -> Candidate {
     Candidate {
         mline: u32::from(script.byte() % 3),
-        candidate: format!("candidate:{} 1 UDP 1 10.0.0.1 5000 typ host", script.byte()),
+        candidate: format!(
+            "candidate:{} 1 UDP 1 10.0.0.1 5000 typ {}",
+            script.byte(),
+            if script.flag() { "relay" } else { "host" }
+        ),
     }
 }
 
@@ -217,6 +222,10 @@ fn outputs(role: Role, seen: &mut Seen, input: &Input, out: &[Output]) {
                     &Input::AnswerMade(sdp.clone()),
                     "not the answer made"
                 );
+            }
+            // The kiosk's hello names no TURN server here: the fleet allows no relay.
+            (Role::Offerer, Output::AddCandidate(c)) if c.candidate.ends_with("typ relay") => {
+                panic!("a relayed candidate where the fleet allows no relay: {c:?}")
             }
             (_, Output::AddCandidate(_)) => {
                 seen.candidates_added += 1;
