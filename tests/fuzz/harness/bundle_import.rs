@@ -25,9 +25,7 @@ fn workdir() -> &'static Path {
         } else {
             std::env::temp_dir()
         };
-        let dir = base.join(format!("praxiskiosk-fuzz-bundle-{}", std::process::id()));
-        fs::create_dir_all(dir.join("state")).expect("a directory for the bundle target");
-        dir
+        base.join(format!("praxiskiosk-fuzz-bundle-{}", std::process::id()))
     })
 }
 
@@ -35,8 +33,15 @@ pub fn check(data: &[u8]) {
     let dir = workdir();
     let bundle = dir.join("praxiskiosk-provision.json");
     let state = dir.join("state");
+    fs::create_dir_all(&state).expect("a directory for the bundle target");
     fs::write(&bundle, data).expect("writing the bundle");
-    let result = import_bundle(&bundle, &state);
+    imports(data, &bundle, &state);
+    // Made and removed for each input: a process that ends leaves nothing in /dev/shm.
+    fs::remove_dir_all(dir).expect("removing the bundle target's directory");
+}
+
+fn imports(data: &[u8], bundle: &Path, state: &Path) {
+    let result = import_bundle(bundle, state);
     match result {
         Ok(identity) => {
             assert!(is_valid_id(&identity.device), "{:?}", identity.device);
@@ -44,13 +49,13 @@ pub fn check(data: &[u8]) {
                 !bundle.exists(),
                 "the imported bundle, with its key, is still there"
             );
-            let loaded = load(&state).expect("the imported identity loads");
+            let loaded = load(state).expect("the imported identity loads");
             assert_eq!(
                 loaded.as_ref(),
                 Some(&identity),
                 "loaded is not what was imported"
             );
-            wipe_identity(&state).expect("wiping the identity");
+            wipe_identity(state).expect("wiping the identity");
         }
         Err(e) => {
             assert!(
