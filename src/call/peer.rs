@@ -540,11 +540,16 @@ impl Peer {
     }
 }
 
+#[cfg(test)]
+mod tests;
+
 impl Drop for Peer {
     fn drop(&mut self) {
         if let Err(e) = self.pipeline.set_state(gst::State::Null) {
             tracing::warn!(error = %e, "call pipeline did not stop cleanly");
         }
+        // Stopped: nothing flows through congestion control any more.
+        self.estimator.release();
     }
 }
 
