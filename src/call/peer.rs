@@ -439,8 +439,13 @@ impl Peer {
     }
 
     pub fn create(&self, kind: SdpKind) {
-        let (generation, events, webrtc) =
-            (self.generation, self.events.clone(), self.webrtc.clone());
+        // Weak: webrtcbin keeps the promise (and so this closure) until it answers, and a
+        // strong reference here would keep webrtcbin alive through its own promise.
+        let (generation, events, webrtc) = (
+            self.generation,
+            self.events.clone(),
+            self.webrtc.downgrade(),
+        );
         let dtls = self.dtls.clone();
         let field = match kind {
             SdpKind::Offer => "offer",
@@ -461,6 +466,9 @@ impl Peer {
             });
             let event = match corrected {
                 Ok((description, sdp)) => {
+                    let Some(webrtc) = webrtc.upgrade() else {
+                        return;
+                    };
                     webrtc.emit_by_name::<()>(
                         "set-local-description",
                         &[&description, &None::<gst::Promise>],
