@@ -91,28 +91,12 @@ import yaml
 
 schema = json.loads((Path(kas.__file__).parent / "schema-kas.json").read_text())
 root = Path.cwd()  # the repository: kas resolves includes relative to it
+sys.path.insert(0, str(root / "yocto" / "scripts"))
+from kasfile import load as merged  # noqa: E402
 
 
-def merge(base, over):
-    if isinstance(base, dict) and isinstance(over, dict):
-        out = dict(base)
-        for key, value in over.items():
-            out[key] = merge(base[key], value) if key in base else value
-        return out
-    return over
-
-
-def load(path, seen=()):
-    if path in seen:
-        raise ValueError(f"include loop at {path}")
-    own = yaml.safe_load(path.read_text())
-    jsonschema.validate(own, schema)
-    merged = {}
-    for inc in own.get("header", {}).get("includes", []):
-        if not isinstance(inc, str):
-            raise ValueError(f"{path}: includes from other repos are not resolved here")
-        merged = merge(merged, load(root / inc, seen + (path,)))
-    return merge(merged, own)
+def load(path):
+    return merged(path, root, check=lambda own: jsonschema.validate(own, schema))
 
 
 # A file that another one includes is a fragment: valid alone, but not a whole configuration.

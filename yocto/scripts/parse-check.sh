@@ -152,30 +152,13 @@ write_conf() { # kas file, build directory
 import sys
 from pathlib import Path
 
-import yaml
-
 root, layers, kas_file, build, keys, threads = sys.argv[1:]
 root, layers, build = Path(root), Path(layers), Path(build)
+sys.path.insert(0, str(root / "yocto" / "scripts"))
+from kasfile import load  # noqa: E402
 
 
-def merge(base, over):
-    if isinstance(base, dict) and isinstance(over, dict):
-        out = dict(base)
-        for key, value in over.items():
-            out[key] = merge(base[key], value) if key in base else value
-        return out
-    return over
-
-
-def load(path):
-    own = yaml.safe_load(path.read_text())
-    merged = {}
-    for inc in own.get("header", {}).get("includes", []):
-        merged = merge(merged, load(root / inc))  # kas: relative to the repository
-    return merge(merged, own)
-
-
-config = load(Path(kas_file))
+config = load(Path(kas_file), root)
 paths = []
 for name, repo in config["repos"].items():
     repo = repo or {}
