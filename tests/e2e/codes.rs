@@ -15,11 +15,7 @@ fn wrong_codes_are_refused_and_five_lock_the_keypad() {
     let kiosk = Kiosk::start(dir.path(), &KioskConfig::new(broker.port));
     let appointment = create_appointment(broker.port, &[]);
     kiosk.wait_for_appointment(&appointment.id);
-    let wrong = if appointment.code == "00000000" {
-        "00000001"
-    } else {
-        "00000000"
-    };
+    let wrong = appointment.wrong_code();
 
     let reply = kiosk.control(json!({"cmd": "enter_code", "code": "1234"}));
     assert_eq!(reply["error"], "invalid_code_format", "{reply}");
@@ -99,11 +95,7 @@ fn the_lockout_survives_a_restart() {
     let kiosk = Kiosk::start(dir.path(), &config);
     let appointment = create_appointment(broker.port, &[]);
     kiosk.wait_for_appointment(&appointment.id);
-    let wrong = if appointment.code == "00000000" {
-        "00000001"
-    } else {
-        "00000000"
-    };
+    let wrong = appointment.wrong_code();
     for _ in 1..5 {
         let reply = kiosk.control(json!({"cmd": "enter_code", "code": wrong}));
         assert_eq!(reply["error"], "wrong_code", "{reply}");

@@ -193,11 +193,7 @@ fn consultation_by_touch(panel_text: &'static str, locale_text: &'static str) {
         true,
     );
 
-    let wrong = if appointment.code == "00000000" {
-        "00000001"
-    } else {
-        "00000000"
-    };
+    let wrong = appointment.wrong_code();
     touch.type_code(wrong);
     let notice = Some(CodeNotice::Wrong { attempts_left: 4 });
     touch.shows(

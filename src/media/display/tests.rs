@@ -106,14 +106,7 @@ fn the_screen_shows_both_pictures_letterboxed_under_the_ui_and_follows_it() {
             feeder
         })
         .collect();
-    let spec = DisplaySpec {
-        panel: Panel::PI_TOUCH,
-        sink: VideoSink::Fake,
-        channels: channels.clone(),
-        capture: true,
-    };
-    let (tx, _rx) = mpsc::channel(4);
-    let mut screen = Display::start(&spec, tx).unwrap();
+    let mut screen = capturing_screen(&channels);
     // The call screen: the picture above the bar, the self-view top right, a label over the
     // picture.
     screen.show_ui(&layer(383..480, (100, 30)));
@@ -154,14 +147,7 @@ fn the_screen_shows_both_pictures_letterboxed_under_the_ui_and_follows_it() {
 fn a_remote_picture_that_stopped_coming_follows_its_slot_and_goes_with_the_call() {
     gst::init().unwrap();
     let channels = VideoChannels::for_device("feed-test");
-    let spec = DisplaySpec {
-        panel: Panel::PI_TOUCH,
-        sink: VideoSink::Fake,
-        channels: channels.clone(),
-        capture: true,
-    };
-    let (tx, _rx) = mpsc::channel(4);
-    let mut screen = Display::start(&spec, tx).unwrap();
+    let mut screen = capturing_screen(&channels);
     screen.set_video_visible(true);
     screen.place(Slot::RemoteVideo, Some((0, 0, 800, 383)));
     // One frame, then nothing: a call paused on a narrow link.
@@ -207,4 +193,17 @@ fn a_remote_picture_that_stopped_coming_follows_its_slot_and_goes_with_the_call(
         [0, 0, 0],
         "the last call's picture came back"
     );
+}
+
+/// A screen on the Pi's panel into a fake sink, fed from `channels`, that keeps what it composed
+/// for `composed_until`.
+fn capturing_screen(channels: &VideoChannels) -> Display {
+    let spec = DisplaySpec {
+        panel: Panel::PI_TOUCH,
+        sink: VideoSink::Fake,
+        channels: channels.clone(),
+        capture: true,
+    };
+    let (tx, _rx) = mpsc::channel(4);
+    Display::start(&spec, tx).unwrap()
 }

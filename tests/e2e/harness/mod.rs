@@ -133,6 +133,18 @@ pub struct Appointment {
     pub link: Option<String>,
 }
 
+impl Appointment {
+    /// A well-formed code that is not this appointment's.
+    #[allow(dead_code)] // Only the code and touch scenarios type a wrong one.
+    pub fn wrong_code(&self) -> &'static str {
+        if self.code == "00000000" {
+            "00000001"
+        } else {
+            "00000000"
+        }
+    }
+}
+
 /// The arguments of `kioskctl appointment create` for the test kiosk, plus `extra`.
 pub fn create_args<'a>(device: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
     let mut args = vec![
