@@ -232,7 +232,7 @@ impl Signalling {
                 _ => Vec::new(),
             };
         }
-        match input {
+        let mut outputs: Vec<Output> = match input {
             Input::Received(Signal::Bye { reason }) => {
                 self.state = State::Over;
                 vec![Output::Report(CallReport::RemoteBye(reason)), Output::Stop]
@@ -263,18 +263,13 @@ impl Signalling {
                 State::Answerer(answerer) => answerer.handle(input),
                 State::Over => Vec::new(),
             },
+        };
+        outputs.extend(self.tick(now));
+        // Whatever made a fresh connection also did what a waiting renewal would.
+        if outputs.contains(&Output::NewConnection) {
+            self.renew_at = None;
         }
-        .into_iter()
-        .chain(self.tick(now))
-        .collect::<Vec<_>>()
-        .into_iter()
-        .inspect(|output| {
-            // Whatever made a fresh connection also did what a waiting renewal would.
-            if *output == Output::NewConnection {
-                self.renew_at = None;
-            }
-        })
-        .collect()
+        outputs
     }
 
     /// Rule 1: answer every hello that is not a reply with exactly one reply; never answer a
