@@ -19,7 +19,7 @@ fi
 # a copy.
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-sed "s|^\(ExecStart[A-Za-z]*=+\{0,1\}\)/usr/bin/kioskd |\1$PWD/target/debug/kioskd |" "$UNIT" >"$work/kioskd.service"
+sed "s|^\(ExecStart[A-Za-z]*=[-+]*\)/usr/bin/kioskd |\1$PWD/target/debug/kioskd |" "$UNIT" >"$work/kioskd.service"
 if ! out=$(systemd-analyze verify "$work/kioskd.service" 2>&1) || [[ -n $out ]]; then
     say "FAIL verify: $out"
     exit 1
