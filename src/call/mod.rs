@@ -71,6 +71,9 @@ pub enum CallReport {
     /// Our video pauses (`true`) because the link is too narrow, or comes back.
     VideoPaused(bool),
     RemoteBye(ByeReason),
+    /// The doctor's side: the kiosk's call is held by another of the doctor's windows
+    /// (protocol.md 5, rule 10); this one was not let in.
+    Busy,
     Failed {
         failure: Failure,
         why: String,

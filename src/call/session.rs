@@ -515,6 +515,7 @@ impl Session {
                     "call interrupted; recovering"
                 );
                 self.report(CallReport::Interrupted);
+                self.step(Input::MediaQuiet(true));
             }
             Some(since) if !quiet => {
                 let outage = now.duration_since(since);
@@ -522,6 +523,7 @@ impl Session {
                 media.last_outage = Some(outage);
                 tracing::info!(outage_s = outage.as_secs_f64(), "call resumed");
                 self.report(CallReport::Resumed { outage });
+                self.step(Input::MediaQuiet(false));
             }
             Some(since)
                 if now.duration_since(since) >= self.spec.reconnect && !media.reported_lost =>

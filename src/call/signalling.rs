@@ -10,6 +10,11 @@
 //! arrives once the offer is out marks it stale, and the connection is renewed when its answer
 //! arrives or after [`ANSWER_WAIT`]. Anything that does not fit the state is ignored and named
 //! ([`Ignored`]), never applied: a stray answer or a burst of hellos cannot end a running call.
+//!
+//! One doctor's window holds a running call: the kiosk remembers the `nonce` of the hello it
+//! connected with, and a hello with another one, while that window's media flow, is told `busy`
+//! and changes nothing (rule 10). Before the call runs, and once its media stopped, the latest
+//! window is the one the kiosk offers to.
 
 use std::fmt;
 use std::time::{Duration, Instant};
@@ -62,6 +67,8 @@ pub enum Input {
     /// call should recover: the offerer makes a fresh connection and offers again; the
     /// answerer says hello, which makes the offerer do so (rule 3).
     Renew,
+    /// Media stopped coming (`true`) or came again (`false`) in a call where they flowed.
+    MediaQuiet(bool),
     /// Time passed (see [`Signalling::next_deadline`]).
     Tick,
 }
@@ -109,6 +116,12 @@ pub enum Ignored {
     AnswerDoesNotFit,
     /// A relayed candidate of the other side while the fleet allows no relay.
     RelayNotAllowed,
+    /// A hello of another of the doctor's windows while the call runs: told `busy`.
+    Busy,
+    /// A hello whose `nonce` no window makes (too long, odd characters).
+    BadNonce,
+    /// A `busy` for another of the doctor's windows, or one reaching the kiosk.
+    BusyForAnother,
 }
 
 impl fmt::Display for Ignored {
@@ -122,6 +135,9 @@ impl fmt::Display for Ignored {
             Self::AfterBye => "a message after the session ended",
             Self::AnswerDoesNotFit => "an answer whose SDP does not fit our offer",
             Self::RelayNotAllowed => "a relayed ICE candidate where the fleet allows no relay",
+            Self::Busy => "a hello of another window while the call runs (told busy)",
+            Self::BadNonce => "a hello with a malformed nonce",
+            Self::BusyForAnother => "a busy meant for another window",
         })
     }
 }
@@ -180,6 +196,13 @@ pub struct Signalling {
     /// Whether the session may run through a TURN relay: only where the fleet allows it, which
     /// the kiosk's hello shows by naming a TURN server (protocol.md 5, rule 7).
     relay_allowed: bool,
+    /// The offerer: the `nonce` of the doctor's window it offers to (none before the first
+    /// hello; an empty one for a window that sends none).
+    window: Option<String>,
+    /// The offerer: whether that window holds the call, which it does from its first answer
+    /// on, across its own reloads, for as long as media flow. A window gone for good (closed,
+    /// its device off) lets go once its media stop, so the doctor's next window gets the call.
+    held: bool,
 }
 
 impl fmt::Debug for Signalling {
@@ -208,6 +231,8 @@ impl Signalling {
             state,
             renewed_at: None,
             renew_at: None,
+            window: None,
+            held: false,
         };
         (machine, outputs)
     }
@@ -243,7 +268,15 @@ impl Signalling {
                 bye.into_iter().chain([Output::Stop]).collect()
             }
             Input::Received(Signal::Hello(hello)) => self.hello(hello, now),
-            Input::Renew => self.renew(),
+            Input::Received(Signal::Busy { nonce }) => self.busy(&nonce),
+            Input::Renew => {
+                self.held = false;
+                self.renew()
+            }
+            Input::MediaQuiet(quiet) => {
+                self.held = !quiet && self.window.is_some();
+                Vec::new()
+            }
             Input::Received(Signal::Ice { candidate, .. }) if candidate.is_empty() => {
                 // The other side finished gathering: webrtcbin needs no word of it.
                 Vec::new()
@@ -264,6 +297,9 @@ impl Signalling {
                 State::Over => Vec::new(),
             },
         };
+        if outputs.iter().any(|o| matches!(o, Output::ApplyAnswer(_))) {
+            self.held = true;
+        }
         outputs.extend(self.tick(now));
         // Whatever made a fresh connection also did what a waiting renewal would.
         if outputs.contains(&Output::NewConnection) {
@@ -275,6 +311,9 @@ impl Signalling {
     /// Rule 1: answer every hello that is not a reply with exactly one reply; never answer a
     /// reply. What a hello does beyond that depends on where the session stands.
     fn hello(&mut self, hello: Hello, now: Instant) -> Vec<Output> {
+        if let Some(refusal) = self.other_window(&hello) {
+            return refusal;
+        }
         let mut outputs = Vec::new();
         let reply = hello.reply;
         if !reply {
@@ -316,6 +355,45 @@ impl Signalling {
             State::Answerer(_) | State::Over => {}
         }
         outputs
+    }
+
+    /// Rule 10, on the offerer: a hello of a window other than the one the running call is
+    /// connected with is told `busy` and goes no further (no reply, no renewal, no news to the
+    /// flow). Any other hello makes its window the one the kiosk offers to.
+    fn other_window(&mut self, hello: &Hello) -> Option<Vec<Output>> {
+        if !matches!(self.state, State::Offerer(_)) {
+            return None;
+        }
+        let nonce = hello.nonce.clone().unwrap_or_default();
+        if !nonce.is_empty() && !crate::wire::nonce_is_valid(&nonce) {
+            return Some(vec![Output::Ignore(Ignored::BadNonce)]);
+        }
+        if self.held && self.window.as_ref().is_some_and(|window| *window != nonce) {
+            let busy = if nonce.is_empty() {
+                None // a window that sent no nonce cannot tell a busy meant for it
+            } else {
+                Some(Output::Send(Signal::Busy { nonce }))
+            };
+            return Some(
+                busy.into_iter()
+                    .chain([Output::Ignore(Ignored::Busy)])
+                    .collect(),
+            );
+        }
+        self.window = Some(nonce);
+        None
+    }
+
+    /// The doctor's side: the kiosk's call is held by another window. This window's session is
+    /// over if the `busy` names its own nonce.
+    fn busy(&mut self, nonce: &str) -> Vec<Output> {
+        let ours =
+            matches!(self.state, State::Answerer(_)) && self.hello.nonce.as_deref() == Some(nonce);
+        if !ours {
+            return vec![Output::Ignore(Ignored::BusyForAnother)];
+        }
+        self.state = State::Over;
+        vec![Output::Report(CallReport::Busy), Output::Stop]
     }
 
     /// Recovery after the path was lost. Only a connection that was answered needs it: one on

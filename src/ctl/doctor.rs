@@ -257,7 +257,7 @@ pub async fn run(fleet: &Fleet, args: DoctorArgs) -> anyhow::Result<()> {
 
     let spec = CallSpec {
         role: Role::Answerer,
-        hello: Hello::new(args.name.clone()),
+        hello: Hello::from_window(args.name.clone()),
         media,
         ice,
         // Until the kiosk's hello says its own.
@@ -388,6 +388,15 @@ pub async fn run(fleet: &Fleet, args: DoctorArgs) -> anyhow::Result<()> {
                 let failed = (reason != ByeReason::Hangup)
                     .then(|| format!("the kiosk ended the call: {name}"));
                 break (None, failed);
+            }
+            Wake::Report(CallReport::Busy) => {
+                let why = "the consultation is held in another window (told busy by the kiosk)";
+                say(
+                    args.json,
+                    json!({"event": "busy"}),
+                    format!("Die Sprechstunde läuft bereits in einem anderen Fenster / {why}"),
+                );
+                break (None, Some(why.into()));
             }
             Wake::Report(CallReport::Failed {
                 failure: call::Failure::SecurityCheck,

@@ -323,6 +323,8 @@ impl Supervisor {
                 tracing::info!(%session, reason = reason.as_str(), "doctor left");
                 Event::RemoteBye(reason)
             }
+            // Only the doctor's side is ever told busy.
+            call::CallReport::Busy => return,
             call::CallReport::Failed { failure, why } => {
                 tracing::warn!(%session, reason = %why, "call failed");
                 self.calls.failed(id, failure);

@@ -32,7 +32,7 @@ pub use sealed::{
     SealedNames, SealedSignal, Sender, SessionKey, SignedAppointment, SignedBody, SignedMsg,
     SignedRevoke, V2, b64url, from_b64url,
 };
-pub use signal::{ByeReason, Hello, IceServer, Signal, SignalMsg};
+pub use signal::{ByeReason, Hello, IceServer, NONCE_MAX, Signal, SignalMsg, nonce_is_valid};
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer, de::DeserializeOwned};
 

@@ -40,6 +40,11 @@ pub enum Signal {
     Bye {
         reason: ByeReason,
     },
+    /// Kiosk → doctor: the call is held by another of the doctor's windows (another `nonce`);
+    /// this one, whose hello carried `nonce`, is not let in and the running call goes on.
+    Busy {
+        nonce: String,
+    },
 }
 
 /// A side's introduction. The kiosk's also tells the doctor's side how to connect: the fleet's
@@ -62,6 +67,11 @@ pub struct Hello {
     /// 16:9). More pixels than that cost both sides CPU and bandwidth for nothing anyone sees.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub video_max: Option<String>,
+    /// Doctor → kiosk: which of the doctor's windows says hello, a random value each window
+    /// keeps for its life (a reload keeps it). The first window the kiosk connects with holds
+    /// the running call; another one is told `busy` (protocol.md 5, rule 10).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nonce: Option<String>,
 }
 
 impl Hello {
@@ -72,6 +82,14 @@ impl Hello {
         }
     }
 
+    /// A doctor's window's introduction, with a fresh random `nonce` of 128 bits.
+    pub fn from_window(name: impl Into<String>) -> Self {
+        Self {
+            nonce: Some(window_nonce()),
+            ..Self::new(name)
+        }
+    }
+
     /// The same introduction as a reply.
     pub fn as_reply(&self) -> Self {
         Self {
@@ -79,6 +97,29 @@ impl Hello {
             ..self.clone()
         }
     }
+}
+
+/// The longest `nonce` a hello may carry, and the characters it may hold (the page and
+/// `kioskctl doctor` send 32 hex digits).
+pub const NONCE_MAX: usize = 64;
+
+/// Whether a hello's `nonce` is one a window could have made: short, and letters, digits, `-`
+/// and `_` only. Anything else is not echoed back in a `busy`.
+pub fn nonce_is_valid(nonce: &str) -> bool {
+    !nonce.is_empty()
+        && nonce.len() <= NONCE_MAX
+        && nonce
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+fn window_nonce() -> String {
+    use ring::rand::SecureRandom;
+    let mut bytes = [0u8; 16];
+    ring::rand::SystemRandom::new()
+        .fill(&mut bytes)
+        .expect("the system's random source");
+    super::to_hex(&bytes)
 }
 
 /// One ICE server as WebRTC's `RTCIceServer` has it, so a browser takes it as it is.

@@ -265,19 +265,29 @@ fn a_running_call_survives_a_stray_answer_a_burst_of_hellos_and_a_malformed_answ
     });
     assert_eq!(kiosk.state(), "in_call", "{}", kiosk.log_tail());
 
-    // A doctor's page gone wild: 200 hellos at once, which renew the connection, and an answer
-    // with a malformed SDP (a refused video line, no audio) that may reach the kiosk while its
-    // fresh offer waits: it is left alone, and the doctor's real answer is taken.
+    // A doctor's page gone wild: 200 hellos at once from the window that holds the call (its
+    // nonce), which renew the connection, and an answer with a malformed SDP (a refused video
+    // line, no audio) that may reach the kiosk while its fresh offer waits: it is left alone,
+    // and the doctor's real answer is taken. Hellos of a second window (another nonce, or none)
+    // are told busy and change nothing (rule 10).
     let replies_before = watcher
         .signals("kiosk")
         .iter()
         .filter(|s| s["type"] == "hello" && s["reply"] == true)
         .count();
-    let hello = json!({"v": 1, "type": "hello", "name": "Dr. med. Anna Muster"}).to_string();
+    let window = watcher
+        .signals("doctor")
+        .iter()
+        .find_map(|s| s["nonce"].as_str().map(String::from))
+        .expect("the doctor's hello names its window");
+    let hello = |nonce: &str| {
+        json!({"v": 1, "type": "hello", "name": "Dr. med. Anna Muster", "nonce": nonce}).to_string()
+    };
     let malformed = json!({"v": 1, "type": "answer",
         "sdp": "v=0\r\no=- 2 1 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\nm=video 0 UDP/TLS/RTP/SAVPF 96\r\n"});
-    let mut burst = vec![hello; 200];
+    let mut burst = vec![hello(&window); 200];
     burst.push(malformed.to_string());
+    burst.extend([hello("second-window"), hello("second-window")]);
     publish_lines(broker.port, &topic, &burst);
     let before = frames();
     let went_on = poll(CALL_SETUP, || media_goes_on(&kiosk, &doctor, before, 60));
@@ -297,6 +307,15 @@ fn a_running_call_survives_a_stray_answer_a_burst_of_hellos_and_a_malformed_answ
             .count()
             > replies_before,
         "the kiosk answered the hellos"
+    );
+    let busy: Vec<_> = watcher
+        .signals("kiosk")
+        .into_iter()
+        .filter(|s| s["type"] == "busy")
+        .collect();
+    assert!(
+        !busy.is_empty() && busy.iter().all(|s| s["nonce"] == "second-window"),
+        "the second window is told busy, and only it: {busy:?}"
     );
     assert!(
         !watcher

@@ -497,3 +497,4 @@ fn the_doctors_side_recovers_by_saying_hello_and_takes_the_kiosks_servers() {
 }
 
 mod abuse;
+mod windows;
