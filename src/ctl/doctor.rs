@@ -343,17 +343,26 @@ pub async fn run(fleet: &Fleet, args: DoctorArgs) -> anyhow::Result<()> {
                 let text = format!("Patient/in: {name}");
                 say(args.json, json!({"event": "joined", "patient": name}), text);
             }
-            Wake::Report(CallReport::MediaFlowing) => say(
-                args.json,
-                json!({"event": "media"}),
-                "picture from the kiosk arrives".into(),
-            ),
-            Wake::Report(CallReport::Interrupted) => say(
-                args.json,
-                json!({"event": "interrupted"}),
-                "Verbindung unterbrochen – wird wiederhergestellt …".into(),
-            ),
+            Wake::Report(CallReport::MediaFlowing) => {
+                // This window holds the call now (protocol.md 5, rule 10): thrown off the
+                // broker by another window of the link, it lets that one read its busy first.
+                link.set_unhurried(true);
+                say(
+                    args.json,
+                    json!({"event": "media"}),
+                    "picture from the kiosk arrives".into(),
+                )
+            }
+            Wake::Report(CallReport::Interrupted) => {
+                link.set_unhurried(false);
+                say(
+                    args.json,
+                    json!({"event": "interrupted"}),
+                    "Verbindung unterbrochen – wird wiederhergestellt …".into(),
+                )
+            }
             Wake::Report(CallReport::Resumed { outage }) => {
+                link.set_unhurried(true);
                 let ms = outage.as_millis() as u64;
                 let text = format!("connection back after {:.1} s", outage.as_secs_f64());
                 say(

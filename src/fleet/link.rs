@@ -27,6 +27,10 @@ const REQUEST_QUEUE: usize = 512;
 /// The longest wait between reconnects while the link is urgent (a call waits to recover
 /// through it): a few SYNs a second are nothing, seconds more of frozen picture are a lot.
 const URGENT_RETRY: Duration = Duration::from_millis(250);
+/// The shortest wait before a reconnect while the link is unhurried: a doctor's window whose
+/// media flow (they need no broker) and whose connection another window of the same login may
+/// have taken over, which needs a moment to read its `busy` and leave (protocol.md 5, rule 10).
+const UNHURRIED_RETRY: Duration = Duration::from_secs(5);
 /// How long a connect may take (rumqttc's default): TCP, TLS and MQTT's CONNACK.
 const CONNECT_TIMEOUT_S: u64 = 5;
 
@@ -61,6 +65,8 @@ struct Steering {
     reconnect: tokio::sync::Notify,
     /// Reconnect at most [`URGENT_RETRY`] apart.
     urgent: std::sync::atomic::AtomicBool,
+    /// Reconnect no sooner than [`UNHURRIED_RETRY`] (urgent wins).
+    unhurried: std::sync::atomic::AtomicBool,
 }
 
 /// What the watchdog asks of the link task: when it last got something back from its loop, and
@@ -187,6 +193,12 @@ async fn run(mut eventloop: rumqttc::EventLoop, link: Link, events: mpsc::Sender
                     .load(std::sync::atomic::Ordering::Relaxed)
                 {
                     retry_in = retry_in.min(URGENT_RETRY);
+                } else if link
+                    .steering
+                    .unhurried
+                    .load(std::sync::atomic::Ordering::Relaxed)
+                {
+                    retry_in = retry_in.max(UNHURRIED_RETRY);
                 }
                 let sent = events
                     .send(LinkEvent::Disconnected {
@@ -308,6 +320,13 @@ impl Link {
         self.steering
             .urgent
             .store(urgent, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// While unhurried (and not urgent), reconnects wait at least [`UNHURRIED_RETRY`].
+    pub fn set_unhurried(&self, unhurried: bool) {
+        self.steering
+            .unhurried
+            .store(unhurried, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// Asks for a clean disconnect after everything queued so far; the link task then ends.

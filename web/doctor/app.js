@@ -9,7 +9,7 @@
 // (protocol rule 3).
 
 import mqtt from './vendor/mqtt.js';
-import { initialLanguage, language, setLanguage, t } from './i18n.js';
+import { byeTextKey, initialLanguage, language, setLanguage, t } from './i18n.js';
 import { parseJoinLink, sessionTopics } from './link.js';
 import { dtlsFingerprints, securityCode } from './code.js';
 import { channel as sealChannel, open as openSealed, seal } from './seal.js';
@@ -18,9 +18,9 @@ import {
   testStats,
 } from './call.js';
 import { DEFAULT_RECONNECT_S, initialWatch, parseReconnectSeconds, watchMedia } from './watch.js';
+import { randomHex, storedName, storeName, tabStorage, takeJoinFragment, windowNonce } from './tab.js';
+import { fitCameraTo, openCameraAndMicrophone, stopTracks, switchTracks } from './local.js';
 
-const NAME_KEY = 'praxiskiosk.doctorName';
-const LINK_KEY = 'praxiskiosk.joinLink';
 const SESSION_TAKEN_OVER = 0x8e; // MQTT 5 DISCONNECT reason code
 // Brokers before Mosquitto 2.0.15 (Debian 12 has 2.0.11) close a connection that another
 // window took over without saying why. The sign then: the broker accepts this page and closes
@@ -28,6 +28,10 @@ const SESSION_TAKEN_OVER = 0x8e; // MQTT 5 DISCONNECT reason code
 // row is not a network that comes and goes.
 const TAKEN_OVER_CLOSES = 3;
 const QUICK_CLOSE_MS = 5000;
+// A window in a call that another window threw off the broker (same login) connects again after
+// this: time for the other one to read its `busy` and leave (protocol.md 5, rule 10).
+const TAKEN_OVER_RETRY_MS = 5000;
+const RECONNECT_MS = 2000;
 const MAX_PAYLOAD = 65536; // protocol.md 1: larger payloads are dropped
 const BYE_TIMEOUT_MS = 1500; // how long a hang-up waits for the broker to take the bye
 
@@ -68,6 +72,7 @@ const app = {
   endedKey: null,
   join: null,
   topics: null,
+  nonce: null, // this tab's window nonce (tab.js), in every hello
   // The session's sealed signalling (seal.js), when the link carries a key: then everything
   // sent is sealed and only sealed messages of the kiosk are taken.
   seal: null,
@@ -159,14 +164,6 @@ function showDuration() {
 
 // --- the doctor's name (the one thing this page stores) ---------------------------------------
 
-function storedName() {
-  try {
-    return localStorage.getItem(NAME_KEY);
-  } catch {
-    return null; // storage blocked: the default name will do
-  }
-}
-
 function doctorName() {
   return ui.name.value.trim().slice(0, 80) || t('defaultDoctorName');
 }
@@ -174,78 +171,46 @@ function doctorName() {
 function onNameChange() {
   const name = ui.name.value.trim();
   ui.name.dataset.isDefault = String(!name);
-  try {
-    if (name) localStorage.setItem(NAME_KEY, name);
-    else localStorage.removeItem(NAME_KEY);
-  } catch {
-    // storage blocked: the name still goes into this visit's hellos
-  }
+  storeName(name);
   // Before a call, say hello again so the patient's screen shows the new name. During a call a
   // new hello would make the kiosk rebuild the connection (rule 3), so it waits for the next join.
   if (!app.call && app.client?.connected && ['waiting', 'patient-waiting'].includes(app.state)) {
-    publish({ type: 'hello', name: doctorName() });
+    publish({ type: 'hello', name: doctorName(), nonce: app.nonce });
   }
 }
 
 // --- local media ------------------------------------------------------------------------------
 
-// The kiosk shows the picture at most `max` large (its hello's `video_max`): the camera is asked
-// for no more, so neither side encodes or decodes pixels nobody sees. The ideal stays as asked.
-function fitCameraTo(max) {
-  if (!max) return;
-  for (const track of app.localStream?.getVideoTracks() ?? []) {
-    track
-      .applyConstraints({ width: { ideal: 1280, max: max.width }, height: { ideal: 720, max: max.height }, frameRate: { ideal: 25 } })
-      .catch((err) => console.warn('camera not fitted to the kiosk\'s screen:', err?.name));
-  }
-}
-
 async function startMedia() {
   clearProblem();
   setState('connecting');
   setStatus('cameraStarting');
-  try {
-    app.localStream = await navigator.mediaDevices.getUserMedia({
-      video: { width: { ideal: 1280 }, height: { ideal: 720 }, frameRate: { ideal: 25 } },
-      audio: { echoCancellation: true, noiseSuppression: true, autoGainControl: true },
-    });
-  } catch (err) {
-    const text = {
-      NotFoundError: 'mediaMissingText',
-      OverconstrainedError: 'mediaMissingText',
-      NotReadableError: 'mediaBusyText',
-      AbortError: 'mediaBusyText',
-    }[err?.name] ?? 'mediaText'; // NotAllowedError, SecurityError and anything unexpected
-    showProblem('mediaTitle', text, {}, () => startMedia().then((ok) => ok && connect()));
+  const { stream, problem } = await openCameraAndMicrophone(navigator.mediaDevices);
+  if (problem) {
+    showProblem('mediaTitle', problem, {}, () => startMedia().then((ok) => ok && connect()));
     return false;
   }
+  app.localStream = stream;
   applyTrackSwitches();
-  fitCameraTo(app.kiosk.videoMax);
-  ui.self.srcObject = app.localStream;
+  fitCameraTo(stream, app.kiosk.videoMax);
+  ui.self.srcObject = stream;
   ui.self.play().catch(() => {}); // muted: always allowed; a failure only leaves the self-view blank
   return true;
 }
 
-// Muting disables tracks instead of removing them: the kiosk keeps receiving silence and black
-// frames, so nothing needs renegotiating and the kiosk's picture does not freeze on the last frame.
 function applyTrackSwitches() {
-  for (const track of app.localStream?.getAudioTracks() ?? []) track.enabled = !app.micMuted;
-  for (const track of app.localStream?.getVideoTracks() ?? []) track.enabled = !app.cameraOff;
+  switchTracks(app.localStream, app);
   document.body.classList.toggle('camera-off', app.cameraOff);
   render();
 }
 
 function stopMedia() {
-  for (const track of app.localStream?.getTracks() ?? []) track.stop();
+  stopTracks(app.localStream);
   app.localStream = null;
   ui.self.srcObject = null;
 }
 
 // --- the broker ---------------------------------------------------------------------------------
-
-function randomHex(bytes) {
-  return Array.from(crypto.getRandomValues(new Uint8Array(bytes)), (b) => b.toString(16).padStart(2, '0')).join('');
-}
 
 function connect() {
   clearProblem();
@@ -262,7 +227,7 @@ function connect() {
     clientId: `doctor-web-${randomHex(8)}`, // the broker replaces it with the login
     username: app.join.username,
     password: app.join.password,
-    reconnectPeriod: 2000,
+    reconnectPeriod: RECONNECT_MS,
     connectTimeout: 10000,
     resubscribe: false, // we subscribe ourselves on every connect, then say hello
   });
@@ -270,6 +235,7 @@ function connect() {
 
   client.on('connect', () => {
     app.link.connectedAt = performance.now();
+    client.options.reconnectPeriod = RECONNECT_MS;
     client.subscribe(app.topics.kiosk, { qos: 1 }, (err, granted) => {
       // A reason code of 0x80 or above refuses the subscription (MQTT 5).
       if (err || granted?.some((g) => g.qos >= 128)) {
@@ -284,7 +250,7 @@ function connect() {
       }
       // A hello makes the kiosk (re)offer. While media flow, a reconnect to the broker needs none.
       const ice = app.call?.pc.iceConnectionState;
-      if (!['connected', 'completed'].includes(ice)) publish({ type: 'hello', name: doctorName() });
+      if (!['connected', 'completed'].includes(ice)) publish({ type: 'hello', name: doctorName(), nonce: app.nonce });
     });
   });
   client.on('message', (topic, payload) => {
@@ -314,26 +280,40 @@ function connect() {
 }
 
 /**
- * Another window (or device) opened the same link and took the login over. This one steps
- * back rather than taking it back: it lets go of the broker, the call and the camera, and
- * offers to continue here, which takes the call back the way a reload does.
+ * Another window (or device) opened the same link and took the login over. While this window's
+ * call runs, it holds the call (protocol.md 5, rule 10): the other window is told `busy`, and
+ * this one keeps its media and connects again a little later. Otherwise it steps back rather
+ * than taking the login back: it lets go of the broker, the call and the camera, and offers to
+ * continue here, which takes the call back the way a reload does.
  */
 function takenOver() {
+  if (app.state === 'in-call' && ['connected', 'completed'].includes(app.call?.pc.iceConnectionState)) {
+    app.link.quickCloses = 0;
+    if (app.client) app.client.options.reconnectPeriod = TAKEN_OVER_RETRY_MS;
+    return;
+  }
   app.link = { connectedAt: null, quickCloses: 0 };
-  app.client?.end(true);
-  app.client = null;
-  app.call?.close();
-  app.call = null;
-  stopMedia();
+  letGo();
   showProblem('takenOverTitle', 'takenOverText', {}, () => location.reload());
 }
 
-function refused() {
+/** Lets go of the broker, the call and the camera, for good. */
+function letGo() {
   app.client?.end(true);
   app.client = null;
   app.call?.close();
   app.call = null;
   stopMedia();
+}
+
+/** The kiosk's call is held by another window of this link (protocol.md 5, rule 10). */
+function busy() {
+  letGo();
+  showProblem('busyTitle', 'busyText', {}, () => location.reload());
+}
+
+function refused() {
+  letGo();
   showProblem('authTitle', 'authText');
 }
 
@@ -383,12 +363,12 @@ async function onSignal(payload) {
       app.kiosk.iceServers = parseIceServers(msg.ice_servers) ?? app.kiosk.iceServers;
       app.kiosk.reconnectS = parseReconnectSeconds(msg.reconnect_s);
       app.kiosk.videoMax = parseVideoMax(msg.video_max);
-      fitCameraTo(app.kiosk.videoMax);
+      fitCameraTo(app.localStream, app.kiosk.videoMax);
       if (['connecting', 'waiting'].includes(app.state)) {
         setState('patient-waiting');
         setStatus('patientWaiting');
       }
-      if (msg.reply !== true) publish({ type: 'hello', name: doctorName(), reply: true });
+      if (msg.reply !== true) publish({ type: 'hello', name: doctorName(), reply: true, nonce: app.nonce });
       return;
     case 'offer':
       if (typeof msg.sdp === 'string') await onOffer(msg.sdp);
@@ -398,24 +378,16 @@ async function onSignal(payload) {
         await app.call.addRemoteCandidate(msg.mline, msg.candidate);
       }
       return;
+    case 'busy':
+      if (msg.nonce === app.nonce) busy(); // another window's busy is none of ours
+      return;
     case 'bye':
       // Before any media, the kiosk's `error` means no path between the two (p2p_failed).
-      end(msg.reason === 'error' && !mediaFlowed() ? 'p2pFailed' : byeText(msg.reason));
+      end(msg.reason === 'error' && !mediaFlowed() ? 'p2pFailed' : byeTextKey(msg.reason));
       return;
     default:
       return;
   }
-}
-
-function byeText(reason) {
-  return (
-    {
-      hangup: 'endedHangup',
-      timeout: 'endedTimeout',
-      error: 'endedError',
-      security_check_failed: 'endedSecurityCheck',
-    }[reason] ?? 'endedOther'
-  );
 }
 
 async function onOffer(sdp) {
@@ -586,6 +558,7 @@ window.praxiskiosk = {
       ...testStats(call ? await call.pc.getStats() : null),
       interrupted: app.watch.phase === 'interrupted',
       relay: app.relay,
+      broker_connected: app.client?.connected ?? false,
       video_paused: app.watch.videoPaused,
       ice_servers: call ? call.pc.getConfiguration().iceServers.length : 0,
       security_code: call ? app.code.digits : null,
@@ -593,28 +566,6 @@ window.praxiskiosk = {
     };
   },
 };
-
-/**
- * The join link's fragment, taken out of the address bar: its password and session key must not
- * stay in the URL, the history or a bookmark. It is kept in sessionStorage instead (this tab
- * only, gone when the tab closes), so a reload still rejoins the call (protocol rule 3).
- */
-function takeJoinFragment() {
-  if (location.hash.length > 1) {
-    try {
-      sessionStorage.setItem(LINK_KEY, location.hash);
-    } catch {
-      // Storage refused (a locked-down browser): the fragment stays, and so does a reload.
-      return location.hash;
-    }
-    history.replaceState(null, '', location.pathname + location.search);
-  }
-  try {
-    return sessionStorage.getItem(LINK_KEY) ?? '';
-  } catch {
-    return '';
-  }
-}
 
 async function main() {
   setLanguage(initialLanguage(navigator.language));
@@ -625,7 +576,8 @@ async function main() {
   setState('connecting');
   render();
 
-  const link = parseJoinLink(takeJoinFragment());
+  const storage = tabStorage();
+  const link = parseJoinLink(takeJoinFragment(location, history, storage));
   if (!link.ok) {
     if (link.version !== undefined) showProblem('linkVersionTitle', 'linkVersionText', { what: link.version });
     else showProblem('linkTitle', 'linkText', { what: link.invalid.join(', ') });
@@ -636,6 +588,7 @@ async function main() {
     return showProblem('browserTitle', 'browserText');
   }
   app.join = link.join;
+  app.nonce = windowNonce(storage);
   app.topics = sessionTopics(link.join);
   if (link.join.key) app.seal = await sealChannel(link.join.key, link.join.session, 'doctor');
   app.timer = setInterval(() => tick().catch(() => {}), 1000);

@@ -52,6 +52,8 @@ const TEXTS = {
     linkText: 'Bitte öffnen Sie den vollständigen Link aus der Terminbestätigung. Fehlt oder ungültig: {what}.',
     linkVersionTitle: 'Dieser Link ist für eine neuere Version',
     linkVersionText: 'Diese Seite versteht Links der Version 1, der Link hat Version {what}. Bitte wenden Sie sich an Ihre Praxis-IT.',
+    busyTitle: 'Diese Sprechstunde läuft bereits in einem anderen Fenster',
+    busyText: 'Das Gespräch mit der Patientin oder dem Patienten wird in einem anderen Fenster oder auf einem anderen Gerät mit demselben Link geführt und läuft dort weiter. Wenn Sie das andere Fenster geschlossen haben, versuchen Sie es in einigen Sekunden erneut.',
     takenOverTitle: 'Der Termin ist in einem anderen Fenster geöffnet',
     takenOverText: 'Derselbe Link wurde in einem anderen Fenster oder auf einem anderen Gerät geöffnet; das Gespräch läuft dort weiter. Mit „Erneut versuchen“ holen Sie es in dieses Fenster zurück.',
     authTitle: 'Dieser Link ist nicht (mehr) gültig',
@@ -112,6 +114,8 @@ const TEXTS = {
     linkText: 'Please open the complete link from the appointment confirmation. Missing or invalid: {what}.',
     linkVersionTitle: 'This link is for a newer version',
     linkVersionText: 'This page understands version 1 links; the link has version {what}. Please contact your practice IT.',
+    busyTitle: 'This consultation is already running in another window',
+    busyText: 'The call with the patient is held in another window or on another device with the same link, and goes on there. If you closed the other window, try again in a few seconds.',
     takenOverTitle: 'The appointment is open in another window',
     takenOverText: 'The same link was opened in another window or on another device; the call goes on there. "Try again" brings it back to this window.',
     authTitle: 'This link is not valid (any more)',
@@ -152,4 +156,16 @@ export function setLanguage(lang) {
 export function t(key, vars = {}) {
   const text = TEXTS[current][key] ?? TEXTS.de[key] ?? key;
   return text.replace(/\{(\w+)\}/g, (_, name) => String(vars[name] ?? ''));
+}
+
+/** The text key for the kiosk's `bye` reason (protocol.md 5, rule 6). */
+export function byeTextKey(reason) {
+  return (
+    {
+      hangup: 'endedHangup',
+      timeout: 'endedTimeout',
+      error: 'endedError',
+      security_check_failed: 'endedSecurityCheck',
+    }[reason] ?? 'endedOther'
+  );
 }
