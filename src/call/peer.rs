@@ -57,6 +57,8 @@ pub(crate) enum PeerEvent {
         sdp: String,
     },
     RemoteDescriptionSet(SdpKind),
+    /// webrtcbin refused the other side's description.
+    RemoteRefused(SdpKind, String),
     IceCandidate {
         mline: u32,
         candidate: String,
@@ -497,7 +499,9 @@ impl Peer {
         let promise = gst::Promise::with_change_func(move |reply| {
             let event = match reply_structure(reply) {
                 Ok(_) => PeerEvent::RemoteDescriptionSet(kind),
-                Err(e) => PeerEvent::Error(format!("remote description refused: {e}")),
+                Err(e) => {
+                    PeerEvent::RemoteRefused(kind, format!("remote description refused: {e}"))
+                }
             };
             emit(&events, generation, event);
         });

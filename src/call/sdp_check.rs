@@ -1,6 +1,7 @@
 //! Whether the doctor's answer fits the kiosk's offer (protocol.md section 5, rule 7): exactly the
 //! offered m-lines, in their order, each accepted (port not 0) with payload types that were
-//! offered, each mapped to the codec the offer mapped it to. An answer that does not fit is left
+//! offered, each mapped to the codec the offer mapped it to, and the transport a connection
+//! needs (ICE credentials, a DTLS fingerprint, an answerer's DTLS role). An answer that does not fit is left
 //! alone before webrtcbin sees it: it cannot end a running call, and nothing reaches a decoder
 //! that the kiosk did not offer.
 //!
@@ -23,6 +24,10 @@ pub(crate) enum Mismatch {
     Codec { line: usize, pt: String },
     #[error("m-line {0} is malformed")]
     Malformed(usize),
+    #[error("the answer does not start with v=0")]
+    NotSdp,
+    #[error("the answer lacks {0}")]
+    Transport(&'static str),
 }
 
 /// One m-line: its kind, port, payload types and their `a=rtpmap` codecs (lower case).
@@ -64,8 +69,41 @@ fn media_lines(sdp: &str) -> Result<Vec<Media>, Mismatch> {
     Ok(all)
 }
 
+/// What the bundled transport needs of an answer, at session level or in an m-line: without
+/// any of it webrtcbin refuses the answer or the connection cannot be secured.
+fn transport(answer: &str) -> Result<(), Mismatch> {
+    let value = |attribute: &str| {
+        answer
+            .lines()
+            .filter_map(|line| line.trim_end().strip_prefix(attribute))
+            .map(str::trim)
+            .find(|value| !value.is_empty())
+    };
+    value("a=ice-ufrag:").ok_or(Mismatch::Transport("ICE credentials"))?;
+    value("a=ice-pwd:").ok_or(Mismatch::Transport("ICE credentials"))?;
+    let fingerprint = value("a=fingerprint:").and_then(|v| v.split_once(' '));
+    let well_formed = fingerprint.is_some_and(|(hash, digits)| {
+        !hash.is_empty()
+            && digits.len() >= 2
+            && digits
+                .split(':')
+                .all(|pair| pair.len() == 2 && pair.bytes().all(|b| b.is_ascii_hexdigit()))
+    });
+    if !well_formed {
+        return Err(Mismatch::Transport("a well-formed DTLS fingerprint"));
+    }
+    match value("a=setup:") {
+        Some("active" | "passive") => Ok(()),
+        _ => Err(Mismatch::Transport("an answerer's DTLS role (a=setup)")),
+    }
+}
+
 /// `Ok` if `answer` answers `offer` as rule 7 allows.
 pub(crate) fn answer_fits(offer: &str, answer: &str) -> Result<(), Mismatch> {
+    if !answer.starts_with("v=0") {
+        return Err(Mismatch::NotSdp);
+    }
+    transport(answer)?;
     let offered = media_lines(offer)?;
     let answered = media_lines(answer)?;
     if offered.len() != answered.len() {
@@ -111,8 +149,33 @@ mod tests {
 m=video 9 UDP/TLS/RTP/SAVPF 96\r\nc=IN IP4 0.0.0.0\r\na=mid:video0\r\na=rtpmap:96 VP8/90000\r\na=rtcp-fb:96 nack pli\r\n\
 m=audio 9 UDP/TLS/RTP/SAVPF 97\r\nc=IN IP4 0.0.0.0\r\na=mid:audio1\r\na=rtpmap:97 OPUS/48000/2\r\n";
 
+    const TRANSPORT: &str = "a=ice-ufrag:Xy1z\r\na=ice-pwd:abcdefghijklmnopqrstuv\r\n\
+a=fingerprint:sha-256 0A:1B:2C:3D\r\na=setup:active\r\n";
+
     fn answer(video: &str, audio: &str) -> String {
-        format!("v=0\r\no=- 2 0 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\n{video}{audio}",)
+        format!("v=0\r\no=- 2 0 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\n{TRANSPORT}{video}{audio}",)
+    }
+
+    #[test]
+    fn an_answer_without_what_its_transport_needs_does_not_fit() {
+        let fits = answer(VIDEO, AUDIO);
+        for (broken, what) in [
+            (
+                fits.replace("a=ice-pwd:abcdefghijklmnopqrstuv\r\n", ""),
+                "ICE",
+            ),
+            (fits.replace("0A:1B:2C:3D", "zz"), "fingerprint"),
+            (fits.replace("0A:1B:2C:3D", ""), "fingerprint"),
+            (fits.replace("a=setup:active", "a=setup:actpass"), "role"),
+            (fits.replace("a=setup:active\r\n", ""), "role"),
+        ] {
+            assert!(
+                matches!(answer_fits(OFFER, &broken), Err(Mismatch::Transport(_))),
+                "{what}: {broken}"
+            );
+        }
+        let not_sdp = format!("x{fits}");
+        assert_eq!(answer_fits(OFFER, &not_sdp), Err(Mismatch::NotSdp));
     }
 
     const VIDEO: &str =

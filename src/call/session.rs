@@ -239,6 +239,7 @@ impl Session {
     }
 
     fn carry_out(&mut self, outputs: Vec<Output>) {
+        let mut refused = None;
         for output in outputs {
             match output {
                 Output::Send(signal) => self.out.send(signal),
@@ -258,7 +259,7 @@ impl Session {
                         .as_ref()
                         .map(|peer| peer.set_remote(SdpKind::Answer, &sdp))
                     {
-                        self.fail(format!("bad answer: {e}"));
+                        refused = Some(format!("bad answer: {e}"));
                     }
                 }
                 Output::AddCandidate(Candidate { mline, candidate }) => {
@@ -273,6 +274,22 @@ impl Session {
                 Output::Ignore(why) => tracing::warn!(%why, "signalling ignored"),
                 Output::Stop => {}
             }
+        }
+        // After the other outputs of this step, which belong to the refused answer.
+        if let Some(why) = refused {
+            self.answer_refused(why);
+        }
+    }
+
+    /// An answer that passed `sdp_check` and still could not be set. A call whose media flowed
+    /// survives it with a fresh connection and offer (the doctor's side answers that one);
+    /// before any media there is nothing to keep, and the connect deadline would end it anyway.
+    fn answer_refused(&mut self, why: String) {
+        if self.media.first_frame.is_some() {
+            tracing::warn!(reason = %why, "the doctor's answer was refused; renewing the connection");
+            self.step(Input::Renew);
+        } else {
+            self.fail(why);
         }
     }
 
@@ -383,6 +400,8 @@ impl Session {
             } => self.step(Input::AnswerMade(sdp)),
             PeerEvent::RemoteDescriptionSet(SdpKind::Offer) => self.step(Input::RemoteOfferSet),
             PeerEvent::RemoteDescriptionSet(SdpKind::Answer) => {}
+            PeerEvent::RemoteRefused(SdpKind::Answer, why) => self.answer_refused(why),
+            PeerEvent::RemoteRefused(SdpKind::Offer, why) => self.fail(why),
             PeerEvent::IceCandidate { mline, candidate } => {
                 tracing::debug!(%candidate, "local ICE candidate");
                 self.step(Input::LocalCandidate(Candidate { mline, candidate }))

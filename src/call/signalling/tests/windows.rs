@@ -27,10 +27,7 @@ fn held_by_a() -> (Signalling, Instant) {
         Some(&Output::CreateOffer)
     );
     k.handle(Input::OfferMade("offer-1".into()), t0);
-    assert_eq!(
-        k.handle(answer("answer-1"), t0),
-        [Output::ApplyAnswer("answer-1".into())]
-    );
+    assert_eq!(k.handle(answer("answer-1"), t0), [applied("answer-1")]);
     (k, t0)
 }
 
