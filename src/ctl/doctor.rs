@@ -64,6 +64,11 @@ pub struct DoctorArgs {
     /// Print one JSON object per line instead of text.
     #[arg(long)]
     json: bool,
+    /// Rejoin as the window of an earlier run (its `window` as printed when it started), as a
+    /// reloaded browser tab does: the kiosk takes it for the window that holds the call
+    /// (protocol.md 5, rule 10). Without it, every run is a new window.
+    #[arg(long, value_parser = parse_window)]
+    window: Option<String>,
     /// Benchmarks: send the time-coded test picture and beeps, and measure how late the
     /// kiosk's play here (glass to glass, sound and picture offset; in the statistics).
     #[arg(long, conflicts_with_all = ["camera", "voice_file"])]
@@ -72,6 +77,12 @@ pub struct DoctorArgs {
     /// answer, as a man in the middle would, so the kiosk's check must end the call.
     #[arg(long, hide = true)]
     test_wrong_fingerprint: bool,
+}
+
+fn parse_window(nonce: &str) -> Result<String, String> {
+    crate::wire::nonce_is_valid(nonce)
+        .then(|| nonce.to_string())
+        .ok_or_else(|| format!("at most {} letters, digits, - or _", crate::wire::NONCE_MAX))
 }
 
 /// Our answers with their `a=fingerprint` changed (`--test-wrong-fingerprint`).
@@ -257,7 +268,13 @@ pub async fn run(fleet: &Fleet, args: DoctorArgs) -> anyhow::Result<()> {
 
     let spec = CallSpec {
         role: Role::Answerer,
-        hello: Hello::from_window(args.name.clone()),
+        hello: match &args.window {
+            Some(window) => Hello {
+                nonce: Some(window.clone()),
+                ..Hello::new(args.name.clone())
+            },
+            None => Hello::from_window(args.name.clone()),
+        },
         media,
         ice,
         // Until the kiosk's hello says its own.
@@ -278,11 +295,12 @@ pub async fn run(fleet: &Fleet, args: DoctorArgs) -> anyhow::Result<()> {
     } else {
         Box::new(out)
     };
+    let window = spec.hello.nonce.clone().unwrap_or_default();
     let handle = call::start(spec, out, reports_tx);
     say(
         args.json,
-        json!({"event": "waiting"}),
-        format!("waiting for the kiosk in session {session}"),
+        json!({"event": "waiting", "window": window}),
+        format!("waiting for the kiosk in session {session} (window {window})"),
     );
 
     let mut ticker = tokio::time::interval(Duration::from_secs(1));

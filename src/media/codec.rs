@@ -43,6 +43,26 @@ const H264_ENCODERS: [(&str, H264Encoder); 3] = [
 /// Any one of these decodes what the other side sends back in H.264.
 const H264_DECODERS: [&str; 3] = ["v4l2h264dec", "avdec_h264", "openh264dec"];
 
+/// The fixed chain that plays one received RTP stream, by its `encoding-name`: depayloader
+/// (`depay`) and decoder (`decoder`), as `gst-launch` text. Only what the kiosk offers
+/// (protocol.md 5, rule 7) has one: a stream of any other codec is not decoded at all, and no
+/// decoder is picked by rank from whatever happens to be installed (as `decodebin` would).
+/// H.264 takes the first decoder of [`H264_DECODERS`] that `has` (the Pi 4's hardware one
+/// first), straight from the depayloader, which hands it whole access units (the sender puts
+/// SPS and PPS in band with every keyframe). No `h264parse` in between: in a call behind
+/// `openh264dec` it split access units so that every frame after the first failed to decode.
+pub fn receive_chain(encoding_name: &str, has: impl Fn(&str) -> bool) -> Option<String> {
+    match encoding_name.to_ascii_uppercase().as_str() {
+        "VP8" => Some("rtpvp8depay name=depay ! vp8dec name=decoder".into()),
+        "H264" => H264_DECODERS
+            .iter()
+            .find(|d| has(d))
+            .map(|decoder| format!("rtph264depay name=depay ! {decoder} name=decoder")),
+        "OPUS" => Some("rtpopusdepay name=depay ! opusdec name=decoder".into()),
+        _ => None,
+    }
+}
+
 pub const VP8_PT: u32 = 96;
 /// Transport-wide congestion control: the RTP header extension the bandwidth estimator (GCC)
 /// relies on. The payloader numbers packets with it; the other side reports their arrival.
@@ -243,6 +263,30 @@ impl VideoCodec {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn each_offered_codec_has_its_fixed_chain_and_nothing_else_is_decoded() {
+        let all = |_: &str| true;
+        assert_eq!(
+            receive_chain("VP8", all).as_deref(),
+            Some("rtpvp8depay name=depay ! vp8dec name=decoder")
+        );
+        assert_eq!(
+            receive_chain("opus", all).as_deref(),
+            Some("rtpopusdepay name=depay ! opusdec name=decoder")
+        );
+        let software = |name: &str| name == "openh264dec";
+        assert_eq!(
+            receive_chain("H264", software).as_deref(),
+            Some("rtph264depay name=depay ! openh264dec name=decoder")
+        );
+        assert!(receive_chain("H264", all).unwrap().contains("v4l2h264dec"));
+        assert_eq!(receive_chain("H264", |_| false), None);
+        for other in ["VP9", "AV1", "H265", "G722", "PCMU", ""] {
+            assert_eq!(receive_chain(other, all), None, "{other}");
+        }
+    }
+
     use super::*;
 
     fn having<'a>(names: &'a [&'a str]) -> impl Fn(&str) -> bool + 'a {

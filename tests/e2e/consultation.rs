@@ -184,8 +184,12 @@ fn a_doctor_who_reloads_gets_a_fresh_offer_and_the_call_goes_on() {
     let dir = tempfile::tempdir().unwrap();
     let kiosk = Kiosk::start(dir.path(), &KioskConfig::new(broker.port));
     let (appointment, doctor) = start_call(&kiosk, &broker, &[]);
-    drop(doctor); // killed: a crashed or reloaded browser says no bye
-    let second = Doctor::start(broker.port, &appointment.session, &[]);
+    let window = doctor.event("waiting").expect("the doctor started")["window"]
+        .as_str()
+        .expect("its window")
+        .to_string();
+    drop(doctor); // killed: a reloaded browser says no bye, and its tab keeps its window
+    let second = Doctor::start(broker.port, &appointment.session, &["--window", &window]);
     let video = poll(CALL_SETUP, || {
         second
             .stats()

@@ -1,5 +1,6 @@
 //! What comes from the other side: a branch per remote stream, decoded and played, counted, its
-//! decoders and depayloaders set to ride out loss.
+//! decoders and depayloaders set to ride out loss. Each stream gets the fixed depayloader and
+//! decoder of its codec, never `decodebin`'s pick (protocol.md 5, rule 7).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -35,6 +36,30 @@ fn one_decoder_thread(decoder: &gst::Element) {
     if decoder.find_property("threads").is_some() {
         decoder.set_property("threads", 1u32);
     }
+}
+
+/// The H.264 profile both sides agreed in the SDP (`profile-level-id` 42e01f, protocol.md 5
+/// rule 7), named in the depayloader's caps, which name none: the decoders accept only caps
+/// that do, and refused caps leave the stream unnegotiated, so the picture never comes
+/// (`decodebin` hid this by plugging a parser that reads the profile from the stream's SPS).
+fn name_the_agreed_profile(depay: &gst::Element) {
+    let Some(pad) = depay.static_pad("src") else {
+        return;
+    };
+    pad.add_probe(gst::PadProbeType::EVENT_DOWNSTREAM, |_, info| {
+        let Some(gst::EventView::Caps(caps)) = info.event().map(|e| e.view()) else {
+            return gst::PadProbeReturn::Ok;
+        };
+        let caps = caps.caps();
+        if caps.structure(0).is_some_and(|s| !s.has_field("profile")) {
+            let mut named = caps.to_owned();
+            if let Some(s) = named.make_mut().structure_mut(0) {
+                s.set("profile", "constrained-baseline");
+            }
+            info.data = Some(gst::PadProbeData::Event(gst::event::Caps::new(&named)));
+        }
+        gst::PadProbeReturn::Ok
+    });
 }
 
 /// What `opusdec` (GStreamer 1.22) adds to the latency with in-band FEC on: the longest packet
@@ -96,6 +121,48 @@ pub(super) struct Playback {
     pub measure: Option<media::stamp::Meter>,
 }
 
+/// The stream's depayloader and decoder (`media::codec::receive_chain`), tuned, in `pipeline`.
+/// What the stream is comes from the caps of webrtcbin's pad: its `encoding-name` is the codec
+/// the SDP named for its payload type, which `sdp_check` held to what the kiosk offered.
+fn decode_chain(pipeline: &gst::Pipeline, pad: &gst::Pad) -> Result<(gst::Bin, bool), CallError> {
+    let caps = pad
+        .current_caps()
+        .ok_or_else(|| CallError::Setup("a remote stream without caps".into()))?;
+    let rtp = caps
+        .structure(0)
+        .ok_or_else(|| CallError::Setup("a remote stream with empty caps".into()))?;
+    let encoding = rtp.get::<&str>("encoding-name").unwrap_or_default();
+    let is_video = rtp.get::<&str>("media") == Ok("video");
+    let has = |name: &str| gst::ElementFactory::find(name).is_some();
+    let description = media::codec::receive_chain(encoding, has).ok_or_else(|| {
+        CallError::Setup(format!(
+            "a remote stream in {encoding:?}, which the kiosk did not offer or cannot decode"
+        ))
+    })?;
+    let chain = gst::parse::bin_from_description(&description, true)?;
+    if let Some(depay) = chain.by_name("depay") {
+        tune_receiver(&depay);
+    }
+    if encoding.eq_ignore_ascii_case("H264")
+        && let Some(depay) = chain.by_name("depay")
+    {
+        name_the_agreed_profile(&depay);
+    }
+    if let Some(decoder) = chain.by_name("decoder") {
+        let factory = decoder.factory().map(|f| f.name().to_string());
+        match factory.as_deref() {
+            Some("vp8dec") => one_decoder_thread(&decoder),
+            Some("opusdec") => {
+                tune_receiver(&decoder);
+                claim_no_latency_for_fec(&decoder);
+            }
+            _ => {}
+        }
+    }
+    pipeline.add(&chain)?;
+    Ok((chain, is_video))
+}
+
 pub(super) fn add_receive_branch(
     pipeline: &gst::Pipeline,
     pad: &gst::Pad,
@@ -104,80 +171,33 @@ pub(super) fn add_receive_branch(
     events: &PeerEvents,
     generation: u64,
 ) -> Result<(), CallError> {
-    let decodebin = gst::ElementFactory::make("decodebin").build()?;
-    decodebin.connect("deep-element-added", false, |values| {
-        let element = values.get(2).and_then(|v| v.get::<gst::Element>().ok());
-        if let Some(decoder) = &element
-            && decoder.name().starts_with("vp8dec")
-        {
-            one_decoder_thread(decoder);
-        }
-        if let Some(element) = element
-            && (element.name().starts_with("rtp") || element.name().starts_with("opusdec"))
-        {
-            tune_receiver(&element);
-            if element.name().starts_with("opusdec") {
-                claim_no_latency_for_fec(&element);
+    let (chain, is_video) = decode_chain(pipeline, pad)?;
+    let decoded = pad_of(&chain, "src")?;
+    // Downstream first, so the stream finds its way to the speaker or screen from its first
+    // buffer on.
+    let sink = if is_video {
+        play_video(pipeline, &decoded, &playback)?
+    } else {
+        play_voice(pipeline, &decoded, &playback)?
+    };
+    if is_video {
+        watch_size(&sink, counters.clone());
+    } else {
+        measure_level(&sink, counters.clone());
+    }
+    let (events, first_frame) = (events.clone(), AtomicBool::new(false));
+    count_buffers(&sink, move || {
+        if is_video {
+            counters.video_in.fetch_add(1, Ordering::Relaxed);
+            if !first_frame.swap(true, Ordering::Relaxed) {
+                emit(&events, generation, PeerEvent::FirstVideoFrame);
             }
-        }
-        None
-    });
-    let pipeline_weak = pipeline.downgrade();
-    let events = events.clone();
-    let first_frame = Arc::new(AtomicBool::new(false));
-    decodebin.connect_pad_added(move |_, decoded| {
-        let Some(pipeline) = pipeline_weak.upgrade() else {
-            return;
-        };
-        let Some(caps) = decoded.current_caps() else {
-            return;
-        };
-        let Some(kind) = caps.structure(0).map(|s| s.name().to_string()) else {
-            return;
-        };
-        let is_video = kind.starts_with("video/");
-        let linked = if is_video {
-            play_video(&pipeline, decoded, &playback)
-        } else if kind.starts_with("audio/") {
-            play_voice(&pipeline, decoded, &playback)
         } else {
-            return;
-        };
-        match linked {
-            Ok(sink) => {
-                if is_video {
-                    watch_size(&sink, counters.clone());
-                } else {
-                    measure_level(&sink, counters.clone());
-                }
-                let (counters, events, first_frame) =
-                    (counters.clone(), events.clone(), first_frame.clone());
-                count_buffers(&sink, move || {
-                    if is_video {
-                        counters.video_in.fetch_add(1, Ordering::Relaxed);
-                        if !first_frame.swap(true, Ordering::Relaxed) {
-                            emit(&events, generation, PeerEvent::FirstVideoFrame);
-                        }
-                    } else {
-                        counters.audio_in.fetch_add(1, Ordering::Relaxed);
-                    }
-                });
-            }
-            Err(e) => emit(
-                &events,
-                generation,
-                PeerEvent::Error(format!("cannot play {kind}: {e}")),
-            ),
+            counters.audio_in.fetch_add(1, Ordering::Relaxed);
         }
     });
-    pipeline.add(&decodebin)?;
-    decodebin.sync_state_with_parent()?;
-    let sink = decodebin
-        .static_pad("sink")
-        .ok_or_else(|| CallError::Setup("decodebin has no sink".into()))?;
-    pad.link(&sink)
-        .map_err(|e| CallError::Setup(format!("link remote stream: {e:?}")))?;
-    Ok(())
+    chain.sync_state_with_parent()?;
+    link(pad, &pad_of(&chain, "sink")?)
 }
 
 /// A bin from `description` in `pipeline`, playing; its sink and source (if any) ghosted.
@@ -190,7 +210,7 @@ fn add_bin(pipeline: &gst::Pipeline, description: &str) -> Result<gst::Bin, Call
 
 fn pad_of(bin: &gst::Bin, name: &str) -> Result<gst::Pad, CallError> {
     bin.static_pad(name)
-        .ok_or_else(|| CallError::Setup(format!("play bin has no {name} pad")))
+        .ok_or_else(|| CallError::Setup(format!("a receive bin has no {name} pad")))
 }
 
 fn link(from: &gst::Pad, to: &gst::Pad) -> Result<(), CallError> {

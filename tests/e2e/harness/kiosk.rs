@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use super::{DEVICE, wait_for};
+use super::{DEVICE, poll, wait_for};
 
 #[derive(Debug, Clone)]
 pub struct KioskConfig {
@@ -183,7 +183,7 @@ impl Kiosk {
             dir: dir.to_path_buf(),
             socket: dir.join("control.sock"),
         };
-        let up = super::poll(Duration::from_secs(20), || {
+        let up = poll(Duration::from_secs(20), || {
             UnixStream::connect(&kiosk.socket).ok().map(drop)
         });
         assert!(
@@ -214,11 +214,14 @@ impl Kiosk {
     }
 
     pub fn wait_for_state(&self, state: &str, limit: Duration) {
-        wait_for(
-            &format!("kiosk state {state} (log: {})", self.log_tail()),
-            limit,
-            || (self.state() == state).then_some(()),
-        );
+        let reached = poll(limit, || (self.state() == state).then_some(()));
+        // The log as it is when the wait gave up, not as it was when it began.
+        if reached.is_none() {
+            panic!(
+                "timed out after {limit:?} waiting for kiosk state {state} (log: {})",
+                self.log_tail()
+            );
+        }
     }
 
     /// Waits until kioskd has stored the appointment `id` (it arrived over MQTT).
@@ -296,7 +299,7 @@ impl Kiosk {
         };
         let expected = praxiskiosk::ui::render(&view, &panel);
         let mut differing = usize::MAX;
-        let shown = super::poll(Duration::from_secs(10), || {
+        let shown = poll(Duration::from_secs(10), || {
             let (_, _, shot) = self.screenshot();
             differing = shot
                 .chunks(4)
