@@ -99,9 +99,13 @@ pub async fn run(
     call::check_elements(&media)
         .and_then(|()| crate::media::display::check_elements(&display_spec))
         .map_err(DaemonError::MissingElements)?;
+    // Expired appointments go at once only if the clock can be trusted (see `sweep`).
     let book = AppointmentBook::open(
         &config.state_dir.join("appointments"),
-        time::OffsetDateTime::now_utc(),
+        config
+            .time
+            .clock_confirmed()
+            .then(time::OffsetDateTime::now_utc),
     )?;
     let lockout_file = LockoutFile::new(&config.state_dir);
     let lockout = lockout_file.load(time::OffsetDateTime::now_utc(), now());
@@ -392,8 +396,14 @@ impl Supervisor {
         self.report_liveness();
     }
 
-    /// Expired appointments go, and event log entries past their time.
+    /// Expired appointments go, and event log entries past their time; only while the clock is
+    /// confirmed. A clock far ahead after boot (no real-time clock, a wrong one) would otherwise
+    /// delete every appointment, every revocation (so a revoked appointment could be replayed
+    /// once the clock is right) and the whole event log.
     fn sweep(&mut self) {
+        if self.clock_confirmed != Some(true) {
+            return;
+        }
         match self.book.sweep(time::OffsetDateTime::now_utc()) {
             Ok(gone) if !gone.is_empty() => {
                 tracing::info!(count = gone.len(), "expired appointments deleted")

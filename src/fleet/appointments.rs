@@ -48,8 +48,10 @@ pub struct AppointmentBook {
 
 impl AppointmentBook {
     /// Loads the book from `dir` (created 0700 if missing). Unreadable files are deleted with a
-    /// warning, expired ones silently: neither may block the kiosk.
-    pub fn open(dir: &Path, now: OffsetDateTime) -> Result<Self, StoreError> {
+    /// warning, expired ones silently: neither may block the kiosk. `now` is the time only if
+    /// the clock is confirmed: a clock that is not may be far ahead, and nothing is deleted by
+    /// it (the supervisor sweeps once the clock is confirmed).
+    pub fn open(dir: &Path, now: Option<OffsetDateTime>) -> Result<Self, StoreError> {
         let io = |source| StoreError {
             path: dir.to_path_buf(),
             source,
@@ -94,7 +96,9 @@ impl AppointmentBook {
             }
             remove_durable(&path).map_err(io)?;
         }
-        book.sweep(now)?;
+        if let Some(now) = now {
+            book.sweep(now)?;
+        }
         Ok(book)
     }
 
@@ -136,16 +140,17 @@ impl AppointmentBook {
         self.entries.get(id)
     }
 
-    /// Adds or replaces an appointment. An already expired or revoked one is not stored.
+    /// Adds or replaces an appointment. A revoked one is not stored, nor an expired one while
+    /// the clock is confirmed (`now` is the time only then, as for [`Self::open`]).
     pub fn put(
         &mut self,
         appointment: Appointment,
-        now: OffsetDateTime,
+        now: Option<OffsetDateTime>,
     ) -> Result<Stored, StoreError> {
         if self.revoked.contains_key(&appointment.id) {
             return Ok(Stored::Revoked);
         }
-        if appointment.is_expired_at(now) {
+        if now.is_some_and(|now| appointment.is_expired_at(now)) {
             self.remove(&appointment.id)?;
             return Ok(Stored::Expired);
         }
@@ -262,15 +267,15 @@ mod tests {
     fn survives_reopen_and_drops_expired_and_corrupt_files() {
         let dir = tempfile::tempdir().unwrap();
         let now = OffsetDateTime::now_utc();
-        let mut book = AppointmentBook::open(dir.path(), now).unwrap();
-        book.put(appointment("keep", "11111111", now, 60), now)
+        let mut book = AppointmentBook::open(dir.path(), Some(now)).unwrap();
+        book.put(appointment("keep", "11111111", now, 60), Some(now))
             .unwrap();
-        book.put(appointment("short", "22222222", now, 1), now)
+        book.put(appointment("short", "22222222", now, 1), Some(now))
             .unwrap();
         std::fs::write(dir.path().join("junk.json"), b"{not json").unwrap();
 
         let later = now + Duration::minutes(5);
-        let book = AppointmentBook::open(dir.path(), later).unwrap();
+        let book = AppointmentBook::open(dir.path(), Some(later)).unwrap();
         assert!(book.get("keep").is_some());
         assert!(book.get("short").is_none());
         let mut files: Vec<_> = std::fs::read_dir(dir.path())
@@ -285,21 +290,21 @@ mod tests {
     fn only_appointments_due_now_are_candidates() {
         let dir = tempfile::tempdir().unwrap();
         let now = OffsetDateTime::now_utc();
-        let mut book = AppointmentBook::open(dir.path(), now).unwrap();
+        let mut book = AppointmentBook::open(dir.path(), Some(now)).unwrap();
         book.put(
             appointment("now", "11111111", now - Duration::minutes(1), 60),
-            now,
+            Some(now),
         )
         .unwrap();
         book.put(
             appointment("later", "22222222", now + Duration::hours(2), 60),
-            now,
+            Some(now),
         )
         .unwrap();
         assert_eq!(
             book.put(
                 appointment("past", "33333333", now - Duration::hours(2), 60),
-                now
+                Some(now)
             )
             .unwrap(),
             Stored::Expired
@@ -317,25 +322,28 @@ mod tests {
     fn a_revoked_appointment_stays_revoked_across_restarts_until_its_end() {
         let dir = tempfile::tempdir().unwrap();
         let now = OffsetDateTime::now_utc();
-        let mut book = AppointmentBook::open(dir.path(), now).unwrap();
+        let mut book = AppointmentBook::open(dir.path(), Some(now)).unwrap();
         let cancelled = appointment("cancelled", "11111111", now, 60);
-        book.put(cancelled.clone(), now).unwrap();
+        book.put(cancelled.clone(), Some(now)).unwrap();
         assert!(book.revoke("cancelled", now).unwrap());
         // Revoked before it ever arrived: remembered too, for the longest metadata may stay.
         assert!(!book.revoke("unseen", now).unwrap());
         assert!(book.valid_at(now).is_empty());
 
         // The signed appointment replayed, also after a restart, changes nothing.
-        let mut book = AppointmentBook::open(dir.path(), now).unwrap();
-        assert_eq!(book.put(cancelled.clone(), now).unwrap(), Stored::Revoked);
+        let mut book = AppointmentBook::open(dir.path(), Some(now)).unwrap();
+        assert_eq!(
+            book.put(cancelled.clone(), Some(now)).unwrap(),
+            Stored::Revoked
+        );
         let unseen = appointment("unseen", "22222222", now, 60);
-        assert_eq!(book.put(unseen, now).unwrap(), Stored::Revoked);
+        assert_eq!(book.put(unseen, Some(now)).unwrap(), Stored::Revoked);
         assert!(book.valid_at(now).is_empty());
         assert!(!dir.path().join("cancelled.json").exists());
 
         // Once the appointment would have ended, only the never-seen one is still remembered.
         let later = now + Duration::minutes(61);
-        let book = AppointmentBook::open(dir.path(), later).unwrap();
+        let book = AppointmentBook::open(dir.path(), Some(later)).unwrap();
         let mut files: Vec<_> = std::fs::read_dir(dir.path())
             .unwrap()
             .map(|e| e.unwrap().file_name().into_string().unwrap())
@@ -344,7 +352,31 @@ mod tests {
         assert_eq!(files, ["unseen.revoked"]);
         assert!(book.is_empty());
         // And after 90 days, nothing.
-        AppointmentBook::open(dir.path(), now + Duration::days(91)).unwrap();
+        AppointmentBook::open(dir.path(), Some(now + Duration::days(91))).unwrap();
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+    }
+
+    /// A clock far ahead (no real-time clock, a wrong one) that is not confirmed deletes
+    /// nothing: the appointments and revocations are still there once the clock is right.
+    #[test]
+    fn an_unconfirmed_clock_far_ahead_deletes_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let now = OffsetDateTime::now_utc();
+        let mut book = AppointmentBook::open(dir.path(), Some(now)).unwrap();
+        book.put(appointment("keep", "11111111", now, 60), Some(now))
+            .unwrap();
+        book.put(appointment("gone", "22222222", now, 60), Some(now))
+            .unwrap();
+        book.revoke("gone", now).unwrap();
+        drop(book);
+        let mut ahead = AppointmentBook::open(dir.path(), None).unwrap();
+        let arriving = appointment("arriving", "33333333", now, 60);
+        assert_eq!(ahead.put(arriving, None).unwrap(), Stored::Kept);
+        assert_eq!(ahead.len(), 2, "nothing deleted by the clock a year ahead");
+        let gone = appointment("gone", "22222222", now, 60);
+        assert_eq!(ahead.put(gone, None).unwrap(), Stored::Revoked);
+        drop(ahead);
+        let book = AppointmentBook::open(dir.path(), Some(now)).unwrap();
+        assert_eq!(book.len(), 2);
     }
 }

@@ -5,6 +5,7 @@ mod harness;
 
 mod bandwidth;
 mod browser;
+mod clock;
 mod codes;
 mod consultation;
 mod dtls;

@@ -70,7 +70,8 @@ impl Supervisor {
             }
             Inbound::Appointment(appointment) => {
                 let id = appointment.id.clone();
-                match self.book.put(appointment, OffsetDateTime::now_utc()) {
+                let now = (self.clock_confirmed == Some(true)).then(OffsetDateTime::now_utc);
+                match self.book.put(appointment, now) {
                     Ok(Stored::Kept) => tracing::info!(appointment = %id, "appointment stored"),
                     Ok(Stored::Expired) => {
                         tracing::info!(appointment = %id, "expired appointment ignored")
