@@ -10,13 +10,28 @@ use serde_json::json;
 
 use crate::harness::{Kiosk, KioskConfig, Mosquitto, create_appointment, wait_for};
 
-/// kioskd with its wall clock moved by `offset` (libfaketime's `-f` form, e.g. `+365d`).
+/// kioskd with its wall clock moved by `offset` (libfaketime's form, e.g. `+365d`): the
+/// library preloaded into kioskd itself, so the harness's kioskd is the process it stops (the
+/// `faketime` wrapper would stand between, and kioskd outlive it).
 fn kioskd_at(offset: &str) -> Command {
-    let mut command = Command::new("faketime");
+    let library = glob_one("/usr/lib", "faketime/libfaketimeMT.so.1")
+        .expect("libfaketime is installed (Debian's faketime, .ci/install-deps)");
+    let mut command = Command::new(env!("CARGO_BIN_EXE_kioskd"));
     command
-        .args(["-m", "--exclude-monotonic", "-f", offset])
-        .arg(env!("CARGO_BIN_EXE_kioskd"));
+        .env("LD_PRELOAD", library)
+        .env("FAKETIME", offset)
+        // Timers, tokio and GStreamer keep the real monotonic clock.
+        .env("FAKETIME_DONT_FAKE_MONOTONIC", "1");
     command
+}
+
+/// `{root}/{any directory}/{tail}`, the first that exists (the multiarch directory differs).
+fn glob_one(root: &str, tail: &str) -> Option<std::path::PathBuf> {
+    std::fs::read_dir(root)
+        .ok()?
+        .filter_map(Result::ok)
+        .map(|entry| entry.path().join(tail))
+        .find(|path| path.exists())
 }
 
 #[test]
@@ -49,6 +64,15 @@ fn with_a_clock_a_year_off_no_code_opens_and_nothing_is_lost() {
             "{offset}: the kiosk says why, in German and English: {reply}"
         );
         assert_ne!(kiosk.state(), "code_accepted", "{offset}");
+        // kioskd did live a year off: its log's time stamps say so.
+        let year =
+            time::OffsetDateTime::now_utc().year() + if offset.starts_with('+') { 1 } else { -1 };
+        let log = std::fs::read_to_string(dir.path().join("kioskd.log")).unwrap();
+        assert!(
+            log.starts_with(&format!("{year}-")),
+            "{offset}: {}",
+            &log[..log.len().min(200)]
+        );
         drop(kiosk);
         assert!(
             file.exists(),
