@@ -1,5 +1,6 @@
 //! The code lockout on disk, `{state_dir}/lockout.json` (mode 0600, written atomically), so a
-//! restart — a crash, the watchdog, a pulled plug — gives a guesser no fresh attempts. The flow
+//! restart — a crash, the watchdog, a pulled plug — gives a guesser no fresh attempts; the
+//! staff PIN's lockout likewise in `{state_dir}/staff-pin-lockout.json`. The flow
 //! decides what the lockout is; this file only remembers what the flow asked to keep
 //! (`Action::SaveLockout`) and hands it back at start (protocol.md 6.2). It holds counts and
 //! spans and when they were written, never a code; with nothing to remember there is no file.
@@ -15,6 +16,7 @@ use crate::platform::atomic_file::{remove_durable, write_atomic};
 use crate::wire::rfc3339;
 
 const FILE: &str = "lockout.json";
+const STAFF_PIN_FILE: &str = "staff-pin-lockout.json";
 
 /// The file's form. Spans in milliseconds from `saved_at`, the wall-clock time of the write:
 /// the monotonic clock does not survive a restart.
@@ -35,9 +37,18 @@ pub(super) struct LockoutFile {
 }
 
 impl LockoutFile {
+    /// The appointment codes' lockout.
     pub fn new(state_dir: &Path) -> Self {
         Self {
             path: state_dir.join(FILE),
+        }
+    }
+
+    /// The staff PIN's lockout, kept apart: a guesser of the one gets no attempts at the other,
+    /// nor does either lock the other's keypad.
+    pub fn staff_pin(state_dir: &Path) -> Self {
+        Self {
+            path: state_dir.join(STAFF_PIN_FILE),
         }
     }
 
@@ -110,7 +121,7 @@ impl LockoutFile {
             write_atomic(&self.path, &bytes)
         };
         if let Err(e) = written {
-            tracing::error!(path = %self.path.display(), error = %e, "cannot keep the code lockout; a restart would clear it");
+            tracing::error!(path = %self.path.display(), error = %e, "cannot keep the lockout; a restart would clear it");
         }
     }
 }

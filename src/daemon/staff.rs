@@ -4,6 +4,7 @@
 
 use std::time::Instant;
 
+use super::lockout_file::LockoutFile;
 use crate::flow::Lockout;
 use crate::media::check::{DeviceCheck, speaker_tone};
 use crate::media::{AudioSink, EchoCancellation, MediaSpec};
@@ -18,18 +19,21 @@ pub(super) struct StaffDesk {
     device_check: Option<DeviceCheck>,
     /// The speaker test tone, while it plays.
     tone: Option<gst::Pipeline>,
-    /// Wrong staff PINs lock the keypad like wrong codes do.
+    /// Wrong staff PINs lock the keypad like wrong codes do, across restarts too.
     lockout: Lockout,
+    lockout_file: LockoutFile,
 }
 
 impl StaffDesk {
-    pub fn new(media: MediaSpec, speaker: AudioSink) -> Self {
+    /// `lockout_file` hands back the lockout as it was when kioskd last stopped.
+    pub fn new(media: MediaSpec, speaker: AudioSink, lockout_file: LockoutFile) -> Self {
         Self {
             media,
             speaker,
             device_check: None,
             tone: None,
-            lockout: Lockout::default(),
+            lockout: lockout_file.load(time::OffsetDateTime::now_utc(), Instant::now()),
+            lockout_file,
         }
     }
 
@@ -81,19 +85,23 @@ impl StaffDesk {
 
     /// What a checked PIN means for the keypad.
     pub fn pin_checked(&mut self, right: bool, now: Instant) -> Result<(), CodeNotice> {
-        if right {
+        let outcome = if right {
             self.lockout.succeed();
-            return Ok(());
-        }
-        tracing::warn!("wrong staff PIN");
-        Err(match self.lockout.fail(now) {
-            Some(length) => CodeNotice::LockedOut {
-                remaining_s: length.as_secs(),
-            },
-            None => CodeNotice::Wrong {
-                attempts_left: self.lockout.attempts_left(),
-            },
-        })
+            Ok(())
+        } else {
+            tracing::warn!("wrong staff PIN");
+            Err(match self.lockout.fail(now) {
+                Some(length) => CodeNotice::LockedOut {
+                    remaining_s: length.as_secs(),
+                },
+                None => CodeNotice::Wrong {
+                    attempts_left: self.lockout.attempts_left(),
+                },
+            })
+        };
+        self.lockout_file
+            .save(self.lockout.record(now), time::OffsetDateTime::now_utc());
+        outcome
     }
 }
 
@@ -104,7 +112,12 @@ mod tests {
 
     #[test]
     fn wrong_pins_lock_the_keypad_and_a_right_one_forgives() {
-        let mut desk = StaffDesk::new(MediaSpec::test_sources(), AudioSink::Fake);
+        let dir = tempfile::tempdir().unwrap();
+        let desk_in = |dir: &std::path::Path| {
+            let file = LockoutFile::staff_pin(dir);
+            StaffDesk::new(MediaSpec::test_sources(), AudioSink::Fake, file)
+        };
+        let mut desk = desk_in(dir.path());
         let t0 = Instant::now();
         assert_eq!(
             desk.pin_checked(false, t0),
@@ -123,6 +136,19 @@ mod tests {
         assert_eq!(
             desk.pin_entry_allowed(t0 + std::time::Duration::from_millis(500)),
             Err(CodeNotice::LockedOut { remaining_s: 60 })
+        );
+        // kioskd restarts: the keypad stays locked.
+        drop(desk);
+        let desk = desk_in(dir.path());
+        assert!(matches!(
+            desk.pin_entry_allowed(Instant::now()),
+            Err(CodeNotice::LockedOut {
+                remaining_s: 1..=60
+            })
+        ));
+        assert!(
+            !dir.path().join("lockout.json").exists(),
+            "the codes' lockout is apart"
         );
     }
 }

@@ -148,7 +148,11 @@ pub async fn run(
     let (checked, mut checked_rx) = mpsc::channel(4);
     let settings = Settings::load(config, enrolled_room);
     let config = settings.config();
-    let staff = StaffDesk::new(media.clone(), config.media.audio_sink);
+    let staff = StaffDesk::new(
+        media.clone(),
+        config.media.audio_sink,
+        LockoutFile::staff_pin(&config.state_dir),
+    );
     let mut sup = Supervisor {
         kiosk: Kiosk::new(config.timeouts()).with_lockout(lockout),
         lockout_file,
