@@ -9,6 +9,8 @@
 //!   kiosk's);
 //! - no more candidates go into a connection than arrived, and on the kiosk no relayed one
 //!   (its hello names no TURN server: the fleet allows no relay);
+//! - one window holds a running call (rule 10): a hello that is told `busy` gets no reply, is
+//!   named as busy, and renews nothing, and `busy` echoes only the nonce of the hello it answers;
 //! - after `bye` (said or heard) nothing happens but saying so;
 //! - a deadline it names is kept: a tick at that time renews the connection.
 
@@ -25,6 +27,7 @@ const OFFER: &str = "v=0\r\no=- 1 0 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\na=group:BU
 m=video 9 UDP/TLS/RTP/SAVPF 96\r\nc=IN IP4 0.0.0.0\r\na=mid:video0\r\na=rtpmap:96 VP8/90000\r\n\
 m=audio 9 UDP/TLS/RTP/SAVPF 97\r\nc=IN IP4 0.0.0.0\r\na=mid:audio1\r\na=rtpmap:97 OPUS/48000/2\r\n";
 const ANSWER: &str = "v=0\r\no=- 2 0 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\n\
+a=ice-ufrag:u\r\na=ice-pwd:p\r\na=fingerprint:sha-256 0A:1B\r\na=setup:active\r\n\
 m=video 9 UDP/TLS/RTP/SAVPF 96\r\na=mid:video0\r\na=rtpmap:96 VP8/90000\r\n\
 m=audio 9 UDP/TLS/RTP/SAVPF 97\r\na=mid:audio1\r\na=rtpmap:97 opus/48000/2\r\n";
 
@@ -63,13 +66,28 @@ fn bye(script: &mut Script) -> ByeReason {
     ][script.choose(5)]
 }
 
+/// A window's nonce: none, one of two windows, or any text.
+fn nonce(script: &mut Script) -> Option<String> {
+    match script.choose(4) {
+        0 => None,
+        1 => Some("a".into()),
+        2 => Some("b".into()),
+        _ => Some(script.text()),
+    }
+}
+
 fn input(script: &mut Script) -> Input {
-    match script.choose(15) {
+    match script.choose(17) {
         0 => Input::Received(Signal::Hello(Hello {
             reply: script.flag(),
             reconnect_s: script.flag().then(|| u32::from(script.byte())),
+            nonce: nonce(script),
             ..Hello::new(script.text())
         })),
+        15 => Input::Received(Signal::Busy {
+            nonce: nonce(script).unwrap_or_default(),
+        }),
+        16 => Input::MediaQuiet(script.flag()),
         1 => Input::Received(Signal::Offer { sdp: sdp(script) }),
         2 => Input::Received(Signal::Answer { sdp: sdp(script) }),
         3 => {
@@ -152,14 +170,43 @@ fn outputs(role: Role, seen: &mut Seen, input: &Input, out: &[Output]) {
         .iter()
         .filter(|o| matches!(o, Output::Send(Signal::Hello(h)) if h.reply))
         .count();
+    let busy = out.contains(&Output::Ignore(Ignored::Busy));
+    let refused = busy || out.contains(&Output::Ignore(Ignored::BadNonce));
+    let busy_sent: Vec<_> = out
+        .iter()
+        .filter_map(|o| match o {
+            Output::Send(Signal::Busy { nonce }) => Some(nonce.clone()),
+            _ => None,
+        })
+        .collect();
     match input {
+        Input::Received(Signal::Hello(hello)) if refused => {
+            assert_eq!(replies, 0, "a reply to a refused hello: {out:?}");
+            let echo = hello.nonce.clone().filter(|n| !n.is_empty());
+            assert_eq!(
+                busy_sent,
+                Vec::from_iter(echo.filter(|_| busy)),
+                "busy: {out:?}"
+            );
+            assert!(
+                !out.iter().any(|o| matches!(
+                    o,
+                    Output::NewConnection | Output::CreateOffer | Output::Report(_)
+                )),
+                "a refused window changed the call: {out:?}"
+            );
+        }
         Input::Received(Signal::Hello(hello)) => {
             assert_eq!(replies, usize::from(!hello.reply), "hello replies: {out:?}");
+            assert!(busy_sent.is_empty(), "busy for a window let in: {out:?}");
         }
         Input::Received(Signal::Ice { candidate, .. }) if !candidate.is_empty() => {
             seen.candidates_in += 1;
         }
-        _ => assert_eq!(replies, 0, "a reply to no hello: {out:?}"),
+        _ => {
+            assert_eq!(replies, 0, "a reply to no hello: {out:?}");
+            assert!(busy_sent.is_empty(), "busy for no hello: {out:?}");
+        }
     }
     for o in out {
         match (role, o) {
