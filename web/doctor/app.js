@@ -2,11 +2,9 @@
 //
 // Owns: the page's state (body[data-state]), the broker connection for the one session of the
 // join link, the local camera and microphone, the Call, and what the doctor is told about its
-// media (interrupted, relayed, video paused). Must never record or store media,
-// never load anything from another host, and never store anything but the doctor's own name
-// (localStorage) and this tab's join link (sessionStorage, out of the address bar).
-// Closing or reloading the tab sends no bye on purpose: a reload rejoins the running call
-// (protocol rule 3).
+// media (interrupted, relayed, video paused). Must never record or store media, never load
+// anything from another host, and never store anything but what tab.js keeps. Closing or
+// reloading the tab sends no bye on purpose: a reload rejoins the running call (rule 3).
 
 import mqtt from './vendor/mqtt.js';
 import { byeTextKey, initialLanguage, language, setLanguage, t } from './i18n.js';
@@ -162,7 +160,7 @@ function showDuration() {
   ui.duration.textContent = `${mm}:${String(s % 60).padStart(2, '0')}`;
 }
 
-// --- the doctor's name (the one thing this page stores) ---------------------------------------
+// --- the doctor's name (kept by tab.js) ------------------------------------------------------
 
 function doctorName() {
   return ui.name.value.trim().slice(0, 80) || t('defaultDoctorName');
@@ -588,7 +586,7 @@ async function main() {
     return showProblem('browserTitle', 'browserText');
   }
   app.join = link.join;
-  app.nonce = windowNonce(storage);
+  app.nonce = windowNonce(storage, performance.getEntriesByType?.('navigation')[0]?.type);
   app.topics = sessionTopics(link.join);
   if (link.join.key) app.seal = await sealChannel(link.join.key, link.join.session, 'doctor');
   app.timer = setInterval(() => tick().catch(() => {}), 1000);

@@ -60,14 +60,16 @@ export function randomHex(bytes, random = (array) => crypto.getRandomValues(arra
 }
 
 /**
- * This tab's window nonce: 128 random bits as 32 hex digits, made once and kept for the tab's
- * life. Where storage is refused, a fresh one per page load: a reload is then a new window,
- * which the kiosk lets in once the old one's media stopped.
+ * This tab's window nonce: 128 random bits as 32 hex digits, kept across reloads of the tab and
+ * made afresh on any other load (`navigationType`, from the Navigation Timing entry): a
+ * duplicated tab starts with a copy of its original's sessionStorage, and must not pass for it.
+ * Where storage is refused, a fresh one per page load: a reload is then a new window, which the
+ * kiosk lets in once the old one's media stopped.
  */
-export function windowNonce(storage, random = (bytes) => crypto.getRandomValues(bytes)) {
+export function windowNonce(storage, navigationType, random = (bytes) => crypto.getRandomValues(bytes)) {
   try {
     const kept = storage.getItem(WINDOW_KEY);
-    if (kept && /^[0-9a-f]{32}$/.test(kept)) return kept;
+    if (navigationType === 'reload' && kept && /^[0-9a-f]{32}$/.test(kept)) return kept;
   } catch {
     // storage refused: a fresh one below
   }
