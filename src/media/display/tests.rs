@@ -195,6 +195,56 @@ fn a_remote_picture_that_stopped_coming_follows_its_slot_and_goes_with_the_call(
     );
 }
 
+#[test]
+fn a_composition_that_stops_taking_the_ui_keeps_only_its_newest_band_and_then_shows_it() {
+    gst::init().unwrap();
+    let screen = capturing_screen(&VideoChannels::for_device("stall-test"));
+    let bar = [BAR[0], BAR[1], BAR[2]];
+    screen.show_ui(&layer(383..480, (100, 30)));
+    composed_until(&screen, |at| {
+        at(400, 440) == bar && at(105, 35) == [0xFF; 3]
+    });
+    // The composition stops where it hands its frames on, as in front of a display driver that
+    // hangs; what it was given waits for it.
+    let composed = screen
+        .pipeline
+        .by_name("mix")
+        .unwrap()
+        .static_pad("src")
+        .unwrap();
+    let (blocked, stopped) = std::sync::mpsc::channel();
+    let block = composed
+        .add_probe(
+            gst::PadProbeType::BLOCK | gst::PadProbeType::BUFFER,
+            move |_, _| {
+                let _ = blocked.send(());
+                gst::PadProbeReturn::Ok
+            },
+        )
+        .unwrap();
+    stopped
+        .recv_timeout(std::time::Duration::from_secs(10))
+        .expect("the composition stops");
+    // The screen is painted on meanwhile: the clock, the call's quality, a touch.
+    for k in 0..20 {
+        screen.show_ui(&layer(383..480, (20 + 10 * k, 30)));
+    }
+    screen.show_ui(&layer(300..480, (300, 200)));
+    for i in 0..4 {
+        let source = screen.pipeline.by_name(&format!("ui{i}")).unwrap();
+        let queued = source.property::<u64>("current-level-buffers");
+        assert!(
+            queued <= 1,
+            "ui{i} holds {queued} bands for a composition that takes none"
+        );
+    }
+    // It goes on: the newest layer shows, not one of those painted while it stood.
+    composed.remove_probe(block);
+    composed_until(&screen, |at| {
+        at(305, 205) == [0xFF; 3] && at(400, 320) == bar && at(215, 35) == [0, 0, 0]
+    });
+}
+
 /// A screen on the Pi's panel into a fake sink, fed from `channels`, that keeps what it composed
 /// for `composed_until`.
 fn capturing_screen(channels: &VideoChannels) -> Display {

@@ -19,6 +19,8 @@ const BANDS: usize = 4;
 const ZORDER: u32 = 2;
 /// The custom buffer meta that carries a band's [`Place`].
 const PLACE_META: &str = "PraxiskioskUiBand";
+/// Bands a source holds for `compositor` at most: the newest (see [`UiLayer::description`]).
+const QUEUED: u64 = 1;
 
 #[derive(Debug)]
 pub(super) struct UiLayer {
@@ -37,11 +39,20 @@ struct Place {
 
 impl UiLayer {
     /// The layer's sources in a pipeline description, linked to `mix.sink_{first}` and on.
+    ///
+    /// At most one band waits in each source, the newest (`leaky-type=downstream` drops the
+    /// older): a band is all its pad shows, so a newer one replaces it. Without the bound a
+    /// composition that stops taking bands (a hung display driver, a starved core) would keep
+    /// every layer painted meanwhile: the call screen paints its two bands again every second
+    /// (its duration), 0.68 MB on an 800x480 panel. Counted in buffers, not bytes
+    /// (`max-bytes=0`): one band is larger than appsrc's default of 200 kB, which bounded
+    /// nothing anyway, without `leaky-type` or `block`.
     pub fn description(first: usize) -> String {
         (0..BANDS)
             .map(|i| {
                 format!(
                     "appsrc name=ui{i} is-live=true format=time do-timestamp=true \
+                     max-buffers={QUEUED} max-bytes=0 leaky-type=downstream \
                      ! mix.sink_{} ",
                     first + i
                 )
