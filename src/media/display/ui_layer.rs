@@ -4,6 +4,7 @@
 //! the moment `compositor` takes that buffer for a frame.
 
 use std::sync::{Mutex, Once};
+use std::time::{Duration, Instant};
 
 use gst::prelude::*;
 use gst_video::gst_base;
@@ -21,11 +22,46 @@ const ZORDER: u32 = 2;
 const PLACE_META: &str = "PraxiskioskUiBand";
 /// Bands a source holds for `compositor` at most: the newest (see [`UiLayer::description`]).
 const QUEUED: u64 = 1;
+/// How long bands may wait in their sources before the log says the screen does not take them.
+/// Layers painted a few ms apart (a code accepted, consent, the waiting room) wait a moment in a
+/// working composition too; at 5 frames a second it takes a band within 200 ms.
+const UNTAKEN_FOR: Duration = Duration::from_secs(2);
 
 #[derive(Debug)]
 pub(super) struct UiLayer {
     sources: Vec<gst::Element>,
     width: u32,
+    untaken: Mutex<Untaken>,
+}
+
+/// Whether the composition takes the bands it is given, as the paints see it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+enum Untaken {
+    /// The last paint found every source empty.
+    #[default]
+    No,
+    /// Paints since `Instant` found a band still waiting.
+    Since(Instant),
+    /// For longer than [`UNTAKEN_FOR`]; the log said so.
+    Said,
+}
+
+impl Untaken {
+    /// The state after a paint that found a band `waiting` (or none) at `now`, and whether the
+    /// log should now say that the screen stopped or started again taking the UI layer.
+    fn seen(self, waiting: bool, now: Instant) -> (Self, Option<bool>) {
+        match (self, waiting) {
+            (Self::No, false) => (Self::No, None),
+            (Self::Since(_), false) => (Self::No, None),
+            (Self::Said, false) => (Self::No, Some(true)),
+            (Self::No, true) => (Self::Since(now), None),
+            (Self::Since(t), true) if now.saturating_duration_since(t) >= UNTAKEN_FOR => {
+                (Self::Said, Some(false))
+            }
+            (Self::Since(t), true) => (Self::Since(t), None),
+            (Self::Said, true) => (Self::Said, None),
+        }
+    }
 }
 
 /// Where a band's pad shows the band it carries, or that it shows nothing.
@@ -87,11 +123,16 @@ impl UiLayer {
             .downcast::<gst_base::Aggregator>()
             .map_err(|_| "compositor is no aggregator".to_string())?;
         follow(&mix, pads);
-        Ok(Self { sources, width })
+        Ok(Self {
+            sources,
+            width,
+            untaken: Mutex::default(),
+        })
     }
 
     /// Pushes the bands of a new layer (RGBA, the panel's size).
     pub fn show(&self, rgba: &[u8]) {
+        self.note_untaken();
         let width = self.width;
         let bands = bands::bands(rgba, width, BANDS);
         for (i, source) in self.sources.iter().enumerate() {
@@ -118,6 +159,29 @@ impl UiLayer {
             if flow != gst::FlowReturn::Ok {
                 tracing::warn!(?flow, "UI band not taken by the screen pipeline");
             }
+        }
+    }
+}
+
+impl UiLayer {
+    /// Says in the log when the composition stops taking the UI layer, and when it takes it
+    /// again. Bounded, the sources no longer grow when it does; and a composition that holds
+    /// the bands back while it still composes frames would leave no other trace (the watchdog
+    /// reads the display's frame count).
+    fn note_untaken(&self) {
+        let waiting = self
+            .sources
+            .iter()
+            .any(|source| source.property::<u64>("current-level-buffers") >= QUEUED);
+        let mut untaken = self.untaken.lock().unwrap_or_else(|p| p.into_inner());
+        let (next, taken) = untaken.seen(waiting, Instant::now());
+        *untaken = next;
+        match taken {
+            Some(false) => tracing::warn!(
+                "the screen is not taking the UI layer: each source keeps only the newest band"
+            ),
+            Some(true) => tracing::info!("the screen takes the UI layer again"),
+            None => {}
         }
     }
 }
@@ -199,4 +263,30 @@ fn follow(mix: &gst_base::Aggregator, pads: Vec<gst_base::AggregatorPad>) {
             }
         }
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bands_left_waiting_for_two_seconds_are_said_once_and_so_is_the_recovery() {
+        let t0 = Instant::now();
+        let at = |ms| t0 + Duration::from_millis(ms);
+        // Paints a few ms apart find a band waiting: nothing to say.
+        let (state, said) = Untaken::No.seen(true, at(0));
+        assert_eq!((state, said), (Untaken::Since(at(0)), None));
+        let (state, said) = state.seen(false, at(300));
+        assert_eq!((state, said), (Untaken::No, None));
+        // Still waiting two seconds later: said once, not at every paint.
+        let (state, _) = state.seen(true, at(1_000));
+        let (state, said) = state.seen(true, at(2_000));
+        assert_eq!(said, None);
+        let (state, said) = state.seen(true, at(3_000));
+        assert_eq!((state, said), (Untaken::Said, Some(false)));
+        let (state, said) = state.seen(true, at(4_000));
+        assert_eq!((state, said), (Untaken::Said, None));
+        let (state, said) = state.seen(false, at(5_000));
+        assert_eq!((state, said), (Untaken::No, Some(true)));
+    }
 }
