@@ -10,6 +10,7 @@ mod codes;
 mod consultation;
 mod dtls;
 mod field;
+mod journal;
 mod mitm;
 mod names;
 mod offline;

@@ -186,7 +186,8 @@ fn a_factory_reset_leaves_nothing_behind() {
         "nothing remains in the state directory: {left:?}"
     );
     // The journal (systemd's, on a kiosk) is emptied by a privileged unit kioskd asks through
-    // its runtime directory (config/systemd/praxiskiosk-journal-vacuum.path).
+    // its runtime directory (config/systemd/praxiskiosk-journal-vacuum.path); journal.rs
+    // shows it on a real journald.
     assert!(
         runtime.join("vacuum-journal").exists(),
         "kioskd asked for its journal to be emptied"
