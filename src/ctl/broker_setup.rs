@@ -49,9 +49,17 @@ pub enum BrokerCmd {
         /// Mosquitto's Dynamic Security plugin (default: where Debian installs it).
         #[arg(long)]
         plugin: Option<PathBuf>,
-        /// Serve the doctor's page (web/doctor, built) from the WebSocket listener, so page and
-        /// broker share one origin. A path on the broker host.
+        /// Also write an nginx site (nginx-praxiskiosk.conf) that serves the doctor's page
+        /// (web/doctor, built) from this directory on the broker host, and proxies its MQTT over
+        /// WebSocket to the WebSocket listener: one HTTPS name and one port for the practice.
         #[arg(long)]
+        web_root: Option<PathBuf>,
+        /// The nginx site's port.
+        #[arg(long, default_value_t = 443)]
+        web_port: u16,
+        /// Development only: Mosquitto serves the page itself from its WebSocket listener
+        /// (no Content-Type, no HTTP/2). Use --web-root for doctors' real browsers.
+        #[arg(long, hide = true)]
         http_dir: Option<PathBuf>,
     },
     /// Remove doctor credentials whose appointment has ended, and clear ended appointments
@@ -64,7 +72,10 @@ pub enum BrokerCmd {
 /// The largest packet a client may send. Protocol v1 payloads are at most 64 KiB; the kiosk
 /// reads at most 1 MiB, so no retained message can ever break its connection.
 const MAX_PACKET: usize = 128 * 1024;
-const TLS13_SUITES: &str = "TLS_AES_256_GCM_SHA384:TLS_AES_128_GCM_SHA256";
+pub(super) const TLS13_SUITES: &str = "TLS_AES_256_GCM_SHA384:TLS_AES_128_GCM_SHA256";
+
+/// The nginx site's file name beside mosquitto.conf.
+pub(super) const WEB_SITE: &str = "nginx-praxiskiosk.conf";
 
 pub async fn run(fleet: &Fleet, cmd: BrokerCmd) -> anyhow::Result<()> {
     match cmd {
@@ -77,6 +88,8 @@ pub async fn run(fleet: &Fleet, cmd: BrokerCmd) -> anyhow::Result<()> {
             doctor_port,
             websocket_port,
             plugin,
+            web_root,
+            web_port,
             http_dir,
         } => {
             let ports = Ports {
@@ -89,6 +102,7 @@ pub async fn run(fleet: &Fleet, cmd: BrokerCmd) -> anyhow::Result<()> {
                 bind,
                 ports,
                 http_dir,
+                web: web_root.map(|root| (root, web_port)),
             };
             write_config(
                 fleet,
@@ -122,6 +136,8 @@ struct Listeners {
     bind: String,
     ports: Ports,
     http_dir: Option<PathBuf>,
+    /// The nginx site's web root and port.
+    web: Option<(PathBuf, u16)>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -193,6 +209,23 @@ fn write_config(
         "Broker-Konfiguration geschrieben / broker configuration written: {}",
         out.join("mosquitto.conf").display()
     );
+    if let Some((web_root, port)) = &listeners.web {
+        let site = super::web_site::WebSite {
+            tls_dir: &install,
+            web_root,
+            bind: &listeners.bind,
+            port: *port,
+            websocket_port: listeners.ports.websocket,
+            hosts,
+        };
+        write_file(out, WEB_SITE, site.nginx_conf().as_bytes(), 0o644)?;
+        let host = hosts.first().map_or("<host>", String::as_str);
+        println!(
+            "nginx-Site geschrieben / nginx site written: {} (page https://{host}:{port}/, \
+             --doctor-broker wss://{host}:{port}/mqtt)",
+            out.join(WEB_SITE).display()
+        );
+    }
     println!("  devices registered: {}", devices.len());
     println!("  make server.key and dynamic-security.json owned by the mosquitto user");
     println!(
@@ -280,6 +313,7 @@ mod tests {
                 websocket: 3,
             },
             http_dir: Some("/srv/doctor".into()),
+            web: None,
         };
         let conf = mosquitto_conf(
             Path::new("/etc/mosquitto/praxiskiosk"),

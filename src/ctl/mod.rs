@@ -9,6 +9,10 @@ mod doctor;
 mod enroll;
 mod local;
 mod manage;
+mod web_site;
+
+/// The doctor's page's Content-Security-Policy as the generated nginx site sends it.
+pub use web_site::CSP as WEB_CSP;
 mod when;
 
 use std::path::PathBuf;

@@ -32,11 +32,9 @@ const ARGS = [
   '--no-sandbox',
   '--disable-gpu',
   '--disable-quic',
-  // The test broker's certificate is signed by the test fleet CA, which Chromium does not know.
+  // The test fleet's certificate (nginx and the broker) is signed by the test fleet CA, which
+  // Chromium does not know. The page comes over HTTP/2 from nginx (kioskctl broker config).
   '--ignore-certificate-errors',
-  // Mosquitto's web server (libwebsockets) offers HTTP/2 by ALPN and then fails it
-  // (ERR_HTTP2_PROTOCOL_ERROR); HTTP/1.1 serves the page and upgrades to WebSockets fine.
-  '--disable-http2',
 ];
 const TIMEOUT_MS = 15000;
 const MAX_CONSOLE = 2000;

@@ -1,5 +1,6 @@
 //! The doctor's side in a real browser: Debian's Chromium with `web/doctor`, against a real kioskd
-//! through a real Mosquitto with TLS and access control, the page served by the broker itself.
+//! through a real Mosquitto with TLS and access control, the page and its MQTT served by nginx
+//! as `kioskctl broker config --web-root` set it up.
 //! Everything runs in a network namespace that holds only loopback, where Chromium can offer
 //! nothing but 127.0.0.1.
 
@@ -88,16 +89,9 @@ fn a_doctor_in_chromium_holds_a_vp8_consultation_reloads_and_hangs_up() {
 fn a_doctor_without_camera_permission_is_told_what_to_allow() {
     let ns = Arc::new(NetNs::new());
     let fleet = Fleet::start_in(&[DEVICE], Some(ns.clone()), Some(&web_doctor()));
-    let origin = format!("127.0.0.1:{}", fleet.websocket_port);
-    let appointment = fleet.create_appointment(
-        DEVICE,
-        &[
-            "--join-url",
-            &format!("https://{origin}/index.html"),
-            "--doctor-broker",
-            &format!("wss://{origin}"),
-        ],
-    );
+    let (page, broker) = (fleet.page_url(), fleet.page_broker_url());
+    let appointment =
+        fleet.create_appointment(DEVICE, &["--join-url", &page, "--doctor-broker", &broker]);
     let mut browser = Browser::start_with(&ns, &[("PRAXISKIOSK_MEDIA", "deny")]);
     browser.open(appointment.link.as_deref().unwrap());
     let shown = poll(Duration::from_secs(15), || {
@@ -197,4 +191,66 @@ fn a_second_window_of_the_same_link_is_told_busy_and_the_call_goes_on() {
         first.try_exit().is_none(),
         "the first window's call goes on"
     );
+}
+
+/// What nginx, as `kioskctl broker config --web-root` set it up, sends: HTTP/2, the right
+/// Content-Type for each of the page's three files, the page's Content-Security-Policy and the
+/// other security headers, and nothing else of the web root.
+#[test]
+fn the_page_comes_from_nginx_over_http2_with_its_types_and_policy() {
+    let fleet = Fleet::start_in(&[DEVICE], None, Some(&web_doctor()));
+    let head = |path: &str| {
+        let out = std::process::Command::new("curl")
+            .args(["--http2", "--insecure", "--silent", "--head"])
+            .arg(format!("{}{path}", fleet.page_url()))
+            .output()
+            .expect("curl runs");
+        String::from_utf8_lossy(&out.stdout).to_lowercase()
+    };
+    for (path, kind) in [
+        ("", "text/html; charset=utf-8"),
+        ("index.html", "text/html; charset=utf-8"),
+        ("style.css", "text/css; charset=utf-8"),
+        ("vendor/doctor.js", "application/javascript; charset=utf-8"),
+    ] {
+        let head = head(path);
+        assert!(
+            head.starts_with("http/2 200"),
+            "/{path}: {head}\n{}",
+            fleet.web_log()
+        );
+        assert!(
+            head.contains(&format!("content-type: {kind}\r\n")),
+            "/{path}: {head}"
+        );
+        let csp = praxiskiosk::ctl::WEB_CSP.to_lowercase();
+        assert!(
+            head.contains(&format!("content-security-policy: {csp}\r\n")),
+            "/{path}: {head}"
+        );
+        for header in [
+            "strict-transport-security: max-age=31536000",
+            "x-content-type-options: nosniff",
+            "referrer-policy: no-referrer",
+            "x-frame-options: deny",
+        ] {
+            assert!(head.contains(header), "/{path} lacks {header}: {head}");
+        }
+        assert!(
+            !head.contains("server: nginx/"),
+            "/{path} names nginx's version: {head}"
+        );
+    }
+    for hidden in [
+        "app.js",
+        "tab.js",
+        "package.json",
+        "test/tab.test.js",
+        "node_modules/",
+    ] {
+        assert!(
+            head(hidden).starts_with("http/2 404"),
+            "/{hidden} is served"
+        );
+    }
 }

@@ -1,6 +1,8 @@
 //! A fleet as the fleet manager sets it up: a CA made by `kioskctl ca init`, kiosks enrolled with
 //! `kioskctl device enroll`, and a real Mosquitto running the configuration that
-//! `kioskctl broker config` wrote — mutual TLS, the CRL, and the Dynamic Security plugin.
+//! `kioskctl broker config` wrote — mutual TLS, the CRL, and the Dynamic Security plugin. With a
+//! web root, also a real nginx running the site it wrote: the doctor's page and its MQTT over
+//! WebSocket on one HTTPS origin.
 
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
@@ -20,9 +22,12 @@ pub struct Fleet {
     pub device_port: u16,
     pub doctor_port: u16,
     pub websocket_port: u16,
+    /// nginx's port (the doctor's page and `/mqtt`), when the fleet has a web root.
+    pub web_port: u16,
     /// The broker's address: 127.0.0.1, or the field network's internet.
     pub host: String,
     broker: Option<Child>,
+    nginx: Option<Child>,
     /// Where the broker and every kioskctl run, if not in the test's own network.
     ns: Option<Arc<NetNs>>,
 }
@@ -33,16 +38,16 @@ impl Fleet {
         Self::start_in(devices, None, None)
     }
 
-    /// The same inside `ns`, the broker serving `http_dir` on its WebSocket listener.
-    pub fn start_in(devices: &[&str], ns: Option<Arc<NetNs>>, http_dir: Option<&Path>) -> Self {
-        Self::start_at(devices, ns, http_dir, "127.0.0.1")
+    /// The same inside `ns`, nginx serving the doctor's page from `web_root`.
+    pub fn start_in(devices: &[&str], ns: Option<Arc<NetNs>>, web_root: Option<&Path>) -> Self {
+        Self::start_at(devices, ns, web_root, "127.0.0.1")
     }
 
     /// The same, the broker listening on `host` (an address of `ns`).
     pub fn start_at(
         devices: &[&str],
         ns: Option<Arc<NetNs>>,
-        http_dir: Option<&Path>,
+        web_root: Option<&Path>,
         host: &str,
     ) -> Self {
         let dir = tempfile::tempdir().unwrap();
@@ -51,8 +56,10 @@ impl Fleet {
             device_port: free_port(),
             doctor_port: free_port(),
             websocket_port: free_port(),
+            web_port: free_port(),
             host: host.into(),
             broker: None,
+            nginx: None,
             ns,
         };
         fleet.ok(&["ca", "init", "Testpraxis"]);
@@ -60,8 +67,13 @@ impl Fleet {
             fleet.enroll(device);
         }
         let broker_dir = fleet.broker_dir().to_str().unwrap().to_string();
-        let ports =
-            [fleet.device_port, fleet.doctor_port, fleet.websocket_port].map(|p| p.to_string());
+        let ports = [
+            fleet.device_port,
+            fleet.doctor_port,
+            fleet.websocket_port,
+            fleet.web_port,
+        ]
+        .map(|p| p.to_string());
         let mut args = vec![
             "broker",
             "config",
@@ -78,8 +90,13 @@ impl Fleet {
             "--websocket-port",
             &ports[2],
         ];
-        if let Some(http) = http_dir {
-            args.extend(["--http-dir", http.to_str().unwrap()]);
+        if let Some(root) = web_root {
+            args.extend([
+                "--web-root",
+                root.to_str().unwrap(),
+                "--web-port",
+                &ports[3],
+            ]);
         }
         fleet.ok(&args);
         // The test runs as root; Mosquitto would otherwise switch to its own user, which cannot
@@ -89,7 +106,67 @@ impl Fleet {
         text.insert_str(0, "user root\nlog_dest stderr\n");
         std::fs::write(&conf, text).unwrap();
         fleet.start_broker();
+        if web_root.is_some() {
+            fleet.start_nginx();
+        }
         fleet
+    }
+
+    /// nginx with the site `broker config --web-root` wrote, in a main configuration of the
+    /// test's own (pid, logs and temporary files in the fleet's directory; nothing of the host's
+    /// nginx is touched).
+    fn start_nginx(&mut self) {
+        let dir = self.dir.path().join("nginx");
+        std::fs::create_dir_all(dir.join("tmp")).unwrap();
+        let d = dir.display();
+        let site = self.broker_dir().join("nginx-praxiskiosk.conf");
+        let conf = format!(
+            "user root;\ndaemon off;\nworker_processes 1;\npid {d}/nginx.pid;\n\
+             error_log {d}/error.log info;\nevents {{ worker_connections 64; }}\n\
+             http {{\n  include /etc/nginx/mime.types;\n  default_type application/octet-stream;\n\
+             client_body_temp_path {d}/tmp/body;\n  proxy_temp_path {d}/tmp/proxy;\n\
+             fastcgi_temp_path {d}/tmp/fastcgi;\n  uwsgi_temp_path {d}/tmp/uwsgi;\n\
+             scgi_temp_path {d}/tmp/scgi;\n  include {site};\n}}\n",
+            site = site.display()
+        );
+        std::fs::write(dir.join("nginx.conf"), conf).unwrap();
+        let child = self
+            .command("nginx")
+            .arg("-e")
+            .arg(dir.join("error.log"))
+            .arg("-p")
+            .arg(&dir)
+            .arg("-c")
+            .arg(dir.join("nginx.conf"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("nginx is installed (make test installs it)");
+        self.nginx = Some(child);
+        let port = self.web_port;
+        wait_for("nginx to listen", Duration::from_secs(30), || {
+            let up = match &self.ns {
+                Some(ns) => ns.listening_at(&self.host, port),
+                None => TcpStream::connect((self.host.as_str(), port)).is_ok(),
+            };
+            up.then_some(())
+        });
+    }
+
+    /// nginx's error log (its access log is off by design).
+    #[allow(dead_code)]
+    pub fn web_log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("nginx/error.log")).unwrap_or_default()
+    }
+
+    /// The doctor's page as the practice's web server serves it.
+    pub fn page_url(&self) -> String {
+        format!("https://{}:{}/", self.host, self.web_port)
+    }
+
+    /// The page's MQTT over WebSocket, through the web server.
+    pub fn page_broker_url(&self) -> String {
+        format!("wss://{}:{}/mqtt", self.host, self.web_port)
     }
 
     pub fn ca_dir(&self) -> PathBuf {
@@ -213,12 +290,10 @@ impl Fleet {
         String::from_utf8(out.stdout).unwrap()
     }
 
-    /// An appointment for Max Mustermann whose join link opens the doctor's page served by
-    /// the broker itself (`start_in`'s `http_dir`), on its WebSocket listener.
+    /// An appointment for Max Mustermann whose join link opens the doctor's page as nginx
+    /// serves it (`start_in`'s `web_root`), its MQTT through nginx too.
     pub fn create_browser_appointment(&self, device: &str) -> super::Appointment {
-        let origin = format!("{}:{}", self.host, self.websocket_port);
-        let page = format!("https://{origin}/index.html");
-        let broker = format!("wss://{origin}");
+        let (page, broker) = (self.page_url(), self.page_broker_url());
         self.create_appointment(
             device,
             &[
@@ -320,7 +395,10 @@ pub fn options(
 
 impl Drop for Fleet {
     fn drop(&mut self) {
-        if let Some(mut child) = self.broker.take() {
+        for mut child in [self.broker.take(), self.nginx.take()]
+            .into_iter()
+            .flatten()
+        {
             let _ = child.kill();
             let _ = child.wait();
         }
