@@ -76,7 +76,7 @@ fi
 
 # --- cleanup, also on failure ---------------------------------------------------------------
 
-MOSQUITTO_PID="" KIOSKD_PID="" DOCTOR_PID="" SLEEP_PID="" BROWSER_PID=""
+MOSQUITTO_PID="" NGINX_PID="" KIOSKD_PID="" DOCTOR_PID="" SLEEP_PID="" BROWSER_PID=""
 
 # Stops one process: `signal`, then up to `grace` seconds, then SIGKILL.
 stop() {
@@ -100,9 +100,10 @@ cleanup() {
         stop "$DOCTOR_PID" INT 5
     stop "$BROWSER_PID" TERM 5
     stop "$KIOSKD_PID" TERM 10
+    stop "$NGINX_PID" TERM 5
     stop "$MOSQUITTO_PID" TERM 5
     if ((status != 0)); then
-                for log in "$WORK"/mosquitto.log "$WORK"/kioskd.log "$WORK"/doctor.log "$WORK"/doctor.jsonl "$WORK"/browser.log; do
+                for log in "$WORK"/mosquitto.log "$WORK"/nginx/error.log "$WORK"/kioskd.log "$WORK"/doctor.log "$WORK"/doctor.jsonl "$WORK"/browser.log; do
             [[ -s $log ]] || continue
             printf '\n--- last 20 lines of %s ---\n' "$log" >&2
             tail -n 20 "$log" >&2
@@ -123,15 +124,16 @@ port_open() { timeout 1 bash -c "exec 3<>/dev/tcp/127.0.0.1/$1" 2>/dev/null; }
 
 "$KIOSKCTL" ca init "Demo-Praxis" >"$WORK/fleet.log" || die "kioskctl ca init failed"
 
-# Three loopback ports in a row that look free: devices (mutual TLS), doctors' apps, browsers.
+# Four loopback ports in a row that look free: devices (mutual TLS), doctors' apps, browsers'
+# MQTT over WebSocket, and nginx (the doctor's page and, proxied, that WebSocket).
 # One can still be taken before Mosquitto binds it; then Mosquitto exits and we try again.
 PORT=""
 for _ in $(seq 1 20); do
     base=$((20000 + RANDOM % 40000))
-    port_open "$base" || port_open $((base + 1)) || port_open $((base + 2)) && continue
+    port_open "$base" || port_open $((base + 1)) || port_open $((base + 2)) || port_open $((base + 3)) && continue
     rm -rf "$WORK/broker"
         "$KIOSKCTL" broker config --out "$WORK/broker" --host 127.0.0.1 --bind 127.0.0.1 \
-        --http-dir "$PWD/web/doctor" \
+        --web-root "$PWD/web/doctor" --web-port $((base + 3)) \
         --device-port "$base" --doctor-port $((base + 1)) --websocket-port $((base + 2)) \
         >>"$WORK/fleet.log" || die "kioskctl broker config failed (see $WORK/fleet.log)"
     # Mosquitto started as root switches to its own user, which must own its files.
@@ -157,6 +159,42 @@ BROKER=mqtts://127.0.0.1:$PORT
 DOCTOR_BROKER=mqtts://127.0.0.1:$((PORT + 1))
 export PRAXISKIOSK_BROKER=$BROKER
 say "Broker: Mosquitto auf / on 127.0.0.1:$PORT (Geräte, gegenseitiges TLS / devices, mutual TLS), :$((PORT + 1)) (Ärzte / doctors)"
+
+# The doctor's page as a practice serves it: nginx with the site `broker config --web-root`
+# wrote, in a main configuration of the demo's own (nothing of the host's nginx is touched).
+if [[ $DOCTOR == browser ]]; then
+    command -v nginx >/dev/null || die "nginx is missing (make deps installs it)"
+    mkdir -p "$WORK/nginx/tmp"
+    # Absolute: nginx reads relative paths from its prefix.
+    N=$(realpath "$WORK/nginx")
+    cat >"$N/nginx.conf" <<NGINX
+daemon off;
+worker_processes 1;
+pid $N/nginx.pid;
+error_log $N/error.log;
+events { worker_connections 64; }
+http {
+    include /etc/nginx/mime.types;
+    default_type application/octet-stream;
+    client_body_temp_path $N/tmp/body;
+    proxy_temp_path $N/tmp/proxy;
+    fastcgi_temp_path $N/tmp/fastcgi;
+    uwsgi_temp_path $N/tmp/uwsgi;
+    scgi_temp_path $N/tmp/scgi;
+    include $(realpath "$WORK/broker/nginx-praxiskiosk.conf");
+}
+NGINX
+    # As root, nginx's workers would run as nobody, who cannot read the demo's directory.
+    ((EUID == 0)) && sed -i '1i user root;' "$N/nginx.conf"
+    nginx -e "$N/error.log" -p "$N" -c "$N/nginx.conf" &
+    NGINX_PID=$!
+    for ((i = 0; i < 50; i++)); do
+        port_open $((PORT + 3)) && break
+        kill -0 "$NGINX_PID" 2>/dev/null || die "nginx did not start (see $N/error.log)"
+        sleep 0.1
+    done
+    say "Web: nginx auf / on https://127.0.0.1:$((PORT + 3))/ (Arzt-Seite und ihr MQTT / the doctor's page and its MQTT)"
+fi
 
 mkdir -p "$WORK/boot"
 "$KIOSKCTL" device enroll "$DEVICE" --room "Demo-Sprechzimmer" --out "$WORK/boot/praxiskiosk-provision.json" \
@@ -212,9 +250,9 @@ fi
 
 # --- the practice books the appointment -----------------------------------------------------
 
-PAGE_ORIGIN=127.0.0.1:$((PORT + 2))
+PAGE_ORIGIN=127.0.0.1:$((PORT + 3))
 created=$("$KIOSKCTL" appointment create --device "$DEVICE" \
-    --join-url "https://$PAGE_ORIGIN/index.html" --doctor-broker "wss://$PAGE_ORIGIN" \
+    --join-url "https://$PAGE_ORIGIN/" --doctor-broker "wss://$PAGE_ORIGIN/mqtt" \
     --doctor "Dr. med. Anna Muster" --patient "Max Mustermann" --json) ||
     die "kioskctl appointment create failed"
 CODE=$(jq -r .code <<<"$created")
