@@ -3,8 +3,9 @@
 // Reads one command per line on stdin and writes exactly one JSON line per command on stdout,
 // always with "ok": true or "ok": false and "error". Before the first command it prints
 // {"ready":true}. Chromium is Debian's (/usr/bin/chromium, or $CHROMIUM), never a downloaded one.
-// It gets fake camera and microphone (a test pattern and a beep) and grants them without asking
-// (PRAXISKIOSK_MEDIA=deny: refuses them, to test the page's message).
+// Both get a fake camera and microphone and grant them without asking (PRAXISKIOSK_MEDIA=deny:
+// refuse them, to test the page's message). The page is German unless PRAXISKIOSK_LOCALE says
+// otherwise (it follows the browser's language).
 //
 //   {"cmd":"open","url":…}            a new page (replacing the previous one), goto url
 //   {"cmd":"state"}                   → state, patient, status, duration, quality (of the doctor's page)
@@ -18,53 +19,13 @@
 // Stdin closing also closes Chromium. Diagnostics go to stderr, never to stdout.
 
 import { createInterface } from 'node:readline';
-import { chromium } from 'playwright-core';
 
-const EXECUTABLE = process.env.CHROMIUM || '/usr/bin/chromium';
-const ARGS = [
-  '--use-fake-device-for-media-stream',
-  '--use-fake-ui-for-media-stream',
-  '--allow-loopback-in-peer-connection',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--no-first-run',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  // The test fleet's certificate (nginx and the broker) is signed by the test fleet CA, which
-  // Chromium does not know. The page comes over HTTP/2 from nginx (kioskctl broker config).
-  '--ignore-certificate-errors',
-];
-const TIMEOUT_MS = 15000;
 const MAX_CONSOLE = 2000;
 
 function reply(obj) {
   process.stdout.write(`${JSON.stringify(obj)}\n`);
 }
 
-// PRAXISKIOSK_CHROMIUM_ARGS: more switches, separated by spaces, for debugging (e.g. --disable-http2).
-ARGS.push(...(process.env.PRAXISKIOSK_CHROMIUM_ARGS ?? '').split(/\s+/).filter(Boolean));
-
-// PRAXISKIOSK_MEDIA=deny makes every camera/microphone request fail as if the doctor refused.
-if (process.env.PRAXISKIOSK_MEDIA === 'deny') {
-  ARGS[ARGS.indexOf('--use-fake-ui-for-media-stream')] = '--use-fake-ui-for-media-stream=deny';
-}
-
-let browser;
-try {
-  browser = await chromium.launch({ executablePath: EXECUTABLE, headless: true, args: ARGS });
-} catch (err) {
-  reply({ ready: false, error: String(err?.message ?? err).split('\n')[0] });
-  process.exit(1);
-}
-// German unless PRAXISKIOSK_LOCALE says otherwise: the page follows navigator.language.
-const context = await browser.newContext({
-  ignoreHTTPSErrors: true,
-  viewport: { width: 1280, height: 720 },
-  locale: process.env.PRAXISKIOSK_LOCALE || 'de-DE',
-});
-let page = null;
 const consoleMessages = [];
 
 function remember(entry) {
@@ -72,58 +33,31 @@ function remember(entry) {
   if (consoleMessages.length > MAX_CONSOLE) consoleMessages.shift();
 }
 
-async function openPage(url) {
-  if (page) await page.close();
-  page = await context.newPage();
-  page.setDefaultTimeout(TIMEOUT_MS);
-  page.on('console', (m) => remember({ type: m.type(), text: m.text() }));
-  page.on('pageerror', (e) => remember({ type: 'pageerror', text: String(e?.stack || e) }));
-  page.on('requestfailed', (r) => remember({ type: 'requestfailed', text: `${r.url().split('#')[0]} ${r.failure()?.errorText ?? ''}` }));
-  await page.goto(url, { waitUntil: 'load' });
-}
-
-function needPage() {
-  if (!page) throw new Error('no page open: send {"cmd":"open","url":…} first');
-  return page;
+const options = {
+  locale: process.env.PRAXISKIOSK_LOCALE || 'de-DE',
+  deny: process.env.PRAXISKIOSK_MEDIA === 'deny',
+  remember,
+};
+let browser;
+try {
+  if (process.env.PRAXISKIOSK_BROWSER === 'firefox') {
+    const { startFirefox } = await import('./firefox.mjs');
+    browser = await startFirefox(options);
+  } else {
+    const { startChromium } = await import('./chromium.mjs');
+    browser = await startChromium(options);
+  }
+} catch (err) {
+  reply({ ready: false, error: String(err?.message ?? err).split('\n')[0] });
+  process.exit(1);
 }
 
 const commands = {
-  async open({ url }) {
-    if (typeof url !== 'string') throw new Error('open needs "url"');
-    await openPage(url);
-    return {};
-  },
-  async state() {
-    return needPage().evaluate(() => {
-      const text = (id) => document.getElementById(id)?.textContent.trim() ?? null;
-      return {
-        state: document.body?.dataset.state ?? null,
-        patient: text('patient-name'),
-        status: text('status'),
-        duration: text('duration'),
-        quality: document.getElementById('quality')?.dataset.level ?? null,
-        url: location.href,
-      };
-    });
-  },
-  async stats() {
-    const stats = await needPage().evaluate(async () => (window.praxiskiosk ? window.praxiskiosk.stats() : null));
-    if (!stats) throw new Error('the page has no window.praxiskiosk');
-    return { stats };
-  },
-  async click({ id }) {
-    if (typeof id !== 'string') throw new Error('click needs "id"');
-    await needPage().click(`#${plainId(id)}`);
-    return {};
-  },
-  async reload() {
-    await needPage().reload({ waitUntil: 'load' });
-    return {};
-  },
-  async screenshot({ path }) {
-    if (typeof path !== 'string') throw new Error('screenshot needs "path"');
-    await needPage().screenshot({ path });
-    return {};
+  ...browser.commands,
+  async click(command) {
+    if (typeof command.id !== 'string') throw new Error('click needs "id"');
+    plainId(command.id);
+    return browser.commands.click(command);
   },
   async console() {
     return { messages: consoleMessages.slice() };
@@ -137,7 +71,7 @@ function plainId(id) {
 }
 
 async function shutdown(code) {
-  await browser.close().catch(() => {});
+  await browser.close();
   process.exit(code);
 }
 
@@ -154,7 +88,7 @@ for await (const line of lines) {
     continue;
   }
   if (command?.cmd === 'close') {
-    await browser.close().catch(() => {});
+    await browser.close();
     reply({ ok: true });
     process.exit(0);
   }

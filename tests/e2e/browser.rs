@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 
 use crate::harness::{
-    Browser, Consultation, DEVICE, Doctor, Fleet, NetNs, counter as n, poll, wait_for,
+    Browser, Consultation, DEVICE, Doctor, Engine, Fleet, NetNs, counter as n, poll, wait_for,
 };
 // The field's Chromium test finds the page here.
 pub use crate::harness::web_doctor;
@@ -253,4 +253,25 @@ fn the_page_comes_from_nginx_over_http2_with_its_types_and_policy() {
             "/{hidden} is served"
         );
     }
+}
+
+/// The same consultation with the doctor in Debian's Firefox ESR, driven over WebDriver BiDi
+/// (`tests/browser/firefox.mjs`): VP8 both ways, a reload mid-call, mute and camera switches
+/// as the kiosk sees them, and a hang-up from the page.
+#[test]
+fn a_doctor_in_firefox_holds_a_vp8_consultation_reloads_and_hangs_up() {
+    let mut c = Consultation::start_in(Engine::Firefox, "vp8");
+    c.join();
+    let (page, kiosk) = c.media_flows(1);
+    assert_eq!(page["videoCodec"], "video/VP8", "{page}");
+    assert_eq!(kiosk["video_codec"], "VP8", "{kiosk}");
+
+    c.browser.reload();
+    c.wait_for_page("in-call", Duration::from_secs(15));
+    c.media_flows(25);
+    assert_eq!(c.kiosk.state(), "in_call", "the kiosk stayed in the call");
+
+    c.browser.click("hangup");
+    c.wait_for_page("ended", Duration::from_secs(5));
+    c.kiosk.wait_for_state("idle", Duration::from_secs(15));
 }

@@ -10,6 +10,24 @@ use serde_json::{Value, json};
 
 use super::NetNs;
 
+/// The browser engines the doctor's page is tested in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Engine {
+    /// Debian's Chromium.
+    Chromium,
+    /// Debian's Firefox ESR.
+    Firefox,
+}
+
+impl Engine {
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Chromium => "chromium",
+            Self::Firefox => "firefox",
+        }
+    }
+}
+
 #[derive(Debug)]
 pub struct Browser {
     child: Child,
@@ -37,10 +55,27 @@ impl Browser {
 
     /// The same with the driver's environment options, e.g. `PRAXISKIOSK_MEDIA=deny`.
     pub fn start_with(ns: &NetNs, env: &[(&str, &str)]) -> Self {
+        Self::start_engine(ns, Engine::Chromium, env)
+    }
+
+    /// `engine` inside `ns` (Firefox: the namespace gets a default route on loopback first,
+    /// see [`NetNs::default_route_on_loopback`]).
+    pub fn start_engine(ns: &NetNs, engine: Engine, env: &[(&str, &str)]) -> Self {
         let driver = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/browser/driver.mjs");
+        if engine == Engine::Firefox {
+            ns.default_route_on_loopback();
+        }
         let mut child = ns
             .command("node")
+            // Node 20's WebSocket, which the Firefox driver speaks WebDriver BiDi over.
+            .arg("--experimental-websocket")
+            .arg("--no-warnings")
             .arg(driver)
+            .env("PRAXISKIOSK_BROWSER", engine.name())
+            .env(
+                "HOME",
+                std::env::var("HOME").unwrap_or_else(|_| "/root".into()),
+            )
             .envs(env.iter().copied())
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -60,7 +95,12 @@ impl Browser {
             .answers
             .recv_timeout(ANSWER_WITHIN)
             .expect("the browser driver starts");
-        assert_eq!(ready["ready"], true, "Chromium did not start: {ready}");
+        assert_eq!(
+            ready["ready"],
+            true,
+            "{} did not start: {ready}",
+            engine.name()
+        );
         browser
     }
 

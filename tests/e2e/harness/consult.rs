@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use super::{Appointment, Browser, DEVICE, Fleet, Kiosk, KioskConfig, NetNs, poll};
+use super::{Appointment, Browser, DEVICE, Engine, Fleet, Kiosk, KioskConfig, NetNs, poll};
 
 /// The built doctor's page, which the broker serves.
 pub fn web_doctor() -> PathBuf {
@@ -46,8 +46,21 @@ impl Consultation {
         })
     }
 
+    /// The doctor in `engine`, the kiosk sending `video_codec`.
+    pub fn start_in(engine: Engine, video_codec: &str) -> Self {
+        Self::start_engine(engine, |config| {
+            config
+                .camera
+                .push_str(&format!("\nvideo_codec = \"{video_codec}\""));
+        })
+    }
+
     /// The same with the kiosk's configuration changed by `configure`.
     pub fn start_with(configure: impl FnOnce(&mut KioskConfig)) -> Self {
+        Self::start_engine(Engine::Chromium, configure)
+    }
+
+    fn start_engine(engine: Engine, configure: impl FnOnce(&mut KioskConfig)) -> Self {
         let turn = super::heavy_media();
         let ns = Arc::new(NetNs::new());
         let fleet = Fleet::start_in(&[DEVICE], Some(ns.clone()), Some(&web_doctor()));
@@ -64,7 +77,7 @@ impl Consultation {
             ns.command(env!("CARGO_BIN_EXE_kioskd")),
         );
         kiosk.wait_for_state("idle", Duration::from_secs(15));
-        let browser = Browser::start(&ns);
+        let browser = Browser::start_engine(&ns, engine, &[]);
         Self {
             browser,
             kiosk,

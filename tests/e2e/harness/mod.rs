@@ -13,7 +13,7 @@ mod netns;
 mod probe;
 mod watcher;
 
-pub use browser::Browser;
+pub use browser::{Browser, Engine};
 pub use consult::{Consultation, counter, web_doctor};
 pub use field::{FieldNet, Nat, SERVICES, STUN_PORT, Side, TURN_PASSWORD, TURN_USER};
 pub use fleet::{Fleet, fleet_options};

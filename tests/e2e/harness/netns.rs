@@ -109,6 +109,26 @@ impl NetNs {
     }
 
     /// Runs a command inside the namespace (see [`run`]).
+    /// Firefox finds no ICE candidate at all in a namespace without a default route. This gives
+    /// it one, on loopback, and rejects every destination that is not loopback, so nothing it
+    /// tries in the background leaves the namespace (there is nowhere to go anyway).
+    pub fn default_route_on_loopback(&self) {
+        self.run(
+            "ip",
+            &["route", "add", "default", "dev", "lo", "src", "127.0.0.1"],
+        );
+        self.run(
+            "nft",
+            &[
+                "add table inet praxiskiosk_loopback_only; \
+                 add chain inet praxiskiosk_loopback_only out { type filter hook output priority 0; policy accept; }; \
+                 add rule inet praxiskiosk_loopback_only out oifname != \"lo\" reject; \
+                 add rule inet praxiskiosk_loopback_only out ip daddr != 127.0.0.0/8 reject; \
+                 add rule inet praxiskiosk_loopback_only out ip6 daddr != ::1 reject",
+            ],
+        );
+    }
+
     pub fn run(&self, program: &str, args: &[&str]) {
         run(self.command(program).args(args));
     }
