@@ -111,6 +111,7 @@ pub(super) async fn run(
         meter.reset();
     }
     let (signalling, first) = Signalling::start(spec.role, spec.hello.clone());
+    let signalling = signalling.sending(spec.media.video_codec.name());
     let now = clock();
     let video_rate = VideoRate::new(spec.media.video_bitrate_kbps * 1000);
     let mut session = Session {
@@ -272,6 +273,7 @@ impl Session {
                     tracing::debug!(%why, "signalling ignored");
                 }
                 Output::Ignore(why) => tracing::warn!(%why, "signalling ignored"),
+                Output::VideoCodec(name) => self.spec.media.video_codec.rename(name),
                 Output::Stop => {}
             }
         }

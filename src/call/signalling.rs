@@ -90,6 +90,9 @@ pub enum Output {
     AddCandidate(Candidate),
     /// The answerer takes the ICE servers and the reconnect window the offerer's hello names.
     Adopt(Hello),
+    /// The offerer's next connections send this video codec (`VP8` or `H264`): the one the
+    /// doctor's side can take (rule 7). A fresh connection follows.
+    VideoCodec(&'static str),
     /// An input that did not fit, left alone; the call task logs it.
     Ignore(Ignored),
     /// The session is over: end the call task.
@@ -203,6 +206,8 @@ pub struct Signalling {
     /// on, across its own reloads, for as long as media flow. A window gone for good (closed,
     /// its device off) lets go once its media stop, so the doctor's next window gets the call.
     held: bool,
+    /// The offerer: the video codec it would rather send, and the one its connection sends.
+    video: (&'static str, &'static str),
 }
 
 impl fmt::Debug for Signalling {
@@ -233,8 +238,16 @@ impl Signalling {
             renew_at: None,
             window: None,
             held: false,
+            video: ("VP8", "VP8"),
         };
         (machine, outputs)
+    }
+
+    /// The offerer's connection sends `codec` (`VP8` or `H264`), which it also prefers: a
+    /// doctor's side that cannot take it gets VP8 instead (rule 7).
+    pub fn sending(mut self, codec: &'static str) -> Self {
+        self.video = (codec, codec);
+        self
     }
 
     /// When [`Input::Tick`] next has something to do.
@@ -325,8 +338,19 @@ impl Signalling {
             self.relay_allowed = names_turn(&hello);
             outputs.push(Output::Adopt(hello.clone()));
         }
+        let codec = self.codec_for(&hello.video_codecs);
         let joined = Output::Report(CallReport::PeerJoined { name: hello.name });
         match &mut self.state {
+            // Rule 7: the doctor's side cannot take what the connection sends; a fresh one
+            // sends what it can, and the offer follows once that is ready.
+            State::Offerer(offerer) if codec != self.video.1 => {
+                outputs.push(joined);
+                self.video.1 = codec;
+                *offerer = Offerer::Preparing;
+                self.renewed_at = Some(now);
+                self.renew_at = None;
+                outputs.extend([Output::VideoCodec(codec), Output::NewConnection]);
+            }
             State::Offerer(offerer) => {
                 // Every hello of the doctor's is news to the flow (it counts the time to connect
                 // from the latest); a reply is news only while the kiosk was alone.
@@ -394,6 +418,17 @@ impl Signalling {
         }
         self.state = State::Over;
         vec![Output::Report(CallReport::Busy), Output::Stop]
+    }
+
+    /// The codec to send a doctor's side that can take `theirs` (rule 7): ours if it can (or if
+    /// it does not say), else VP8, which every side has.
+    fn codec_for(&self, theirs: &[String]) -> &'static str {
+        let (preferred, current) = self.video;
+        if theirs.is_empty() {
+            return current;
+        }
+        let takes = |codec: &str| theirs.iter().any(|c| c.eq_ignore_ascii_case(codec));
+        if takes(preferred) { preferred } else { "VP8" }
     }
 
     /// Recovery after the path was lost. Only a connection that was answered needs it: one on

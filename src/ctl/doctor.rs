@@ -79,6 +79,16 @@ pub struct DoctorArgs {
     test_wrong_fingerprint: bool,
 }
 
+/// What this side can send and receive (rule 7): VP8 always, H.264 where GStreamer has an
+/// encoder and a decoder for it.
+fn video_codecs() -> Vec<String> {
+    use crate::media::codec::{CodecChoice, choose};
+    let h264 = choose(CodecChoice::H264, crate::media::element_exists).is_ok();
+    let mut codecs = vec!["VP8".to_string()];
+    codecs.extend(h264.then(|| "H264".to_string()));
+    codecs
+}
+
 fn parse_window(nonce: &str) -> Result<String, String> {
     crate::wire::nonce_is_valid(nonce)
         .then(|| nonce.to_string())
@@ -268,12 +278,15 @@ pub async fn run(fleet: &Fleet, args: DoctorArgs) -> anyhow::Result<()> {
 
     let spec = CallSpec {
         role: Role::Answerer,
-        hello: match &args.window {
-            Some(window) => Hello {
-                nonce: Some(window.clone()),
-                ..Hello::new(args.name.clone())
-            },
-            None => Hello::from_window(args.name.clone()),
+        hello: Hello {
+            video_codecs: video_codecs(),
+            ..match &args.window {
+                Some(window) => Hello {
+                    nonce: Some(window.clone()),
+                    ..Hello::new(args.name.clone())
+                },
+                None => Hello::from_window(args.name.clone()),
+            }
         },
         media,
         ice,

@@ -253,6 +253,15 @@ impl VideoCodec {
         }
     }
 
+    /// Sends `name` (`VP8` or `H264`) from now on; H.264 with the encoder this side has.
+    pub fn rename(&mut self, name: &str) {
+        *self = match (name, *self) {
+            ("H264", h264 @ Self::H264(_)) => h264,
+            ("H264", _) => choose(CodecChoice::H264, super::element_exists).unwrap_or(Self::Vp8),
+            _ => Self::Vp8,
+        };
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             Self::Vp8 => "VP8",

@@ -72,6 +72,11 @@ pub struct Hello {
     /// the running call; another one is told `busy` (protocol.md 5, rule 10).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub nonce: Option<String>,
+    /// Doctor → kiosk: the video codecs the doctor's side can send and receive (`VP8`, `H264`,
+    /// …, as SDP names them). The kiosk offers the first of its own preference that is among
+    /// them (protocol.md 5, rule 7). Empty: VP8 and H.264, as before the field.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub video_codecs: Vec<String>,
 }
 
 impl Hello {

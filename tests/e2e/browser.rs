@@ -275,3 +275,19 @@ fn a_doctor_in_firefox_holds_a_vp8_consultation_reloads_and_hangs_up() {
     c.wait_for_page("ended", Duration::from_secs(5));
     c.kiosk.wait_for_state("idle", Duration::from_secs(15));
 }
+
+/// Rule 7, codecs for every doctor: a kiosk that prefers H.264 (here forced by its config, as a
+/// Raspberry Pi 4's hardware encoder would make it) sends VP8 to a Firefox that offers no H.264
+/// (no OpenH264 download in a locked-down practice), and H.264 to a Chromium (the H.264 test
+/// above).
+#[test]
+fn a_kiosk_that_prefers_h264_calls_a_firefox_without_it_in_vp8() {
+    let mut c = Consultation::start_in(Engine::Firefox, "h264");
+    c.join();
+    let (page, kiosk) = c.media_flows(1);
+    assert_eq!(kiosk["video_codec"], "VP8", "{kiosk}");
+    assert_eq!(page["videoCodec"], "video/VP8", "{page}");
+    let reply = c.kiosk.control(json!({"cmd": "hang_up"}));
+    assert_eq!(reply["state"], "ended", "{reply}");
+    c.wait_for_page("ended", Duration::from_secs(10));
+}

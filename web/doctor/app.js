@@ -13,17 +13,15 @@ import { dtlsFingerprints, securityCode } from './code.js';
 import { channel as sealChannel, open as openSealed, seal } from './seal.js';
 import {
   Call, mediaSample, parseIceServers, parseVideoMax, qualityLevel, qualitySample, selectedPairTypes,
-  testStats,
+  testStats, videoCodecs,
 } from './call.js';
 import { DEFAULT_RECONNECT_S, initialWatch, parseReconnectSeconds, watchMedia } from './watch.js';
 import { randomHex, storedName, storeName, tabStorage, takeJoinFragment, windowNonce } from './tab.js';
 import { fitCameraTo, openCameraAndMicrophone, stopTracks, switchTracks } from './local.js';
 
 const SESSION_TAKEN_OVER = 0x8e; // MQTT 5 DISCONNECT reason code
-// Brokers before Mosquitto 2.0.15 (Debian 12 has 2.0.11) close a connection that another
-// window took over without saying why. The sign then: the broker accepts this page and closes
-// it again within seconds, again and again (the other window reconnects too). Three times in a
-// row is not a network that comes and goes.
+// Brokers before Mosquitto 2.0.15 (Debian 12 has 2.0.11) close a connection another window took
+// over without saying why; three quick closes in a row are that, not a network that comes and goes.
 const TAKEN_OVER_CLOSES = 3;
 const QUICK_CLOSE_MS = 5000;
 // A window in a call that another window threw off the broker (same login) connects again after
@@ -77,8 +75,7 @@ const app = {
   client: null,
   localStream: null,
   call: null,
-  // From the kiosk's latest hello: the ICE servers for every new Call, and how long the kiosk
-  // keeps an interrupted call (protocol.md 5).
+  // From the kiosk's latest hello (protocol.md 5): ICE servers, reconnect window, picture size.
   kiosk: { iceServers: [], reconnectS: DEFAULT_RECONNECT_S, videoMax: null },
   watch: initialWatch(), // watch.js: has media flowed, interrupted, video paused
   relay: false, // the selected candidate pair goes through a TURN server
@@ -90,8 +87,7 @@ const app = {
   cameraOff: false,
   retry: null,
   timer: null,
-  // When the broker last accepted this page, and how many connections in a row it closed
-  // soon after (see TAKEN_OVER_CLOSES).
+  // When the broker last accepted this page, and its quick closes since (TAKEN_OVER_CLOSES).
   link: { connectedAt: null, quickCloses: 0 },
 };
 
@@ -173,7 +169,7 @@ function onNameChange() {
   // Before a call, say hello again so the patient's screen shows the new name. During a call a
   // new hello would make the kiosk rebuild the connection (rule 3), so it waits for the next join.
   if (!app.call && app.client?.connected && ['waiting', 'patient-waiting'].includes(app.state)) {
-    publish({ type: 'hello', name: doctorName(), nonce: app.nonce });
+    sayHello();
   }
 }
 
@@ -248,7 +244,7 @@ function connect() {
       }
       // A hello makes the kiosk (re)offer. While media flow, a reconnect to the broker needs none.
       const ice = app.call?.pc.iceConnectionState;
-      if (!['connected', 'completed'].includes(ice)) publish({ type: 'hello', name: doctorName(), nonce: app.nonce });
+      if (!['connected', 'completed'].includes(ice)) sayHello();
     });
   });
   client.on('message', (topic, payload) => {
@@ -315,6 +311,11 @@ function refused() {
   showProblem('authTitle', 'authText');
 }
 
+/** Our hello (protocol.md 5): the doctor's name, this tab's window, the codecs it takes. */
+function sayHello(reply = false) {
+  publish({ type: 'hello', name: doctorName(), ...(reply && { reply }), nonce: app.nonce, video_codecs: videoCodecs() });
+}
+
 // Sealing is asynchronous (WebCrypto): messages go out one after another, so they leave in the
 // order of their numbers, which the kiosk requires to rise.
 let sending = Promise.resolve();
@@ -366,7 +367,7 @@ async function onSignal(payload) {
         setState('patient-waiting');
         setStatus('patientWaiting');
       }
-      if (msg.reply !== true) publish({ type: 'hello', name: doctorName(), reply: true, nonce: app.nonce });
+      if (msg.reply !== true) sayHello(true);
       return;
     case 'offer':
       if (typeof msg.sdp === 'string') await onOffer(msg.sdp);
@@ -440,8 +441,8 @@ function firstFrame() {
   }
 }
 
-// Once a second: call duration, quality indicator, the media watch and relay notice, and the
-// first frame for browsers without requestVideoFrameCallback.
+// Once a second: duration, quality, media watch, relay notice (and the first frame for browsers
+// without requestVideoFrameCallback).
 async function tick() {
   showDuration();
   const call = app.call;

@@ -217,3 +217,17 @@ export function qualityLevel(previous, sample) {
   if (loss < THRESHOLDS.fair.loss && rtt < THRESHOLDS.fair.rtt) return 'fair';
   return 'poor';
 }
+
+/**
+ * The video codecs this browser can both send and receive, as SDP names them (`VP8`, `H264`, …;
+ * protocol.md 5, rule 7): the kiosk sends the first of its own preference among them. Firefox
+ * offers no H.264 where its OpenH264 plugin could not be downloaded. Empty where the browser
+ * does not say: the kiosk then keeps its own.
+ */
+export function videoCodecs(sender = globalThis.RTCRtpSender, receiver = globalThis.RTCRtpReceiver) {
+  const names = (side) =>
+    (side?.getCapabilities?.('video')?.codecs ?? []).map((c) => c.mimeType.replace(/^video\//i, '').toUpperCase());
+  const received = new Set(names(receiver));
+  const notCodecs = ['RTX', 'RED', 'ULPFEC', 'FLEXFEC-03'];
+  return [...new Set(names(sender))].filter((name) => received.has(name) && !notCodecs.includes(name));
+}

@@ -1,7 +1,7 @@
 // node --test: the kiosk's ICE servers and what getStats() says about the media path (pure code).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mediaSample, parseIceServers, parseVideoMax, qualitySample, selectedPairTypes } from '../call.js';
+import { mediaSample, parseIceServers, parseVideoMax, qualitySample, selectedPairTypes, videoCodecs } from '../call.js';
 
 const STUN = { urls: ['stun:198.18.0.10:3478'] };
 const TURN = { urls: ['turn:198.18.0.10:3478'], username: 'u', credential: 'p' };
@@ -96,4 +96,14 @@ test('video_max: the kiosk\'s largest picture, or no limit', () => {
     '800 x 450', '99999x450', '8000x450', '800x450x2', ' 800x450']) {
     assert.equal(parseVideoMax(bad), null, String(bad));
   }
+});
+
+test('the page names the video codecs it can both send and receive, without helpers', () => {
+  const side = (...types) => ({ getCapabilities: () => ({ codecs: types.map((mimeType) => ({ mimeType })) }) });
+  const firefox = side('video/VP8', 'video/VP9', 'video/AV1', 'video/rtx', 'video/ulpfec', 'video/red');
+  assert.deepEqual(videoCodecs(firefox, firefox), ['VP8', 'VP9', 'AV1']);
+  const chromium = side('video/VP8', 'video/H264', 'video/H264', 'video/rtx');
+  assert.deepEqual(videoCodecs(chromium, side('video/VP8', 'video/H264')), ['VP8', 'H264']);
+  assert.deepEqual(videoCodecs(side('video/H264'), side('video/VP8')), [], 'only what goes both ways');
+  assert.deepEqual(videoCodecs(undefined, undefined), [], 'a browser that does not say');
 });

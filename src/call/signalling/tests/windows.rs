@@ -179,3 +179,50 @@ fn a_window_whose_media_stopped_lets_the_next_one_in() {
         [reply_to_doctor(), joined()]
     );
 }
+
+/// Rule 7: a kiosk that prefers H.264 sends VP8 to a doctor's side without H.264, and keeps
+/// H.264 for one with it (or one that does not say).
+#[test]
+fn a_doctor_without_the_kiosks_codec_gets_vp8_on_a_fresh_connection() {
+    let doctor = |codecs: &[&str]| {
+        Input::Received(Signal::Hello(Hello {
+            video_codecs: codecs.iter().map(|c| c.to_string()).collect(),
+            nonce: Some("a".into()),
+            ..Hello::new(DOCTOR)
+        }))
+    };
+    let kiosk = || {
+        let (machine, _) = Signalling::start(Role::Offerer, Hello::new(PATIENT));
+        let mut machine = machine.sending("H264");
+        machine.handle(Input::NegotiationNeeded, Instant::now());
+        machine
+    };
+    let t0 = Instant::now();
+    for codecs in [&["VP8", "H264"][..], &["h264"], &[]] {
+        let out = kiosk().handle(doctor(codecs), t0);
+        assert_eq!(
+            out.last(),
+            Some(&Output::CreateOffer),
+            "{codecs:?}: {out:?}"
+        );
+    }
+    let mut k = kiosk();
+    assert_eq!(
+        k.handle(doctor(&["VP8", "VP9", "AV1"]), t0),
+        [
+            reply_to_doctor(),
+            joined(),
+            Output::VideoCodec("VP8"),
+            Output::NewConnection
+        ]
+    );
+    // The fresh connection offers once it is ready; its reloads stay in VP8.
+    assert_eq!(
+        k.handle(Input::NegotiationNeeded, t0),
+        [Output::CreateOffer]
+    );
+    k.handle(Input::OfferMade("offer-vp8".into()), t0);
+    k.handle(answer("answer-vp8"), t0);
+    let again = k.handle(doctor(&["VP8"]), t0 + RENEW_GAP);
+    assert!(!again.contains(&Output::VideoCodec("VP8")), "{again:?}");
+}
