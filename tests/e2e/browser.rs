@@ -256,8 +256,8 @@ fn the_page_comes_from_nginx_over_http2_with_its_types_and_policy() {
 }
 
 /// The same consultation with the doctor in Debian's Firefox ESR, driven over WebDriver BiDi
-/// (`tests/browser/firefox.mjs`): VP8 both ways, a reload mid-call, mute and camera switches
-/// as the kiosk sees them, and a hang-up from the page.
+/// (`tests/browser/firefox.mjs`): VP8 both ways, mute and camera switches as the kiosk hears
+/// and sees them, a reload mid-call, and a hang-up from the page.
 #[test]
 fn a_doctor_in_firefox_holds_a_vp8_consultation_reloads_and_hangs_up() {
     let mut c = Consultation::start_in(Engine::Firefox, "vp8");
@@ -265,6 +265,29 @@ fn a_doctor_in_firefox_holds_a_vp8_consultation_reloads_and_hangs_up() {
     let (page, kiosk) = c.media_flows(1);
     assert_eq!(page["videoCodec"], "video/VP8", "{page}");
     assert_eq!(kiosk["video_codec"], "VP8", "{kiosk}");
+
+    // Firefox's fake microphone plays a tone; muted, the kiosk hears silence, and with the
+    // camera off black frames keep coming: the call goes on uninterrupted.
+    let level = |c: &mut Consultation| c.kiosk.stats()["audio_level_in_dbfs"].as_f64();
+    wait_for(
+        "the doctor's tone at the kiosk",
+        Duration::from_secs(10),
+        || level(&mut c).filter(|db| *db > -40.0),
+    );
+    c.browser.click("mute");
+    c.browser.click("camera");
+    wait_for("silence at the kiosk", Duration::from_secs(10), || {
+        level(&mut c).filter(|db| *db < -60.0)
+    });
+    c.media_flows(25);
+    assert_eq!(c.kiosk.stats()["interrupted"], serde_json::Value::Null);
+    c.browser.click("mute");
+    c.browser.click("camera");
+    wait_for(
+        "the tone back at the kiosk",
+        Duration::from_secs(10),
+        || level(&mut c).filter(|db| *db > -40.0),
+    );
 
     c.browser.reload();
     c.wait_for_page("in-call", Duration::from_secs(15));
@@ -290,4 +313,25 @@ fn a_kiosk_that_prefers_h264_calls_a_firefox_without_it_in_vp8() {
     let reply = c.kiosk.control(json!({"cmd": "hang_up"}));
     assert_eq!(reply["state"], "ended", "{reply}");
     c.wait_for_page("ended", Duration::from_secs(10));
+}
+
+/// Camera permission refused in Firefox: the page says what to allow.
+#[test]
+fn a_doctor_in_firefox_without_camera_permission_is_told_what_to_allow() {
+    let ns = Arc::new(NetNs::new());
+    let fleet = Fleet::start_in(&[DEVICE], Some(ns.clone()), Some(&web_doctor()));
+    let (page, broker) = (fleet.page_url(), fleet.page_broker_url());
+    let appointment =
+        fleet.create_appointment(DEVICE, &["--join-url", &page, "--doctor-broker", &broker]);
+    let mut browser = Browser::start_engine(&ns, Engine::Firefox, &[("PRAXISKIOSK_MEDIA", "deny")]);
+    browser.open(appointment.link.as_deref().unwrap());
+    let shown = poll(Duration::from_secs(15), || {
+        let state = browser.state();
+        (state["state"] == "error").then_some(state)
+    })
+    .unwrap_or_else(|| panic!("no message: {}", browser.state()));
+    assert_eq!(
+        shown["status"], "Kein Zugriff auf Kamera und Mikrofon",
+        "the doctor is told what is missing: {shown}"
+    );
 }
