@@ -281,6 +281,7 @@ fn read_retained(payload: &[u8]) -> Result<Retained, String> {
                 not_after: a.not_after,
                 doctor_name: None,
             })),
+            SignedBody::Consent(_) => Err("a consent receipt, not an appointment".into()),
         };
     }
     let a: AppointmentMsg = wire::decode(payload).map_err(|e| e.to_string())?;

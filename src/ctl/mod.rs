@@ -4,6 +4,7 @@ mod appointment;
 mod broker;
 mod broker_setup;
 mod ca;
+mod consent;
 mod device;
 mod doctor;
 mod enroll;
@@ -80,6 +81,9 @@ enum Command {
     Device(device::DeviceCmd),
     /// Join a session as a headless doctor peer: a test call to a kiosk.
     Doctor(doctor::DoctorArgs),
+    /// Consent receipts the doctor's page saved: check them.
+    #[command(subcommand)]
+    Consent(consent::ConsentCmd),
     /// Talk to a kiosk's control socket on this machine.
     Local(local::LocalArgs),
 }
@@ -174,6 +178,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Broker(cmd) => broker_setup::run(&fleet()?, cmd).await,
         Command::Device(cmd) => device::run(&fleet()?, cmd).await,
         Command::Doctor(args) => doctor::run(&fleet()?, args).await,
+        Command::Consent(cmd) => consent::run(&fleet()?, cmd),
         Command::Local(args) => local::run(args),
     }
 }

@@ -125,6 +125,7 @@ impl CallSlot {
         patient_name: String,
         ice: IceSpec,
         key: Option<SessionKey>,
+        consent: Option<crate::wire::SignedMsg>,
         out: impl SignalOut,
     ) -> Option<String> {
         let left = self.leave();
@@ -135,6 +136,7 @@ impl CallSlot {
             ice_servers: ice.shared.clone(),
             reconnect_s: Some(self.reconnect.as_secs().try_into().unwrap_or(u32::MAX)),
             video_max: self.video_max.map(|(w, h)| format!("{w}x{h}")),
+            consent: consent.map(Box::new),
             ..Hello::new(patient_name)
         };
         let spec = CallSpec {

@@ -94,6 +94,8 @@ struct Uplink {
     trust: Option<Trust>,
     /// The sealed signalling of the sessions the kiosk has joined.
     channels: std::collections::BTreeMap<String, SharedChannel>,
+    /// The kiosk's own certificate and key, for the consent receipts it signs.
+    signer: Option<fleet::trust::Signer>,
 }
 
 /// What every state report carries besides the status.
@@ -194,16 +196,21 @@ impl Presence {
         state_dir: &Path,
     ) -> Result<(), DaemonError> {
         let topics = Topics::new(topic_root, &access.device)?;
-        let trust = match access
+        let client = access
             .endpoint
             .tls()
-            .and_then(|tls| Some((tls, tls.client.as_ref()?)))
-        {
-            Some((tls, client)) => Some(
-                Trust::new(&access.device, &tls.ca_pem, &client.key_pem)
-                    .map_err(DaemonError::Trust)?,
+            .and_then(|tls| Some((tls, tls.client.as_ref()?)));
+        let (trust, signer) = match client {
+            Some((tls, client)) => (
+                Some(
+                    Trust::new(&access.device, &tls.ca_pem, &client.key_pem)
+                        .map_err(DaemonError::Trust)?,
+                ),
+                fleet::trust::Signer::from_pem(&client.cert_pem, &client.key_pem)
+                    .inspect_err(|e| tracing::warn!(error = %e, "no consent receipts: the key does not sign"))
+                    .ok(),
             ),
-            None => None,
+            None => (None, None),
         };
         tracing::info!(device = %access.device, broker = %access.endpoint.url, "connecting to the fleet");
         let (link, events, task) = fleet::link::spawn(LinkOptions {
@@ -240,6 +247,7 @@ impl Presence {
             log,
             trust,
             channels: Default::default(),
+            signer,
         }));
         self.close_crashed_call();
         Ok(())
@@ -273,6 +281,24 @@ impl Presence {
 
     pub fn is_provisioned(&self) -> bool {
         self.uplink().is_some()
+    }
+
+    /// The patient's consent to `session` now, signed with the kiosk's key: the receipt its
+    /// hello hands the doctor's side. `None` without a fleet identity.
+    pub fn sign_consent(&self, session: &str, patient: &str) -> Option<wire::SignedMsg> {
+        let up = self.uplink()?;
+        let consent = wire::SignedConsent {
+            device: up.access.device.clone(),
+            session: session.into(),
+            patient: patient.into(),
+            consented_at: OffsetDateTime::now_utc().replace_nanosecond(0).ok()?,
+            text: crate::ui::text::consent_text_version(),
+        };
+        Some(
+            up.signer
+                .as_ref()?
+                .sign(&wire::SignedBody::Consent(consent)),
+        )
     }
 
     pub fn device(&self) -> Option<&str> {

@@ -299,7 +299,12 @@ impl Supervisor {
                     return;
                 };
                 let ice = self.settings.now().ice.clone();
-                if let Some(left) = self.calls.join(session, patient_name, ice, key, out) {
+                // This step is the patient's consent: its receipt goes to the doctor's side.
+                let consent = self.presence.sign_consent(&session, &patient_name);
+                if let Some(left) = self
+                    .calls
+                    .join(session, patient_name, ice, key, consent, out)
+                {
                     self.presence.leave_session(&left, None);
                 }
             }

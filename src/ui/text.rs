@@ -102,6 +102,26 @@ pub enum Msg {
     IdentifyOk,
 }
 
+/// Which consent text a patient agreed to, for the consent receipt: the first 12 hex digits of
+/// SHA-256 over the consent screen's texts in both languages. Any change to them changes it.
+pub fn consent_text_version() -> String {
+    let mut digest = ring::digest::Context::new(&ring::digest::SHA256);
+    let screen = [
+        Msg::ConsentTitle,
+        Msg::ConsentNoRecording,
+        Msg::ConsentIntroduce,
+        Msg::ConsentEncrypted,
+        Msg::Agree,
+    ];
+    for locale in [Locale::De, Locale::En] {
+        for msg in screen {
+            digest.update(text(locale, msg).as_bytes());
+            digest.update(b"\n");
+        }
+    }
+    crate::wire::to_hex(&digest.finish().as_ref()[..6])
+}
+
 pub fn text(locale: Locale, msg: Msg) -> &'static str {
     use Msg::*;
     let (de, en) = match msg {

@@ -29,8 +29,8 @@ pub use hex::{from_hex, to_hex};
 pub use join::{JoinLink, JoinLinkError};
 pub use provision::{BUNDLE_FILE_NAME, ProvisionBundle};
 pub use sealed::{
-    SealedNames, SealedSignal, Sender, SessionKey, SignedAppointment, SignedBody, SignedMsg,
-    SignedRevoke, V2, b64url, from_b64url,
+    SealedNames, SealedSignal, Sender, SessionKey, SignedAppointment, SignedBody, SignedConsent,
+    SignedMsg, SignedRevoke, V2, b64url, from_b64url,
 };
 pub use signal::{ByeReason, Hello, IceServer, NONCE_MAX, Signal, SignalMsg, nonce_is_valid};
 

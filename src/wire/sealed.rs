@@ -46,13 +46,30 @@ pub struct SignedMsg {
     pub signer: String,
 }
 
-/// What the fleet manager signs. Each names the device and the appointment, so a signed
-/// message cannot be moved to another kiosk or another appointment's topic.
+/// What the fleet manager signs, and the one thing a kiosk signs (`Consent`). Each names the
+/// device and the appointment or session, so a signed message cannot be moved to another kiosk
+/// or another appointment's topic.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum SignedBody {
     Appointment(SignedAppointment),
     Revoke(SignedRevoke),
+    Consent(SignedConsent),
+}
+
+/// The patient's consent as the kiosk records it for the practice (protocol.md 5, the kiosk's
+/// hello's `consent`), signed with the kiosk's own key. It names nobody but the patient, whom
+/// the practice knows already.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SignedConsent {
+    pub device: String,
+    pub session: String,
+    /// The name the patient confirmed at the kiosk.
+    pub patient: String,
+    #[serde(with = "super::rfc3339")]
+    pub consented_at: OffsetDateTime,
+    /// Which consent text the patient agreed to: `ui::text::consent_text_version`.
+    pub text: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

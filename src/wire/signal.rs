@@ -77,6 +77,11 @@ pub struct Hello {
     /// them (protocol.md 5, rule 7). Empty: VP8 and H.264, as before the field.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub video_codecs: Vec<String>,
+    /// Kiosk → doctor: the patient's consent, signed by the kiosk (`SignedBody::Consent`), as a
+    /// receipt the practice can keep. Only in a fleet with a CA. Boxed: a hello travels in
+    /// every signal, and most have none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub consent: Option<Box<super::SignedMsg>>,
 }
 
 impl Hello {

@@ -108,10 +108,37 @@ fn a_doctor_without_camera_permission_is_told_what_to_allow() {
 #[test]
 fn a_doctor_in_chromium_holds_an_h264_consultation_until_the_kiosk_hangs_up() {
     let mut c = Consultation::start("h264");
-    c.join();
+    let appointment = c.join();
     let (page, kiosk) = c.media_flows(1);
     assert_eq!(page["videoCodec"], "video/H264", "{page}");
     assert_eq!(kiosk["video_codec"], "H264", "{kiosk}");
+
+    // The patient's consent, as the page offers it to the practice, verifies against the
+    // kiosk's certificate and names no one but the patient.
+    let receipt = page["consent"].clone();
+    assert!(
+        receipt.is_object(),
+        "the page holds a consent receipt: {page}"
+    );
+    let file = c.fleet.dir.path().join("consent.json");
+    std::fs::write(&file, receipt.to_string()).unwrap();
+    let verified: serde_json::Value =
+        serde_json::from_str(
+            &c.fleet
+                .ok(&["consent", "verify", "--json", file.to_str().unwrap()]),
+        )
+        .unwrap();
+    assert_eq!(verified["patient"], "Max Mustermann", "{verified}");
+    assert_eq!(verified["device"], DEVICE);
+    assert_eq!(verified["session"], appointment.session.as_str());
+    let mut forged = receipt.clone();
+    let body = receipt["body"].as_str().unwrap_or_default();
+    forged["body"] = json!(body.replacen('e', "f", 1));
+    std::fs::write(&file, forged.to_string()).unwrap();
+    let out = c
+        .fleet
+        .kioskctl(&["consent", "verify", file.to_str().unwrap()]);
+    assert!(!out.status.success(), "an altered receipt does not verify");
 
     let reply = c.kiosk.control(json!({"cmd": "hang_up"}));
     assert_eq!(reply["state"], "ended", "{reply}");

@@ -15,7 +15,8 @@ import {
   Call, mediaSample, parseIceServers, parseVideoMax, qualityLevel, qualitySample, selectedPairTypes,
   testStats, videoCodecs,
 } from './call.js';
-import { DEFAULT_RECONNECT_S, initialWatch, parseReconnectSeconds, watchMedia } from './watch.js';
+import { DEFAULT_RECONNECT_S, callDuration, initialWatch, parseReconnectSeconds, watchMedia } from './watch.js';
+import { consentReceipt, renderConsent, showConsent } from './consent.js';
 import { randomHex, storedName, storeName, tabStorage, takeJoinFragment, windowNonce } from './tab.js';
 import { fitCameraTo, openCameraAndMicrophone, stopTracks, switchTracks } from './local.js';
 
@@ -120,6 +121,7 @@ function render() {
   ui.duration.setAttribute('aria-label', t('duration'));
   const level = app.quality.level;
   ui.qualityText.textContent = level ? t(`quality${level[0].toUpperCase()}${level.slice(1)}`) : '';
+  renderConsent();
   if (!ui.name.value || ui.name.dataset.isDefault === 'true') {
     ui.name.value = t('defaultDoctorName');
     ui.name.dataset.isDefault = 'true';
@@ -150,13 +152,8 @@ function showNotices() {
 }
 
 function showDuration() {
-  if (app.firstFrameAt === null) return;
-  const s = Math.floor((performance.now() - app.firstFrameAt) / 1000);
-  const mm = String(Math.floor(s / 60)).padStart(2, '0');
-  ui.duration.textContent = `${mm}:${String(s % 60).padStart(2, '0')}`;
+  if (app.firstFrameAt !== null) ui.duration.textContent = callDuration(performance.now() - app.firstFrameAt);
 }
-
-// --- the doctor's name (kept by tab.js) ------------------------------------------------------
 
 function doctorName() {
   return ui.name.value.trim().slice(0, 80) || t('defaultDoctorName');
@@ -358,6 +355,7 @@ async function onSignal(payload) {
     case 'hello':
       if (typeof msg.name !== 'string') return;
       ui.patient.textContent = msg.name;
+      if (msg.consent) showConsent(msg.consent);
       // Taken by the next Call: the kiosk offers after its hello (rules 2, 3).
       app.kiosk.iceServers = parseIceServers(msg.ice_servers) ?? app.kiosk.iceServers;
       app.kiosk.reconnectS = parseReconnectSeconds(msg.reconnect_s);
@@ -557,6 +555,7 @@ window.praxiskiosk = {
       ...testStats(call ? await call.pc.getStats() : null),
       interrupted: app.watch.phase === 'interrupted',
       relay: app.relay,
+      consent: consentReceipt(),
       broker_connected: app.client?.connected ?? false,
       video_paused: app.watch.videoPaused,
       ice_servers: call ? call.pc.getConfiguration().iceServers.length : 0,

@@ -39,6 +39,8 @@ const TEXTS = {
     qualityPoor: 'Verbindung schlecht',
     securityCode: 'Sicherheitscode',
     securityCodeHint: 'Vergleichen Sie den Code mit dem Code am Kiosk',
+    consentLine: 'Einwilligung am Kiosk {device} erteilt: {at} (Text {text})',
+    consentSave: 'Einwilligungsbeleg speichern',
 
     endedByYou: 'Sie haben aufgelegt. Sie können dieses Fenster jetzt schließen.',
     endedHangup: 'Die Patientin / der Patient hat das Gespräch beendet. Sie können dieses Fenster jetzt schließen.',
@@ -101,6 +103,8 @@ const TEXTS = {
     qualityPoor: 'Connection poor',
     securityCode: 'Security code',
     securityCodeHint: 'Compare it with the code shown at the kiosk',
+    consentLine: 'Consent given at kiosk {device}: {at} (text {text})',
+    consentSave: 'Save the consent receipt',
 
     endedByYou: 'You hung up. You can close this window now.',
     endedHangup: 'The patient ended the call. You can close this window now.',

@@ -74,3 +74,9 @@ export function watchMedia(watch, sample, reconnectS = DEFAULT_RECONNECT_S) {
   const videoPaused = frames > 0 && grew.audio && at - last.framesAt >= VIDEO_STALL_MS;
   return { phase: 'flowing', videoPaused, last };
 }
+
+/** A call's duration as the page shows it, `mm:ss` (minutes go on past 59). */
+export function callDuration(ms) {
+  const s = Math.max(0, Math.floor(ms / 1000));
+  return `${String(Math.floor(s / 60)).padStart(2, '0')}:${String(s % 60).padStart(2, '0')}`;
+}

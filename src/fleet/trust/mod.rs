@@ -129,22 +129,28 @@ impl Trust {
         let body = self
             .verifier
             .verify(msg, now.unix_timestamp().max(0) as u64)?;
-        let (device, id) = match &body {
-            SignedBody::Appointment(a) => (&a.device, &a.id),
-            SignedBody::Revoke(r) => (&r.device, &r.id),
+        let ours = |device: &str, id: &str| {
+            if device != self.device {
+                return Err(Refusal::OtherDevice(device.into()));
+            }
+            if id != topic_id {
+                return Err(Refusal::OtherTopic {
+                    signed: id.into(),
+                    topic: topic_id.into(),
+                });
+            }
+            Ok(())
         };
-        if *device != self.device {
-            return Err(Refusal::OtherDevice(device.clone()));
-        }
-        if id != topic_id {
-            return Err(Refusal::OtherTopic {
-                signed: id.clone(),
-                topic: topic_id.into(),
-            });
-        }
         match body {
-            SignedBody::Revoke(r) => Ok(Accepted::Revoked(r.id)),
-            SignedBody::Appointment(a) => self.open(a).map(Accepted::Appointment),
+            SignedBody::Revoke(r) => ours(&r.device, &r.id).map(|()| Accepted::Revoked(r.id)),
+            SignedBody::Appointment(a) => {
+                ours(&a.device, &a.id)?;
+                self.open(a).map(Accepted::Appointment)
+            }
+            // Only kiosks sign these, and verify() takes only the fleet manager's signature.
+            SignedBody::Consent(_) => Err(Refusal::Signature(SignatureError::Body(
+                "a consent receipt where an appointment belongs".into(),
+            ))),
         }
     }
 

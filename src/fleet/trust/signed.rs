@@ -15,7 +15,7 @@ use webpki::{EndEntityCert, KeyUsage, anchor_from_trusted_cert};
 
 use super::der;
 use crate::fleet::pki::ADMIN_ID;
-use crate::wire::{SignedBody, SignedMsg, V2, b64url, from_b64url};
+use crate::wire::{SignedBody, SignedConsent, SignedMsg, V2, b64url, from_b64url};
 
 /// Why a signed message was refused. Never carries a name: the body is not read before the
 /// signature holds, and then only its ids.
@@ -96,6 +96,35 @@ impl Verifier {
 
     /// The body, once signer and signature hold at `now` (seconds since the epoch).
     pub fn verify(&self, msg: &SignedMsg, now: u64) -> Result<SignedBody, SignatureError> {
+        let (cn, body) = self.signed_by(msg, now)?;
+        if cn != ADMIN_ID {
+            return Err(SignatureError::NotFleetManager(cn));
+        }
+        serde_json::from_slice(&body).map_err(|e| SignatureError::Body(e.to_string()))
+    }
+
+    /// A kiosk's consent receipt: signed by the kiosk it names, with a certificate of this
+    /// fleet that was valid when the patient consented (a receipt is read long after).
+    pub fn verify_consent(&self, msg: &SignedMsg) -> Result<SignedConsent, SignatureError> {
+        let body = from_b64url(&msg.body).ok_or(SignatureError::Encoding("body"))?;
+        let consent = match serde_json::from_slice(&body) {
+            Ok(SignedBody::Consent(consent)) => consent,
+            Ok(_) => return Err(SignatureError::Body("not a consent receipt".into())),
+            Err(e) => return Err(SignatureError::Body(e.to_string())),
+        };
+        let at = u64::try_from(consent.consented_at.unix_timestamp()).unwrap_or_default();
+        let (cn, _) = self.signed_by(msg, at)?;
+        if cn != consent.device || cn == ADMIN_ID {
+            return Err(SignatureError::Body(format!(
+                "signed by {cn:?}, not by the kiosk it names"
+            )));
+        }
+        Ok(consent)
+    }
+
+    /// The signer's common name and the signed bytes, once the signer's certificate chains to
+    /// the fleet CA at `at` (seconds since the epoch) and the signature holds.
+    fn signed_by(&self, msg: &SignedMsg, at: u64) -> Result<(String, Vec<u8>), SignatureError> {
         let body = from_b64url(&msg.body).ok_or(SignatureError::Encoding("body"))?;
         let sig = from_b64url(&msg.sig).ok_or(SignatureError::Encoding("sig"))?;
         let signer = STANDARD
@@ -111,18 +140,15 @@ impl Verifier {
             &[webpki::ring::ECDSA_P256_SHA256],
             &[anchor],
             &[],
-            UnixTime::since_unix_epoch(Duration::from_secs(now)),
+            UnixTime::since_unix_epoch(Duration::from_secs(at)),
             KeyUsage::client_auth(),
             None,
             None,
         )
         .map_err(|e| SignatureError::Untrusted(e.to_string()))?;
         let cn = der::common_name(cert.subject()).unwrap_or_default();
-        if cn != ADMIN_ID {
-            return Err(SignatureError::NotFleetManager(cn));
-        }
         cert.verify_signature(webpki::ring::ECDSA_P256_SHA256, &body, &sig)
             .map_err(|_| SignatureError::BadSignature)?;
-        serde_json::from_slice(&body).map_err(|e| SignatureError::Body(e.to_string()))
+        Ok((cn, body))
     }
 }

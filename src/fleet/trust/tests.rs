@@ -144,3 +144,56 @@ fn a_signed_appointment_cannot_move_to_another_kiosk_or_topic() {
         Err(Refusal::Sealed(_))
     ));
 }
+
+fn consent(device: &str) -> SignedBody {
+    SignedBody::Consent(crate::wire::SignedConsent {
+        device: device.into(),
+        session: "s-1".into(),
+        patient: "Max Mustermann".into(),
+        consented_at: OffsetDateTime::now_utc().replace_nanosecond(0).unwrap(),
+        text: crate::ui::text::consent_text_version(),
+    })
+}
+
+#[test]
+fn a_consent_receipt_verifies_against_the_kiosk_that_signed_it_and_nothing_else() {
+    let f = fleet("f");
+    let verifier = Verifier::from_pem(f.ca.ca_pem()).unwrap();
+    let kiosk_key = Signer::from_pem(&f.device_cert, &f.device_key).unwrap();
+    let receipt = kiosk_key.sign(&consent("k1"));
+    let SignedBody::Consent(signed) = consent("k1") else {
+        unreachable!()
+    };
+    let read = verifier.verify_consent(&receipt).unwrap();
+    assert_eq!(
+        (read.device.as_str(), read.patient.as_str()),
+        ("k1", "Max Mustermann")
+    );
+    assert_eq!(read.text, signed.text);
+
+    // Naming another kiosk, signed by the fleet manager, altered, or from another fleet: no.
+    let other = kiosk_key.sign(&consent("k2"));
+    assert!(matches!(
+        verifier.verify_consent(&other),
+        Err(SignatureError::Body(_))
+    ));
+    let by_admin = admin(&f).sign(&consent(crate::fleet::pki::ADMIN_ID));
+    assert!(verifier.verify_consent(&by_admin).is_err());
+    let mut altered = receipt.clone();
+    let body = crate::wire::from_b64url(&altered.body).unwrap();
+    let forged = String::from_utf8(body).unwrap().replace("Max", "Moritz");
+    altered.body = crate::wire::b64url(forged.as_bytes());
+    assert_eq!(
+        verifier.verify_consent(&altered),
+        Err(SignatureError::BadSignature)
+    );
+    let elsewhere = Verifier::from_pem(fleet("g").ca.ca_pem()).unwrap();
+    assert!(matches!(
+        elsewhere.verify_consent(&receipt),
+        Err(SignatureError::Untrusted(_))
+    ));
+    // A receipt is no appointment, whoever signed it.
+    let now = OffsetDateTime::now_utc();
+    assert!(kiosk(&f).accept("s-1", &by_admin, now).is_err());
+    assert!(kiosk(&f).accept("s-1", &receipt, now).is_err());
+}

@@ -1,7 +1,7 @@
 // node --test: interruptions, the end of a lost call and paused video, fed samples and times.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { initialWatch, parseReconnectSeconds, watchMedia } from '../watch.js';
+import { callDuration, initialWatch, parseReconnectSeconds, watchMedia } from '../watch.js';
 
 /** Runs samples (defaults: connection 'A', ICE connected) through the watch; returns every state. */
 function run(samples, reconnectS = 45, from = initialWatch()) {
@@ -137,4 +137,11 @@ test('video paused: not while the sound stops too, nor before this connection sh
     { at: 2000, bytes: 200, audioBytes: 20, frames: 5, ice: 'disconnected' },
   ]);
   assert.deepEqual([interrupted[1].phase, interrupted[1].videoPaused], ['interrupted', false]);
+});
+
+test('the call duration shows minutes and seconds, minutes going on past an hour', () => {
+  assert.equal(callDuration(0), '00:00');
+  assert.equal(callDuration(61_999), '01:01');
+  assert.equal(callDuration(3_725_000), '62:05');
+  assert.equal(callDuration(-5), '00:00');
 });
