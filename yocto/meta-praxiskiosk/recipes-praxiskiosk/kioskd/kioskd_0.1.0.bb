@@ -54,10 +54,24 @@ do_install:append() {
     fi
     install -d ${D}${systemd_system_unitdir}
     install -m 0644 ${S}/config/systemd/kioskd.service ${D}${systemd_system_unitdir}/kioskd.service
+    # kioskd's journal namespace (LogNamespace=praxiskiosk): kept at most 90 days, and emptied
+    # after a factory reset by the path unit, which starts the vacuum service. The namespace's
+    # journald takes the first journald@praxiskiosk.conf it finds in /etc/systemd/, /run/systemd/,
+    # /usr/local/lib/systemd/ and /usr/lib/systemd/ (systemd 259's config lookup; the man page's
+    # synopsis names only /etc): /usr/lib is the vendor's place on a read-only root.
+    install -d ${D}${nonarch_libdir}/systemd
+    install -m 0644 ${S}/config/systemd/journald@praxiskiosk.conf ${D}${nonarch_libdir}/systemd/journald@praxiskiosk.conf
+    for unit in praxiskiosk-journal-vacuum.path praxiskiosk-journal-vacuum.service; do
+        install -m 0644 ${S}/config/systemd/$unit ${D}${systemd_system_unitdir}/$unit
+    done
 }
 
-SYSTEMD_SERVICE:${PN} = "kioskd.service"
+# The vacuum service has no [Install]: the path unit starts it. The systemd class packages only
+# the units named here (and their sockets), so the service and the journald file are listed.
+SYSTEMD_SERVICE:${PN} = "kioskd.service praxiskiosk-journal-vacuum.path"
 SYSTEMD_AUTO_ENABLE:${PN} = "enable"
+FILES:${PN} += "${nonarch_libdir}/systemd/journald@praxiskiosk.conf \
+                ${systemd_system_unitdir}/praxiskiosk-journal-vacuum.service"
 
 CONFFILES:${PN} = "${sysconfdir}/praxiskiosk/kioskd.toml"
 
