@@ -10,10 +10,13 @@ inherit core-image
 IMAGE_FEATURES += "read-only-rootfs"
 IMAGE_FEATURES += "${@oe.utils.conditional('PRAXISKIOSK_DEVELOPMENT', '1', 'ssh-server-dropbear allow-empty-password empty-root-password allow-root-login', '', d)}"
 
+# systemd-conf: systemd only recommends it, and it carries our settings for systemd's own
+# services (recipes-core/systemd: timesyncd on, its NTP servers).
 IMAGE_INSTALL = " \
     packagegroup-core-boot \
     kioskd \
     praxiskiosk-mounts \
+    systemd-conf \
     rauc \
     rauc-conf \
     rauc-mark-good \
@@ -47,4 +50,18 @@ praxiskiosk_mask_gettys() {
     for unit in getty@.service serial-getty@.service autovt@.service console-getty.service container-getty@.service; do
         ln -sf /dev/null ${IMAGE_ROOTFS}${sysconfdir}/systemd/system/$unit
     done
+}
+
+# kioskd refuses every appointment code until systemd-timesyncd has synchronized the clock (a Pi 4
+# has no real-time clock): an image in which timesyncd would not start fails here, at build time,
+# rather than in a practice. It must run after the presets were applied (systemd_handle_machine_id
+# of rootfs-postcommands), which the image classes add after this recipe's "+=" lines (bitbake -e
+# lists them later): hence ":append", which comes last.
+ROOTFS_POSTPROCESS_COMMAND:append = " praxiskiosk_check_timesyncd"
+
+praxiskiosk_check_timesyncd() {
+    state=$(systemctl --root=${IMAGE_ROOTFS} is-enabled systemd-timesyncd.service 2>/dev/null || true)
+    if [ "$state" != "enabled" ]; then
+        bbfatal "systemd-timesyncd.service is not enabled in the image (${state:-not found}): kioskd would refuse every code. It needs PACKAGECONFIG timesyncd in systemd and 50-praxiskiosk.preset (systemd-conf)."
+    fi
 }
