@@ -4,11 +4,13 @@
 #   - systemd-timesyncd enabled (a preset), asking the fleet's NTP servers
 #     (PRAXISKIOSK_NTP_SERVERS, conf/distro/praxiskiosk.conf): kioskd takes codes only once the
 #     clock is synchronized.
+#   - the system journal kept at most 90 days (kioskd's own journal: the kioskd recipe).
 FILESEXTRAPATHS:prepend:praxiskiosk := "${THISDIR}/files:"
 
 SRC_URI:append:praxiskiosk = " \
     file://praxiskiosk.preset \
     file://timesyncd-praxiskiosk.conf.in \
+    file://journald-praxiskiosk.conf \
 "
 
 do_install:append:praxiskiosk() {
@@ -19,6 +21,7 @@ do_install:append:praxiskiosk() {
     sed 's|@NTP_SERVERS@|${PRAXISKIOSK_NTP_SERVERS}|' ${UNPACKDIR}/timesyncd-praxiskiosk.conf.in \
         > ${D}${nonarch_libdir}/systemd/timesyncd.conf.d/praxiskiosk.conf
     chmod 0644 ${D}${nonarch_libdir}/systemd/timesyncd.conf.d/praxiskiosk.conf
+    install -D -m 0644 ${UNPACKDIR}/journald-praxiskiosk.conf ${D}${nonarch_libdir}/systemd/journald.conf.d/praxiskiosk.conf
 }
 
 FILES:${PN}:append:praxiskiosk = " \
