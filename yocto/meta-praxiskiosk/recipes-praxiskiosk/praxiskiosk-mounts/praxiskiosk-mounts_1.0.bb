@@ -1,6 +1,6 @@
 # nooelint: oelint.var.mandatoryvar.HOMEPAGE
 # No HOMEPAGE: part of this layer, no upstream project.
-SUMMARY = "Mounts of the praxiskiosk SD card: /boot, /data and the kiosk state on /data"
+SUMMARY = "Mounts of the praxiskiosk SD card: /boot, /data, and what lives on /data"
 DESCRIPTION = "systemd mount units for the partitions of files/wic/praxiskiosk-sdimage.wks, so that a \
 root file system installed by RAUC mounts them the same way as the flashed one."
 LICENSE = "MIT"
@@ -11,6 +11,7 @@ SRC_URI = " \
     file://data.mount \
     file://praxiskiosk-data-dirs.service \
     file://var-lib-praxiskiosk.mount \
+    file://var-lib-systemd-timesync.mount \
 "
 
 S = "${UNPACKDIR}"
@@ -21,14 +22,15 @@ REQUIRED_DISTRO_FEATURES = "systemd"
 
 do_install() {
     install -d ${D}${systemd_system_unitdir}
-    for unit in boot.mount data.mount praxiskiosk-data-dirs.service var-lib-praxiskiosk.mount; do
+    for unit in ${SYSTEMD_SERVICE:${PN}}; do
         install -m 0644 ${UNPACKDIR}/$unit ${D}${systemd_system_unitdir}/$unit
     done
     # Mount points on the read-only root.
     install -d ${D}/data
 }
 
-SYSTEMD_SERVICE:${PN} = "boot.mount data.mount praxiskiosk-data-dirs.service var-lib-praxiskiosk.mount"
+SYSTEMD_SERVICE:${PN} = "boot.mount data.mount praxiskiosk-data-dirs.service var-lib-praxiskiosk.mount \
+                         var-lib-systemd-timesync.mount"
 SYSTEMD_AUTO_ENABLE:${PN} = "enable"
 
 FILES:${PN} += "/data"
