@@ -3,6 +3,7 @@
 // pattern and a beep), granted without asking, or refused (`deny`).
 
 import { chromium } from 'playwright-core';
+import { pageState } from './page-state.mjs';
 
 const EXECUTABLE = process.env.CHROMIUM || '/usr/bin/chromium';
 const TIMEOUT_MS = 15000;
@@ -58,17 +59,7 @@ export async function startChromium({ locale, deny, remember }) {
       return {};
     },
     async state() {
-      return needPage().evaluate(() => {
-        const text = (id) => document.getElementById(id)?.textContent.trim() ?? null;
-        return {
-          state: document.body?.dataset.state ?? null,
-          patient: text('patient-name'),
-          status: text('status'),
-          duration: text('duration'),
-          quality: document.getElementById('quality')?.dataset.level ?? null,
-          url: location.href,
-        };
-      });
+      return needPage().evaluate(pageState);
     },
     async stats() {
       const stats = await needPage().evaluate(async () => (window.praxiskiosk ? window.praxiskiosk.stats() : null));

@@ -15,6 +15,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 
+import { pageState } from './page-state.mjs';
+
 const EXECUTABLE = process.env.FIREFOX || '/usr/bin/firefox-esr';
 const START_WITHIN_MS = 30000;
 
@@ -138,17 +140,7 @@ export async function startFirefox({ locale, deny, remember }) {
       opened = true;
       return {};
     },
-    state: () => evaluate(`async () => {
-      const text = (id) => document.getElementById(id)?.textContent.trim() ?? null;
-      return {
-        state: document.body?.dataset.state ?? null,
-        patient: text('patient-name'),
-        status: text('status'),
-        duration: text('duration'),
-        quality: document.getElementById('quality')?.dataset.level ?? null,
-        url: location.href,
-      };
-    }`),
+    state: () => evaluate(pageState.toString()),
     async stats() {
       const stats = await evaluate('async () => (window.praxiskiosk ? window.praxiskiosk.stats() : null)');
       if (!stats) throw new Error('the page has no window.praxiskiosk');

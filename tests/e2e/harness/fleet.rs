@@ -143,14 +143,7 @@ impl Fleet {
             .spawn()
             .expect("nginx is installed (make test installs it)");
         self.nginx = Some(child);
-        let port = self.web_port;
-        wait_for("nginx to listen", Duration::from_secs(30), || {
-            let up = match &self.ns {
-                Some(ns) => ns.listening_at(&self.host, port),
-                None => TcpStream::connect((self.host.as_str(), port)).is_ok(),
-            };
-            up.then_some(())
-        });
+        self.wait_listening("nginx", self.web_port);
     }
 
     /// nginx's error log (its access log is off by design).
@@ -209,15 +202,24 @@ impl Fleet {
             .expect("mosquitto is installed (make test installs it)");
         self.broker = Some(child);
         for port in [self.device_port, self.doctor_port] {
-            // Seconds under a loaded make test (it once took more than 10).
-            wait_for("the TLS broker to listen", Duration::from_secs(30), || {
+            self.wait_listening("the TLS broker", port);
+        }
+    }
+
+    /// Waits until something listens on `port` of the fleet's host (seconds under a loaded
+    /// make test: it once took more than 10).
+    fn wait_listening(&self, what: &str, port: u16) {
+        wait_for(
+            &format!("{what} to listen"),
+            Duration::from_secs(30),
+            || {
                 let up = match &self.ns {
                     Some(ns) => ns.listening_at(&self.host, port),
                     None => TcpStream::connect((self.host.as_str(), port)).is_ok(),
                 };
                 up.then_some(())
-            });
-        }
+            },
+        );
     }
 
     /// Stops the broker cleanly (SIGTERM: Mosquitto writes its persistence file first).
