@@ -157,7 +157,17 @@ fn a_doctor_in_chromium_holds_an_h264_consultation_until_the_kiosk_hangs_up() {
 /// second window of `kioskctl doctor`'s call, where it says why it is not let in.
 #[test]
 fn a_second_window_of_the_same_link_is_told_busy_and_the_call_goes_on() {
-    let mut c = Consultation::start("vp8");
+    second_window_told_busy(Engine::Chromium);
+}
+
+/// The same with the page in Firefox ESR.
+#[test]
+fn a_second_window_in_firefox_is_told_busy_and_the_call_goes_on() {
+    second_window_told_busy(Engine::Firefox);
+}
+
+fn second_window_told_busy(engine: Engine) {
+    let mut c = Consultation::start_in(engine, "vp8");
     let link = c.join().link.expect("a join link");
     let second_window = |c: &Consultation| {
         let kioskctl = c.fleet.command(env!("CARGO_BIN_EXE_kioskctl"));
