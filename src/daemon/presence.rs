@@ -96,6 +96,9 @@ struct Uplink {
     channels: std::collections::BTreeMap<String, SharedChannel>,
     /// The kiosk's own certificate and key, for the consent receipts it signs.
     signer: Option<fleet::trust::Signer>,
+    /// The appointment whose call a crash left open: its doctor is told once the broker is
+    /// reachable (`take_crashed_call`).
+    crashed_call: Option<String>,
 }
 
 /// What every state report carries besides the status.
@@ -248,6 +251,7 @@ impl Presence {
             trust,
             channels: Default::default(),
             signer,
+            crashed_call: None,
         }));
         self.close_crashed_call();
         Ok(())
@@ -256,7 +260,7 @@ impl Presence {
     /// A call the event log says started and never ended (kioskd was killed, or the power
     /// went) is closed now, as `call_ended` `crashed`, in the log and for the fleet.
     fn close_crashed_call(&mut self) {
-        let Membership::Provisioned(up) = &self.membership else {
+        let Membership::Provisioned(up) = &mut self.membership else {
             return;
         };
         let Some(log) = up.log.as_ref() else {
@@ -265,6 +269,9 @@ impl Presence {
         match log.unclosed_call(OffsetDateTime::now_utc()) {
             Ok(Some(report)) => {
                 tracing::warn!("a call was left open by a crash; closed in the event log");
+                if let wire::EventKind::CallEnded { appointment, .. } = &report.event {
+                    up.crashed_call = Some(appointment.clone());
+                }
                 self.send_event(&report);
             }
             Ok(None) => {}
@@ -498,6 +505,15 @@ impl Presence {
     }
 
     /// Stops listening to `session`, saying `bye` first if there is a reason to.
+    /// The appointment whose call a crash left open, once: its doctor's side is still in the
+    /// session and should hear that the call is over (`bye` `error`), not wait out its media.
+    pub fn take_crashed_call(&mut self) -> Option<String> {
+        match &mut self.membership {
+            Membership::Provisioned(up) => up.crashed_call.take(),
+            Membership::Unprovisioned { .. } => None,
+        }
+    }
+
     pub fn leave_session(&mut self, session: &str, bye: Option<ByeReason>) {
         let Membership::Provisioned(up) = &mut self.membership else {
             return;

@@ -78,7 +78,7 @@ fn a_call_a_killed_kioskd_left_open_is_closed_when_it_starts_again() {
     let appointment = create_appointment(port, &["--patient", "Erika Mustermann"]);
     kiosk.wait_for_appointment(&appointment.id);
     kiosk.let_patient_in(&appointment);
-    let _doctor = Doctor::start(port, &appointment.session, &[]);
+    let mut doctor = Doctor::start(port, &appointment.session, &[]);
     kiosk.wait_for_state("in_call", Duration::from_secs(60));
     let status = std::process::Command::new("kill")
         .args(["-KILL", &kiosk.pid().to_string()])
@@ -95,4 +95,10 @@ fn a_call_a_killed_kioskd_left_open_is_closed_when_it_starts_again() {
     let log = std::fs::read_to_string(dir.path().join("state/events.jsonl")).unwrap();
     let last_call_line = log.lines().rfind(|l| l.contains("\"call_")).unwrap();
     assert!(last_call_line.contains("\"crashed\""), "{log}");
+    // The doctor's side, still in the session, hears at once that the call is over.
+    let bye = wait_for("the doctor told", Duration::from_secs(15), || {
+        doctor.event("bye")
+    });
+    assert_eq!(bye["reason"], "error", "{bye}");
+    let _ = doctor.wait_exit(Duration::from_secs(15));
 }

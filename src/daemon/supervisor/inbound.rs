@@ -36,9 +36,27 @@ impl Supervisor {
                 self.presence.publish_state(self.status());
                 // An interrupted call can reach the doctor's side again to recover.
                 self.calls.link_restored();
+                self.end_crashed_call();
             }
             Some(Heard::Synced(seen)) => self.reconcile(&seen),
             Some(Heard::Inbound(inbound)) => self.on_inbound(inbound).await,
+        }
+    }
+
+    /// A call a crash left open ends for the doctor's side too, as soon as the broker is back
+    /// (protocol.md 5, rule 6): `bye` `error` on its session, sealed with its key.
+    fn end_crashed_call(&mut self) {
+        let Some(id) = self.presence.take_crashed_call() else {
+            return;
+        };
+        let Some(appointment) = self.book.get(&id) else {
+            return; // over or revoked meanwhile: nobody waits in its session any more
+        };
+        let (session, key) = (appointment.session.clone(), appointment.session_key.clone());
+        if self.presence.join_session(&session, key.as_ref()).is_some() {
+            let bye = Some(crate::wire::ByeReason::Error);
+            self.presence.leave_session(&session, bye);
+            tracing::info!(%session, "told the doctor's side that the call a crash left is over");
         }
     }
 
