@@ -257,28 +257,6 @@ impl Presence {
         Ok(())
     }
 
-    /// A call the event log says started and never ended (kioskd was killed, or the power
-    /// went) is closed now, as `call_ended` `crashed`, in the log and for the fleet.
-    fn close_crashed_call(&mut self) {
-        let Membership::Provisioned(up) = &mut self.membership else {
-            return;
-        };
-        let Some(log) = up.log.as_ref() else {
-            return;
-        };
-        match log.unclosed_call(OffsetDateTime::now_utc()) {
-            Ok(Some(report)) => {
-                tracing::warn!("a call was left open by a crash; closed in the event log");
-                if let wire::EventKind::CallEnded { appointment, .. } = &report.event {
-                    up.crashed_call = Some(appointment.clone());
-                }
-                self.send_event(&report);
-            }
-            Ok(None) => {}
-            Err(e) => tracing::error!(error = %e, "event log unreadable"),
-        }
-    }
-
     fn uplink(&self) -> Option<&Uplink> {
         match &self.membership {
             Membership::Provisioned(up) => Some(up),
@@ -288,24 +266,6 @@ impl Presence {
 
     pub fn is_provisioned(&self) -> bool {
         self.uplink().is_some()
-    }
-
-    /// The patient's consent to `session` now, signed with the kiosk's key: the receipt its
-    /// hello hands the doctor's side. `None` without a fleet identity.
-    pub fn sign_consent(&self, session: &str, patient: &str) -> Option<wire::SignedMsg> {
-        let up = self.uplink()?;
-        let consent = wire::SignedConsent {
-            device: up.access.device.clone(),
-            session: session.into(),
-            patient: patient.into(),
-            consented_at: OffsetDateTime::now_utc().replace_nanosecond(0).ok()?,
-            text: crate::ui::text::consent_text_version(),
-        };
-        Some(
-            up.signer
-                .as_ref()?
-                .sign(&wire::SignedBody::Consent(consent)),
-        )
     }
 
     pub fn device(&self) -> Option<&str> {
@@ -505,15 +465,6 @@ impl Presence {
     }
 
     /// Stops listening to `session`, saying `bye` first if there is a reason to.
-    /// The appointment whose call a crash left open, once: its doctor's side is still in the
-    /// session and should hear that the call is over (`bye` `error`), not wait out its media.
-    pub fn take_crashed_call(&mut self) -> Option<String> {
-        match &mut self.membership {
-            Membership::Provisioned(up) => up.crashed_call.take(),
-            Membership::Unprovisioned { .. } => None,
-        }
-    }
-
     pub fn leave_session(&mut self, session: &str, bye: Option<ByeReason>) {
         let Membership::Provisioned(up) = &mut self.membership else {
             return;
@@ -607,5 +558,6 @@ pub(super) fn bundle_stamp(path: &Path) -> Option<BundleStamp> {
     }
 }
 
+mod call_records;
 #[cfg(test)]
 mod tests;

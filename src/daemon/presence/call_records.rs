@@ -1,0 +1,58 @@
+//! What the kiosk records of a call for others: the consent receipt it signs for the practice,
+//! and the call a crash left open, which its event log closes and its doctor's side is told of.
+
+use time::OffsetDateTime;
+
+use super::{Membership, Presence};
+use crate::wire;
+
+impl Presence {
+    /// A call the event log says started and never ended (kioskd was killed, or the power
+    /// went) is closed now, as `call_ended` `crashed`, in the log and for the fleet.
+    pub(super) fn close_crashed_call(&mut self) {
+        let Membership::Provisioned(up) = &mut self.membership else {
+            return;
+        };
+        let Some(log) = up.log.as_ref() else {
+            return;
+        };
+        match log.unclosed_call(OffsetDateTime::now_utc()) {
+            Ok(Some(report)) => {
+                tracing::warn!("a call was left open by a crash; closed in the event log");
+                if let wire::EventKind::CallEnded { appointment, .. } = &report.event {
+                    up.crashed_call = Some(appointment.clone());
+                }
+                self.send_event(&report);
+            }
+            Ok(None) => {}
+            Err(e) => tracing::error!(error = %e, "event log unreadable"),
+        }
+    }
+
+    /// The patient's consent to `session` now, signed with the kiosk's key: the receipt its
+    /// hello hands the doctor's side. `None` without a fleet identity.
+    pub fn sign_consent(&self, session: &str, patient: &str) -> Option<wire::SignedMsg> {
+        let up = self.uplink()?;
+        let consent = wire::SignedConsent {
+            device: up.access.device.clone(),
+            session: session.into(),
+            patient: patient.into(),
+            consented_at: OffsetDateTime::now_utc().replace_nanosecond(0).ok()?,
+            text: crate::ui::text::consent_text_version(),
+        };
+        Some(
+            up.signer
+                .as_ref()?
+                .sign(&wire::SignedBody::Consent(consent)),
+        )
+    }
+
+    /// The appointment whose call a crash left open, once: its doctor's side is still in the
+    /// session and should hear that the call is over (`bye` `error`), not wait out its media.
+    pub fn take_crashed_call(&mut self) -> Option<String> {
+        match &mut self.membership {
+            Membership::Provisioned(up) => up.crashed_call.take(),
+            Membership::Unprovisioned { .. } => None,
+        }
+    }
+}
