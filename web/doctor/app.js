@@ -463,7 +463,7 @@ async function tick() {
 // The code of this connection's two certificates, once its DTLS is up; each new connection (a
 // renewal, a reload) has its own. The kiosk's certificate is the remote one: it comes first.
 async function showSecurityCode(call, report) {
-  const fingerprints = dtlsFingerprints(report);
+  const fingerprints = dtlsFingerprints(report, { local: call.pc.localDescription?.sdp, remote: call.pc.remoteDescription?.sdp });
   const of = fingerprints && `${fingerprints.remote}|${fingerprints.local}`;
   if (of === app.code.of) return;
   const digits = fingerprints

@@ -37,16 +37,31 @@ export async function securityCode(key, session, kioskFingerprint, doctorFingerp
 
 /**
  * The fingerprints of this connection's DTLS certificates from one getStats() report, once the
- * transport is connected: `{ local, remote }` (as Chromium writes them), else null.
+ * transport is connected: `{ local, remote }` (as Chromium writes them), else null. Where the
+ * report names no certificate (Chromium under load leaves the remote one out of its stats for
+ * the whole call), the `a=fingerprint` lines of the two descriptions (`sdp`: `{ local, remote }`)
+ * stand in: once DTLS is connected, the browser has checked the peer's certificate against the
+ * remote one, and its own certificate is the one its description names.
  */
-export function dtlsFingerprints(report) {
+export function dtlsFingerprints(report, sdp = {}) {
   if (!report) return null;
   for (const s of report.values()) {
     if (s.type !== 'transport' || s.dtlsState !== 'connected') continue;
     const local = s.localCertificateId && report.get(s.localCertificateId);
     const remote = s.remoteCertificateId && report.get(s.remoteCertificateId);
     const sha256 = (c) => (c && (c.fingerprintAlgorithm ?? 'sha-256').toLowerCase() === 'sha-256' ? c.fingerprint : null);
-    if (sha256(local) && sha256(remote)) return { local: sha256(local), remote: sha256(remote) };
+    const fingerprints = {
+      local: sha256(local) ?? sdpFingerprint(sdp.local),
+      remote: sha256(remote) ?? sdpFingerprint(sdp.remote),
+    };
+    if (fingerprints.local && fingerprints.remote) return fingerprints;
   }
   return null;
+}
+
+/** The SHA-256 `a=fingerprint` of a description, if it names exactly one. */
+export function sdpFingerprint(sdp) {
+  if (typeof sdp !== 'string') return null;
+  const found = [...sdp.matchAll(/^a=fingerprint:sha-256 ([0-9A-Fa-f:]+)\s*$/gm)].map((m) => m[1].toUpperCase());
+  return new Set(found).size === 1 ? found[0] : null;
 }

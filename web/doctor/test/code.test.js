@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { dtlsFingerprints, normalisedFingerprint, securityCode } from '../code.js';
+import { dtlsFingerprints, normalisedFingerprint, sdpFingerprint, securityCode } from '../code.js';
 import { fromBase64url } from '../seal.js';
 
 const vectors = JSON.parse(readFileSync(new URL('./code-vectors.json', import.meta.url), 'utf8'));
@@ -43,4 +43,18 @@ test('the fingerprints come from the connected transport’s certificate stats',
   report.get('R').fingerprintAlgorithm = 'sha-1';
   assert.equal(dtlsFingerprints(report), null);
   assert.equal(dtlsFingerprints(null), null);
+});
+
+test('without certificate stats, the descriptions name the fingerprints once DTLS is connected', () => {
+  const report = new Map([
+    ['T', { type: 'transport', dtlsState: 'connected', localCertificateId: 'L' }],
+    ['L', { type: 'certificate', fingerprint: 'AA:BB', fingerprintAlgorithm: 'sha-256' }],
+  ]);
+  const remote = 'v=0\r\nm=video 9 UDP/TLS/RTP/SAVPF 96\r\na=fingerprint:sha-256 cc:dd\r\nm=audio 9 UDP/TLS/RTP/SAVPF 97\r\na=fingerprint:sha-256 CC:DD\r\n';
+  assert.deepEqual(dtlsFingerprints(report, { remote }), { local: 'AA:BB', remote: 'CC:DD' });
+  assert.equal(dtlsFingerprints(report, {}), null, 'no remote certificate, no description');
+  const connecting = new Map([['T', { type: 'transport', dtlsState: 'connecting' }]]);
+  assert.equal(dtlsFingerprints(connecting, { local: remote, remote }), null, 'not before DTLS is up');
+  assert.equal(sdpFingerprint(`${remote}a=fingerprint:sha-256 EE:FF\r\n`), null, 'two certificates: none');
+  assert.equal(sdpFingerprint('a=fingerprint:sha-1 AA:BB\r\n'), null);
 });
