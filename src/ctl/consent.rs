@@ -28,8 +28,8 @@ pub fn run(fleet: &Fleet, cmd: ConsentCmd) -> anyhow::Result<()> {
     let ConsentCmd::Verify { file, json } = cmd;
     let ca = fleet.read_ca_file(crate::fleet::pki::CA_CERT_FILE)?;
     let verifier = Verifier::from_pem(&ca).map_err(anyhow::Error::msg)?;
-    let bytes =
-        std::fs::read(&file).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", file.display()))?;
+    let bytes = std::fs::read(&file)
+        .map_err(|e| anyhow::anyhow!("Beleg nicht lesbar / cannot read {}: {e}", file.display()))?;
     let receipt: SignedMsg = serde_json::from_slice(&bytes)
         .map_err(|e| anyhow::anyhow!("Kein Einwilligungsbeleg / not a consent receipt: {e}"))?;
     let consent = verifier

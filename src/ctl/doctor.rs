@@ -92,7 +92,10 @@ fn video_codecs() -> Vec<String> {
 fn parse_window(nonce: &str) -> Result<String, String> {
     crate::wire::nonce_is_valid(nonce)
         .then(|| nonce.to_string())
-        .ok_or_else(|| format!("at most {} letters, digits, - or _", crate::wire::NONCE_MAX))
+        .ok_or_else(|| {
+            let max = crate::wire::NONCE_MAX;
+            format!("höchstens {max} Buchstaben, Ziffern, - oder _ / at most {max} letters, digits, - or _")
+        })
 }
 
 /// Our answers with their `a=fingerprint` changed (`--test-wrong-fingerprint`).

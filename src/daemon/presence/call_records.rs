@@ -4,6 +4,8 @@
 use time::OffsetDateTime;
 
 use super::{Membership, Presence};
+use crate::fleet::trust::Channel;
+use crate::fleet::{SessionPublisher, Side};
 use crate::wire;
 
 impl Presence {
@@ -54,5 +56,23 @@ impl Presence {
             Membership::Provisioned(up) => up.crashed_call.take(),
             Membership::Unprovisioned { .. } => None,
         }
+    }
+
+    /// Says `bye` on `session`, sealed with its `key`, without joining it: the call a crash
+    /// left open is over, and nothing of its session is listened to any more.
+    pub fn say_bye(&self, session: &str, key: Option<&wire::SessionKey>, reason: wire::ByeReason) {
+        let Membership::Provisioned(up) = &self.membership else {
+            return;
+        };
+        let channel = key.map(|key| {
+            std::sync::Arc::new(std::sync::Mutex::new(Channel::new(
+                key,
+                session,
+                wire::Sender::Kiosk,
+            )))
+        });
+        let out = SessionPublisher::new(up.link.clone(), &up.topics, session, Side::Kiosk)
+            .sealed(channel);
+        crate::call::SignalOut::send(&out, wire::Signal::Bye { reason });
     }
 }

@@ -52,12 +52,11 @@ impl Supervisor {
         let Some(appointment) = self.book.get(&id) else {
             return; // over or revoked meanwhile: nobody waits in its session any more
         };
-        let (session, key) = (appointment.session.clone(), appointment.session_key.clone());
-        if self.presence.join_session(&session, key.as_ref()).is_some() {
-            let bye = Some(crate::wire::ByeReason::Error);
-            self.presence.leave_session(&session, bye);
-            tracing::info!(%session, "told the doctor's side that the call a crash left is over");
-        }
+        let session = &appointment.session;
+        let bye = crate::wire::ByeReason::Error;
+        self.presence
+            .say_bye(session, appointment.session_key.as_ref(), bye);
+        tracing::info!(%session, "told the doctor's side that the call a crash left is over");
     }
 
     /// After a reconnect, the broker's retained appointments are the truth: one revoked while
