@@ -276,6 +276,7 @@ mod tests {
                 quality: Some(crate::wire::QualityLevel::Fair),
                 ended_at: datetime!(2026-11-28 08:40:00 UTC),
             }),
+            recent_calls: Vec::new(),
             at: Some(now - time::Duration::seconds(12)),
             slot: None,
         };

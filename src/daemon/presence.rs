@@ -386,6 +386,7 @@ impl Presence {
             uptime_s: Some(basis.started.elapsed().as_secs()),
             health: Some(status.health),
             last_call: basis.last_call.clone(),
+            recent_calls: Vec::new(),
             at: Some(OffsetDateTime::now_utc()),
             slot: basis.slot.clone(),
         };

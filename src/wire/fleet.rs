@@ -60,6 +60,8 @@ pub enum KioskState {
     Offline,
     /// No device identity: before the provisioning bundle is imported, and after a wipe.
     NotProvisioned,
+    /// A remote test call of the fleet's IT (section 3.5, `test_call`): no patient, at most 60 s.
+    TestCall,
     /// A state of a later version. It is written back as `unknown`: tools that show what they
     /// read (`kioskctl device list --json`) must not fail on a newer kiosk.
     #[serde(other)]
@@ -78,6 +80,7 @@ impl KioskState {
             Self::Error => "error",
             Self::Offline => "offline",
             Self::NotProvisioned => "not_provisioned",
+            Self::TestCall => "test_call",
             Self::Unknown => "unknown",
         }
     }
@@ -107,6 +110,10 @@ pub struct StateReport {
     /// The last call that ended since kioskd started. Never who took part in it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_call: Option<LastCall>,
+    /// The calls that ended in the last 14 days, oldest first, at most 50 (from the kiosk's
+    /// event log, so they survive restarts): the fleet's chart of call quality.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub recent_calls: Vec<LastCall>,
     /// When this report was made (the heartbeat): the fleet's "last seen".
     #[serde(
         default,
@@ -132,6 +139,7 @@ impl StateReport {
             uptime_s: None,
             health: None,
             last_call: None,
+            recent_calls: Vec::new(),
             at: None,
             slot: None,
         }
@@ -318,6 +326,7 @@ mod tests {
                 quality: Some(QualityLevel::Fair),
                 ended_at: time::macros::datetime!(2026-11-28 09:05:40 UTC),
             }),
+            recent_calls: Vec::new(),
             at: Some(time::macros::datetime!(2026-11-28 10:00 +01:00)),
             slot: None,
         };
