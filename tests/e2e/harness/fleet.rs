@@ -206,13 +206,27 @@ impl Fleet {
         }
     }
 
+    /// Panics with the broker's log if it has exited: a test must say why its broker is gone.
+    fn broker_alive(&mut self) {
+        if let Some(child) = self.broker.as_mut()
+            && let Ok(Some(status)) = child.try_wait()
+        {
+            let log = std::fs::read_to_string(self.dir.path().join("mosquitto.log"));
+            panic!(
+                "the test broker exited ({status}):\n{}",
+                log.unwrap_or_default()
+            );
+        }
+    }
+
     /// Waits until something listens on `port` of the fleet's host (seconds under a loaded
     /// make test: it once took more than 10).
-    fn wait_listening(&self, what: &str, port: u16) {
+    fn wait_listening(&mut self, what: &str, port: u16) {
         wait_for(
             &format!("{what} to listen"),
             Duration::from_secs(30),
             || {
+                self.broker_alive();
                 let up = match &self.ns {
                     Some(ns) => ns.listening_at(&self.host, port),
                     None => TcpStream::connect((self.host.as_str(), port)).is_ok(),

@@ -36,13 +36,34 @@ pub fn heavy_media() -> std::sync::MutexGuard<'static, ()> {
     HEAVY.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-/// A TCP port on 127.0.0.1 that was free a moment ago.
+/// A TCP port on 127.0.0.1 that was free a moment ago, below the kernel's ephemeral range
+/// (`ip_local_port_range`, 32768 and up by default): a port the kernel hands out for
+/// `bind(0)` can also become the source port of any outgoing connection of a parallel test
+/// (a kiosk's, Chromium's) before the broker binds it, which once left a test fleet's broker
+/// without its listener. Ports are handed out once per test process, from a random start.
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    use std::sync::atomic::{AtomicU16, Ordering};
+    const FIRST: u16 = 20_000;
+    const SPAN: u16 = 12_000;
+    static NEXT: AtomicU16 = AtomicU16::new(0);
+    if NEXT.load(Ordering::Relaxed) == 0 {
+        let clock = std::time::SystemTime::UNIX_EPOCH
+            .elapsed()
+            .unwrap_or_default();
+        let seed = (std::process::id() ^ clock.subsec_nanos()) as u16;
+        let _ = NEXT.compare_exchange(0, 1 + seed % SPAN, Ordering::Relaxed, Ordering::Relaxed);
+    }
+    for _ in 0..SPAN {
+        let offset = NEXT.fetch_add(1, Ordering::Relaxed) % SPAN;
+        let port = FIRST + offset;
+        // UDP too: some callers use the port for STUN or TURN.
+        if TcpListener::bind(("127.0.0.1", port)).is_ok()
+            && std::net::UdpSocket::bind(("127.0.0.1", port)).is_ok()
+        {
+            return port;
+        }
+    }
+    panic!("no free TCP port between {FIRST} and {}", FIRST + SPAN);
 }
 
 /// Polls `probe` every 100 ms until it returns `Some`, or gives up after `limit`.
