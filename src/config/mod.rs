@@ -349,6 +349,8 @@ impl Config {
             connect: Duration::from_secs(t.connect_s),
             ended: Duration::from_secs(t.ended_s),
             problem: Duration::from_secs(t.problem_s),
+            // Fixed by the protocol (3.5): at most a minute of the room's camera and microphone.
+            ..Timeouts::default()
         }
     }
 }

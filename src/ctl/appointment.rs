@@ -282,6 +282,7 @@ fn read_retained(payload: &[u8]) -> Result<Retained, String> {
                 doctor_name: None,
             })),
             SignedBody::Consent(_) => Err("a consent receipt, not an appointment".into()),
+            SignedBody::TestCall(_) => Err("a test call, not an appointment".into()),
         };
     }
     let a: AppointmentMsg = wire::decode(payload).map_err(|e| e.to_string())?;

@@ -116,10 +116,7 @@ pub async fn config_set(fleet: &Fleet, args: ConfigSet) -> anyhow::Result<()> {
 pub async fn command(fleet: &Fleet, device: &str, name: CommandName) -> anyhow::Result<()> {
     let topics = fleet.device(device)?;
     let mut session = fleet.session().await?;
-    let command = Command {
-        v: V1,
-        cmd: name.into(),
-    };
+    let command = Command::new(name.into());
     session
         .publish(&topics.commands(), wire::encode(&command), false)
         .await?;

@@ -26,6 +26,7 @@ use crate::wire::{
     self, ByeReason, EventKind, EventReport, Health, KioskState, LastCall, ProblemCode, Signal,
     StateReport, V1,
 };
+use call_records::{RECENT_MAX, RECENT_SPAN, recent};
 
 const VERSION: &str = env!("CARGO_PKG_VERSION");
 
@@ -111,6 +112,9 @@ struct Basis {
     /// The A/B slot booted (RAUC).
     slot: Option<String>,
     last_call: Option<LastCall>,
+    /// The calls of the last [`RECENT_SPAN`], oldest first, at most [`RECENT_MAX`]: read from
+    /// the event log when the kiosk joins its fleet, then kept as calls end.
+    recent_calls: Vec<LastCall>,
 }
 
 #[derive(Debug)]
@@ -164,6 +168,7 @@ impl Presence {
                 started,
                 slot,
                 last_call: None,
+                recent_calls: Vec::new(),
             },
             network: NetWatch::default(),
         }
@@ -239,6 +244,14 @@ impl Presence {
                 |e| tracing::error!(error = %e, "event log unavailable; events are only published"),
             )
             .ok();
+        self.basis.recent_calls = log
+            .as_ref()
+            .and_then(|log| {
+                log.recent_calls(OffsetDateTime::now_utc(), RECENT_SPAN, RECENT_MAX)
+                    .inspect_err(|e| tracing::error!(error = %e, "event log unreadable"))
+                    .ok()
+            })
+            .unwrap_or_default();
         self.membership = Membership::Provisioned(Box::new(Uplink {
             access,
             topics,
@@ -386,7 +399,7 @@ impl Presence {
             uptime_s: Some(basis.started.elapsed().as_secs()),
             health: Some(status.health),
             last_call: basis.last_call.clone(),
-            recent_calls: Vec::new(),
+            recent_calls: recent(&basis.recent_calls, OffsetDateTime::now_utc()),
             at: Some(OffsetDateTime::now_utc()),
             slot: basis.slot.clone(),
         };
@@ -404,14 +417,25 @@ impl Presence {
 
     /// Reports an event to the fleet and records it locally. A call that ended becomes the
     /// state report's `last_call`, with the quality its screen showed at the end.
-    pub fn report(&mut self, event: EventKind, quality_shown: Quality) {
+    pub fn report(&mut self, mut event: EventKind, quality_shown: Quality) {
+        if let EventKind::CallEnded { quality, .. } = &mut event {
+            *quality = Some(quality_shown.level());
+        }
         let report = EventReport::new(OffsetDateTime::now_utc(), event);
-        if let EventKind::CallEnded { duration_s, .. } = report.event {
-            self.basis.last_call = Some(LastCall {
+        if let EventKind::CallEnded {
+            duration_s,
+            quality,
+            ..
+        } = report.event
+        {
+            let call = LastCall {
                 duration_s,
-                quality: Some(quality_shown.level()),
+                quality,
                 ended_at: report.ts,
-            });
+            };
+            self.basis.last_call = Some(call.clone());
+            self.basis.recent_calls.push(call);
+            self.basis.recent_calls = recent(&self.basis.recent_calls, report.ts);
         }
         self.send_event(&report);
     }
@@ -524,6 +548,7 @@ impl Presence {
         last.state = KioskState::NotProvisioned;
         self.close(&last).await;
         self.basis.last_call = None;
+        self.basis.recent_calls.clear();
     }
 
     /// A bundle at `path` worth trying: there, and not the one refused last.

@@ -57,6 +57,9 @@ struct Supervisor {
     liveness: Liveness,
     /// What the flow was last told of the wall clock (`[time]` of the config).
     clock_confirmed: Option<bool>,
+    /// The fleet's test calls taken since kioskd started: each is taken once (a replay is
+    /// refused). Bounded: a request is current for minutes only.
+    test_calls_seen: std::collections::VecDeque<String>,
 }
 
 /// Everything that wakes the main loop.
@@ -172,6 +175,7 @@ pub async fn run(
         checks: Checks::new(checked),
         liveness: Liveness::from_env(now()),
         clock_confirmed: None,
+        test_calls_seen: std::collections::VecDeque::new(),
         settings,
     };
     match access {
@@ -292,6 +296,7 @@ impl Supervisor {
                 session,
                 patient_name,
                 key,
+                test_call,
             } => {
                 // Without a fleet there are no appointments, so no code can lead here.
                 let Some(out) = self.presence.join_session(&session, key.as_ref()) else {
@@ -300,7 +305,11 @@ impl Supervisor {
                 };
                 let ice = self.settings.now().ice.clone();
                 // This step is the patient's consent: its receipt goes to the doctor's side.
-                let consent = self.presence.sign_consent(&session, &patient_name);
+                // A test call has no patient, so no consent.
+                let consent = match test_call {
+                    true => None,
+                    false => self.presence.sign_consent(&session, &patient_name),
+                };
                 if let Some(left) = self
                     .calls
                     .join(session, patient_name, ice, key, consent, out)
@@ -313,6 +322,18 @@ impl Supervisor {
                 if let Some(session) = self.calls.leave() {
                     self.presence.leave_session(&session, bye);
                 }
+            }
+            Action::EndTestCall { test, duration_s } => {
+                let stats = self.calls.latest_stats(now()).unwrap_or_default();
+                tracing::info!(%test, duration_s, "test call ended");
+                let event = crate::wire::EventKind::TestCallEnded {
+                    test,
+                    duration_s,
+                    video_frames_received: stats.video_frames_received,
+                    audio_buffers_received: stats.audio_buffers_received,
+                    audio_level_dbfs: stats.audio_level_in_dbfs.map(|db| db.round() as i64),
+                };
+                self.presence.report(event, self.screen.quality());
             }
             Action::WipeInput => self.screen.wipe_input(),
             Action::SaveLockout(record) => self

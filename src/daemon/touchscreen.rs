@@ -61,6 +61,11 @@ impl Touchscreen {
         &self.display
     }
 
+    /// Nobody is at the idle screen ([`ScreenState::at_rest`]).
+    pub fn at_rest(&self) -> bool {
+        self.state.at_rest()
+    }
+
     /// The level the call screen shows (the state report's last call names it too).
     pub fn quality(&self) -> Quality {
         self.quality.shown

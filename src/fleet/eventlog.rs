@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use time::{Date, Duration, OffsetDateTime, UtcOffset};
 
 use crate::platform::atomic_file::{TMP_SUFFIX, remove_durable, write_atomic};
-use crate::wire::{self, EndReason, EventKind, EventReport};
+use crate::wire::{self, EndReason, EventKind, EventReport, LastCall};
 
 /// The file in the state directory.
 pub const FILE: &str = "events.jsonl";
@@ -130,9 +130,45 @@ impl EventLog {
                     appointment,
                     reason: EndReason::Crashed,
                     duration_s: (last - started).whole_seconds().max(0) as u64,
+                    quality: None,
                 },
             )
         }))
+    }
+
+    /// The calls that ended within `span` before `now`, oldest first, at most `max` (the newest):
+    /// the state report's `recent_calls`.
+    pub fn recent_calls(
+        &self,
+        now: OffsetDateTime,
+        span: Duration,
+        max: usize,
+    ) -> Result<Vec<LastCall>, EventLogError> {
+        let text = match fs::read(&self.path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(self.error(e)),
+        };
+        let mut calls: Vec<LastCall> = text
+            .split(|b| *b == b'\n')
+            .filter_map(|line| wire::decode::<EventReport>(line).ok())
+            .filter(|report| report.ts >= now - span)
+            .filter_map(|report| match report.event {
+                EventKind::CallEnded {
+                    duration_s,
+                    quality,
+                    ..
+                } => Some(LastCall {
+                    duration_s,
+                    quality,
+                    ended_at: report.ts,
+                }),
+                _ => None,
+            })
+            .collect();
+        let excess = calls.len().saturating_sub(max);
+        calls.drain(..excess);
+        Ok(calls)
     }
 
     /// Drops entries older than [`RETENTION`] at `now`, and lines that do not parse. Rewrites the
@@ -248,6 +284,7 @@ mod tests {
                 appointment: "a1".into(),
                 reason: EndReason::LocalHangup,
                 duration_s: 60,
+                quality: None,
             },
         );
         let today = event(
@@ -269,6 +306,47 @@ mod tests {
         drop(log);
         EventLog::open(dir.path(), NOW + Duration::days(2)).unwrap();
         assert_eq!(lines(dir.path()), [today]);
+    }
+
+    #[test]
+    fn recent_calls_are_the_newest_ended_calls_of_the_span_with_their_quality() {
+        use crate::wire::QualityLevel;
+        let dir = tempfile::tempdir().unwrap();
+        let mut log = EventLog::open(dir.path(), NOW - Duration::days(20)).unwrap();
+        let ended = |days: i64, quality| {
+            event(
+                NOW - Duration::days(days),
+                EventKind::CallEnded {
+                    appointment: "a1".into(),
+                    reason: EndReason::RemoteHangup,
+                    duration_s: days as u64,
+                    quality,
+                },
+            )
+        };
+        let test_call = EventKind::TestCallEnded {
+            test: "test-1".into(),
+            duration_s: 60,
+            video_frames_received: 900,
+            audio_buffers_received: 3000,
+            audio_level_dbfs: Some(-20),
+        };
+        for report in [
+            ended(20, Some(QualityLevel::Good)),
+            ended(3, Some(QualityLevel::Poor)),
+            event(NOW - Duration::days(2), started()),
+            event(NOW - Duration::days(2), test_call),
+            ended(1, None),
+        ] {
+            log.record(&report).unwrap();
+        }
+        let recent = log.recent_calls(NOW, Duration::days(14), 50).unwrap();
+        let seen: Vec<_> = recent.iter().map(|c| (c.duration_s, c.quality)).collect();
+        assert_eq!(seen, [(3, Some(QualityLevel::Poor)), (1, None)]);
+        assert_eq!(recent[1].ended_at, NOW - Duration::days(1));
+        let newest = log.recent_calls(NOW, Duration::days(14), 1).unwrap();
+        assert_eq!(newest.len(), 1);
+        assert_eq!(newest[0].duration_s, 1);
     }
 
     #[test]
@@ -414,6 +492,7 @@ mod tests {
                     appointment: a1(),
                     reason: EndReason::LocalHangup,
                     duration_s: 60,
+                    quality: None,
                 },
             ),
         ] {
@@ -438,6 +517,7 @@ mod tests {
                     appointment: a1(),
                     reason: EndReason::Crashed,
                     duration_s: 120,
+                    quality: None,
                 }
             ))
         );

@@ -38,6 +38,8 @@ pub enum Inbound {
     Appointment(Appointment),
     Revoked(String),
     Command(CommandKind),
+    /// The fleet's test call, its signature checked and its session key opened.
+    TestCall(trust::TestCall),
     /// The kiosk's own sync marker came back: every retained message queued before it, all
     /// current appointments among them, has been delivered.
     Synced(String),
@@ -59,7 +61,7 @@ pub enum InboundError {
     Wire(#[from] WireError),
     #[error("invalid appointment: {0}")]
     Appointment(#[from] InvalidAppointment),
-    #[error("appointment refused: {0}")]
+    #[error("refused: {0}")]
     Refused(#[from] Refusal),
 }
 
@@ -104,7 +106,20 @@ pub fn parse_inbound(
             }
             Inbound::Appointment(Appointment::try_from(msg)?)
         }
-        Route::Command => Inbound::Command(wire::decode::<Command>(payload)?.cmd),
+        Route::Command => {
+            let command = wire::decode::<Command>(payload)?;
+            match (command.cmd, command.signed, trust) {
+                (CommandKind::TestCall, Some(signed), Some(trust)) => {
+                    Inbound::TestCall(trust.accept_test_call(&signed, now)?)
+                }
+                // A development kiosk has no key to open a session key with.
+                (CommandKind::TestCall, _, None) => return Err(Refusal::NoTrustForTestCall.into()),
+                (CommandKind::TestCall, None, Some(_)) => {
+                    return Err(Refusal::UnsignedTestCall.into());
+                }
+                (cmd, ..) => Inbound::Command(cmd),
+            }
+        }
         Route::Sync => Inbound::Synced(String::from_utf8_lossy(payload).into_owned()),
         Route::Session {
             session,

@@ -159,5 +159,7 @@ fn call_ended(appointment: &Appointment, duration: Duration, reason: EndReason) 
         appointment: appointment.id.clone(),
         reason,
         duration_s: duration.as_secs(),
+        // The screen's, which the daemon knows (`Presence::report`).
+        quality: None,
     })
 }

@@ -10,6 +10,7 @@ mod appointment;
 mod call;
 mod lockout;
 mod problem;
+mod test_call;
 #[cfg(test)]
 pub(crate) mod tests;
 
@@ -18,6 +19,7 @@ use std::time::{Duration, Instant};
 pub use appointment::{Appointment, InvalidAppointment, MAX_NAME, valid_name};
 pub use lockout::{ATTEMPTS_BEFORE_LOCKOUT, Lockout, LockoutRecord};
 pub use problem::{Failure, Problem};
+pub use test_call::{TEST_CALL_NAME, TestCallRequest};
 
 use crate::wire::{ByeReason, EndReason, EventKind, KioskState, ProblemCode, Refusal};
 
@@ -34,6 +36,8 @@ pub struct Timeouts {
     pub ended: Duration,
     /// How long a problem screen stays.
     pub problem: Duration,
+    /// How long the fleet's test call runs at most, connecting included.
+    pub test_call: Duration,
 }
 
 impl Default for Timeouts {
@@ -44,6 +48,7 @@ impl Default for Timeouts {
             connect: Duration::from_secs(30),
             ended: Duration::from_secs(10),
             problem: Duration::from_secs(20),
+            test_call: Duration::from_secs(60),
         }
     }
 }
@@ -79,6 +84,13 @@ pub enum Flow {
     },
     Failed {
         problem: Problem,
+        until: Instant,
+    },
+    /// The fleet's IT tests the kiosk's camera, microphone and network (`test_call.rs`).
+    TestCall {
+        test: String,
+        session: String,
+        since: Instant,
         until: Instant,
     },
 }
@@ -130,6 +142,8 @@ pub enum Event {
     AppointmentRevoked(String),
     /// kioskd is stopping: a running call ends with `bye`, a wait is left.
     Shutdown,
+    /// The fleet's signed test call arrived.
+    TestCallAsked(TestCallRequest),
     Tick,
 }
 
@@ -149,7 +163,12 @@ pub enum Action {
         patient_name: String,
         /// The key that seals the session's signalling; `None` only without a fleet CA.
         key: Option<crate::wire::SessionKey>,
+        /// The fleet's test call: no patient, so no consent receipt.
+        test_call: bool,
     },
+    /// A test call ends: report what the kiosk received of it (`test_call_ended`), before the
+    /// session is left.
+    EndTestCall { test: String, duration_s: u64 },
     /// Leave the call session, saying `bye` with the reason when there is one to say.
     LeaveSession { bye: Option<ByeReason> },
     /// Forget everything typed on the screens.
@@ -219,6 +238,7 @@ impl Kiosk {
             Flow::InCall { .. } => KioskState::InCall,
             Flow::Ended { .. } => KioskState::Ended,
             Flow::Failed { .. } => KioskState::Error,
+            Flow::TestCall { .. } => KioskState::TestCall,
         }
     }
 
@@ -236,6 +256,7 @@ impl Kiosk {
             Flow::Waiting { appointment, .. } | Flow::InCall { appointment, .. } => {
                 Some(&appointment.session)
             }
+            Flow::TestCall { session, .. } => Some(session),
             _ => None,
         }
     }
@@ -247,7 +268,9 @@ impl Kiosk {
             Flow::CodeAccepted { deadline, .. }
             | Flow::Consent { deadline, .. }
             | Flow::Waiting { deadline, .. } => Some(deadline),
-            Flow::Ended { until, .. } | Flow::Failed { until, .. } => Some(until),
+            Flow::Ended { until, .. }
+            | Flow::Failed { until, .. }
+            | Flow::TestCall { until, .. } => Some(until),
         }
     }
 
@@ -272,7 +295,11 @@ impl Kiosk {
     }
 
     pub fn handle(&mut self, event: Event, now: Instant) -> Outcome {
+        if let Flow::TestCall { .. } = self.flow {
+            return self.in_test_call(event, now);
+        }
         match event {
+            Event::TestCallAsked(request) => self.test_call_asked(request, now),
             Event::CodeChecked(found) => self.code_checked(found, now),
             Event::NameConfirmed(name) => self.name_confirmed(name, now),
             Event::ConsentGiven => self.consent_given(now),
@@ -419,6 +446,7 @@ impl Kiosk {
                 session: appointment.session.clone(),
                 patient_name: name.clone(),
                 key: appointment.session_key.clone(),
+                test_call: false,
             },
         ];
         self.flow = Flow::Waiting {
@@ -440,7 +468,8 @@ impl Kiosk {
             Flow::CodeAccepted { .. }
             | Flow::Consent { .. }
             | Flow::Ended { .. }
-            | Flow::Failed { .. } => self.go_idle(Vec::new()),
+            | Flow::Failed { .. }
+            | Flow::TestCall { .. } => self.go_idle(Vec::new()),
         }
     }
 

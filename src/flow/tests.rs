@@ -60,6 +60,7 @@ const T: Timeouts = Timeouts {
     connect: Duration::from_secs(30),
     ended: Duration::from_secs(10),
     problem: Duration::from_secs(20),
+    test_call: Duration::from_secs(60),
 };
 
 /// A kiosk whose broker answers, as it is before every consultation.
@@ -107,6 +108,7 @@ fn a_whole_consultation_goes_through_every_state_and_back_to_idle() {
         session: "s1".into(),
         patient_name: "Erika Mustermann".into(),
         key: None,
+        test_call: false,
     }));
     assert_eq!(k.session(), Some("s1"));
     k.handle(Event::DoctorJoined, t0);
@@ -121,6 +123,7 @@ fn a_whole_consultation_goes_through_every_state_and_back_to_idle() {
         appointment: "a1".into(),
         reason: EndReason::LocalHangup,
         duration_s: 60,
+        quality: None,
     })));
     assert!(
         k.handle(Event::Tick, t0 + Duration::from_secs(70))
@@ -150,6 +153,7 @@ fn accept_takes_the_appointments_name_and_publishes_both_steps() {
         session: "s1".into(),
         patient_name: "Max Mustermann".into(),
         key: None,
+        test_call: false,
     }));
 }
 

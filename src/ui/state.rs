@@ -227,6 +227,12 @@ impl ScreenState {
         }
     }
 
+    /// `true` while nobody is at the idle screen: no keypad, no staff check, no identify screen.
+    /// A test call of the fleet's waits for this (it would take the screen from under a finger).
+    pub fn at_rest(&self) -> bool {
+        matches!(self.idle, Idle::Start) && self.identifying.is_none()
+    }
+
     /// `true` while the staff check shows (the daemon runs the device check then).
     pub fn in_staff_check(&self) -> bool {
         matches!(self.idle, Idle::StaffCheck { .. })
@@ -294,7 +300,9 @@ impl ScreenState {
                 Press::Cancel => Some(Intent::Cancel),
                 _ => None,
             },
-            Flow::Waiting { .. } => (press == Press::Cancel).then_some(Intent::Cancel),
+            Flow::Waiting { .. } | Flow::TestCall { .. } => {
+                (press == Press::Cancel).then_some(Intent::Cancel)
+            }
             Flow::InCall { .. } => self.on_call(press),
             Flow::Ended { .. } | Flow::Failed { .. } => {
                 (press == Press::BackToStart).then_some(Intent::Cancel)
@@ -479,6 +487,9 @@ impl ScreenState {
                 duration_s: duration.as_secs(),
             },
             Flow::Failed { problem, .. } => Screen::Problem(*problem),
+            Flow::TestCall { until, .. } => Screen::TestCall {
+                left_s: until.saturating_duration_since(now).as_secs_f64().ceil() as u64,
+            },
         }
     }
 }

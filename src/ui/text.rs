@@ -100,6 +100,9 @@ pub enum Msg {
     ProvisionBundleRefused,
     IdentifyBody,
     IdentifyOk,
+    TestCallTitle,
+    TestCallBody,
+    TestCallEnd,
 }
 
 /// Which consent text a patient agreed to, for the consent receipt: the first 12 hex digits of
@@ -267,6 +270,12 @@ pub fn text(locale: Locale, msg: Msg) -> &'static str {
             "The fleet manager is identifying this device.",
         ),
         IdentifyOk => ("OK", "OK"),
+        TestCallTitle => ("Testanruf der Praxis-IT", "Test call by the practice's IT"),
+        TestCallBody => (
+            "Kamera, Mikrofon und Verbindung werden geprüft. Kein Gespräch, keine Aufnahme.",
+            "Camera, microphone and connection are being checked. No consultation, no recording.",
+        ),
+        TestCallEnd => ("Test beenden", "End the test"),
     };
     match locale {
         Locale::De => de,
@@ -310,6 +319,14 @@ pub fn device_id(locale: Locale, device: &str) -> String {
     match locale {
         Locale::De => format!("Geräte-ID: {device}"),
         Locale::En => format!("Device ID: {device}"),
+    }
+}
+
+/// How long the test call runs on at most.
+pub fn test_call_left(locale: Locale, seconds: u64) -> String {
+    match locale {
+        Locale::De => format!("Endet von selbst in {seconds} s."),
+        Locale::En => format!("Ends by itself in {seconds} s."),
     }
 }
 

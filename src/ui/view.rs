@@ -51,6 +51,11 @@ pub enum Screen {
     NotProvisioned {
         notice: Option<ProvisionNotice>,
     },
+    /// The fleet's IT tests camera, microphone and connection (`test_call`): the self-view, and
+    /// how long the test runs on at most.
+    TestCall {
+        left_s: u64,
+    },
     /// The fleet manager asked this kiosk to show itself among many (`identify`).
     Identify {
         /// The room's name, shown large so it can be read from the door.
@@ -74,6 +79,7 @@ impl Screen {
             | Self::StaffPin { .. }
             | Self::StaffCheck(_)
             | Self::NotProvisioned { .. }
+            | Self::TestCall { .. }
             | Self::Identify { .. } => false,
         }
     }

@@ -50,6 +50,24 @@ pub enum EventKind {
         appointment: String,
         reason: EndReason,
         duration_s: u64,
+        /// The connection quality the call screen showed at the end (as `last_call`'s).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        quality: Option<super::QualityLevel>,
+    },
+    /// The fleet's test call (protocol.md 3.5) was not taken, and why.
+    TestCallRefused {
+        test: String,
+        reason: TestCallRefusal,
+    },
+    /// The fleet's test call ended: how long it ran and what the kiosk received of it.
+    TestCallEnded {
+        test: String,
+        duration_s: u64,
+        video_frames_received: u64,
+        audio_buffers_received: u64,
+        /// The level of what the kiosk heard in the call's last second (dBFS, rounded).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        audio_level_dbfs: Option<i64>,
     },
     /// Media stopped during the call; the kiosk is recovering the connection.
     CallInterrupted {
@@ -88,7 +106,35 @@ impl EventKind {
             Self::CallResumed { .. } => "call_resumed",
             Self::RelayUsed { .. } => "relay_used",
             Self::FactoryReset => "factory_reset",
+            Self::TestCallRefused { .. } => "test_call_refused",
+            Self::TestCallEnded { .. } => "test_call_ended",
             Self::Error { .. } => "error",
+            Self::Unknown => "unknown",
+        }
+    }
+}
+
+/// Why a kiosk did not take a test call (`test_call_refused`'s `reason`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TestCallRefusal {
+    /// Someone uses the kiosk: a consultation, its steps, the keypad, or another test call.
+    Busy,
+    /// The kiosk's clock is not confirmed, so it cannot tell whether the request is current.
+    ClockUnknown,
+    /// The request is past its `not_after`, too far ahead, or was taken before (a replay).
+    Expired,
+    /// A reason of a later version (written back as `unknown`).
+    #[serde(other)]
+    Unknown,
+}
+
+impl TestCallRefusal {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Busy => "busy",
+            Self::ClockUnknown => "clock_unknown",
+            Self::Expired => "expired",
             Self::Unknown => "unknown",
         }
     }
@@ -169,6 +215,7 @@ mod tests {
                 appointment: "a-1".into(),
                 reason: EndReason::LocalHangup,
                 duration_s: 412,
+                quality: None,
             },
         );
         assert_eq!(
@@ -206,7 +253,8 @@ mod tests {
             EventKind::CallEnded {
                 appointment: "a-1".into(),
                 reason: EndReason::Unknown,
-                duration_s: 3
+                duration_s: 3,
+                quality: None,
             }
         );
         let later: EventReport =

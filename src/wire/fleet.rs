@@ -218,10 +218,23 @@ pub struct LastCall {
 }
 
 /// `{root}/devices/{device}/commands`, QoS 1, fleet → kiosk.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Command {
     pub v: V1,
     pub cmd: CommandKind,
+    /// `test_call` only: the fleet manager's signed [`super::SignedTestCall`] (protocol.md 3.5).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signed: Option<Box<super::SignedMsg>>,
+}
+
+impl Command {
+    pub fn new(cmd: CommandKind) -> Self {
+        Self {
+            v: V1,
+            cmd,
+            signed: None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -237,6 +250,9 @@ pub enum CommandKind {
     /// Factory reset: end any call, delete appointments, logs, config and the device identity;
     /// the kiosk then shows "not provisioned" until a new provisioning bundle arrives.
     Wipe,
+    /// A test call of the fleet's IT (signed): an idle kiosk joins the session it names, without
+    /// a code, for at most 60 s.
+    TestCall,
 }
 
 mod optional_time {

@@ -20,7 +20,7 @@ pub use control::{
     CallStats, ControlReply, ControlRequest, DtlsStats, MeasuredLatency, Refusal, Spread,
     is_screenshot_name,
 };
-pub use event::{EndReason, EventKind, EventReport, ProblemCode};
+pub use event::{EndReason, EventKind, EventReport, ProblemCode, TestCallRefusal};
 pub use fleet::{
     AppointmentMsg, Command, CommandKind, DeviceConfig, DeviceHealth, Health, KioskState, LastCall,
     QualityLevel, StateReport,
@@ -30,7 +30,7 @@ pub use join::{JoinLink, JoinLinkError};
 pub use provision::{BUNDLE_FILE_NAME, ProvisionBundle};
 pub use sealed::{
     SealedNames, SealedSignal, Sender, SessionKey, SignedAppointment, SignedBody, SignedConsent,
-    SignedMsg, SignedRevoke, V2, b64url, from_b64url,
+    SignedMsg, SignedRevoke, SignedTestCall, V2, b64url, from_b64url,
 };
 pub use signal::{ByeReason, Hello, IceServer, NONCE_MAX, Signal, SignalMsg, nonce_is_valid};
 

@@ -55,6 +55,21 @@ pub enum SignedBody {
     Appointment(SignedAppointment),
     Revoke(SignedRevoke),
     Consent(SignedConsent),
+    TestCall(SignedTestCall),
+}
+
+/// The fleet manager's request for a test call (the `test_call` command, protocol.md 3.5): the
+/// session to join and, sealed to the kiosk like an appointment's names (with `id` as the
+/// appointment), the session key. Taken only until `not_after`, and each `id` only once.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SignedTestCall {
+    pub device: String,
+    pub id: String,
+    pub session: String,
+    #[serde(with = "super::rfc3339")]
+    pub not_after: OffsetDateTime,
+    /// base64url of HPKE `enc || ciphertext` of [`SealedNames`] (no patient).
+    pub sealed: String,
 }
 
 /// The patient's consent as the kiosk records it for the practice (protocol.md 5, the kiosk's

@@ -6,7 +6,21 @@ use time::OffsetDateTime;
 use super::{Membership, Presence};
 use crate::fleet::trust::Channel;
 use crate::fleet::{SessionPublisher, Side};
-use crate::wire;
+use crate::wire::{self, LastCall};
+
+/// How far back the state report's `recent_calls` reach, and how many they are at most.
+pub(super) const RECENT_SPAN: time::Duration = time::Duration::days(14);
+pub(super) const RECENT_MAX: usize = 50;
+
+/// The calls of `calls` within [`RECENT_SPAN`] before `now`, at most the newest [`RECENT_MAX`].
+pub(super) fn recent(calls: &[LastCall], now: OffsetDateTime) -> Vec<LastCall> {
+    let kept: Vec<LastCall> = calls
+        .iter()
+        .filter(|c| c.ended_at >= now - RECENT_SPAN)
+        .cloned()
+        .collect();
+    kept[kept.len().saturating_sub(RECENT_MAX)..].to_vec()
+}
 
 impl Presence {
     /// A call the event log says started and never ended (kioskd was killed, or the power

@@ -112,6 +112,7 @@ async fn a_call_that_ended_becomes_the_last_call_and_a_withdrawal_forgets_it() {
             appointment: "a1".into(),
             reason: EndReason::RemoteHangup,
             duration_s: 412,
+            quality: None,
         },
         Quality::Fair,
     );

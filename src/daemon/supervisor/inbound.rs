@@ -15,11 +15,11 @@ use crate::fleet::appointments::Stored;
 use crate::fleet::eventlog;
 use crate::fleet::identity;
 use crate::fleet::{Inbound, LinkEvent};
-use crate::flow::Event;
+use crate::flow::{Event, TestCallRequest};
 use crate::platform::clock::now;
 use crate::ui::state::Provisioning;
 use crate::ui::view::ProvisionNotice;
-use crate::wire::CommandKind;
+use crate::wire::{CommandKind, EventKind, TestCallRefusal};
 
 impl Supervisor {
     pub(super) async fn on_link(&mut self, event: LinkEvent) {
@@ -117,6 +117,9 @@ impl Supervisor {
             Inbound::Command(CommandKind::Refresh) => self.presence.publish_state(self.status()),
             Inbound::Command(CommandKind::Identify) => self.identify(),
             Inbound::Command(CommandKind::Wipe) => self.factory_reset().await,
+            Inbound::TestCall(request) => self.test_call(request),
+            // Parsing makes a test call `Inbound::TestCall` (signed) or refuses it.
+            Inbound::Command(CommandKind::TestCall) => {}
             // The presence keeps the sync round, and opens sealed signalling with the session's
             // channel: it never hands on either.
             Inbound::Synced(_) | Inbound::SealedSignal { .. } => {}
@@ -180,6 +183,42 @@ impl Supervisor {
 
     /// The fleet wants to find this kiosk: its room and id on the screen (when nobody is being
     /// served) and a tone.
+    /// The fleet's signed test call: taken once, while current, and only when nobody is at the
+    /// kiosk; the flow decides the rest (idle, clock). A refusal is reported with its reason.
+    fn test_call(&mut self, request: crate::fleet::trust::TestCall) {
+        /// How far ahead a request may reach: kioskctl asks for 90 s.
+        const AHEAD: time::Duration = time::Duration::minutes(5);
+        let now_utc = OffsetDateTime::now_utc();
+        let clock = self.clock_confirmed == Some(true);
+        let current = now_utc <= request.not_after && request.not_after <= now_utc + AHEAD;
+        let seen = self.test_calls_seen.contains(&request.id);
+        let refusal = if clock && (!current || seen) {
+            Some(TestCallRefusal::Expired)
+        } else if clock && !self.screen.at_rest() {
+            Some(TestCallRefusal::Busy)
+        } else {
+            None
+        };
+        tracing::info!(test = %request.id, refused = ?refusal, "test call asked for");
+        if let Some(reason) = refusal {
+            let event = EventKind::TestCallRefused {
+                test: request.id,
+                reason,
+            };
+            self.presence.report(event, self.screen.quality());
+            return;
+        }
+        if self.test_calls_seen.len() >= 64 {
+            self.test_calls_seen.pop_front();
+        }
+        self.test_calls_seen.push_back(request.id.clone());
+        self.step(Event::TestCallAsked(TestCallRequest {
+            test: request.id,
+            session: request.session,
+            key: Some(request.key),
+        }));
+    }
+
     fn identify(&mut self) {
         let Some(device) = self.presence.device().map(String::from) else {
             return;

@@ -70,6 +70,10 @@ pub enum Refusal {
     Unsigned,
     #[error("unsigned revocation (empty payload) ignored: revocations must be signed")]
     UnsignedRevocation,
+    #[error("unsigned test call refused: a test call must be signed by the fleet manager")]
+    UnsignedTestCall,
+    #[error("test call refused: a kiosk without a fleet CA cannot open its session key")]
+    NoTrustForTestCall,
     #[error(transparent)]
     Signature(#[from] SignatureError),
     #[error("signed for device {0:?}, not this kiosk")]
@@ -86,6 +90,15 @@ pub enum Accepted {
     /// The appointment, opened, in the form the kiosk keeps (with the session key).
     Appointment(AppointmentMsg),
     Revoked(String),
+}
+
+/// A test call the fleet manager signed for this kiosk, opened: the session to join and its key.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TestCall {
+    pub id: String,
+    pub session: String,
+    pub not_after: OffsetDateTime,
+    pub key: wire::SessionKey,
 }
 
 /// A provisioned kiosk's trust: its fleet CA and its own key.
@@ -151,15 +164,49 @@ impl Trust {
             SignedBody::Consent(_) => Err(Refusal::Signature(SignatureError::Body(
                 "a consent receipt where an appointment belongs".into(),
             ))),
+            SignedBody::TestCall(_) => Err(Refusal::Signature(SignatureError::Body(
+                "a test call where an appointment belongs".into(),
+            ))),
         }
     }
 
-    fn open(&self, a: SignedAppointment) -> Result<AppointmentMsg, Refusal> {
-        let sealed = from_b64url(&a.sealed).ok_or(Refusal::Sealed("not base64url".into()))?;
-        let plain = hpke::open(&self.key, SEAL_INFO, &seal_aad(&a.device, &a.id), &sealed)
+    /// Checks the signed part of a `test_call` command (protocol.md 3.5) and opens its session
+    /// key. Whether it is still current is the caller's to judge, with a confirmed clock.
+    pub fn accept_test_call(
+        &self,
+        msg: &SignedMsg,
+        now: OffsetDateTime,
+    ) -> Result<TestCall, Refusal> {
+        let body = self
+            .verifier
+            .verify(msg, now.unix_timestamp().max(0) as u64)?;
+        let SignedBody::TestCall(t) = body else {
+            return Err(Refusal::Signature(SignatureError::Body(
+                "not a test call".into(),
+            )));
+        };
+        if t.device != self.device {
+            return Err(Refusal::OtherDevice(t.device));
+        }
+        let names = self.open_names(&t.device, &t.id, &t.sealed)?;
+        Ok(TestCall {
+            id: t.id,
+            session: t.session,
+            not_after: t.not_after,
+            key: names.session_key,
+        })
+    }
+
+    fn open_names(&self, device: &str, id: &str, sealed: &str) -> Result<SealedNames, Refusal> {
+        let sealed = from_b64url(sealed).ok_or(Refusal::Sealed("not base64url".into()))?;
+        let plain = hpke::open(&self.key, SEAL_INFO, &seal_aad(device, id), &sealed)
             .map_err(|e| Refusal::Sealed(e.to_string()))?;
-        let names: SealedNames = serde_json::from_slice(&plain)
-            .map_err(|_| Refusal::Sealed("the opened part does not fit".into()))?;
+        serde_json::from_slice(&plain)
+            .map_err(|_| Refusal::Sealed("the opened part does not fit".into()))
+    }
+
+    fn open(&self, a: SignedAppointment) -> Result<AppointmentMsg, Refusal> {
+        let names = self.open_names(&a.device, &a.id, &a.sealed)?;
         Ok(AppointmentMsg {
             v: V1,
             id: a.id,

@@ -38,6 +38,32 @@ pub(super) fn waiting(out: &mut Layout, m: &Metrics, l: Locale, doctor: &str) {
     );
 }
 
+/// The fleet's test call: the kiosk's own picture, so whoever is in the room sees what is
+/// sent, the time left, and a way out.
+pub(super) fn test_call(out: &mut Layout, m: &Metrics, l: Locale, left_s: u64) {
+    let rest = title(out, m, m.content(), text(l, Msg::TestCallTitle));
+    let (body, bottom) = take_bottom(rest, m.button, m.gap);
+    let (words, preview) = if m.panel.is_portrait() {
+        take_top(body, body.size.height / 3, m.gap)
+    } else {
+        split_h(body, 0.5, m.gap * 2)
+    };
+    let items = [
+        text(l, Msg::TestCallBody).to_string(),
+        text::test_call_left(l, left_s),
+    ];
+    out.stack(m, words, &items, TextSize::Body, Ink::Normal);
+    out.video.push((Slot::SelfView, fit_16_9(preview)));
+    let (_, end) = split_h(bottom, 0.6, m.gap);
+    out.button(
+        m,
+        end,
+        text(l, Msg::TestCallEnd),
+        Press::Cancel,
+        Tone::Secondary,
+    );
+}
+
 pub(super) fn in_call(out: &mut Layout, m: &Metrics, l: Locale, call: &CallView) {
     let CallView {
         duration_s,

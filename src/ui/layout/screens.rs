@@ -4,7 +4,7 @@
 use embedded_graphics::prelude::Size;
 use embedded_graphics::primitives::Rectangle;
 
-use super::call::{in_call, waiting};
+use super::call::{in_call, test_call, waiting};
 use super::keys::{keyboard, keypad};
 use super::{
     Align, Backdrop, Ink, Layout, Metrics, Press, Slot, TextSize, Tone, columns, inset,
@@ -58,6 +58,7 @@ pub(super) fn layout(view: &ViewModel, m: &Metrics) -> Layout {
         Screen::StaffCheck(check) => staff_check(&mut out, m, l, view.broker_online, check),
         Screen::NotProvisioned { notice } => not_provisioned(&mut out, m, l, *notice),
         Screen::Identify { room, device } => identify(&mut out, m, l, room, device),
+        Screen::TestCall { left_s } => test_call(&mut out, m, l, *left_s),
     }
     out
 }

@@ -8,12 +8,15 @@
 //! - the lockout holds: it lasts as long as reported, and no more than
 //!   [`ATTEMPTS_BEFORE_LOCKOUT`] wrong codes in a row are checked without one;
 //! - no code opens an appointment while the clock is not confirmed;
-//! - a refused input changes no state, and every change of state is published last.
+//! - a refused input changes no state, and every change of state is published last;
+//! - the fleet's test call starts only from idle, joins only its own session, reports nothing
+//!   of a consultation, and runs at most 60 s.
 
 use std::time::{Duration, Instant};
 
 use praxiskiosk::flow::{
-    ATTEMPTS_BEFORE_LOCKOUT, Action, Appointment, Event, Failure, Flow, Kiosk, Timeouts, valid_name,
+    ATTEMPTS_BEFORE_LOCKOUT, Action, Appointment, Event, Failure, Flow, Kiosk, TestCallRequest,
+    Timeouts, valid_name,
 };
 use praxiskiosk::wire::{ByeReason, EventKind, KioskState, Refusal, SessionKey};
 use time::OffsetDateTime;
@@ -39,7 +42,7 @@ fn appointment(which: usize) -> Appointment {
 
 fn event(script: &mut Script) -> Event {
     let name = |script: &mut Script| script.flag().then(|| script.text());
-    match script.choose(22) {
+    match script.choose(23) {
         0 => Event::CodeChecked(None),
         1 => Event::CodeChecked(Some(appointment(script.choose(3)))),
         2 => Event::NameConfirmed(None),
@@ -78,6 +81,11 @@ fn event(script: &mut Script) -> Event {
         18 => Event::AppointmentRevoked(format!("a-{}", script.choose(3))),
         19 => Event::Shutdown,
         20 => Event::ClockConfirmed(script.flag()),
+        21 => Event::TestCallAsked(TestCallRequest {
+            test: format!("test-{}", script.choose(2)),
+            session: "t-1".into(),
+            key: Some(SessionKey([9; 32])),
+        }),
         _ => Event::Tick,
     }
 }
@@ -166,6 +174,20 @@ fn step(kiosk: &mut Kiosk, seen: &mut Seen, event: Event, now: Instant) {
         );
     }
 
+    let consultation_event = |a: &Action| {
+        matches!(
+            a,
+            Action::Report(
+                EventKind::ConsentGiven { .. }
+                    | EventKind::CallStarted { .. }
+                    | EventKind::CallEnded { .. }
+            )
+        )
+    };
+    assert!(
+        before != KioskState::TestCall || !outcome.actions.iter().any(consultation_event),
+        "a test call reported a consultation's event: {outcome:?}"
+    );
     for action in &outcome.actions {
         match action {
             Action::Report(EventKind::CodeRejected) => {
@@ -185,6 +207,14 @@ fn step(kiosk: &mut Kiosk, seen: &mut Seen, event: Event, now: Instant) {
             }
             Action::Report(EventKind::ConsentGiven { appointment }) => {
                 seen.consented = Some((appointment.clone(), false));
+            }
+            Action::JoinSession {
+                session,
+                test_call: true,
+                ..
+            } => {
+                assert_eq!(before, KioskState::Idle, "a test call taken in {before:?}");
+                assert_eq!(session, "t-1", "a test call joined another session");
             }
             Action::JoinSession {
                 session,
@@ -236,6 +266,13 @@ fn step(kiosk: &mut Kiosk, seen: &mut Seen, event: Event, now: Instant) {
                 Some(&appointment.id),
                 "waiting for a doctor without consent"
             );
+        }
+        Flow::TestCall { since, until, .. } => {
+            assert!(
+                until.duration_since(*since) <= Duration::from_secs(60),
+                "a test call of more than a minute"
+            );
+            seen.consented = None;
         }
         Flow::Idle | Flow::CodeAccepted { .. } | Flow::Ended { .. } | Flow::Failed { .. } => {
             seen.consented = None;
