@@ -33,6 +33,8 @@ pub struct Session {
     client: AsyncClient,
     eventloop: EventLoop,
     broker: String,
+    /// Messages that arrived while the session waited for something else (`next_message`).
+    pending: std::collections::VecDeque<(String, Vec<u8>)>,
 }
 
 impl std::fmt::Debug for Session {
@@ -54,6 +56,7 @@ impl Session {
             client,
             eventloop,
             broker,
+            pending: Default::default(),
         };
         let mut code = ConnectReturnCode::Success;
         session
@@ -161,9 +164,42 @@ impl Session {
             .publish(topic, QoS::AtLeastOnce, retain, payload)
             .await
             .map_err(|e| BrokerError::Connection(self.broker.clone(), e.to_string()))?;
-        self.until(|e| matches!(e, Event::Incoming(Packet::PubAck(_))))
+        let received = self
+            .until(|e| matches!(e, Event::Incoming(Packet::PubAck(_))))
+            .await?;
+        self.pending.extend(received);
+        Ok(())
+    }
+
+    /// Subscribes to `filter`; returns once the broker granted it. Its messages come from
+    /// [`Session::next_message`].
+    pub async fn subscribe(&mut self, filter: &str) -> Result<(), BrokerError> {
+        self.client
+            .subscribe(filter, QoS::AtLeastOnce)
             .await
-            .map(drop)
+            .map_err(|e| BrokerError::Connection(self.broker.clone(), e.to_string()))?;
+        let received = self
+            .until(|e| matches!(e, Event::Incoming(Packet::SubAck(_))))
+            .await?;
+        self.pending.extend(received);
+        Ok(())
+    }
+
+    /// The next message of this session's subscriptions, waiting as long as it takes.
+    pub async fn next_message(&mut self) -> Result<(String, Vec<u8>), BrokerError> {
+        if let Some(message) = self.pending.pop_front() {
+            return Ok(message);
+        }
+        loop {
+            let event = self
+                .eventloop
+                .poll()
+                .await
+                .map_err(|e| BrokerError::Connection(self.broker.clone(), e.to_string()))?;
+            if let Event::Incoming(Packet::Publish(p)) = event {
+                return Ok((p.topic.clone(), p.payload.to_vec()));
+            }
+        }
     }
 
     /// The retained messages on `filter`: subscribes and collects until `quiet` passes without one.

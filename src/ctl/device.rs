@@ -51,6 +51,18 @@ pub enum DeviceCmd {
     /// Change the device config the fleet sends a kiosk.
     #[command(subcommand)]
     Config(ConfigCmd),
+    /// A test call to an idle kiosk, with nobody in the room: it shows "Testanruf der
+    /// Praxis-IT" and ends it by itself within 60 s; this side prints what it received, what
+    /// the kiosk received, bitrate, round-trip time and whether the path is direct. A kiosk in
+    /// use refuses, with the reason. Exits non-zero unless all is well.
+    TestCall {
+        id: String,
+        #[arg(long)]
+        json: bool,
+        /// Restrict ICE to this local address (repeatable).
+        #[arg(long = "ice-local")]
+        ice_local: Vec<String>,
+    },
     /// Send a kiosk a command: end_call, refresh, identify or wipe (factory reset).
     Command {
         id: String,
@@ -83,6 +95,11 @@ pub async fn run(fleet: &Fleet, cmd: DeviceCmd) -> anyhow::Result<()> {
         DeviceCmd::Config(ConfigCmd::Set(args)) => {
             return super::manage::config_set(fleet, args).await;
         }
+        DeviceCmd::TestCall {
+            id,
+            json,
+            ice_local,
+        } => return super::test_call::run(fleet, &id, json, ice_local).await,
         DeviceCmd::Command { id, command } => {
             return super::manage::command(fleet, &id, command).await;
         }

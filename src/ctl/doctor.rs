@@ -159,6 +159,75 @@ enum Wake {
 }
 
 pub async fn run(fleet: &Fleet, args: DoctorArgs) -> anyhow::Result<()> {
+    call(fleet, args, None).await.map(drop)
+}
+
+/// What this side saw of a call: its summary and the best of its one-second readings. The
+/// test call's verdict is made of it.
+#[derive(Debug, Default)]
+pub(super) struct Observed {
+    pub summary: CallStats,
+    /// The loudest second of the other side's voice (dBFS).
+    pub loudest_dbfs: Option<f64>,
+    pub peak_in_kbps: f64,
+    pub peak_out_kbps: f64,
+    /// The latest round-trip time and candidate pair the stats named.
+    pub rtt_ms: Option<f64>,
+    pub path: Option<String>,
+}
+
+impl Observed {
+    fn add(&mut self, s: &CallStats) {
+        if let Some(db) = s.audio_level_in_dbfs {
+            self.loudest_dbfs = Some(self.loudest_dbfs.map_or(db, |l| l.max(db)));
+        }
+        self.peak_in_kbps = self.peak_in_kbps.max(s.bitrate_in_kbps);
+        self.peak_out_kbps = self.peak_out_kbps.max(s.bitrate_out_kbps);
+        self.rtt_ms = s.rtt_ms.or(self.rtt_ms);
+        self.path = s.path.clone().or(self.path.take());
+    }
+}
+
+impl DoctorArgs {
+    /// The fleet manager's side of a test call: the fleet's test sources, as `Praxis-IT`,
+    /// leaving it to the kiosk to end (it does within 60 s; `hangup_after` is a backstop).
+    pub(super) fn test_call(device: &str, session: &str, key: &SessionKey) -> Self {
+        Self {
+            link: None,
+            device: Some(device.into()),
+            session: Some(session.into()),
+            key: Some(key.to_base64url()),
+            name: "Praxis-IT".into(),
+            hangup_after: Some(75),
+            wait: 20,
+            camera: None,
+            voice_file: None,
+            show: false,
+            stun: None,
+            ice_local: Vec::new(),
+            json: false,
+            window: None,
+            measure_latency: false,
+            test_wrong_fingerprint: false,
+        }
+    }
+
+    pub(super) fn with_output(self, json: bool, ice_local: Vec<String>) -> Self {
+        Self {
+            json,
+            ice_local,
+            ..self
+        }
+    }
+}
+
+/// Joins the session as `args` say until it ends, or until `stop` says why it must (a test
+/// call the kiosk refused). Returns what this side saw.
+pub(super) async fn call(
+    fleet: &Fleet,
+    args: DoctorArgs,
+    stop: Option<tokio::sync::oneshot::Receiver<String>>,
+) -> anyhow::Result<Observed> {
     let (endpoint, topics, session, key) = match &args.link {
         Some(link) => {
             let link = JoinLink::parse(link)?;
@@ -331,6 +400,18 @@ pub async fn run(fleet: &Fleet, args: DoctorArgs) -> anyhow::Result<()> {
     tokio::pin!(wait_limit);
     let ctrl_c = tokio::signal::ctrl_c();
     tokio::pin!(ctrl_c);
+    // A sender that went away without a word stops nothing.
+    let stopped = async move {
+        match stop {
+            Some(rx) => match rx.await {
+                Ok(why) => why,
+                Err(_) => std::future::pending().await,
+            },
+            None => std::future::pending().await,
+        }
+    };
+    tokio::pin!(stopped);
+    let mut observed = Observed::default();
     let mut joined = false;
     let mut link_lost = false;
     // The quality level the doctor's page would show, from one second to the next.
@@ -348,6 +429,7 @@ pub async fn run(fleet: &Fleet, args: DoctorArgs) -> anyhow::Result<()> {
                 break (Some(ByeReason::Timeout), Some("the kiosk did not join".into()))
             }
             _ = &mut ctrl_c => break (Some(ByeReason::Hangup), None),
+            why = &mut stopped => break (Some(ByeReason::Hangup), Some(why)),
         };
         match wake {
             Wake::Link(LinkEvent::Message { topic, payload }) => {
@@ -457,6 +539,7 @@ pub async fn run(fleet: &Fleet, args: DoctorArgs) -> anyhow::Result<()> {
                 if let call::Reading::Fresh(stats) = handle.stats(crate::platform::clock::now())
                     && (stats.video_frames_received > 0 || stats.ice_state != "new")
                 {
+                    observed.add(&stats);
                     let quality = previous
                         .replace(stats.clone())
                         .map(|before| crate::ui::quality::quality(&before, &stats).level());
@@ -490,6 +573,9 @@ pub async fn run(fleet: &Fleet, args: DoctorArgs) -> anyhow::Result<()> {
     let _ = tokio::time::timeout(Duration::from_secs(3), link_task).await;
     match failure {
         Some(why) => anyhow::bail!("call failed: {why}"),
-        None => Ok(()),
+        None => Ok(Observed {
+            summary: stats,
+            ..observed
+        }),
     }
 }

@@ -10,6 +10,7 @@ mod doctor;
 mod enroll;
 mod local;
 mod manage;
+mod test_call;
 mod web_site;
 
 /// The doctor's page's Content-Security-Policy as the generated nginx site sends it.

@@ -23,4 +23,5 @@ mod sealing;
 mod security;
 mod security_code;
 mod systemd;
+mod test_call;
 mod touch;

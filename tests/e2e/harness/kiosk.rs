@@ -289,30 +289,42 @@ impl Kiosk {
     /// Waits until the screen is exactly what the UI code draws for `screen` (screens without
     /// a clock), and panics with the number of differing pixels otherwise.
     pub fn wait_for_screen(&self, screen: praxiskiosk::ui::view::Screen, panel: &str) {
+        self.wait_for_one_of_screens(&[screen], panel);
+    }
+
+    /// The same for any one of `screens` (a screen with a countdown, say); returns its index.
+    pub fn wait_for_one_of_screens(
+        &self,
+        screens: &[praxiskiosk::ui::view::Screen],
+        panel: &str,
+    ) -> usize {
         let panel = praxiskiosk::ui::Panel::parse(panel).unwrap();
-        let view = praxiskiosk::ui::ViewModel {
-            locale: praxiskiosk::ui::Locale::De,
-            room: String::new(),
-            clock: String::new(),
-            broker_online: true,
-            screen,
-        };
-        let expected = praxiskiosk::ui::render(&view, &panel);
+        let expected: Vec<_> = screens
+            .iter()
+            .map(|screen| {
+                let view = praxiskiosk::ui::ViewModel {
+                    locale: praxiskiosk::ui::Locale::De,
+                    room: String::new(),
+                    clock: String::new(),
+                    broker_online: true,
+                    screen: screen.clone(),
+                };
+                praxiskiosk::ui::render(&view, &panel)
+            })
+            .collect();
         let mut differing = usize::MAX;
         let shown = poll(Duration::from_secs(10), || {
             let (_, _, shot) = self.screenshot();
-            differing = shot
-                .chunks(4)
-                .zip(expected.rgba().chunks(4))
-                .filter(|(a, b)| a != b)
-                .count();
-            (differing == 0).then_some(())
+            expected.iter().position(|frame| {
+                differing = shot
+                    .chunks(4)
+                    .zip(frame.rgba().chunks(4))
+                    .filter(|(a, b)| a != b)
+                    .count();
+                differing == 0
+            })
         });
-        assert!(
-            shown.is_some(),
-            "{differing} pixels differ from {:?}",
-            view.screen
-        );
+        shown.unwrap_or_else(|| panic!("{differing} pixels differ from {:?}", screens.last()))
     }
 
     pub fn stats(&self) -> Value {

@@ -1,0 +1,280 @@
+//! `kioskctl device test-call ID`: the fleet's IT checks a kiosk's camera, microphone and
+//! network path from afar, with nobody in the room (protocol.md 3.5, "The test call").
+//!
+//! It signs a `test_call` for the kiosk (the session key sealed to it, as an appointment's),
+//! listens to the kiosk's events for a refusal and for what the kiosk received, joins the
+//! session as the headless doctor peer does, and prints a verdict: picture and sound each way,
+//! bitrate, round-trip time, and whether the path is direct.
+
+use std::time::Duration;
+
+use serde_json::json;
+use time::OffsetDateTime;
+use tokio::sync::oneshot;
+
+use super::doctor::{self, DoctorArgs, Observed};
+use super::{Fleet, random_hex};
+use crate::fleet::pki::FleetCa;
+use crate::fleet::trust;
+use crate::wire::{
+    self, Command, CommandKind, EventKind, EventReport, SealedNames, SessionKey, SignedBody,
+    SignedTestCall, TestCallRefusal,
+};
+
+/// How long the request is current: the kiosk refuses it afterwards (`expired`).
+const VALID_FOR: time::Duration = time::Duration::seconds(90);
+/// A voice quieter than this is no voice: a muted or dead microphone still sends packets.
+const SILENT_DBFS: f64 = -70.0;
+
+/// What the kiosk said of the test call on its events topic.
+#[derive(Debug)]
+struct KioskSide {
+    video_frames: u64,
+    audio_buffers: u64,
+    level_dbfs: Option<i64>,
+}
+
+pub async fn run(
+    fleet: &Fleet,
+    device: &str,
+    json_out: bool,
+    ice_local: Vec<String>,
+) -> anyhow::Result<()> {
+    let topics = fleet.device(device)?;
+    let id = format!("test-{}", random_hex(8));
+    let session = format!("t-{}", random_hex(8));
+    let key = SessionKey::generate();
+    let command = signed_request(fleet, device, &id, &session, &key)?;
+
+    // Listening before asking: a refusal comes at once.
+    let mut watch = fleet.session().await?;
+    watch.subscribe(&topics.events()).await?;
+    watch
+        .publish(&topics.commands(), wire::encode(&command), false)
+        .await?;
+    if !json_out {
+        println!("Testanruf an {device} gesendet / test call sent to {device} ({id})");
+    }
+    let (stop_tx, stop_rx) = oneshot::channel::<String>();
+    let (ended_tx, ended_rx) = oneshot::channel::<KioskSide>();
+    let test = id.clone();
+    let watcher = tokio::spawn(async move {
+        let (mut stop_tx, mut ended_tx) = (Some(stop_tx), Some(ended_tx));
+        while let Ok((_, payload)) = watch.next_message().await {
+            let Ok(report) = wire::decode::<EventReport>(&payload) else {
+                continue;
+            };
+            match report.event {
+                EventKind::TestCallRefused { test: t, reason } if t == test => {
+                    if let Some(tx) = stop_tx.take() {
+                        let _ = tx.send(refusal_text(reason));
+                    }
+                }
+                EventKind::TestCallEnded {
+                    test: t,
+                    video_frames_received,
+                    audio_buffers_received,
+                    audio_level_dbfs,
+                    ..
+                } if t == test => {
+                    if let Some(tx) = ended_tx.take() {
+                        let _ = tx.send(KioskSide {
+                            video_frames: video_frames_received,
+                            audio_buffers: audio_buffers_received,
+                            level_dbfs: audio_level_dbfs,
+                        });
+                    }
+                    break;
+                }
+                _ => {}
+            }
+        }
+        watch.disconnect().await;
+    });
+
+    let args = DoctorArgs::test_call(device, &session, &key).with_output(json_out, ice_local);
+    let observed = doctor::call(fleet, args, Some(stop_rx)).await;
+    let observed = match observed {
+        Ok(observed) => observed,
+        Err(e) => {
+            watcher.abort();
+            let why = e.to_string();
+            let why = match why.contains("did not join") {
+                true => "der Kiosk hat nicht geantwortet (offline, oder die Anfrage wurde verworfen: siehe sein Protokoll) / the kiosk did not answer (offline, or it dropped the request: see its log)".to_string(),
+                false => why,
+            };
+            anyhow::bail!("Testanruf gescheitert / test call failed: {why}");
+        }
+    };
+    // The kiosk reports what it received once it has left the session.
+    let kiosk = tokio::time::timeout(Duration::from_secs(10), ended_rx)
+        .await
+        .ok()
+        .and_then(Result::ok);
+    watcher.abort();
+    let verdict = Verdict::of(&observed, kiosk.as_ref());
+    verdict.print(device, &observed, kiosk.as_ref(), json_out);
+    match verdict.problems.is_empty() {
+        true => Ok(()),
+        false => anyhow::bail!(
+            "Testanruf nicht in Ordnung / test call not OK: {}",
+            verdict.problems.join("; ")
+        ),
+    }
+}
+
+/// The `test_call` command: signed by the fleet manager, the session key sealed to the kiosk.
+fn signed_request(
+    fleet: &Fleet,
+    device: &str,
+    id: &str,
+    session: &str,
+    key: &SessionKey,
+) -> anyhow::Result<Command> {
+    let ca = FleetCa::open(&fleet.ca_dir)?;
+    let names = SealedNames {
+        doctor_name: "Praxis-IT".into(),
+        patient_name: None,
+        session_key: key.clone(),
+    };
+    let sealed = trust::seal_names(&ca.device_cert(device)?, device, id, &names)
+        .map_err(anyhow::Error::msg)?;
+    let now = OffsetDateTime::now_utc().replace_nanosecond(0)?;
+    let body = SignedBody::TestCall(SignedTestCall {
+        device: device.into(),
+        id: id.into(),
+        session: session.into(),
+        not_after: now + VALID_FOR,
+        sealed,
+    });
+    let (cert, key_pem) = ca.admin_identity()?;
+    let signer = trust::Signer::from_pem(&cert, &key_pem)
+        .map_err(|e| anyhow::anyhow!("fleet manager's {e}"))?;
+    Ok(Command {
+        signed: Some(Box::new(signer.sign(&body))),
+        ..Command::new(CommandKind::TestCall)
+    })
+}
+
+fn refusal_text(reason: TestCallRefusal) -> String {
+    let text = match reason {
+        TestCallRefusal::Busy => {
+            "der Kiosk wird gerade benutzt (Sprechstunde oder jemand am Bildschirm) / the kiosk is in use (a consultation, or someone at the screen)"
+        }
+        TestCallRefusal::ClockUnknown => {
+            "die Uhr des Kiosks ist nicht synchronisiert / the kiosk's clock is not synchronized"
+        }
+        TestCallRefusal::Expired => {
+            "die Anfrage war abgelaufen oder schon benutzt (stimmt die Uhr dieses Rechners?) / the request had expired or was used before (is this computer's clock right?)"
+        }
+        TestCallRefusal::Unknown => "abgelehnt / refused",
+    };
+    format!("abgelehnt / refused ({}): {text}", reason.as_str())
+}
+
+/// What the test call showed, and what is wrong with it.
+#[derive(Debug)]
+struct Verdict {
+    direct: bool,
+    problems: Vec<String>,
+}
+
+impl Verdict {
+    fn of(us: &Observed, kiosk: Option<&KioskSide>) -> Self {
+        let mut problems = Vec::new();
+        let s = &us.summary;
+        if s.video_frames_received == 0 {
+            problems
+                .push("kein Bild vom Kiosk (Kamera?) / no picture from the kiosk (camera?)".into());
+        }
+        if s.audio_buffers_received == 0 || us.loudest_dbfs.is_none_or(|db| db < SILENT_DBFS) {
+            problems.push(
+                "kein Ton vom Kiosk (Mikrofon?) / no sound from the kiosk (microphone?)".into(),
+            );
+        }
+        match kiosk {
+            None => problems.push(
+                "der Kiosk hat nicht gemeldet, was bei ihm ankam / the kiosk did not report what it received".into(),
+            ),
+            Some(k) => {
+                if k.video_frames == 0 {
+                    problems.push("am Kiosk kam kein Bild an / no picture reached the kiosk".into());
+                }
+                if k.audio_buffers == 0 || k.level_dbfs.is_none_or(|db| (db as f64) < SILENT_DBFS) {
+                    problems.push("am Kiosk kam kein Ton an / no sound reached the kiosk".into());
+                }
+            }
+        }
+        // `host/srflx` and the like: a TURN relay on either side is not peer to peer.
+        let direct = us.path.as_deref().is_some_and(|p| !p.contains("relay"));
+        if !direct {
+            problems.push(match &us.path {
+                Some(path) => {
+                    format!("keine direkte Verbindung ({path}) / no direct connection ({path})")
+                }
+                None => "kein Verbindungsweg bekannt / no connection path known".into(),
+            });
+        }
+        Self { direct, problems }
+    }
+
+    fn print(&self, device: &str, us: &Observed, kiosk: Option<&KioskSide>, json_out: bool) {
+        let s = &us.summary;
+        if json_out {
+            let value = json!({
+                "event": "verdict",
+                "device": device,
+                "ok": self.problems.is_empty(),
+                "from_kiosk": {"video_frames": s.video_frames_received,
+                    "audio_buffers": s.audio_buffers_received, "audio_level_dbfs": us.loudest_dbfs},
+                "at_kiosk": kiosk.map(|k| json!({"video_frames": k.video_frames,
+                    "audio_buffers": k.audio_buffers, "audio_level_dbfs": k.level_dbfs})),
+                "bitrate_in_kbps": us.peak_in_kbps,
+                "bitrate_out_kbps": us.peak_out_kbps,
+                "rtt_ms": us.rtt_ms,
+                "path": us.path,
+                "direct": self.direct,
+                "problems": self.problems,
+            });
+            println!("{value}");
+            return;
+        }
+        let db = |level: Option<f64>| level.map_or("-".into(), |l| format!("{l:.0} dBFS"));
+        println!("Testanruf / test call {device}, {:.0} s:", s.elapsed_s);
+        println!(
+            "  vom Kiosk / from the kiosk: {} frames, {} audio buffers, {}",
+            s.video_frames_received,
+            s.audio_buffers_received,
+            db(us.loudest_dbfs)
+        );
+        match kiosk {
+            Some(k) => println!(
+                "  am Kiosk / at the kiosk:    {} frames, {} audio buffers, {}",
+                k.video_frames,
+                k.audio_buffers,
+                db(k.level_dbfs.map(|l| l as f64))
+            ),
+            None => println!("  am Kiosk / at the kiosk:    keine Meldung / no report"),
+        }
+        println!(
+            "  Bitrate: in {:.0} kbit/s, out {:.0} kbit/s; RTT {}",
+            us.peak_in_kbps,
+            us.peak_out_kbps,
+            us.rtt_ms.map_or("-".into(), |r| format!("{r:.1} ms"))
+        );
+        let path = us.path.as_deref().unwrap_or("-");
+        match self.direct {
+            true => println!("  Weg / path: direkte Verbindung / direct connection ({path})"),
+            false => println!("  Weg / path: {path}"),
+        }
+        match self.problems.is_empty() {
+            true => println!("Ergebnis / verdict: in Ordnung / OK"),
+            false => {
+                println!("Ergebnis / verdict: nicht in Ordnung / not OK");
+                for problem in &self.problems {
+                    println!("  - {problem}");
+                }
+            }
+        }
+    }
+}
