@@ -5,6 +5,7 @@ mod broker;
 mod broker_setup;
 mod ca;
 mod consent;
+mod dashboard;
 mod device;
 mod doctor;
 mod enroll;
@@ -87,6 +88,8 @@ enum Command {
     Consent(consent::ConsentCmd),
     /// Talk to a kiosk's control socket on this machine.
     Local(local::LocalArgs),
+    /// A live page of the whole fleet in the browser, on loopback (no patient data).
+    Dashboard(dashboard::DashboardArgs),
 }
 
 /// What a command needs of the global options.
@@ -181,5 +184,6 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Doctor(args) => doctor::run(&fleet()?, args).await,
         Command::Consent(cmd) => consent::run(&fleet()?, cmd),
         Command::Local(args) => local::run(args),
+        Command::Dashboard(args) => dashboard::run(&fleet()?, args).await,
     }
 }

@@ -1,0 +1,148 @@
+//! The dashboard's HTTP server on loopback: accepts connections, reads one request head each
+//! within a time limit, and answers it (a file, the table, or an event stream that stays open).
+//! One request per connection; what a request may be is decided in `http.rs`.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{Semaphore, broadcast};
+
+use super::http::{self, Route, Status};
+use super::live::Live;
+
+/// How long a client may take to send its request head.
+const READ_HEAD: Duration = Duration::from_secs(5);
+/// How long one write may take before the page counts as gone.
+const WRITE: Duration = Duration::from_secs(10);
+/// A comment this often on an event stream, so both sides notice a dead connection.
+pub const PING: Duration = Duration::from_secs(15);
+/// Open connections at most: a few pages and their files, never an unbounded number of tasks.
+const MAX_CONNECTIONS: usize = 32;
+
+/// Serves until the listener fails or `live`'s owner ends.
+pub async fn serve(listener: TcpListener, live: Live) -> std::io::Result<()> {
+    let hosts: Arc<[String]> = http::allowed_hosts(listener.local_addr()?).into();
+    let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+    loop {
+        let (stream, peer) = listener.accept().await?;
+        let Ok(slot) = slots.clone().try_acquire_owned() else {
+            tokio::spawn(refuse(stream));
+            continue;
+        };
+        let (live, hosts) = (live.clone(), hosts.clone());
+        tokio::spawn(async move {
+            if let Err(e) = connection(stream, &live, &hosts).await {
+                tracing::debug!(%peer, error = %e, "dashboard: connection ended");
+            }
+            drop(slot);
+        });
+    }
+}
+
+async fn refuse(mut stream: TcpStream) {
+    let _ = tokio::time::timeout(WRITE, stream.write_all(&http::error(Status::Unavailable))).await;
+}
+
+async fn write(stream: &mut TcpStream, bytes: &[u8]) -> std::io::Result<()> {
+    tokio::time::timeout(WRITE, stream.write_all(bytes))
+        .await
+        .map_err(|_| std::io::ErrorKind::TimedOut)?
+}
+
+/// Reads up to the end of the request head; `Err(status)` for what the client did wrong.
+async fn read_head(stream: &mut TcpStream) -> std::io::Result<Result<Vec<u8>, Status>> {
+    let mut buf = Vec::with_capacity(1024);
+    let mut chunk = [0u8; 1024];
+    let read = async {
+        loop {
+            if let Some(end) = http::head_end(&buf) {
+                buf.truncate(end);
+                return Ok(Ok(buf));
+            }
+            if buf.len() > http::MAX_HEAD {
+                return Ok(Err(Status::HeadTooLarge));
+            }
+            match stream.read(&mut chunk).await? {
+                0 => return Err(std::io::ErrorKind::UnexpectedEof.into()),
+                n => buf.extend_from_slice(&chunk[..n]),
+            }
+        }
+    };
+    match tokio::time::timeout(READ_HEAD, read).await {
+        Ok(result) => result,
+        Err(_) => Ok(Err(Status::RequestTimeout)),
+    }
+}
+
+async fn connection(mut stream: TcpStream, live: &Live, hosts: &[String]) -> std::io::Result<()> {
+    let route = match read_head(&mut stream).await? {
+        Ok(head) => http::parse_head(&head).and_then(|request| http::route(&request, hosts)),
+        Err(status) => Err(status),
+    };
+    match route {
+        Err(status) => write(&mut stream, &http::error(status)).await,
+        Ok(Route::File(content_type, body)) => {
+            write(
+                &mut stream,
+                &http::response(Status::Ok, content_type, body.as_bytes()),
+            )
+            .await
+        }
+        Ok(Route::Fleet) => match live.snapshot().await {
+            Some(json) => {
+                let body = http::response(
+                    Status::Ok,
+                    "application/json; charset=utf-8",
+                    json.as_bytes(),
+                );
+                write(&mut stream, &body).await
+            }
+            None => write(&mut stream, &http::error(Status::Unavailable)).await,
+        },
+        Ok(Route::Events) => events(stream, live).await,
+    }
+}
+
+/// An event stream: the snapshot, then each change, a ping comment every [`PING`].
+async fn events(mut stream: TcpStream, live: &Live) -> std::io::Result<()> {
+    let Some((json, mut changes)) = live.subscribe().await else {
+        return write(&mut stream, &http::error(Status::Unavailable)).await;
+    };
+    let _ = stream.set_nodelay(true);
+    write(&mut stream, &http::event_stream_head()).await?;
+    // A page that lost the stream reconnects after `retry` milliseconds (EventSource does).
+    write(
+        &mut stream,
+        format!("retry: 2000\n{}", http::event("snapshot", &json)).as_bytes(),
+    )
+    .await?;
+    let mut ping = tokio::time::interval_at(tokio::time::Instant::now() + PING, PING);
+    let mut closed = [0u8; 64];
+    loop {
+        tokio::select! {
+            change = changes.recv() => match change {
+                Ok(event) => write(&mut stream, event.as_bytes()).await?,
+                // Fell behind: a fresh snapshot says everything the missed events would have.
+                Err(broadcast::error::RecvError::Lagged(_)) => {
+                    let Some(json) = live.snapshot().await else { return Ok(()) };
+                    write(&mut stream, http::event("snapshot", &json).as_bytes()).await?;
+                }
+                Err(broadcast::error::RecvError::Closed) => return Ok(()),
+            },
+            _ = ping.tick() => write(&mut stream, b": ping\n\n").await?,
+            // The page sends nothing more; a read that ends means it went away.
+            read = stream.read(&mut closed) => match read {
+                Ok(0) | Err(_) => return Ok(()),
+                Ok(_) => {}
+            },
+        }
+    }
+}
+
+/// The address the listener got (port 0 picks a free one).
+pub fn url(addr: SocketAddr) -> String {
+    format!("http://{addr}/")
+}
