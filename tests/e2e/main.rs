@@ -8,6 +8,7 @@ mod browser;
 mod clock;
 mod codes;
 mod consultation;
+mod dashboard;
 mod dtls;
 mod field;
 mod journal;

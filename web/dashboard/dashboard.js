@@ -316,7 +316,7 @@ window.praxiskiosk = {
     const rows = [...document.querySelectorAll('#rows tr')].map((tr) => {
       const fields = { device: tr.dataset.device };
       for (const td of tr.cells) {
-        if (td.dataset.field) fields[td.dataset.field] = { text: td.innerText.trim(), value: td.dataset.value ?? null };
+        if (td.dataset.field && td.dataset.field !== 'device') fields[td.dataset.field] = { text: td.innerText.trim(), value: td.dataset.value ?? null };
       }
       return fields;
     });
