@@ -132,7 +132,8 @@ fn the_dashboard_shows_three_kiosks_live_in_chromium() {
     for kiosk in kiosks.iter().flatten() {
         kiosk.wait_for_state("idle", Duration::from_secs(20));
     }
-    let dashboard = Dashboard::start(&fleet, "127.0.0.1:0");
+    // The default address: free in the test's own namespace.
+    let dashboard = Dashboard::start(&fleet, "127.0.0.1:8090");
     let mut browser = Browser::start(&ns);
     browser.open(&dashboard.url);
 
@@ -209,6 +210,24 @@ fn the_dashboard_shows_three_kiosks_live_in_chromium() {
         browser.screenshot(&path);
         println!("dashboard: screenshot in {}", path.display());
     }
+    // kioskctl goes away and comes back: the page says so, and reconnects by itself.
+    drop(dashboard);
+    wait_for(
+        "the page to say it lost kioskctl",
+        Duration::from_secs(10),
+        || (browser.stats()["state"] == "lost").then_some(()),
+    );
+    let status = browser.state()["status"].to_string();
+    assert!(
+        status.contains("Verbindung zu kioskctl verloren"),
+        "{status}"
+    );
+    let _dashboard = Dashboard::start(&fleet, "127.0.0.1:8090");
+    wait_for("the page to be live again", Duration::from_secs(15), || {
+        let stats = browser.stats();
+        (stats["state"] == "live" && stats["rows"].as_array()?.len() == 3).then_some(())
+    });
+
     let page = browser.stats().to_string();
     assert!(!page.contains("Mustermann"), "no patient data: {page}");
     let console = browser.console();

@@ -146,3 +146,88 @@ async fn events(mut stream: TcpStream, live: &Live) -> std::io::Result<()> {
 pub fn url(addr: SocketAddr) -> String {
     format!("http://{addr}/")
 }
+
+#[cfg(test)]
+mod tests {
+    use tokio::sync::mpsc;
+
+    use super::*;
+    use crate::ctl::dashboard::fleet_view::FleetView;
+    use crate::fleet::LinkEvent;
+    use crate::wire::{KioskState, StateReport, encode};
+
+    /// Reads until `what` has arrived; returns everything read so far.
+    async fn read_until(client: &mut TcpStream, got: &mut String, what: &str) {
+        let mut buf = [0u8; 4096];
+        while !got.contains(what) {
+            let n = client.read(&mut buf).await.unwrap();
+            assert!(n > 0, "closed before {what:?}: {got}");
+            got.push_str(std::str::from_utf8(&buf[..n]).unwrap());
+        }
+    }
+
+    #[tokio::test]
+    async fn an_event_stream_sends_the_snapshot_each_change_and_pings() {
+        let (link, events) = mpsc::channel(8);
+        let live = Live::spawn(FleetView::new("r"), events);
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(serve(listener, live));
+
+        let mut client = TcpStream::connect(addr).await.unwrap();
+        let request = format!("GET /api/events HTTP/1.1\r\nHost: {addr}\r\n\r\n");
+        client.write_all(request.as_bytes()).await.unwrap();
+        let mut got = String::new();
+        read_until(&mut client, &mut got, "\n\n").await;
+        read_until(
+            &mut client,
+            &mut got,
+            "event: snapshot\ndata: {\"broker_connected\":false,\"kiosks\":[]}\n\n",
+        )
+        .await;
+        assert!(got.starts_with("HTTP/1.1 200 OK\r\n"), "{got}");
+        assert!(got.contains("Content-Type: text/event-stream; charset=utf-8\r\n"));
+
+        let report = StateReport {
+            state: KioskState::Idle,
+            ..StateReport::offline()
+        };
+        let topic = "r/devices/k1/state".to_string();
+        let payload = encode(&report).into();
+        link.send(LinkEvent::Message { topic, payload })
+            .await
+            .unwrap();
+        read_until(
+            &mut client,
+            &mut got,
+            "event: kiosk\ndata: {\"device\":\"k1\"",
+        )
+        .await;
+
+        // Nothing changes for a while: a comment keeps the stream and tells a dead page apart.
+        tokio::time::pause();
+        let ping = read_until(&mut client, &mut got, "\n: ping\n\n");
+        tokio::time::timeout(Duration::from_secs(16), ping)
+            .await
+            .expect("a ping within 15 s");
+    }
+
+    #[tokio::test]
+    async fn a_client_that_sends_no_head_is_answered_408_and_closed() {
+        let (_link, events) = mpsc::channel(1);
+        let live = Live::spawn(FleetView::new("r"), events);
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(serve(listener, live));
+        let mut client = TcpStream::connect(addr).await.unwrap();
+        client.write_all(b"GET / HTTP/1.1\r\nHost: ").await.unwrap();
+        tokio::time::pause();
+        let mut got = String::new();
+        let closed = client.read_to_string(&mut got);
+        tokio::time::timeout(READ_HEAD + Duration::from_secs(1), closed)
+            .await
+            .expect("an answer within the read timeout")
+            .unwrap();
+        assert!(got.starts_with("HTTP/1.1 408 Request Timeout\r\n"), "{got}");
+    }
+}
