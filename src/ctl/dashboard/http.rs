@@ -259,10 +259,8 @@ mod tests {
         let post = parse_head(b"POST /api/fleet HTTP/1.1\r\nHost: localhost:8090\r\n\r\n").unwrap();
         assert_eq!(route(&post, &hosts), Err(Status::MethodNotAllowed));
         let v6 = allowed_hosts("[::1]:8090".parse().unwrap());
-        assert_eq!(
-            route(&get("/", "[::1]:8090"), &v6),
-            Ok(route(&get("/", "localhost:8090"), &v6).unwrap())
-        );
+        assert!(route(&get("/", "[::1]:8090"), &v6).is_ok());
+        assert!(route(&get("/", "localhost:8090"), &v6).is_ok());
     }
 
     #[test]

@@ -166,14 +166,19 @@ mod tests {
         }
     }
 
-    #[tokio::test]
-    async fn an_event_stream_sends_the_snapshot_each_change_and_pings() {
+    /// A server on a free loopback port, its table fed by the returned sender.
+    async fn start() -> (mpsc::Sender<LinkEvent>, std::net::SocketAddr) {
         let (link, events) = mpsc::channel(8);
         let live = Live::spawn(FleetView::new("r"), events);
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         tokio::spawn(serve(listener, live));
+        (link, addr)
+    }
 
+    #[tokio::test]
+    async fn an_event_stream_sends_the_snapshot_each_change_and_pings() {
+        let (link, addr) = start().await;
         let mut client = TcpStream::connect(addr).await.unwrap();
         let request = format!("GET /api/events HTTP/1.1\r\nHost: {addr}\r\n\r\n");
         client.write_all(request.as_bytes()).await.unwrap();
@@ -214,11 +219,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_client_that_sends_no_head_is_answered_408_and_closed() {
-        let (_link, events) = mpsc::channel(1);
-        let live = Live::spawn(FleetView::new("r"), events);
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        tokio::spawn(serve(listener, live));
+        let (_link, addr) = start().await;
         let mut client = TcpStream::connect(addr).await.unwrap();
         client.write_all(b"GET / HTTP/1.1\r\nHost: ").await.unwrap();
         tokio::time::pause();
