@@ -77,6 +77,9 @@ pub struct DoctorArgs {
     /// answer, as a man in the middle would, so the kiosk's check must end the call.
     #[arg(long, hide = true)]
     test_wrong_fingerprint: bool,
+    /// Print nothing (the dashboard's test call: its page shows the verdict).
+    #[arg(skip)]
+    quiet: bool,
 }
 
 /// What this side can send and receive (rule 7): VP8 always, H.264 where GStreamer has an
@@ -112,11 +115,18 @@ impl<O: SignalOut> SignalOut for WrongFingerprint<O> {
     }
 }
 
-fn say(json_mode: bool, value: serde_json::Value, text: String) {
-    if json_mode {
-        println!("{value}");
-    } else {
-        println!("{text}");
+/// Where the doctor's side says what happens: JSON lines, text, or nothing.
+#[derive(Debug, Clone, Copy)]
+struct Out {
+    json: bool,
+    quiet: bool,
+}
+
+fn say(out: Out, value: serde_json::Value, text: String) {
+    match out {
+        Out { quiet: true, .. } => {}
+        Out { json: true, .. } => println!("{value}"),
+        Out { json: false, .. } => println!("{text}"),
     }
 }
 
@@ -209,12 +219,14 @@ impl DoctorArgs {
             window: None,
             measure_latency: false,
             test_wrong_fingerprint: false,
+            quiet: false,
         }
     }
 
-    pub(super) fn with_output(self, json: bool, ice_local: Vec<String>) -> Self {
+    pub(super) fn with_output(self, json: bool, quiet: bool, ice_local: Vec<String>) -> Self {
         Self {
             json,
+            quiet,
             ice_local,
             ..self
         }
@@ -270,6 +282,10 @@ pub(super) async fn call(
         )))
     });
     crate::fleet::topics::check_id("session", &session)?;
+    let told = Out {
+        json: args.json,
+        quiet: args.quiet,
+    };
     anyhow::ensure!(
         !args.test_wrong_fingerprint
             || std::env::var("PRAXISKIOSK_TEST_FAULTS").as_deref() == Ok("1"),
@@ -383,7 +399,7 @@ pub(super) async fn call(
     let window = spec.hello.nonce.clone().unwrap_or_default();
     let handle = call::start(spec, out, reports_tx);
     say(
-        args.json,
+        told,
         json!({"event": "waiting", "window": window}),
         format!("waiting for the kiosk in session {session} (window {window})"),
     );
@@ -441,6 +457,7 @@ pub(super) async fn call(
                         Ok(signal) => handle.deliver(signal),
                         // Said as an event too: a refused message is what an attack on
                         // the signalling looks like from here.
+                        Err(_) if args.quiet => {}
                         Err(e) if args.json => {
                             println!("{}", json!({"event": "refused", "reason": e}))
                         }
@@ -457,14 +474,14 @@ pub(super) async fn call(
             Wake::Report(CallReport::PeerJoined { name }) => {
                 joined = true;
                 let text = format!("Patient/in: {name}");
-                say(args.json, json!({"event": "joined", "patient": name}), text);
+                say(told, json!({"event": "joined", "patient": name}), text);
             }
             Wake::Report(CallReport::MediaFlowing) => {
                 // This window holds the call now (protocol.md 5, rule 10): thrown off the
                 // broker by another window of the link, it lets that one read its busy first.
                 link.set_unhurried(true);
                 say(
-                    args.json,
+                    told,
                     json!({"event": "media"}),
                     "picture from the kiosk arrives".into(),
                 )
@@ -472,7 +489,7 @@ pub(super) async fn call(
             Wake::Report(CallReport::Interrupted) => {
                 link.set_unhurried(false);
                 say(
-                    args.json,
+                    told,
                     json!({"event": "interrupted"}),
                     "Verbindung unterbrochen – wird wiederhergestellt …".into(),
                 )
@@ -481,11 +498,7 @@ pub(super) async fn call(
                 link.set_unhurried(true);
                 let ms = outage.as_millis() as u64;
                 let text = format!("connection back after {:.1} s", outage.as_secs_f64());
-                say(
-                    args.json,
-                    json!({"event": "resumed", "outage_ms": ms}),
-                    text,
-                );
+                say(told, json!({"event": "resumed", "outage_ms": ms}), text);
             }
             Wake::Report(CallReport::VideoPaused(paused)) => {
                 let text = if paused {
@@ -494,20 +507,20 @@ pub(super) async fn call(
                     "our picture is back"
                 };
                 say(
-                    args.json,
+                    told,
                     json!({"event": "video_paused", "paused": paused}),
                     text.into(),
                 );
             }
             Wake::Report(CallReport::Relayed) => say(
-                args.json,
+                told,
                 json!({"event": "relay_used"}),
                 "media run through a TURN relay (not peer to peer)".into(),
             ),
             Wake::Report(CallReport::RemoteBye(reason)) => {
                 let name = reason.as_str();
                 let text = format!("kiosk hung up ({name})");
-                say(args.json, json!({"event": "bye", "reason": name}), text);
+                say(told, json!({"event": "bye", "reason": name}), text);
                 // A test call or a script learns from the exit status whether the call ended
                 // as it should: only a hang-up is a success, a kiosk that gave up is not.
                 let failed = (reason != ByeReason::Hangup)
@@ -517,7 +530,7 @@ pub(super) async fn call(
             Wake::Report(CallReport::Busy) => {
                 let why = "the consultation is held in another window (told busy by the kiosk)";
                 say(
-                    args.json,
+                    told,
                     json!({"event": "busy"}),
                     format!("Die Sprechstunde läuft bereits in einem anderen Fenster / {why}"),
                 );
@@ -529,7 +542,7 @@ pub(super) async fn call(
             }) => {
                 let text = format!("security check failed: {why}");
                 let event = json!({"event": "security_check_failed", "why": why});
-                say(args.json, event, text);
+                say(told, event, text);
                 break (Some(ByeReason::SecurityCheckFailed), Some(why));
             }
             Wake::Report(CallReport::Failed { why, .. }) => {
@@ -550,22 +563,18 @@ pub(super) async fn call(
                         let text = format!(
                             "Sicherheitscode / security code: {code} (compare it with the code shown at the kiosk)"
                         );
-                        say(
-                            args.json,
-                            json!({"event": "security_code", "code": code}),
-                            text,
-                        );
+                        say(told, json!({"event": "security_code", "code": code}), text);
                     }
                     let text = stats_text(&stats);
                     let event = json!({"event": "stats", "stats": stats, "quality": quality});
-                    say(args.json, event, text);
+                    say(told, event, text);
                 }
             }
         }
     };
     let stats = handle.finish(bye).await;
     say(
-        args.json,
+        told,
         json!({"event": "summary", "stats": stats}),
         format!("summary: {}", stats_text(&stats)),
     );

@@ -93,7 +93,7 @@ enum Command {
 }
 
 /// What a command needs of the global options.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 struct Fleet {
     broker: BrokerUrl,
     root: String,

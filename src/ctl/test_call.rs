@@ -34,12 +34,83 @@ struct KioskSide {
     level_dbfs: Option<i64>,
 }
 
+/// How a test call should say what it does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Output {
+    Text,
+    Json,
+    /// Nothing: the caller shows the [`Report`] (the dashboard).
+    Quiet,
+}
+
+/// What a test call found: both sides' readings and the verdict on them.
+#[derive(Debug)]
+pub(super) struct Report {
+    device: String,
+    us: Observed,
+    kiosk: Option<KioskSide>,
+    verdict: Verdict,
+}
+
+impl Report {
+    pub fn ok(&self) -> bool {
+        self.verdict.problems.is_empty()
+    }
+
+    /// The verdict as one JSON object (`--json`'s last line, the dashboard's event).
+    pub fn json(&self) -> serde_json::Value {
+        let (us, s) = (&self.us, &self.us.summary);
+        json!({
+            "event": "verdict",
+            "device": self.device,
+            "ok": self.ok(),
+            "from_kiosk": {"video_frames": s.video_frames_received,
+                "audio_buffers": s.audio_buffers_received, "audio_level_dbfs": us.loudest_dbfs},
+            "at_kiosk": self.kiosk.as_ref().map(|k| json!({"video_frames": k.video_frames,
+                "audio_buffers": k.audio_buffers, "audio_level_dbfs": k.level_dbfs})),
+            "bitrate_in_kbps": us.peak_in_kbps,
+            "bitrate_out_kbps": us.peak_out_kbps,
+            "rtt_ms": us.rtt_ms,
+            "path": us.path,
+            "direct": self.verdict.direct,
+            "problems": self.verdict.problems,
+        })
+    }
+}
+
+/// `kioskctl device test-call`: the test call, its verdict printed; an error unless all is well.
 pub async fn run(
     fleet: &Fleet,
     device: &str,
     json_out: bool,
     ice_local: Vec<String>,
 ) -> anyhow::Result<()> {
+    let output = match json_out {
+        true => Output::Json,
+        false => Output::Text,
+    };
+    let report = check(fleet, device, output, ice_local).await?;
+    match output {
+        Output::Json => println!("{}", report.json()),
+        _ => report.print(),
+    }
+    match report.ok() {
+        true => Ok(()),
+        false => anyhow::bail!(
+            "Testanruf nicht in Ordnung / test call not OK: {}",
+            report.verdict.problems.join("; ")
+        ),
+    }
+}
+
+/// Asks `device` for a test call, takes part in it, and returns what it found. An error when
+/// it did not happen (refused, no answer, failed).
+pub(super) async fn check(
+    fleet: &Fleet,
+    device: &str,
+    output: Output,
+    ice_local: Vec<String>,
+) -> anyhow::Result<Report> {
     let topics = fleet.device(device)?;
     let id = format!("test-{}", random_hex(8));
     let session = format!("t-{}", random_hex(8));
@@ -52,7 +123,7 @@ pub async fn run(
     watch
         .publish(&topics.commands(), wire::encode(&command), false)
         .await?;
-    if !json_out {
+    if output == Output::Text {
         println!("Testanruf an {device} gesendet / test call sent to {device} ({id})");
     }
     let (stop_tx, stop_rx) = oneshot::channel::<String>();
@@ -92,7 +163,11 @@ pub async fn run(
         watch.disconnect().await;
     });
 
-    let args = DoctorArgs::test_call(device, &session, &key).with_output(json_out, ice_local);
+    let args = DoctorArgs::test_call(device, &session, &key).with_output(
+        output == Output::Json,
+        output == Output::Quiet,
+        ice_local,
+    );
     let observed = doctor::call(fleet, args, Some(stop_rx)).await;
     let observed = match observed {
         Ok(observed) => observed,
@@ -112,15 +187,12 @@ pub async fn run(
         .ok()
         .and_then(Result::ok);
     watcher.abort();
-    let verdict = Verdict::of(&observed, kiosk.as_ref());
-    verdict.print(device, &observed, kiosk.as_ref(), json_out);
-    match verdict.problems.is_empty() {
-        true => Ok(()),
-        false => anyhow::bail!(
-            "Testanruf nicht in Ordnung / test call not OK: {}",
-            verdict.problems.join("; ")
-        ),
-    }
+    Ok(Report {
+        device: device.into(),
+        verdict: Verdict::of(&observed, kiosk.as_ref()),
+        us: observed,
+        kiosk,
+    })
 }
 
 /// The `test_call` command: signed by the fleet manager, the session key sealed to the kiosk.
@@ -217,28 +289,12 @@ impl Verdict {
         }
         Self { direct, problems }
     }
+}
 
-    fn print(&self, device: &str, us: &Observed, kiosk: Option<&KioskSide>, json_out: bool) {
+impl Report {
+    fn print(&self) {
+        let (device, us, kiosk) = (&self.device, &self.us, self.kiosk.as_ref());
         let s = &us.summary;
-        if json_out {
-            let value = json!({
-                "event": "verdict",
-                "device": device,
-                "ok": self.problems.is_empty(),
-                "from_kiosk": {"video_frames": s.video_frames_received,
-                    "audio_buffers": s.audio_buffers_received, "audio_level_dbfs": us.loudest_dbfs},
-                "at_kiosk": kiosk.map(|k| json!({"video_frames": k.video_frames,
-                    "audio_buffers": k.audio_buffers, "audio_level_dbfs": k.level_dbfs})),
-                "bitrate_in_kbps": us.peak_in_kbps,
-                "bitrate_out_kbps": us.peak_out_kbps,
-                "rtt_ms": us.rtt_ms,
-                "path": us.path,
-                "direct": self.direct,
-                "problems": self.problems,
-            });
-            println!("{value}");
-            return;
-        }
         let db = |level: Option<f64>| level.map_or("-".into(), |l| format!("{l:.0} dBFS"));
         println!("Testanruf / test call {device}, {:.0} s:", s.elapsed_s);
         println!(
@@ -263,15 +319,15 @@ impl Verdict {
             us.rtt_ms.map_or("-".into(), |r| format!("{r:.1} ms"))
         );
         let path = us.path.as_deref().unwrap_or("-");
-        match self.direct {
+        match self.verdict.direct {
             true => println!("  Weg / path: direkte Verbindung / direct connection ({path})"),
             false => println!("  Weg / path: {path}"),
         }
-        match self.problems.is_empty() {
+        match self.ok() {
             true => println!("Ergebnis / verdict: in Ordnung / OK"),
             false => {
                 println!("Ergebnis / verdict: nicht in Ordnung / not OK");
-                for problem in &self.problems {
+                for problem in &self.verdict.problems {
                     println!("  - {problem}");
                 }
             }

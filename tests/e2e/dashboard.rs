@@ -58,7 +58,7 @@ impl Dashboard {
             .arg(fleet.device_url())
             .arg("--ca-dir")
             .arg(fleet.ca_dir())
-            .args(["dashboard", "--listen", listen]);
+            .args(["dashboard", "--listen", listen, "--ice-local", "127.0.0.1"]);
         command
     }
 
@@ -205,6 +205,42 @@ fn the_dashboard_shows_three_kiosks_live_in_chromium() {
     until_shown(&mut browser, "praxis-3", "network", &["offline"]);
     until_shown(&mut browser, "praxis-3", "state", &["offline"]);
 
+    // The IT's test call from the page: praxis-1 is idle again, nobody is in the room.
+    kiosks[0]
+        .as_ref()
+        .unwrap()
+        .wait_for_state("idle", Duration::from_secs(20));
+    wait_for("the test call button", Duration::from_secs(10), || {
+        let rows = rows(&mut browser);
+        (row(&rows, "praxis-1")?["state"]["value"] == "idle").then_some(())
+    });
+    browser.click("test-call-praxis-1");
+    kiosks[0]
+        .as_ref()
+        .unwrap()
+        .wait_for_state("test_call", Duration::from_secs(30));
+    until_shown(&mut browser, "praxis-1", "state", &["test_call"]);
+    let verdict = wait_for("the test call's verdict", Duration::from_secs(90), || {
+        let rows = rows(&mut browser);
+        let actions = row(&rows, "praxis-1")?["actions"].clone();
+        ["ok", "not_ok", "failed"]
+            .contains(&actions["value"].as_str()?)
+            .then_some(actions)
+    });
+    println!("dashboard: the test call's verdict on the page: {verdict}");
+    assert_eq!(verdict["value"], "ok", "{verdict}");
+    assert!(
+        verdict["text"]
+            .as_str()
+            .unwrap()
+            .contains("Test in Ordnung"),
+        "{verdict}"
+    );
+    kiosks[0]
+        .as_ref()
+        .unwrap()
+        .wait_for_state("idle", Duration::from_secs(10));
+
     if let Some(dir) = std::env::var_os("PRAXISKIOSK_SCREENSHOT_DIR") {
         let path = Path::new(&dir).join("dashboard.png");
         browser.screenshot(&path);
@@ -310,6 +346,38 @@ fn the_dashboard_answers_only_its_own_host_and_sends_its_policy() {
         &format!("POST /api/fleet HTTP/1.1\r\nHost: {host}\r\nContent-Length: 0\r\n\r\n"),
     );
     assert!(post.starts_with("HTTP/1.1 405 "), "{post}");
+
+    // The test call is the one POST, and only the dashboard's own page may send it: with its
+    // header (which another origin cannot send without a preflight) and, if any, its origin.
+    let test_call = |headers: &str| {
+        http(
+            port,
+            &format!("POST /api/test-call/praxis-1 HTTP/1.1\r\nHost: {host}\r\n{headers}\r\n"),
+        )
+    };
+    let bare = test_call("");
+    assert!(bare.starts_with("HTTP/1.1 403 "), "{bare}");
+    let foreign = test_call("X-Praxiskiosk: test-call\r\nOrigin: http://evil.example\r\n");
+    assert!(foreign.starts_with("HTTP/1.1 403 "), "{foreign}");
+    let got = get("/api/test-call/praxis-1", &host);
+    assert!(
+        got.starts_with("HTTP/1.1 405 ") && got.contains("Allow: POST\r\n"),
+        "{got}"
+    );
+    // From the page: started (the kiosk is not running here, so it will fail in the
+    // background); a second one for the same kiosk meanwhile is refused.
+    let page_headers = format!("X-Praxiskiosk: test-call\r\nOrigin: http://{host}\r\n");
+    let started = test_call(&page_headers);
+    assert!(started.starts_with("HTTP/1.1 202 "), "{started}");
+    let again = test_call(&page_headers);
+    assert!(again.starts_with("HTTP/1.1 409 "), "{again}");
+    let odd = http(
+        port,
+        &format!(
+            "POST /api/test-call/a%2Fb HTTP/1.1\r\nHost: {host}\r\nX-Praxiskiosk: test-call\r\n\r\n"
+        ),
+    );
+    assert!(odd.starts_with("HTTP/1.1 404 "), "{odd}");
 
     // The table: the enrolled kiosk with its room before it ever reported.
     let fleet_json = get("/api/fleet", &host);

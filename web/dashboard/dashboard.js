@@ -39,6 +39,9 @@ const QUALITY = {
 };
 
 const kiosks = new Map();
+// The fleet's test calls as this page last heard of them, by device: `asking`, `running`,
+// `done` (with the verdict) or `failed` (with the reason).
+const testCalls = new Map();
 let brokerConnected = null;
 
 function el(tag, className, text) {
@@ -146,11 +149,72 @@ function row(kiosk, now) {
   } else {
     bilingual(last, ['—', ''], 'muted');
   }
-  // Room for the "Testanruf" (test call) button: the remote test call is wired separately.
-  const actions = cell('actions');
-  actions.dataset.device = kiosk.device;
+  renderActions(cell('actions'), kiosk, now);
   tr.classList.toggle('stale', !online(kiosk, now));
   return tr;
+}
+
+// The "Testanruf" button, and the last test call's verdict under it.
+function renderActions(cell, kiosk, now) {
+  cell.replaceChildren();
+  cell.dataset.device = kiosk.device;
+  const test = testCalls.get(kiosk.device);
+  const running = test?.phase === 'asking' || test?.phase === 'running';
+  const button = el('button', 'test-call');
+  button.type = 'button';
+  button.id = `test-call-${kiosk.device}`;
+  bilingual(button, running ? ['Testanruf läuft …', 'test call running …'] : ['Testanruf', 'test call']);
+  // Only an idle kiosk takes a test call (it refuses any other way, and says why).
+  button.disabled = running || kiosk.state !== 'idle' || !online(kiosk, now);
+  button.title = 'Kamera, Mikrofon und Verbindung prüfen, ohne dass jemand vor Ort ist (höchstens 60 s) / '
+    + 'check camera, microphone and connection with nobody on site (at most 60 s)';
+  button.addEventListener('click', () => startTestCall(kiosk.device));
+  cell.append(button);
+  cell.dataset.value = test ? verdictValue(test) : '';
+  if (test && !running) cell.append(testResult(test));
+}
+
+function verdictValue(test) {
+  if (test.phase === 'done') return test.verdict?.ok ? 'ok' : 'not_ok';
+  return test.phase;
+}
+
+function testResult(test) {
+  const box = el('div', 'verdict');
+  if (test.phase === 'failed') {
+    bilingual(box, ['Test gescheitert', test.error ?? ''], 'bad');
+    return box;
+  }
+  const v = test.verdict ?? {};
+  if (v.ok) {
+    const path = v.direct ? 'direkt / direct' : (v.path ?? '?');
+    const rtt = v.rtt_ms == null ? '' : ` · RTT ${v.rtt_ms.toFixed(0)} ms`;
+    bilingual(box, ['Test in Ordnung', `OK · ${path}${rtt}`], 'ok');
+  } else {
+    bilingual(box, ['Test nicht in Ordnung', (v.problems ?? []).join('; ')], 'bad');
+  }
+  const from = v.from_kiosk ?? {};
+  const at = v.at_kiosk ?? {};
+  box.title = `vom Kiosk / from the kiosk: ${from.video_frames ?? 0} frames, ${from.audio_level_dbfs?.toFixed?.(0) ?? '-'} dBFS; `
+    + `am Kiosk / at the kiosk: ${at.video_frames ?? 0} frames, ${at.audio_level_dbfs ?? '-'} dBFS; `
+    + `${Math.round(v.bitrate_in_kbps ?? 0)}/${Math.round(v.bitrate_out_kbps ?? 0)} kbit/s`;
+  return box;
+}
+
+async function startTestCall(device) {
+  testCalls.set(device, { device, phase: 'asking' });
+  renderTable();
+  try {
+    // The header makes this a request only this page can send (kioskctl checks it).
+    const answer = await fetch(`/api/test-call/${encodeURIComponent(device)}`, {
+      method: 'POST',
+      headers: { 'X-Praxiskiosk': 'test-call' },
+    });
+    if (!answer.ok) testCalls.set(device, { device, phase: 'failed', error: (await answer.text()).trim() });
+  } catch {
+    testCalls.set(device, { device, phase: 'failed', error: 'kioskctl nicht erreichbar / kioskctl unreachable' });
+  }
+  renderTable();
 }
 
 function renderTable() {
@@ -293,6 +357,12 @@ function connect() {
     kiosks.delete(gone.device);
     render();
     showLive();
+  });
+  source.addEventListener('test_call', (event) => {
+    const test = data(event);
+    if (!test?.device) return;
+    testCalls.set(test.device, test);
+    renderTable();
   });
   source.addEventListener('broker', (event) => {
     const broker = data(event);

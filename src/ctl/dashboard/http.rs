@@ -25,15 +25,24 @@ pub struct Request {
     /// The path without its query.
     pub path: String,
     pub host: String,
+    /// `Origin`, which a browser sends with every POST.
+    pub origin: Option<String>,
+    /// `X-Praxiskiosk: test-call`: a header a page of another origin cannot send without a
+    /// CORS preflight, which this server never grants.
+    pub asked_by_page: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Status {
     Ok,
+    Accepted,
     BadRequest,
     Forbidden,
     NotFound,
     MethodNotAllowed,
+    /// 405 on the test call's path, which takes POST only.
+    PostOnly,
+    Conflict,
     RequestTimeout,
     HeadTooLarge,
     VersionNotSupported,
@@ -44,10 +53,12 @@ impl Status {
     fn line(self) -> &'static str {
         match self {
             Self::Ok => "200 OK",
+            Self::Accepted => "202 Accepted",
+            Self::Conflict => "409 Conflict",
             Self::BadRequest => "400 Bad Request",
             Self::Forbidden => "403 Forbidden",
             Self::NotFound => "404 Not Found",
-            Self::MethodNotAllowed => "405 Method Not Allowed",
+            Self::MethodNotAllowed | Self::PostOnly => "405 Method Not Allowed",
             Self::RequestTimeout => "408 Request Timeout",
             Self::HeadTooLarge => "431 Request Header Fields Too Large",
             Self::VersionNotSupported => "505 HTTP Version Not Supported",
@@ -97,7 +108,7 @@ pub fn parse_head(head: &[u8]) -> Result<Request, Status> {
         return Err(Status::BadRequest);
     }
     let path = target.split_once('?').map_or(target, |(p, _)| p);
-    let mut host = None;
+    let (mut host, mut origin, mut asked_by_page) = (None, None, false);
     for (count, line) in lines.enumerate() {
         if count >= MAX_HEADERS {
             return Err(Status::HeadTooLarge);
@@ -110,6 +121,8 @@ pub fn parse_head(head: &[u8]) -> Result<Request, Status> {
         match name.to_ascii_lowercase().as_str() {
             "host" if host.is_some() => return Err(Status::BadRequest),
             "host" => host = Some(value.to_ascii_lowercase()),
+            "origin" => origin = Some(value.to_ascii_lowercase()),
+            "x-praxiskiosk" => asked_by_page = value == "test-call",
             "content-length" if value != "0" => return Err(Status::BadRequest),
             "transfer-encoding" => return Err(Status::BadRequest),
             _ => {}
@@ -119,12 +132,17 @@ pub fn parse_head(head: &[u8]) -> Result<Request, Status> {
         method: method.into(),
         path: path.into(),
         host: host.ok_or(Status::BadRequest)?,
+        origin,
+        asked_by_page,
     })
 }
 
 /// What answers a request.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Route {
+    /// `POST /api/test-call/{device}`: start the fleet's test call to a kiosk (its progress
+    /// and verdict come as `test_call` events).
+    TestCall(String),
     /// One of the page's files: its content type and body.
     File(&'static str, &'static str),
     /// `GET /api/fleet`: the table now, as JSON.
@@ -141,11 +159,14 @@ pub fn allowed_hosts(listen: std::net::SocketAddr) -> Vec<String> {
     ]
 }
 
-/// Chooses the answer: a foreign `Host` is refused first, then anything but GET, then an
-/// unknown path.
+/// Chooses the answer: a foreign `Host` is refused first, then anything but GET (or the test
+/// call's POST), then an unknown path.
 pub fn route(request: &Request, hosts: &[String]) -> Result<Route, Status> {
     if !hosts.contains(&request.host) {
         return Err(Status::Forbidden);
+    }
+    if let Some(device) = request.path.strip_prefix("/api/test-call/") {
+        return test_call(request, device);
     }
     if request.method != "GET" {
         return Err(Status::MethodNotAllowed);
@@ -160,9 +181,24 @@ pub fn route(request: &Request, hosts: &[String]) -> Result<Route, Status> {
     }
 }
 
+/// The one request that changes something: only from the dashboard's own page (its origin and
+/// its header), and only for a well-formed device id.
+fn test_call(request: &Request, device: &str) -> Result<Route, Status> {
+    if request.method != "POST" {
+        return Err(Status::PostOnly);
+    }
+    let own_origin = format!("http://{}", request.host);
+    if !request.asked_by_page || request.origin.as_ref().is_some_and(|o| *o != own_origin) {
+        return Err(Status::Forbidden);
+    }
+    crate::fleet::topics::check_id("device", device).map_err(|_| Status::NotFound)?;
+    Ok(Route::TestCall(device.into()))
+}
+
 fn head(status: Status, content_type: &str) -> String {
     let allow = match status {
         Status::MethodNotAllowed => "Allow: GET\r\n",
+        Status::PostOnly => "Allow: POST\r\n",
         _ => "",
     };
     format!(
@@ -193,6 +229,10 @@ pub fn error(status: Status) -> Vec<u8> {
         }
         Status::NotFound => "Nicht gefunden / not found\n",
         Status::MethodNotAllowed => "Nur GET / GET only\n",
+        Status::PostOnly => "Nur POST / POST only\n",
+        Status::Conflict => {
+            "Für diesen Kiosk läuft schon ein Testanruf / a test call to this kiosk is running\n"
+        }
         Status::Unavailable => "Zu viele Verbindungen / too many connections\n",
         _ => "Ungültige Anfrage / bad request\n",
     };
@@ -261,6 +301,42 @@ mod tests {
         let v6 = allowed_hosts("[::1]:8090".parse().unwrap());
         assert!(route(&get("/", "[::1]:8090"), &v6).is_ok());
         assert!(route(&get("/", "localhost:8090"), &v6).is_ok());
+    }
+
+    #[test]
+    fn a_test_call_is_a_post_from_the_page_itself_for_a_device_id() {
+        let hosts = allowed_hosts("127.0.0.1:8090".parse().unwrap());
+        let post = |path: &str, headers: &str| {
+            let head = format!("POST {path} HTTP/1.1\r\nHost: 127.0.0.1:8090\r\n{headers}\r\n");
+            route(&parse_head(head.as_bytes()).unwrap(), &hosts)
+        };
+        let page = "X-Praxiskiosk: test-call\r\nOrigin: http://127.0.0.1:8090\r\n";
+        assert_eq!(
+            post("/api/test-call/praxis-1", page),
+            Ok(Route::TestCall("praxis-1".into()))
+        );
+        // Without the page's header, from another origin, or with a header of another value.
+        for headers in [
+            "",
+            "Origin: http://127.0.0.1:8090\r\n",
+            "X-Praxiskiosk: test-call\r\nOrigin: http://evil.example\r\n",
+            "X-Praxiskiosk: yes\r\n",
+        ] {
+            assert_eq!(
+                post("/api/test-call/praxis-1", headers),
+                Err(Status::Forbidden),
+                "{headers:?}"
+            );
+        }
+        assert_eq!(post("/api/test-call/a.b", page), Err(Status::NotFound));
+        assert_eq!(post("/api/test-call/", page), Err(Status::NotFound));
+        let read = get("/api/test-call/praxis-1", "127.0.0.1:8090");
+        assert_eq!(route(&read, &hosts), Err(Status::PostOnly));
+        assert!(
+            String::from_utf8(error(Status::PostOnly))
+                .unwrap()
+                .contains("Allow: POST\r\n")
+        );
     }
 
     #[test]

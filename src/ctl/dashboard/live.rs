@@ -30,6 +30,8 @@ enum Ask {
         subscribe: bool,
         reply: oneshot::Sender<(String, Option<broadcast::Receiver<Arc<str>>>)>,
     },
+    /// An event of the dashboard's own (a test call's progress) for every open page.
+    Announce(String),
 }
 
 /// A page's handle to the table's owner.
@@ -56,6 +58,11 @@ impl Live {
             .await
             .ok()?;
         answer.await.ok()
+    }
+
+    /// Tells every open page `event` (an SSE event as [`http::event`] makes it).
+    pub async fn announce(&self, event: String) {
+        let _ = self.asks.send(Ask::Announce(event)).await;
     }
 
     /// The table as JSON; `None` once the owner has ended.
@@ -127,11 +134,16 @@ async fn own(
                     let _ = out.send(sse.into());
                 }
             }
-            ask = asks.recv() => {
-                let Some(Ask::Snapshot { subscribe, reply }) = ask else { return };
-                let changes = subscribe.then(|| out.subscribe());
-                let _ = reply.send((snapshot_json(&view, connected), changes));
-            }
+            ask = asks.recv() => match ask {
+                None => return,
+                Some(Ask::Snapshot { subscribe, reply }) => {
+                    let changes = subscribe.then(|| out.subscribe());
+                    let _ = reply.send((snapshot_json(&view, connected), changes));
+                }
+                Some(Ask::Announce(event)) => {
+                    let _ = out.send(event.into());
+                }
+            },
         }
     }
 }

@@ -11,6 +11,7 @@ mod fleet_view;
 mod http;
 mod live;
 mod server;
+mod test_calls;
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -25,6 +26,9 @@ pub struct DashboardArgs {
     /// Where the page is served: a loopback address (port 0 picks a free port).
     #[arg(long, default_value = "127.0.0.1:8090")]
     listen: SocketAddr,
+    /// Restrict the test calls' ICE to this local address (repeatable; tests on loopback).
+    #[arg(long = "ice-local", hide = true)]
+    ice_local: Vec<String>,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -65,9 +69,10 @@ pub async fn run(fleet: &Fleet, args: DashboardArgs) -> anyhow::Result<()> {
         .await
         .map_err(|e| anyhow::anyhow!("cannot listen on {listen}: {e}"))?;
     let url = server::url(listener.local_addr()?);
+    let tests = test_calls::TestCalls::new(fleet.clone(), live.clone(), args.ice_local);
     println!("Flottenübersicht / fleet dashboard: {url}");
     tokio::select! {
-        served = server::serve(listener, live) => served?,
+        served = server::serve(listener, live.clone(), tests) => served?,
         _ = tokio::signal::ctrl_c() => {}
     }
     link.close();

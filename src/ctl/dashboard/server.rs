@@ -12,6 +12,7 @@ use tokio::sync::{Semaphore, broadcast};
 
 use super::http::{self, Route, Status};
 use super::live::Live;
+use super::test_calls::TestCalls;
 
 /// How long a client may take to send its request head.
 const READ_HEAD: Duration = Duration::from_secs(5);
@@ -23,7 +24,7 @@ pub const PING: Duration = Duration::from_secs(15);
 const MAX_CONNECTIONS: usize = 32;
 
 /// Serves until the listener fails or `live`'s owner ends.
-pub async fn serve(listener: TcpListener, live: Live) -> std::io::Result<()> {
+pub async fn serve(listener: TcpListener, live: Live, tests: TestCalls) -> std::io::Result<()> {
     let hosts: Arc<[String]> = http::allowed_hosts(listener.local_addr()?).into();
     let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
     loop {
@@ -32,9 +33,9 @@ pub async fn serve(listener: TcpListener, live: Live) -> std::io::Result<()> {
             tokio::spawn(refuse(stream));
             continue;
         };
-        let (live, hosts) = (live.clone(), hosts.clone());
+        let (live, hosts, tests) = (live.clone(), hosts.clone(), tests.clone());
         tokio::spawn(async move {
-            if let Err(e) = connection(stream, &live, &hosts).await {
+            if let Err(e) = connection(stream, &live, &tests, &hosts).await {
                 tracing::debug!(%peer, error = %e, "dashboard: connection ended");
             }
             drop(slot);
@@ -77,7 +78,12 @@ async fn read_head(stream: &mut TcpStream) -> std::io::Result<Result<Vec<u8>, St
     }
 }
 
-async fn connection(mut stream: TcpStream, live: &Live, hosts: &[String]) -> std::io::Result<()> {
+async fn connection(
+    mut stream: TcpStream,
+    live: &Live,
+    tests: &TestCalls,
+    hosts: &[String],
+) -> std::io::Result<()> {
     let route = match read_head(&mut stream).await? {
         Ok(head) => http::parse_head(&head).and_then(|request| http::route(&request, hosts)),
         Err(status) => Err(status),
@@ -103,6 +109,15 @@ async fn connection(mut stream: TcpStream, live: &Live, hosts: &[String]) -> std
             None => write(&mut stream, &http::error(Status::Unavailable)).await,
         },
         Ok(Route::Events) => events(stream, live).await,
+        Ok(Route::TestCall(device)) => match tests.start(&device) {
+            Ok(()) => {
+                let body = br#"{"started":true}"#;
+                let answer =
+                    http::response(Status::Accepted, "application/json; charset=utf-8", body);
+                write(&mut stream, &answer).await
+            }
+            Err(status) => write(&mut stream, &http::error(status)).await,
+        },
     }
 }
 
@@ -172,7 +187,15 @@ mod tests {
         let live = Live::spawn(FleetView::new("r"), events);
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
-        tokio::spawn(serve(listener, live));
+        // A fleet no test call here reaches: these tests start none.
+        let fleet = crate::ctl::Fleet {
+            broker: crate::fleet::BrokerUrl::parse("mqtts://localhost:8883").unwrap(),
+            root: "r".into(),
+            ca_dir: "no-ca".into(),
+            plaintext_loopback: false,
+        };
+        let tests = TestCalls::new(fleet, live.clone(), Vec::new());
+        tokio::spawn(serve(listener, live, tests));
         (link, addr)
     }
 
