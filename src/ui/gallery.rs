@@ -201,5 +201,6 @@ pub fn gallery(locale: Locale) -> Vec<(&'static str, ViewModel)> {
                 device: "praxis-muster-kiosk-02".into(),
             }),
         ),
+        ("11-test-call", with(Screen::TestCall { left_s: 42 })),
     ]
 }
