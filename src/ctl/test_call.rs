@@ -334,3 +334,95 @@ impl Report {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn us(path: &str, loudest: Option<f64>) -> Observed {
+        Observed {
+            summary: crate::wire::CallStats {
+                video_frames_received: 1500,
+                audio_buffers_received: 3000,
+                ..Default::default()
+            },
+            loudest_dbfs: loudest,
+            peak_in_kbps: 900.0,
+            peak_out_kbps: 1100.0,
+            rtt_ms: Some(12.0),
+            path: Some(path.into()),
+        }
+    }
+
+    fn kiosk(video_frames: u64, level_dbfs: Option<i64>) -> KioskSide {
+        KioskSide {
+            video_frames,
+            audio_buffers: 2900,
+            level_dbfs,
+        }
+    }
+
+    #[test]
+    fn all_well_both_ways_over_a_direct_path_is_ok() {
+        let verdict = Verdict::of(
+            &us("host/srflx", Some(-24.0)),
+            Some(&kiosk(1400, Some(-20))),
+        );
+        assert!(verdict.direct);
+        assert!(verdict.problems.is_empty(), "{:?}", verdict.problems);
+    }
+
+    #[test]
+    fn each_missing_direction_a_silent_microphone_and_a_relay_are_named() {
+        let cases: [(Observed, Option<KioskSide>, &str); 5] = [
+            (
+                us("host/host", Some(-85.0)),
+                Some(kiosk(1400, Some(-20))),
+                "no sound from the kiosk",
+            ),
+            (
+                us("host/host", Some(-20.0)),
+                Some(kiosk(0, Some(-20))),
+                "no picture reached the kiosk",
+            ),
+            (
+                us("host/host", Some(-20.0)),
+                Some(kiosk(1400, None)),
+                "no sound reached the kiosk",
+            ),
+            (us("host/host", Some(-20.0)), None, "did not report"),
+            (
+                us("host/relay", Some(-20.0)),
+                Some(kiosk(1400, Some(-20))),
+                "no direct connection",
+            ),
+        ];
+        for (ours, theirs, said) in cases {
+            let verdict = Verdict::of(&ours, theirs.as_ref());
+            assert_eq!(verdict.problems.len(), 1, "{:?}", verdict.problems);
+            assert!(verdict.problems[0].contains(said), "{:?}", verdict.problems);
+        }
+        let mut none = us("host/host", Some(-20.0));
+        none.summary.video_frames_received = 0;
+        none.path = None;
+        let verdict = Verdict::of(&none, Some(&kiosk(1400, Some(-20))));
+        assert!(!verdict.direct);
+        assert_eq!(verdict.problems.len(), 2, "{:?}", verdict.problems);
+    }
+
+    #[test]
+    fn every_refusal_is_said_in_german_and_english_with_its_word() {
+        for reason in [
+            TestCallRefusal::Busy,
+            TestCallRefusal::ClockUnknown,
+            TestCallRefusal::Expired,
+        ] {
+            let text = refusal_text(reason);
+            assert!(
+                text.contains(&format!("refused ({})", reason.as_str())),
+                "{text}"
+            );
+            assert!(text.contains("abgelehnt") && text.contains(" / "), "{text}");
+        }
+    }
+}

@@ -197,3 +197,51 @@ fn a_consent_receipt_verifies_against_the_kiosk_that_signed_it_and_nothing_else(
     assert!(kiosk(&f).accept("s-1", &by_admin, now).is_err());
     assert!(kiosk(&f).accept("s-1", &receipt, now).is_err());
 }
+
+fn test_call(f: &Fleet, device: &str, sealed_for: &str) -> SignedBody {
+    let names = SealedNames {
+        doctor_name: "Praxis-IT".into(),
+        patient_name: None,
+        session_key: SessionKey([5; 32]),
+    };
+    SignedBody::TestCall(crate::wire::SignedTestCall {
+        device: device.into(),
+        id: "test-1".into(),
+        session: "t-1".into(),
+        not_after: OffsetDateTime::now_utc() + time::Duration::seconds(90),
+        sealed: seal_names(&f.device_cert, device, sealed_for, &names).unwrap(),
+    })
+}
+
+#[test]
+fn a_test_call_opens_only_signed_by_the_fleet_manager_for_this_kiosk() {
+    let f = fleet("f");
+    let now = OffsetDateTime::now_utc();
+    let msg = admin(&f).sign(&test_call(&f, "k1", "test-1"));
+    let call = kiosk(&f).accept_test_call(&msg, now).unwrap();
+    assert_eq!((call.id.as_str(), call.session.as_str()), ("test-1", "t-1"));
+    assert_eq!(call.key, SessionKey([5; 32]));
+
+    // Another kiosk's, or sealed for another request, or signed by a kiosk's own key.
+    let other = admin(&f).sign(&test_call(&f, "k2", "test-1"));
+    assert!(matches!(
+        kiosk(&f).accept_test_call(&other, now),
+        Err(Refusal::OtherDevice(_))
+    ));
+    let moved = admin(&f).sign(&test_call(&f, "k1", "test-2"));
+    assert!(matches!(
+        kiosk(&f).accept_test_call(&moved, now),
+        Err(Refusal::Sealed(_))
+    ));
+    let by_kiosk = Signer::from_pem(&f.device_cert, &f.device_key)
+        .unwrap()
+        .sign(&test_call(&f, "k1", "test-1"));
+    assert!(matches!(
+        kiosk(&f).accept_test_call(&by_kiosk, now),
+        Err(Refusal::Signature(_))
+    ));
+    // Neither is an appointment a test call, nor a test call an appointment.
+    let appointment = admin(&f).sign(&appointment(&f, "k1", "test-1"));
+    assert!(kiosk(&f).accept_test_call(&appointment, now).is_err());
+    assert!(kiosk(&f).accept("test-1", &msg, now).is_err());
+}
