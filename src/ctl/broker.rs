@@ -132,11 +132,7 @@ impl Session {
         let mut received = Vec::new();
         let result = tokio::time::timeout(TIMEOUT, async {
             loop {
-                let event = self
-                    .eventloop
-                    .poll()
-                    .await
-                    .map_err(|e| BrokerError::Connection(self.broker.clone(), e.to_string()))?;
+                let event = self.poll().await?;
                 if let Event::Incoming(Packet::Publish(p)) = &event {
                     received.push((p.topic.clone(), p.payload.to_vec()));
                 }
@@ -160,13 +156,23 @@ impl Session {
         payload: Vec<u8>,
         retain: bool,
     ) -> Result<(), BrokerError> {
-        self.client
+        let sent = self
+            .client
             .publish(topic, QoS::AtLeastOnce, retain, payload)
+            .await;
+        self.acknowledged(sent, |e| matches!(e, Event::Incoming(Packet::PubAck(_))))
             .await
-            .map_err(|e| BrokerError::Connection(self.broker.clone(), e.to_string()))?;
-        let received = self
-            .until(|e| matches!(e, Event::Incoming(Packet::PubAck(_))))
-            .await?;
+    }
+
+    /// Waits for the broker's answer `done` to a request that was `sent`, keeping what the
+    /// subscriptions delivered meanwhile for [`Session::next_message`].
+    async fn acknowledged(
+        &mut self,
+        sent: Result<(), rumqttc::ClientError>,
+        done: impl FnMut(&Event) -> bool,
+    ) -> Result<(), BrokerError> {
+        sent.map_err(|e| BrokerError::Connection(self.broker.clone(), e.to_string()))?;
+        let received = self.until(done).await?;
         self.pending.extend(received);
         Ok(())
     }
@@ -174,15 +180,9 @@ impl Session {
     /// Subscribes to `filter`; returns once the broker granted it. Its messages come from
     /// [`Session::next_message`].
     pub async fn subscribe(&mut self, filter: &str) -> Result<(), BrokerError> {
-        self.client
-            .subscribe(filter, QoS::AtLeastOnce)
+        let sent = self.client.subscribe(filter, QoS::AtLeastOnce).await;
+        self.acknowledged(sent, |e| matches!(e, Event::Incoming(Packet::SubAck(_))))
             .await
-            .map_err(|e| BrokerError::Connection(self.broker.clone(), e.to_string()))?;
-        let received = self
-            .until(|e| matches!(e, Event::Incoming(Packet::SubAck(_))))
-            .await?;
-        self.pending.extend(received);
-        Ok(())
     }
 
     /// The next message of this session's subscriptions, waiting as long as it takes.
@@ -191,15 +191,17 @@ impl Session {
             return Ok(message);
         }
         loop {
-            let event = self
-                .eventloop
-                .poll()
-                .await
-                .map_err(|e| BrokerError::Connection(self.broker.clone(), e.to_string()))?;
-            if let Event::Incoming(Packet::Publish(p)) = event {
+            if let Event::Incoming(Packet::Publish(p)) = self.poll().await? {
                 return Ok((p.topic.clone(), p.payload.to_vec()));
             }
         }
+    }
+
+    async fn poll(&mut self) -> Result<Event, BrokerError> {
+        self.eventloop
+            .poll()
+            .await
+            .map_err(|e| BrokerError::Connection(self.broker.clone(), e.to_string()))
     }
 
     /// The retained messages on `filter`: subscribes and collects until `quiet` passes without one.

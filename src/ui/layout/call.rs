@@ -14,54 +14,45 @@ use crate::ui::view::{CallNotice, CallView, Quality};
 
 /// The waiting room: the patient sees themself as the doctor will.
 pub(super) fn waiting(out: &mut Layout, m: &Metrics, l: Locale, doctor: &str) {
-    let rest = title(out, m, m.content(), text(l, Msg::WaitingTitle));
-    let (body, bottom) = take_bottom(rest, m.button, m.gap);
-    let (words, preview) = if m.panel.is_portrait() {
-        let (w, p) = take_top(body, body.size.height / 3, m.gap);
-        (w, p)
-    } else {
-        split_h(body, 0.5, m.gap * 2)
-    };
     let items = [
         text::with_doctor(l, doctor),
         text(l, Msg::WaitingBody).to_string(),
     ];
-    out.stack(m, words, &items, TextSize::Title, Ink::Normal);
-    out.video.push((Slot::SelfView, fit_16_9(preview)));
-    let (_, cancel) = split_h(bottom, 0.6, m.gap);
-    out.button(
-        m,
-        cancel,
-        text(l, Msg::Cancel),
-        Press::Cancel,
-        Tone::Secondary,
-    );
+    let texts = (text(l, Msg::WaitingTitle), text(l, Msg::Cancel));
+    beside_self_view(out, m, texts, &items, TextSize::Title);
 }
 
 /// The fleet's test call: the kiosk's own picture, so whoever is in the room sees what is
 /// sent, the time left, and a way out.
 pub(super) fn test_call(out: &mut Layout, m: &Metrics, l: Locale, left_s: u64) {
-    let rest = title(out, m, m.content(), text(l, Msg::TestCallTitle));
+    let items = [
+        text(l, Msg::TestCallBody).to_string(),
+        text::test_call_left(l, left_s),
+    ];
+    let texts = (text(l, Msg::TestCallTitle), text(l, Msg::TestCallEnd));
+    beside_self_view(out, m, texts, &items, TextSize::Body);
+}
+
+/// A title, `items` beside the kiosk's own picture (above it on a portrait panel), and one
+/// button that leaves: `(title, button)`.
+fn beside_self_view(
+    out: &mut Layout,
+    m: &Metrics,
+    (heading, leave): (&str, &str),
+    items: &[String],
+    size: TextSize,
+) {
+    let rest = title(out, m, m.content(), heading);
     let (body, bottom) = take_bottom(rest, m.button, m.gap);
     let (words, preview) = if m.panel.is_portrait() {
         take_top(body, body.size.height / 3, m.gap)
     } else {
         split_h(body, 0.5, m.gap * 2)
     };
-    let items = [
-        text(l, Msg::TestCallBody).to_string(),
-        text::test_call_left(l, left_s),
-    ];
-    out.stack(m, words, &items, TextSize::Body, Ink::Normal);
+    out.stack(m, words, items, size, Ink::Normal);
     out.video.push((Slot::SelfView, fit_16_9(preview)));
-    let (_, end) = split_h(bottom, 0.6, m.gap);
-    out.button(
-        m,
-        end,
-        text(l, Msg::TestCallEnd),
-        Press::Cancel,
-        Tone::Secondary,
-    );
+    let (_, button) = split_h(bottom, 0.6, m.gap);
+    out.button(m, button, leave, Press::Cancel, Tone::Secondary);
 }
 
 pub(super) fn in_call(out: &mut Layout, m: &Metrics, l: Locale, call: &CallView) {
