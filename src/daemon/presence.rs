@@ -422,20 +422,8 @@ impl Presence {
             *quality = Some(quality_shown.level());
         }
         let report = EventReport::new(OffsetDateTime::now_utc(), event);
-        if let EventKind::CallEnded {
-            duration_s,
-            quality,
-            ..
-        } = report.event
-        {
-            let call = LastCall {
-                duration_s,
-                quality,
-                ended_at: report.ts,
-            };
-            self.basis.last_call = Some(call.clone());
-            self.basis.recent_calls.push(call);
-            self.basis.recent_calls = recent(&self.basis.recent_calls, report.ts);
+        if let Some(call) = self.remember_call(&report) {
+            self.basis.last_call = Some(call);
         }
         self.send_event(&report);
     }

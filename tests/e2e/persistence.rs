@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 
 use crate::harness::{
-    Doctor, Kiosk, KioskConfig, Mosquitto, Watcher, create_appointment, wait_for,
+    DEVICE, Doctor, Kiosk, KioskConfig, Mosquitto, Watcher, create_appointment, kioskctl, wait_for,
 };
 
 #[test]
@@ -95,6 +95,23 @@ fn a_call_a_killed_kioskd_left_open_is_closed_when_it_starts_again() {
     let log = std::fs::read_to_string(dir.path().join("state/events.jsonl")).unwrap();
     let last_call_line = log.lines().rfind(|l| l.contains("\"call_")).unwrap();
     assert!(last_call_line.contains("\"crashed\""), "{log}");
+    // The fleet's chart has the call too: among the state's recent calls.
+    let status = wait_for(
+        "the crashed call among the recent calls",
+        Duration::from_secs(10),
+        || {
+            let out = kioskctl(port, &["device", "status", DEVICE, "--json"]);
+            let text = String::from_utf8_lossy(&out.stdout).to_string();
+            text.contains("recent_calls").then_some(text)
+        },
+    );
+    let state: serde_json::Value = serde_json::from_str(&status).unwrap();
+    let recent = state[0]["recent_calls"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(recent.len(), 1, "{state}");
+    assert_eq!(recent[0]["duration_s"], ended["duration_s"], "{state}");
     // The doctor's side, still in the session, hears at once that the call is over.
     let bye = wait_for("the doctor told", Duration::from_secs(15), || {
         doctor.event("bye")

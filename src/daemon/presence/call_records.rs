@@ -38,11 +38,33 @@ impl Presence {
                 if let wire::EventKind::CallEnded { appointment, .. } = &report.event {
                     up.crashed_call = Some(appointment.clone());
                 }
+                // Among the recent calls, not the last call: that one ended before this start.
+                self.remember_call(&report);
                 self.send_event(&report);
             }
             Ok(None) => {}
             Err(e) => tracing::error!(error = %e, "event log unreadable"),
         }
+    }
+
+    /// A `call_ended` joins the state report's recent calls; returns it as a call.
+    pub(super) fn remember_call(&mut self, report: &wire::EventReport) -> Option<LastCall> {
+        let wire::EventKind::CallEnded {
+            duration_s,
+            quality,
+            ..
+        } = report.event
+        else {
+            return None;
+        };
+        let call = LastCall {
+            duration_s,
+            quality,
+            ended_at: report.ts,
+        };
+        self.basis.recent_calls.push(call.clone());
+        self.basis.recent_calls = recent(&self.basis.recent_calls, report.ts);
+        Some(call)
     }
 
     /// The patient's consent to `session` now, signed with the kiosk's key: the receipt its

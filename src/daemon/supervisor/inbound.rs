@@ -181,8 +181,6 @@ impl Supervisor {
         Ok(())
     }
 
-    /// The fleet wants to find this kiosk: its room and id on the screen (when nobody is being
-    /// served) and a tone.
     /// The fleet's signed test call: taken once, while current, and only when nobody is at the
     /// kiosk; the flow decides the rest (idle, clock). A refusal is reported with its reason.
     fn test_call(&mut self, request: crate::fleet::trust::TestCall) {
@@ -219,6 +217,8 @@ impl Supervisor {
         }));
     }
 
+    /// The fleet wants to find this kiosk: its room and id on the screen (when nobody is being
+    /// served) and a tone.
     fn identify(&mut self) {
         let Some(device) = self.presence.device().map(String::from) else {
             return;
