@@ -129,6 +129,28 @@ fn mqtt_seeds(ca: &FleetCa, device_cert: &str) {
         let payload = wire::encode(&signer.sign(&body));
         write("mqtt_inbound", name, &mqtt(true, 1, id, &payload));
     }
+    // The IT's test call: a command carrying a signed request, its session key sealed.
+    let it = SealedNames {
+        doctor_name: "Praxis-IT".into(),
+        patient_name: None,
+        session_key: SessionKey([5; 32]),
+    };
+    let request = SignedBody::TestCall(wire::SignedTestCall {
+        device: DEVICE.into(),
+        id: "test-1".into(),
+        session: "t-1".into(),
+        not_after: datetime!(2026-11-28 09:51 UTC),
+        sealed: seal_names(device_cert, DEVICE, "test-1", &it).unwrap(),
+    });
+    let command = wire::Command {
+        signed: Some(Box::new(signer.sign(&request))),
+        ..wire::Command::new(wire::CommandKind::TestCall)
+    };
+    write(
+        "mqtt_inbound",
+        "signed-test-call",
+        &mqtt(true, 2, "", &wire::encode(&command)),
+    );
 }
 
 fn bundle_seeds(ca: &FleetCa, cert_pem: &str, key_pem: &str) {

@@ -74,6 +74,8 @@ pub enum Refusal {
     UnsignedTestCall,
     #[error("test call refused: a kiosk without a fleet CA cannot open its session key")]
     NoTrustForTestCall,
+    #[error("test call refused: field {0} is not an id")]
+    TestCallId(&'static str),
     #[error(transparent)]
     Signature(#[from] SignatureError),
     #[error("signed for device {0:?}, not this kiosk")]
@@ -187,6 +189,12 @@ impl Trust {
         };
         if t.device != self.device {
             return Err(Refusal::OtherDevice(t.device));
+        }
+        // The session names the topics the kiosk subscribes to: one level, no wildcard.
+        for (field, value) in [("id", &t.id), ("session", &t.session)] {
+            if !wire::is_valid_id(value) {
+                return Err(Refusal::TestCallId(field));
+            }
         }
         let names = self.open_names(&t.device, &t.id, &t.sealed)?;
         Ok(TestCall {

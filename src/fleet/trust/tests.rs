@@ -240,6 +240,15 @@ fn a_test_call_opens_only_signed_by_the_fleet_manager_for_this_kiosk() {
         kiosk(&f).accept_test_call(&by_kiosk, now),
         Err(Refusal::Signature(_))
     ));
+    // A session that is no topic level (a wildcard would subscribe the kiosk to every one).
+    let mut wild = test_call(&f, "k1", "test-1");
+    if let SignedBody::TestCall(t) = &mut wild {
+        t.session = "+".into();
+    }
+    assert_eq!(
+        kiosk(&f).accept_test_call(&admin(&f).sign(&wild), now),
+        Err(Refusal::TestCallId("session"))
+    );
     // Neither is an appointment a test call, nor a test call an appointment.
     let appointment = admin(&f).sign(&appointment(&f, "k1", "test-1"));
     assert!(kiosk(&f).accept_test_call(&appointment, now).is_err());

@@ -117,6 +117,13 @@ pub fn check(data: &[u8]) {
                 side: Side::Doctor,
             },
         ) => assert_eq!(session, topic_session),
+        (Inbound::TestCall(call), Route::Command) => {
+            assert!(signed, "a test call taken without a fleet CA");
+            assert!(
+                is_valid_id(&call.id) && is_valid_id(&call.session),
+                "a test call whose id or session is no topic level"
+            );
+        }
         (inbound, route) => panic!("{inbound:?} taken on {route:?}"),
     }
 }
