@@ -7,7 +7,7 @@
 //! Here: the network and a provisioned kiosk in it ([`Field`]), and the scenarios of getting
 //! through NATs. Recovery from cuts, loss and narrow links, and Chromium have their own files.
 
-mod chromium;
+mod browsers;
 mod narrow;
 mod recovery;
 

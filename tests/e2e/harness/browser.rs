@@ -61,10 +61,22 @@ impl Browser {
     /// `engine` inside `ns` (Firefox: the namespace gets a default route on loopback first,
     /// see [`NetNs::default_route_on_loopback`]).
     pub fn start_engine(ns: &NetNs, engine: Engine, env: &[(&str, &str)]) -> Self {
-        let driver = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/browser/driver.mjs");
         if engine == Engine::Firefox {
             ns.default_route_on_loopback();
         }
+        Self::launch(ns, engine, env)
+    }
+
+    /// `engine` in a host of the field's network (`harness/field.rs`), which has routes of its
+    /// own: it may reach the field's addresses (`nets`) and nothing else.
+    #[allow(dead_code)] // Only the field's browser tests start one.
+    pub fn start_routed(ns: &NetNs, engine: Engine, nets: &[&str]) -> Self {
+        ns.only_to(nets);
+        Self::launch(ns, engine, &[])
+    }
+
+    fn launch(ns: &NetNs, engine: Engine, env: &[(&str, &str)]) -> Self {
+        let driver = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/browser/driver.mjs");
         let mut child = ns
             .command("node")
             // Node 20's WebSocket, which the Firefox driver speaks WebDriver BiDi over.

@@ -20,6 +20,9 @@ use std::time::Duration;
 use super::netns::{NetNs, run};
 use super::wait_for;
 
+/// Every address of the field's network: the LANs and the "internet" (see above).
+pub const FIELD_NETS: [&str; 2] = ["10.0.0.0/8", "198.18.0.0/15"];
+
 /// Where the fleet's services (broker, STUN/TURN) live.
 pub const SERVICES: &str = "198.18.0.10";
 pub const STUN_PORT: u16 = 3478;

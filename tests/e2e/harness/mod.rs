@@ -15,7 +15,7 @@ mod watcher;
 
 pub use browser::{Browser, Engine};
 pub use consult::{Consultation, counter, web_doctor};
-pub use field::{FieldNet, Nat, SERVICES, STUN_PORT, Side, TURN_PASSWORD, TURN_USER};
+pub use field::{FIELD_NETS, FieldNet, Nat, SERVICES, STUN_PORT, Side, TURN_PASSWORD, TURN_USER};
 pub use fleet::{Fleet, fleet_options};
 pub use kiosk::{Doctor, Kiosk, KioskConfig};
 pub use mosquitto::Mosquitto;

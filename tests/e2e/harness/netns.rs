@@ -129,6 +129,27 @@ impl NetNs {
         );
     }
 
+    /// Rejects every packet this namespace sends to an address outside `nets` (IPv4 prefixes
+    /// the test made, loopback always) and every IPv6 packet but to `::1`: a browser's own
+    /// background lookups (Firefox's) then fail here instead of leaving for any other host.
+    pub fn only_to(&self, nets: &[&str]) {
+        let allowed = ["127.0.0.0/8"]
+            .iter()
+            .chain(nets)
+            .copied()
+            .collect::<Vec<_>>()
+            .join(", ");
+        self.run(
+            "nft",
+            &[&format!(
+                "add table inet praxiskiosk_only_to; \
+                 add chain inet praxiskiosk_only_to out {{ type filter hook output priority 0; policy accept; }}; \
+                 add rule inet praxiskiosk_only_to out ip daddr != {{ {allowed} }} reject; \
+                 add rule inet praxiskiosk_only_to out ip6 daddr != ::1 reject"
+            )],
+        );
+    }
+
     pub fn run(&self, program: &str, args: &[&str]) {
         run(self.command(program).args(args));
     }

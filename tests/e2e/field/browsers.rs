@@ -1,19 +1,28 @@
-//! The doctor in Chromium, through two NATs, with the fleet's STUN server from the hello.
+//! The doctor in Chromium (and in Firefox, with its own ICE), through two NATs, with the
+//! fleet's STUN server from the hello.
 
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
 use super::{Field, report};
-use crate::harness::{Browser, DEVICE, Nat, poll};
+use crate::harness::{Browser, DEVICE, Engine, FIELD_NETS, Nat, poll};
 
 /// The network with `nat`, the broker serving the doctor's page, a patient waiting and
 /// Chromium in the practice's LAN on the join link. Returns them once Chromium shows the
 /// kiosk's picture, with the time from opening the link to that picture and the kiosk's path.
 fn chromium_call(nat: Nat) -> (Field, Browser, Duration, Value) {
+    browser_call(Engine::Chromium, nat)
+}
+
+/// The same with `engine`; Firefox may reach the field's addresses and nothing else.
+fn browser_call(engine: Engine, nat: Nat) -> (Field, Browser, Duration, Value) {
     let web = crate::browser::web_doctor();
     let field = Field::start_with(nat, false, "", Some(&web), None);
-    let mut browser = Browser::start(&field.net.doctor);
+    let mut browser = match engine {
+        Engine::Chromium => Browser::start(&field.net.doctor),
+        Engine::Firefox => Browser::start_routed(&field.net.doctor, engine, &FIELD_NETS),
+    };
     let appointment = field.fleet.create_browser_appointment(DEVICE);
     field.kiosk.wait_for_appointment(&appointment.id);
     field.kiosk.let_patient_in(&appointment);
@@ -25,7 +34,8 @@ fn chromium_call(nat: Nat) -> (Field, Browser, Duration, Value) {
     });
     let Some(pictured) = pictured else {
         panic!(
-            "no picture in Chromium: page {}, console {}, kiosk {}",
+            "no picture in {}: page {}, console {}, kiosk {}",
+            engine.name(),
             browser.state(),
             browser.console(),
             field.kiosk.log_tail()
@@ -49,8 +59,19 @@ fn n(v: &Value, k: &str) -> u64 {
 
 /// A row for `make field`.
 fn row(nat: &str, field: &Field, browser: &mut Browser, connect: Duration, path: &Value) -> Value {
+    engine_row("Chromium", nat, field, browser, connect, path)
+}
+
+fn engine_row(
+    engine: &str,
+    nat: &str,
+    field: &Field,
+    browser: &mut Browser,
+    connect: Duration,
+    path: &Value,
+) -> Value {
     json!({
-        "case": format!("Chromium, STUN, {}", path["path"].as_str().unwrap_or("?")),
+        "case": format!("{engine}, STUN, {}", path["path"].as_str().unwrap_or("?")),
         "nat": nat, "connected": true,
         "connect_ms": connect.as_millis() as u64,
         "kbps": field.kiosk.stats()["bitrate_in_kbps"],
@@ -110,4 +131,32 @@ fn a_doctor_in_chromium_connects_through_port_restricted_nats_and_uses_the_switc
     );
     browser.click("hangup");
     field.kiosk.wait_for_state("idle", Duration::from_secs(20));
+}
+
+/// Firefox's own ICE through two port-restricted NATs: the fleet's STUN server from the hello,
+/// server-reflexive candidates both ways, and the kiosk hangs up.
+#[test]
+fn a_doctor_in_firefox_connects_through_port_restricted_nats() {
+    let (field, mut browser, connect, path) = browser_call(Engine::Firefox, Nat::PortRestricted);
+    report(
+        "firefox",
+        vec![engine_row(
+            "Firefox",
+            "port-restricted",
+            &field,
+            &mut browser,
+            connect,
+            &path,
+        )],
+    );
+    let reply = field.kiosk.control(json!({"cmd": "hang_up"}));
+    assert_eq!(reply["state"], "ended", "{reply}");
+    let ended = poll(Duration::from_secs(10), || {
+        (browser.state()["state"] == "ended").then_some(())
+    });
+    assert!(
+        ended.is_some(),
+        "the page heard the kiosk hang up: {}",
+        browser.state()
+    );
 }
