@@ -219,3 +219,26 @@ fn chromium_negotiates_ecdhe_ecdsa_with_aes_gcm_over_dtls_1_2() {
         "Chromium's: {kiosk}"
     );
 }
+
+/// Firefox's DTLS (NSS) against the kiosk: the kiosk checks the certificate Firefox shows
+/// against its answer's fingerprint, as it does Chromium's, and finds an ECDSA P-256 key.
+#[test]
+fn firefox_shows_an_ecdsa_certificate_the_kiosk_checks_against_its_fingerprint() {
+    let mut c = crate::harness::Consultation::start_in(crate::harness::Engine::Firefox, "vp8");
+    c.join();
+    let (_, kiosk) = c.media_flows(10);
+    let dtls = &kiosk["dtls"];
+    assert_eq!(dtls["remote_key"], "ECDSA P-256", "Firefox's: {kiosk}");
+    let remote = dtls["remote_fingerprint"].as_str().unwrap_or_default();
+    assert_eq!(
+        remote.split(':').count(),
+        32,
+        "a SHA-256 fingerprint: {kiosk}"
+    );
+    assert_ne!(
+        dtls["local_fingerprint"], dtls["remote_fingerprint"],
+        "{kiosk}"
+    );
+    c.browser.click("hangup");
+    c.kiosk.wait_for_state("idle", Duration::from_secs(15));
+}

@@ -8,7 +8,7 @@ use praxiskiosk::call::{CodeBasis, security_code};
 use praxiskiosk::wire::JoinLink;
 use serde_json::Value;
 
-use crate::harness::{Consultation, DEVICE, Doctor, Fleet, Kiosk, poll};
+use crate::harness::{Consultation, DEVICE, Doctor, Engine, Fleet, Kiosk, poll};
 
 const CALL_SETUP: Duration = Duration::from_secs(60);
 
@@ -91,7 +91,17 @@ fn the_kiosk_and_kioskctl_doctor_show_one_code_keyed_with_the_session_key() {
 
 #[test]
 fn the_kiosk_and_the_doctors_page_in_chromium_show_one_code() {
-    let mut c = Consultation::start("vp8");
+    page_and_kiosk_show_one_code(Engine::Chromium);
+}
+
+/// Firefox's DTLS (NSS) and its statistics, against the same kiosk.
+#[test]
+fn the_kiosk_and_the_doctors_page_in_firefox_show_one_code() {
+    page_and_kiosk_show_one_code(Engine::Firefox);
+}
+
+fn page_and_kiosk_show_one_code(engine: Engine) {
+    let mut c = Consultation::start_in(engine, "vp8");
     let mut codes = Vec::new();
     for _ in 0..2 {
         c.join();
