@@ -338,7 +338,7 @@ pub(super) async fn sweep_appointments(
 }
 
 /// The fleet manager's signing key: its client certificate and key in the CA directory.
-fn signer(fleet: &Fleet) -> anyhow::Result<Signer> {
+pub(super) fn signer(fleet: &Fleet) -> anyhow::Result<Signer> {
     let (cert, key) = FleetCa::open(&fleet.ca_dir)?.admin_identity()?;
     Signer::from_pem(&cert, &key).map_err(|e| anyhow::anyhow!("fleet manager's {e}"))
 }
@@ -351,14 +351,12 @@ fn signed_appointment(
     msg: &AppointmentMsg,
     key: &SessionKey,
 ) -> anyhow::Result<Vec<u8>> {
-    let device_cert = FleetCa::open(&fleet.ca_dir)?.device_cert(device)?;
     let names = SealedNames {
         doctor_name: msg.doctor_name.clone(),
         patient_name: msg.patient_name.clone(),
         session_key: key.clone(),
     };
-    let sealed =
-        trust::seal_names(&device_cert, device, &msg.id, &names).map_err(anyhow::Error::msg)?;
+    let sealed = sealed_for(fleet, device, &msg.id, &names)?;
     let body = SignedBody::Appointment(SignedAppointment {
         device: device.into(),
         id: msg.id.clone(),
@@ -369,6 +367,18 @@ fn signed_appointment(
         sealed,
     });
     Ok(wire::encode(&signer(fleet)?.sign(&body)))
+}
+
+/// `names` sealed to `device`'s current certificate for the message `id` (an appointment's, a
+/// test call's): only that kiosk opens it, and only under that id.
+pub(super) fn sealed_for(
+    fleet: &Fleet,
+    device: &str,
+    id: &str,
+    names: &SealedNames,
+) -> anyhow::Result<String> {
+    let device_cert = FleetCa::open(&fleet.ca_dir)?.device_cert(device)?;
+    trust::seal_names(&device_cert, device, id, names).map_err(anyhow::Error::msg)
 }
 
 /// Removes doctor credentials whose appointment has ended (the broker's plugin has no expiry of

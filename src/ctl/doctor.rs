@@ -172,6 +172,15 @@ pub async fn run(fleet: &Fleet, args: DoctorArgs) -> anyhow::Result<()> {
     call(fleet, args, None).await.map(drop)
 }
 
+/// Why the loop gave up waiting: the kiosk never said hello within `--wait`.
+const NOT_JOINED: &str = "the kiosk did not join";
+
+/// The kiosk never joined the session within `--wait` (offline, or it dropped the request):
+/// the test call tells this apart from a call that failed.
+#[derive(Debug, thiserror::Error)]
+#[error("call failed: {NOT_JOINED}")]
+pub(super) struct NotJoined;
+
 /// What this side saw of a call: its summary and the best of its one-second readings. The
 /// test call's verdict is made of it.
 #[derive(Debug, Default)]
@@ -442,7 +451,7 @@ pub(super) async fn call(
             _ = ticker.tick() => Wake::Tick,
             () = &mut hangup => break (Some(ByeReason::Hangup), None),
             () = &mut wait_limit, if !joined => {
-                break (Some(ByeReason::Timeout), Some("the kiosk did not join".into()))
+                break (Some(ByeReason::Timeout), Some(NOT_JOINED.into()))
             }
             _ = &mut ctrl_c => break (Some(ByeReason::Hangup), None),
             why = &mut stopped => break (Some(ByeReason::Hangup), Some(why)),
@@ -581,6 +590,7 @@ pub(super) async fn call(
     link.close();
     let _ = tokio::time::timeout(Duration::from_secs(3), link_task).await;
     match failure {
+        Some(why) if why == NOT_JOINED => Err(NotJoined.into()),
         Some(why) => anyhow::bail!("call failed: {why}"),
         None => Ok(Observed {
             summary: stats,

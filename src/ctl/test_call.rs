@@ -13,9 +13,7 @@ use time::OffsetDateTime;
 use tokio::sync::oneshot;
 
 use super::doctor::{self, DoctorArgs, Observed};
-use super::{Fleet, random_hex};
-use crate::fleet::pki::FleetCa;
-use crate::fleet::trust;
+use super::{Fleet, appointment, random_hex};
 use crate::wire::{
     self, Command, CommandKind, EventKind, EventReport, SealedNames, SessionKey, SignedBody,
     SignedTestCall, TestCallRefusal,
@@ -115,14 +113,20 @@ pub(super) async fn check(
     let id = format!("test-{}", random_hex(8));
     let session = format!("t-{}", random_hex(8));
     let key = SessionKey::generate();
-    let command = signed_request(fleet, device, &id, &session, &key)?;
+    let command = signed_request(fleet, device, &id, &session, &key)
+        .map_err(|e| anyhow::anyhow!("Testanruf nicht gesendet / test call not sent: {e}"))?;
 
     // Listening before asking: a refusal comes at once.
-    let mut watch = fleet.session().await?;
-    watch.subscribe(&topics.events()).await?;
+    let unreachable = |e| anyhow::anyhow!("Broker nicht erreichbar / broker unreachable: {e}");
+    let mut watch = fleet.session().await.map_err(unreachable)?;
+    watch
+        .subscribe(&topics.events())
+        .await
+        .map_err(|e| unreachable(e.into()))?;
     watch
         .publish(&topics.commands(), wire::encode(&command), false)
-        .await?;
+        .await
+        .map_err(|e| unreachable(e.into()))?;
     if output == Output::Text {
         println!("Testanruf an {device} gesendet / test call sent to {device} ({id})");
     }
@@ -173,10 +177,9 @@ pub(super) async fn check(
         Ok(observed) => observed,
         Err(e) => {
             watcher.abort();
-            let why = e.to_string();
-            let why = match why.contains("did not join") {
-                true => "der Kiosk hat nicht geantwortet (offline, oder die Anfrage wurde verworfen: siehe sein Protokoll) / the kiosk did not answer (offline, or it dropped the request: see its log)".to_string(),
-                false => why,
+            let why = match e.downcast_ref::<doctor::NotJoined>() {
+                Some(_) => "der Kiosk hat nicht geantwortet (offline, oder die Anfrage wurde verworfen: siehe sein Protokoll) / the kiosk did not answer (offline, or it dropped the request: see its log)".to_string(),
+                None => e.to_string(),
             };
             anyhow::bail!("Testanruf gescheitert / test call failed: {why}");
         }
@@ -203,14 +206,12 @@ fn signed_request(
     session: &str,
     key: &SessionKey,
 ) -> anyhow::Result<Command> {
-    let ca = FleetCa::open(&fleet.ca_dir)?;
     let names = SealedNames {
         doctor_name: "Praxis-IT".into(),
         patient_name: None,
         session_key: key.clone(),
     };
-    let sealed = trust::seal_names(&ca.device_cert(device)?, device, id, &names)
-        .map_err(anyhow::Error::msg)?;
+    let sealed = appointment::sealed_for(fleet, device, id, &names)?;
     let now = OffsetDateTime::now_utc().replace_nanosecond(0)?;
     let body = SignedBody::TestCall(SignedTestCall {
         device: device.into(),
@@ -219,11 +220,8 @@ fn signed_request(
         not_after: now + VALID_FOR,
         sealed,
     });
-    let (cert, key_pem) = ca.admin_identity()?;
-    let signer = trust::Signer::from_pem(&cert, &key_pem)
-        .map_err(|e| anyhow::anyhow!("fleet manager's {e}"))?;
     Ok(Command {
-        signed: Some(Box::new(signer.sign(&body))),
+        signed: Some(Box::new(appointment::signer(fleet)?.sign(&body))),
         ..Command::new(CommandKind::TestCall)
     })
 }

@@ -50,7 +50,11 @@ fn check_listen(addr: SocketAddr) -> Result<SocketAddr, NotLoopback> {
 pub async fn run(fleet: &Fleet, args: DashboardArgs) -> anyhow::Result<()> {
     let listen = check_listen(args.listen)?;
     // A wrong certificate or an unreachable broker is an error now, not a page that waits.
-    fleet.session().await?.disconnect().await;
+    let session = fleet
+        .session()
+        .await
+        .map_err(|e| anyhow::anyhow!("Broker nicht erreichbar / broker unreachable: {e}"))?;
+    session.disconnect().await;
 
     let mut view = fleet_view::FleetView::new(&fleet.root);
     enrolled_kiosks(fleet, &mut view);
@@ -65,9 +69,12 @@ pub async fn run(fleet: &Fleet, args: DashboardArgs) -> anyhow::Result<()> {
     }
     let live = live::Live::spawn(view, link_events);
 
-    let listener = tokio::net::TcpListener::bind(listen)
-        .await
-        .map_err(|e| anyhow::anyhow!("cannot listen on {listen}: {e}"))?;
+    let listener = tokio::net::TcpListener::bind(listen).await.map_err(|e| {
+        anyhow::anyhow!(
+            "kann nicht auf {listen} lauschen (Port belegt? --listen 127.0.0.1:PORT) / \
+                 cannot listen on {listen}: {e}"
+        )
+    })?;
     let url = server::url(listener.local_addr()?);
     let tests = test_calls::TestCalls::new(fleet.clone(), live.clone(), args.ice_local);
     println!("Flottenübersicht / fleet dashboard: {url}");
