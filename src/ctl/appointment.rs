@@ -98,7 +98,9 @@ pub async fn run(fleet: &Fleet, cmd: AppointmentCmd) -> anyhow::Result<()> {
             // The kiosk validates the same way; refusing here tells the manager at once.
             Appointment::try_from(msg.clone())?;
             if not_after < now {
-                anyhow::bail!("the appointment would already be over (--until is in the past)");
+                anyhow::bail!(
+                    "der Termin wäre schon vorbei (--until liegt in der Vergangenheit) / the appointment would already be over (--until is in the past)"
+                );
             }
             let tls = fleet.endpoint()?.is_tls();
             // Signed and sealed wherever there is a fleet CA. A plaintext development broker

@@ -13,19 +13,23 @@ const TIMEOUT: Duration = Duration::from_secs(5);
 
 #[derive(Debug, thiserror::Error)]
 pub enum BrokerError {
-    #[error("broker {0}: {1}")]
+    #[error(
+        "Broker {0} nicht erreichbar oder Verbindung gestört / broker {0} unreachable or the connection failed: {1}"
+    )]
     Connection(String, String),
-    #[error("broker {0} did not answer within {1:?}")]
+    #[error("Broker {0} antwortet nicht / broker {0} did not answer within {1:?}")]
     Timeout(String, Duration),
-    #[error("broker {0} refused the login: {1:?}")]
+    #[error("Broker {0} lehnt die Anmeldung ab / broker {0} refused the login: {1:?}")]
     Refused(String, ConnectReturnCode),
-    #[error("broker {0}: TLS: {1}")]
+    #[error("Broker {0}: TLS-Fehler / TLS error: {1}")]
     Tls(String, crate::fleet::tls::TlsError),
     #[error(
-        "broker {0} did not answer on its access-control topic within {1:?}: is its Dynamic Security plugin loaded (the config `kioskctl broker config` writes)?"
+        "Broker {0}: keine Zugriffskontrolle (Dynamic Security) / broker {0} did not answer on its access-control topic within {1:?}: is its Dynamic Security plugin loaded (the config `kioskctl broker config` writes)?"
     )]
     NoAccessControl(String, Duration),
-    #[error("broker {0}: the access control plugin refused {2}: {1}")]
+    #[error(
+        "Broker {0}: die Zugriffskontrolle lehnt {2} ab / the access control plugin refused {2}: {1}"
+    )]
     Dynsec(String, String, String),
 }
 

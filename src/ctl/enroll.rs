@@ -67,7 +67,10 @@ pub fn enroll(
         out.to_path_buf()
     };
     if out.exists() {
-        anyhow::bail!("{} already exists; refusing to overwrite it", out.display());
+        anyhow::bail!(
+            "{0} gibt es schon, sie wird nicht überschrieben / {0} already exists; refusing to overwrite it",
+            out.display()
+        );
     }
     crate::fleet::BrokerUrl::parse_tls(broker_url)?;
     let mut ca = FleetCa::open(ca_dir)?;

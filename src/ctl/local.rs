@@ -48,7 +48,7 @@ pub fn run(args: LocalArgs) -> anyhow::Result<()> {
     };
     let mut stream = UnixStream::connect(&args.socket).map_err(|e| {
         anyhow::anyhow!(
-            "control socket {}: {e} (is kioskd running with control_socket set?)",
+            "Steuer-Socket {0} nicht erreichbar (läuft kioskd mit control_socket?) / control socket {0}: {e} (is kioskd running with control_socket set?)",
             args.socket.display()
         )
     })?;
@@ -62,9 +62,11 @@ pub fn run(args: LocalArgs) -> anyhow::Result<()> {
     if parsed.ok {
         Ok(())
     } else {
-        anyhow::bail!(
-            "{}",
-            parsed.message_en.or(parsed.message).unwrap_or_default()
-        )
+        // The kiosk's refusal as it says it: German (its `message`) and English.
+        let said: Vec<String> = [parsed.message, parsed.message_en]
+            .into_iter()
+            .flatten()
+            .collect();
+        anyhow::bail!("{}", said.join(" / "))
     }
 }

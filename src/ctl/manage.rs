@@ -58,7 +58,7 @@ pub async fn config_set(fleet: &Fleet, args: ConfigSet) -> anyhow::Result<()> {
         let pin = line.trim();
         anyhow::ensure!(
             pin.len() == 6 && pin.bytes().all(|b| b.is_ascii_digit()),
-            "the staff PIN must be 6 digits"
+            "die Personal-PIN hat 6 Ziffern / the staff PIN must be 6 digits"
         );
         Some(codes::hash(pin))
     } else {
@@ -82,7 +82,7 @@ pub async fn config_set(fleet: &Fleet, args: ConfigSet) -> anyhow::Result<()> {
     if let Some(name) = args.display_name {
         anyhow::ensure!(
             !name.trim().is_empty() && name.chars().count() <= 60,
-            "the display name must be 1–60 characters"
+            "der Anzeigename hat 1–60 Zeichen / the display name must be 1–60 characters"
         );
         config.display_name = Some(name);
     }
