@@ -8,6 +8,7 @@ use clap::Args;
 use serde_json::json;
 use tokio::sync::mpsc;
 
+use super::observed::{CallFailed, Ending, NotJoined, Observed};
 use super::{Fleet, random_hex};
 use crate::call::ice_spec;
 use crate::call::{self, CallReport, CallSpec, IceSpec, Role, SignalOut};
@@ -170,41 +171,6 @@ enum Wake {
 
 pub async fn run(fleet: &Fleet, args: DoctorArgs) -> anyhow::Result<()> {
     call(fleet, args, None).await.map(drop)
-}
-
-/// Why the loop gave up waiting: the kiosk never said hello within `--wait`.
-const NOT_JOINED: &str = "the kiosk did not join";
-
-/// The kiosk never joined the session within `--wait` (offline, or it dropped the request):
-/// the test call tells this apart from a call that failed.
-#[derive(Debug, thiserror::Error)]
-#[error("call failed: {NOT_JOINED}")]
-pub(super) struct NotJoined;
-
-/// What this side saw of a call: its summary and the best of its one-second readings. The
-/// test call's verdict is made of it.
-#[derive(Debug, Default)]
-pub(super) struct Observed {
-    pub summary: CallStats,
-    /// The loudest second of the other side's voice (dBFS).
-    pub loudest_dbfs: Option<f64>,
-    pub peak_in_kbps: f64,
-    pub peak_out_kbps: f64,
-    /// The latest round-trip time and candidate pair the stats named.
-    pub rtt_ms: Option<f64>,
-    pub path: Option<String>,
-}
-
-impl Observed {
-    fn add(&mut self, s: &CallStats) {
-        if let Some(db) = s.audio_level_in_dbfs {
-            self.loudest_dbfs = Some(self.loudest_dbfs.map_or(db, |l| l.max(db)));
-        }
-        self.peak_in_kbps = self.peak_in_kbps.max(s.bitrate_in_kbps);
-        self.peak_out_kbps = self.peak_out_kbps.max(s.bitrate_out_kbps);
-        self.rtt_ms = s.rtt_ms.or(self.rtt_ms);
-        self.path = s.path.clone().or(self.path.take());
-    }
 }
 
 impl DoctorArgs {
@@ -451,10 +417,10 @@ pub(super) async fn call(
             _ = ticker.tick() => Wake::Tick,
             () = &mut hangup => break (Some(ByeReason::Hangup), None),
             () = &mut wait_limit, if !joined => {
-                break (Some(ByeReason::Timeout), Some(NOT_JOINED.into()))
+                break (Some(ByeReason::Timeout), Some(Ending::NotJoined))
             }
             _ = &mut ctrl_c => break (Some(ByeReason::Hangup), None),
-            why = &mut stopped => break (Some(ByeReason::Hangup), Some(why)),
+            why = &mut stopped => break (Some(ByeReason::Hangup), Some(Ending::Stopped(why))),
         };
         match wake {
             Wake::Link(LinkEvent::Message { topic, payload }) => {
@@ -534,7 +500,7 @@ pub(super) async fn call(
                 // as it should: only a hang-up is a success, a kiosk that gave up is not.
                 let failed = (reason != ByeReason::Hangup)
                     .then(|| format!("the kiosk ended the call: {name}"));
-                break (None, failed);
+                break (None, failed.map(Ending::Failed));
             }
             Wake::Report(CallReport::Busy) => {
                 let why = "the consultation is held in another window (told busy by the kiosk)";
@@ -543,7 +509,7 @@ pub(super) async fn call(
                     json!({"event": "busy"}),
                     format!("Die Sprechstunde läuft bereits in einem anderen Fenster / {why}"),
                 );
-                break (None, Some(why.into()));
+                break (None, Some(Ending::Failed(why.into())));
             }
             Wake::Report(CallReport::Failed {
                 failure: call::Failure::SecurityCheck,
@@ -552,10 +518,13 @@ pub(super) async fn call(
                 let text = format!("security check failed: {why}");
                 let event = json!({"event": "security_check_failed", "why": why});
                 say(told, event, text);
-                break (Some(ByeReason::SecurityCheckFailed), Some(why));
+                break (
+                    Some(ByeReason::SecurityCheckFailed),
+                    Some(Ending::Failed(why)),
+                );
             }
             Wake::Report(CallReport::Failed { why, .. }) => {
-                break (Some(ByeReason::Error), Some(why));
+                break (Some(ByeReason::Error), Some(Ending::Failed(why)));
             }
             Wake::Tick => {
                 if let call::Reading::Fresh(stats) = handle.stats(crate::platform::clock::now())
@@ -589,12 +558,14 @@ pub(super) async fn call(
     );
     link.close();
     let _ = tokio::time::timeout(Duration::from_secs(3), link_task).await;
+    let observed = Observed {
+        summary: stats,
+        ..observed
+    };
     match failure {
-        Some(why) if why == NOT_JOINED => Err(NotJoined.into()),
-        Some(why) => anyhow::bail!("call failed: {why}"),
-        None => Ok(Observed {
-            summary: stats,
-            ..observed
-        }),
+        None => Ok(observed),
+        Some(Ending::NotJoined) => Err(NotJoined.into()),
+        Some(Ending::Stopped(why)) => anyhow::bail!("call failed: {why}"),
+        Some(Ending::Failed(why)) => Err(CallFailed { why, observed }.into()),
     }
 }

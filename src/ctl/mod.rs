@@ -11,6 +11,7 @@ mod doctor;
 mod enroll;
 mod local;
 mod manage;
+mod observed;
 mod test_call;
 mod web_site;
 

@@ -12,11 +12,12 @@ use serde_json::json;
 use time::OffsetDateTime;
 use tokio::sync::oneshot;
 
-use super::doctor::{self, DoctorArgs, Observed};
+use super::doctor::{self, DoctorArgs};
+use super::observed::{CallFailed, NotJoined, Observed};
 use super::{Fleet, appointment, random_hex};
 use crate::wire::{
-    self, Command, CommandKind, EventKind, EventReport, SealedNames, SessionKey, SignedBody,
-    SignedTestCall, TestCallRefusal,
+    self, Command, CommandKind, EventKind, EventReport, ProblemCode, SealedNames, SessionKey,
+    SignedBody, SignedTestCall, TestCallRefusal,
 };
 
 /// How long the request is current: the kiosk refuses it afterwards (`expired`).
@@ -30,6 +31,8 @@ struct KioskSide {
     video_frames: u64,
     audio_buffers: u64,
     level_dbfs: Option<i64>,
+    /// What made the kiosk end it early, if something did.
+    failure: Option<ProblemCode>,
 }
 
 /// How a test call should say what it does.
@@ -47,6 +50,8 @@ pub(super) struct Report {
     device: String,
     us: Observed,
     kiosk: Option<KioskSide>,
+    /// Why this side's call ended otherwise than by the kiosk's hang-up, if it did.
+    cut_short: Option<String>,
     verdict: Verdict,
 }
 
@@ -65,7 +70,9 @@ impl Report {
             "from_kiosk": {"video_frames": s.video_frames_received,
                 "audio_buffers": s.audio_buffers_received, "audio_level_dbfs": us.loudest_dbfs},
             "at_kiosk": self.kiosk.as_ref().map(|k| json!({"video_frames": k.video_frames,
-                "audio_buffers": k.audio_buffers, "audio_level_dbfs": k.level_dbfs})),
+                "audio_buffers": k.audio_buffers, "audio_level_dbfs": k.level_dbfs,
+                "failure": k.failure.map(ProblemCode::as_str)})),
+            "cut_short": self.cut_short,
             "bitrate_in_kbps": us.peak_in_kbps,
             "bitrate_out_kbps": us.peak_out_kbps,
             "rtt_ms": us.rtt_ms,
@@ -117,16 +124,11 @@ pub(super) async fn check(
         .map_err(|e| anyhow::anyhow!("Testanruf nicht gesendet / test call not sent: {e}"))?;
 
     // Listening before asking: a refusal comes at once.
-    let unreachable = |e| anyhow::anyhow!("Broker nicht erreichbar / broker unreachable: {e}");
-    let mut watch = fleet.session().await.map_err(unreachable)?;
-    watch
-        .subscribe(&topics.events())
-        .await
-        .map_err(|e| unreachable(e.into()))?;
+    let mut watch = fleet.session().await?;
+    watch.subscribe(&topics.events()).await?;
     watch
         .publish(&topics.commands(), wire::encode(&command), false)
-        .await
-        .map_err(|e| unreachable(e.into()))?;
+        .await?;
     if output == Output::Text {
         println!("Testanruf an {device} gesendet / test call sent to {device} ({id})");
     }
@@ -150,6 +152,7 @@ pub(super) async fn check(
                     video_frames_received,
                     audio_buffers_received,
                     audio_level_dbfs,
+                    failure,
                     ..
                 } if t == test => {
                     if let Some(tx) = ended_tx.take() {
@@ -157,6 +160,7 @@ pub(super) async fn check(
                             video_frames: video_frames_received,
                             audio_buffers: audio_buffers_received,
                             level_dbfs: audio_level_dbfs,
+                            failure,
                         });
                     }
                     break;
@@ -172,17 +176,20 @@ pub(super) async fn check(
         output == Output::Quiet,
         ice_local,
     );
-    let observed = doctor::call(fleet, args, Some(stop_rx)).await;
-    let observed = match observed {
-        Ok(observed) => observed,
-        Err(e) => {
-            watcher.abort();
-            let why = match e.downcast_ref::<doctor::NotJoined>() {
-                Some(_) => "der Kiosk hat nicht geantwortet (offline, oder die Anfrage wurde verworfen: siehe sein Protokoll) / the kiosk did not answer (offline, or it dropped the request: see its log)".to_string(),
-                None => e.to_string(),
-            };
-            anyhow::bail!("Testanruf gescheitert / test call failed: {why}");
-        }
+    // A call that failed once joined still has a verdict: the kiosk says what failed.
+    let (observed, cut_short) = match doctor::call(fleet, args, Some(stop_rx)).await {
+        Ok(observed) => (observed, None),
+        Err(e) => match e.downcast::<CallFailed>() {
+            Ok(CallFailed { why, observed }) => (observed, Some(why)),
+            Err(e) => {
+                watcher.abort();
+                let why = match e.downcast_ref::<NotJoined>() {
+                    Some(_) => "der Kiosk hat nicht geantwortet (offline, oder die Anfrage wurde verworfen: siehe sein Protokoll) / the kiosk did not answer (offline, or it dropped the request: see its log)".to_string(),
+                    None => e.to_string(),
+                };
+                anyhow::bail!("Testanruf gescheitert / test call failed: {why}");
+            }
+        },
     };
     // The kiosk reports what it received once it has left the session.
     let kiosk = tokio::time::timeout(Duration::from_secs(10), ended_rx)
@@ -192,9 +199,10 @@ pub(super) async fn check(
     watcher.abort();
     Ok(Report {
         device: device.into(),
-        verdict: Verdict::of(&observed, kiosk.as_ref()),
+        verdict: Verdict::of(&observed, kiosk.as_ref(), cut_short.as_deref()),
         us: observed,
         kiosk,
+        cut_short,
     })
 }
 
@@ -226,6 +234,26 @@ fn signed_request(
     })
 }
 
+/// What made the kiosk end the test call, for the fleet's IT.
+fn failure_text(failure: ProblemCode) -> String {
+    let (de, en) = match failure {
+        ProblemCode::CameraMissing => ("Kamera ausgefallen", "its camera failed"),
+        ProblemCode::MicrophoneMissing => ("Mikrofon ausgefallen", "its microphone failed"),
+        ProblemCode::P2pFailed => (
+            "keine Verbindung zustande gekommen",
+            "no connection could be made",
+        ),
+        ProblemCode::ConnectionLost => ("Verbindung abgerissen", "the connection was lost"),
+        ProblemCode::SecurityCheckFailed => (
+            "Sicherheitsprüfung fehlgeschlagen",
+            "the security check failed",
+        ),
+        _ => ("Fehler", "an error"),
+    };
+    let word = failure.as_str();
+    format!("der Kiosk hat den Test abgebrochen: {de} / the kiosk ended the test: {en} ({word})")
+}
+
 fn refusal_text(reason: TestCallRefusal) -> String {
     let text = match reason {
         TestCallRefusal::Busy => {
@@ -250,7 +278,25 @@ struct Verdict {
 }
 
 impl Verdict {
-    fn of(us: &Observed, kiosk: Option<&KioskSide>) -> Self {
+    /// `cut_short`: why this side's call ended early, said unless the kiosk said better.
+    fn of(us: &Observed, kiosk: Option<&KioskSide>, cut_short: Option<&str>) -> Self {
+        // `host/srflx` and the like: a TURN relay on either side is not peer to peer.
+        let direct = us.path.as_deref().is_some_and(|p| !p.contains("relay"));
+        // A test call cut short did not run its course: what it did not get to measure follows
+        // from the cause, which is the one thing to say (the numbers are printed all the same).
+        let cause = match (kiosk.and_then(|k| k.failure), cut_short) {
+            (Some(failure), _) => Some(failure_text(failure)),
+            (None, Some(why)) => Some(format!(
+                "Testanruf vorzeitig beendet / test call cut short: {why}"
+            )),
+            (None, None) => None,
+        };
+        if let Some(cause) = cause {
+            return Self {
+                direct,
+                problems: vec![cause],
+            };
+        }
         let mut problems = Vec::new();
         let s = &us.summary;
         if s.video_frames_received == 0 {
@@ -275,8 +321,6 @@ impl Verdict {
                 }
             }
         }
-        // `host/srflx` and the like: a TURN relay on either side is not peer to peer.
-        let direct = us.path.as_deref().is_some_and(|p| !p.contains("relay"));
         if !direct {
             problems.push(match &us.path {
                 Some(path) => {
@@ -357,6 +401,7 @@ mod tests {
             video_frames,
             audio_buffers: 2900,
             level_dbfs,
+            failure: None,
         }
     }
 
@@ -365,6 +410,7 @@ mod tests {
         let verdict = Verdict::of(
             &us("host/srflx", Some(-24.0)),
             Some(&kiosk(1400, Some(-20))),
+            None,
         );
         assert!(verdict.direct);
         assert!(verdict.problems.is_empty(), "{:?}", verdict.problems);
@@ -396,16 +442,55 @@ mod tests {
             ),
         ];
         for (ours, theirs, said) in cases {
-            let verdict = Verdict::of(&ours, theirs.as_ref());
+            let verdict = Verdict::of(&ours, theirs.as_ref(), None);
             assert_eq!(verdict.problems.len(), 1, "{:?}", verdict.problems);
             assert!(verdict.problems[0].contains(said), "{:?}", verdict.problems);
         }
         let mut none = us("host/host", Some(-20.0));
         none.summary.video_frames_received = 0;
         none.path = None;
-        let verdict = Verdict::of(&none, Some(&kiosk(1400, Some(-20))));
+        let verdict = Verdict::of(&none, Some(&kiosk(1400, Some(-20))), None);
         assert!(!verdict.direct);
         assert_eq!(verdict.problems.len(), 2, "{:?}", verdict.problems);
+    }
+
+    #[test]
+    fn a_test_call_cut_short_names_its_cause_alone_the_kiosks_word_first() {
+        // Nothing arrived either way: that follows from the cause and is not said again.
+        let mut ours = us("host/host", None);
+        ours.summary.video_frames_received = 0;
+        let mut broken = kiosk(0, None);
+        broken.failure = Some(ProblemCode::MicrophoneMissing);
+        let why = "the kiosk ended the call: error";
+        let verdict = Verdict::of(&ours, Some(&broken), Some(why));
+        assert_eq!(verdict.problems.len(), 1, "{:?}", verdict.problems);
+        let said = &verdict.problems[0];
+        assert!(
+            said.contains("Mikrofon ausgefallen")
+                && said.contains("its microphone failed (microphone_missing)"),
+            "{said}"
+        );
+        // Without the kiosk's word, this side's reason is all there is.
+        let verdict = Verdict::of(&ours, Some(&kiosk(1400, Some(-20))), Some(why));
+        assert_eq!(
+            verdict.problems,
+            [format!(
+                "Testanruf vorzeitig beendet / test call cut short: {why}"
+            )]
+        );
+        for failure in [
+            ProblemCode::CameraMissing,
+            ProblemCode::P2pFailed,
+            ProblemCode::ConnectionLost,
+            ProblemCode::SecurityCheckFailed,
+            ProblemCode::Unknown,
+        ] {
+            let text = failure_text(failure);
+            assert!(
+                text.contains(" / ") && text.contains(&format!("({})", failure.as_str())),
+                "{text}"
+            );
+        }
     }
 
     #[test]

@@ -323,15 +323,21 @@ impl Supervisor {
                     self.presence.leave_session(&session, bye);
                 }
             }
-            Action::EndTestCall { test, duration_s } => {
+            Action::EndTestCall {
+                test,
+                duration_s,
+                failure,
+            } => {
                 let stats = self.calls.latest_stats(now()).unwrap_or_default();
-                tracing::info!(%test, duration_s, "test call ended");
+                let failed = failure.map(crate::wire::ProblemCode::as_str);
+                tracing::info!(%test, duration_s, failed, "test call ended");
                 let event = crate::wire::EventKind::TestCallEnded {
                     test,
                     duration_s,
                     video_frames_received: stats.video_frames_received,
                     audio_buffers_received: stats.audio_buffers_received,
                     audio_level_dbfs: stats.audio_level_in_dbfs.map(|db| db.round() as i64),
+                    failure,
                 };
                 self.presence.report(event, self.screen.quality());
             }

@@ -330,6 +330,7 @@ mod tests {
             video_frames_received: 900,
             audio_buffers_received: 3000,
             audio_level_dbfs: Some(-20),
+            failure: None,
         };
         for report in [
             ended(20, Some(QualityLevel::Good)),

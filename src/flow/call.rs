@@ -27,24 +27,13 @@ impl Kiosk {
     }
 
     pub(super) fn call_failed(&mut self, failure: Failure, now: Instant) -> Outcome {
-        // A failed security check is not an error to retry: the doctor's side is told why.
-        let bye = match failure {
-            Failure::SecurityCheck => ByeReason::SecurityCheckFailed,
-            _ => ByeReason::Error,
-        };
-        self.call_lost(failure, Action::LeaveSession { bye: Some(bye) }, now)
+        let bye = Some(failure.bye());
+        self.call_lost(failure, Action::LeaveSession { bye }, now)
     }
 
     /// The call failed for `failure`; `leave` ends the session.
     fn call_lost(&mut self, failure: Failure, leave: Action, now: Instant) -> Outcome {
-        // A broken camera or microphone is said as such: "no connection" would send people
-        // looking in the wrong place. Neither is a failed security check.
-        let device = match failure {
-            Failure::Camera => Some(Problem::CameraMissing),
-            Failure::Microphone => Some(Problem::MicrophoneMissing),
-            Failure::SecurityCheck => Some(Problem::SecurityCheckFailed),
-            Failure::Connection => None,
-        };
+        let device = failure.named_problem();
         match &self.flow {
             Flow::Waiting { .. } => self.fail(
                 device.unwrap_or(Problem::NoDirectConnection),

@@ -92,6 +92,8 @@ pub enum Flow {
         session: String,
         since: Instant,
         until: Instant,
+        /// Media crossed: a connection failing afterwards was lost, not never made.
+        flowing: bool,
     },
 }
 
@@ -166,9 +168,13 @@ pub enum Action {
         /// The fleet's test call: no patient, so no consent receipt.
         test_call: bool,
     },
-    /// A test call ends: report what the kiosk received of it (`test_call_ended`), before the
-    /// session is left.
-    EndTestCall { test: String, duration_s: u64 },
+    /// A test call ends: report what the kiosk received of it (`test_call_ended`), and what
+    /// made it fail if it failed, before the session is left.
+    EndTestCall {
+        test: String,
+        duration_s: u64,
+        failure: Option<ProblemCode>,
+    },
     /// Leave the call session, saying `bye` with the reason when there is one to say.
     LeaveSession { bye: Option<ByeReason> },
     /// Forget everything typed on the screens.

@@ -1,6 +1,6 @@
 //! What can go wrong in a consultation: why a call failed, and the problem the screens explain.
 
-use crate::wire::ProblemCode;
+use crate::wire::{ByeReason, ProblemCode};
 
 /// What made a call fail, as far as the call can tell.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -14,6 +14,29 @@ pub enum Failure {
     /// The other side's DTLS certificate is not the one its SDP names: the connection was
     /// closed inside the handshake, before any media crossed.
     SecurityCheck,
+}
+
+impl Failure {
+    /// The problem a broken device or a failed security check is, said as such: "no connection"
+    /// would send people looking in the wrong place. `None` for the connection, whose problem
+    /// depends on whether it had ever been made.
+    pub fn named_problem(self) -> Option<Problem> {
+        match self {
+            Self::Camera => Some(Problem::CameraMissing),
+            Self::Microphone => Some(Problem::MicrophoneMissing),
+            Self::SecurityCheck => Some(Problem::SecurityCheckFailed),
+            Self::Connection => None,
+        }
+    }
+
+    /// The `bye` that tells the other side. A failed security check is not an error to retry:
+    /// the other side is told why.
+    pub fn bye(self) -> ByeReason {
+        match self {
+            Self::SecurityCheck => ByeReason::SecurityCheckFailed,
+            _ => ByeReason::Error,
+        }
+    }
 }
 
 /// Something that went wrong, in words a patient can be shown (the UI maps it to text). A closed

@@ -8,7 +8,7 @@
 
 use std::time::Instant;
 
-use super::{Action, Event, Flow, Kiosk, Outcome};
+use super::{Action, Event, Flow, Kiosk, Outcome, Problem};
 use crate::wire::{ByeReason, EventKind, Refusal, SessionKey, TestCallRefusal};
 
 /// What the fleet's test call asks of the flow, its signature already checked.
@@ -52,12 +52,14 @@ impl Kiosk {
             session: request.session,
             since: now,
             until: now + self.timeouts.test_call,
+            flowing: false,
         };
         self.done(vec![join])
     }
 
     /// Every event while a test call runs: most end it, none starts a consultation.
     pub(super) fn in_test_call(&mut self, event: Event, now: Instant) -> Outcome {
+        let mut failure = None;
         let bye = match event {
             Event::Tick if self.next_deadline().is_some_and(|d| now >= d) => {
                 Some(ByeReason::Hangup)
@@ -65,7 +67,10 @@ impl Kiosk {
             Event::Cancel | Event::HangUp | Event::EndCallCommand | Event::Shutdown => {
                 Some(ByeReason::Hangup)
             }
-            Event::CallFailed(_) => Some(ByeReason::Error),
+            Event::CallFailed(why) => {
+                failure = Some(why);
+                Some(why.bye())
+            }
             Event::RemoteBye(_) => None,
             Event::BrokerReachable(online) => {
                 self.online = online;
@@ -76,6 +81,12 @@ impl Kiosk {
                 return Outcome::default();
             }
             Event::TestCallAsked(request) => return self.test_call_asked(request, now),
+            Event::MediaFlowing => {
+                if let Flow::TestCall { flowing, .. } = &mut self.flow {
+                    *flowing = true;
+                }
+                return Outcome::default();
+            }
             // The screens' inputs do not fit here, as in any step they do not belong to.
             Event::CodeChecked(_) => return Outcome::refused(Refusal::Busy),
             Event::NameConfirmed(_) | Event::ConsentGiven | Event::Accept(_) => {
@@ -84,12 +95,27 @@ impl Kiosk {
             // The media's own events change nothing.
             _ => return Outcome::default(),
         };
-        let Flow::TestCall { test, since, .. } = &self.flow else {
+        let Flow::TestCall {
+            test,
+            since,
+            flowing,
+            ..
+        } = &self.flow
+        else {
             return Outcome::default();
         };
+        // The fleet's IT is told what failed in the words a consultation's `error` uses.
+        let failure = failure.map(|why| {
+            let connection = match flowing {
+                true => Problem::ConnectionLost,
+                false => Problem::NoDirectConnection,
+            };
+            why.named_problem().unwrap_or(connection).code()
+        });
         let ended = Action::EndTestCall {
             test: test.clone(),
             duration_s: now.saturating_duration_since(*since).as_secs(),
+            failure,
         };
         // The kiosk says bye unless the other side did.
         let leave = Action::LeaveSession {
@@ -105,7 +131,7 @@ mod tests {
 
     use super::*;
     use crate::flow::{Failure, Timeouts};
-    use crate::wire::KioskState;
+    use crate::wire::{KioskState, ProblemCode};
 
     fn request() -> TestCallRequest {
         TestCallRequest {
@@ -131,6 +157,13 @@ mod tests {
     fn ended(outcome: &Outcome) -> Option<u64> {
         outcome.actions.iter().find_map(|a| match a {
             Action::EndTestCall { duration_s, .. } => Some(*duration_s),
+            _ => None,
+        })
+    }
+
+    fn failure(outcome: &Outcome) -> Option<ProblemCode> {
+        outcome.actions.iter().find_map(|a| match a {
+            Action::EndTestCall { failure, .. } => *failure,
             _ => None,
         })
     }
@@ -234,5 +267,43 @@ mod tests {
         let out = kiosk.handle(Event::CodeChecked(Some(appointment)), t0);
         assert_eq!(out.refused, Some(Refusal::Busy));
         assert_eq!(kiosk.state(), KioskState::TestCall);
+    }
+
+    #[test]
+    fn a_failure_is_told_in_the_words_of_a_consultations_error() {
+        let t0 = Instant::now();
+        let later = t0 + Duration::from_secs(3);
+        for (flowing, why, said) in [
+            (true, Failure::Camera, ProblemCode::CameraMissing),
+            (true, Failure::Microphone, ProblemCode::MicrophoneMissing),
+            (
+                false,
+                Failure::SecurityCheck,
+                ProblemCode::SecurityCheckFailed,
+            ),
+            (false, Failure::Connection, ProblemCode::P2pFailed),
+            (true, Failure::Connection, ProblemCode::ConnectionLost),
+        ] {
+            let mut kiosk = online(t0);
+            kiosk.handle(Event::TestCallAsked(request()), t0);
+            if flowing {
+                assert!(kiosk.handle(Event::MediaFlowing, t0).actions.is_empty());
+            }
+            let out = kiosk.handle(Event::CallFailed(why), later);
+            assert_eq!(failure(&out), Some(said), "{why:?}");
+            // The other side hears it as from a consultation.
+            let told = match why {
+                Failure::SecurityCheck => ByeReason::SecurityCheckFailed,
+                _ => ByeReason::Error,
+            };
+            assert_eq!(bye(&out), Some(Some(told)), "{why:?}");
+            assert_eq!(kiosk.state(), KioskState::Idle, "{why:?}");
+        }
+        // Ended by a hand or by its minute, nothing failed.
+        let mut kiosk = online(t0);
+        kiosk.handle(Event::TestCallAsked(request()), t0);
+        let out = kiosk.handle(Event::HangUp, later);
+        assert_eq!(ended(&out), Some(3));
+        assert_eq!(failure(&out), None);
     }
 }

@@ -68,6 +68,10 @@ pub enum EventKind {
         /// The level of what the kiosk heard in the call's last second (dBFS, rounded).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         audio_level_dbfs: Option<i64>,
+        /// What made it fail, in the words of `error`'s `reason`; absent when it ended as a
+        /// test call should (its minute, or either side's hand).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        failure: Option<ProblemCode>,
     },
     /// Media stopped during the call; the kiosk is recovering the connection.
     CallInterrupted {
@@ -237,7 +241,22 @@ mod tests {
             String::from_utf8(encode(&rejected)).unwrap(),
             r#"{"v":1,"ts":"2026-11-28T10:05:40Z","event":"code_rejected"}"#
         );
-        for report in [ended, error, rejected] {
+        let failed = EventReport::new(
+            TS,
+            EventKind::TestCallEnded {
+                test: "test-1".into(),
+                duration_s: 2,
+                video_frames_received: 0,
+                audio_buffers_received: 90,
+                audio_level_dbfs: None,
+                failure: Some(ProblemCode::CameraMissing),
+            },
+        );
+        assert_eq!(
+            String::from_utf8(encode(&failed)).unwrap(),
+            r#"{"v":1,"ts":"2026-11-28T10:05:40Z","event":"test_call_ended","test":"test-1","duration_s":2,"video_frames_received":0,"audio_buffers_received":90,"failure":"camera_missing"}"#
+        );
+        for report in [ended, error, rejected, failed] {
             assert_eq!(decode::<EventReport>(&encode(&report)).unwrap(), report);
         }
     }

@@ -1,7 +1,7 @@
 //! The fleet's remote test call (protocol.md 3.5): `kioskctl device test-call` to an idle kiosk
 //! runs with nobody in the room, shows on the kiosk's screen, ends by itself, and reports
 //! picture and sound both ways over a direct path; a kiosk in a consultation refuses it with a
-//! reason, and the consultation goes on.
+//! reason, and the consultation goes on; a kiosk whose camera fails names it in the verdict.
 
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -137,4 +137,52 @@ fn a_kiosk_in_a_consultation_refuses_the_test_call_with_its_reason_and_the_call_
     doctor.hang_up();
     kiosk.wait_for_state("ended", Duration::from_secs(15));
     doctor.wait_exit(Duration::from_secs(15));
+}
+
+#[test]
+fn a_test_call_to_a_kiosk_whose_camera_fails_names_the_camera() {
+    let _heavy = crate::harness::heavy_media();
+    let fleet = Fleet::start(&[DEVICE]);
+    let dir = tempfile::tempdir().unwrap();
+    let kiosk = Kiosk::start_provisioned_with(&fleet, dir.path(), |config| {
+        config.camera =
+            "video_source = \"v4l2src\"\nvideo_device = \"/dev/video-praxiskiosk-missing\"".into();
+    });
+
+    let out = test_call(&fleet).output().expect("kioskctl runs");
+    let lines = json_lines(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{lines:?}\n{stderr}");
+    // A verdict, not a bare "failed": the kiosk said what broke, in both languages.
+    let verdict = lines
+        .iter()
+        .find(|l| l["event"] == "verdict")
+        .unwrap_or_else(|| panic!("no verdict: {lines:?}\n{stderr}"));
+    eprintln!("{verdict}");
+    assert_eq!(verdict["ok"], false, "{verdict}");
+    assert_eq!(
+        verdict["at_kiosk"]["failure"], "camera_missing",
+        "{verdict}"
+    );
+    // The cause alone: no picture and no sound follow from it.
+    let problems = verdict["problems"].as_array().expect("problems");
+    assert_eq!(problems.len(), 1, "{verdict}");
+    let said = problems[0].as_str().unwrap_or_default();
+    assert!(
+        said.contains("Kamera ausgefallen") && said.contains("its camera failed"),
+        "{verdict}"
+    );
+    assert!(stderr.contains("its camera failed"), "{stderr}");
+
+    // Back at rest, and the fleet sees which device to send someone for.
+    kiosk.wait_for_state("idle", Duration::from_secs(10));
+    wait_for(
+        "the camera's health as failed",
+        Duration::from_secs(10),
+        || {
+            let state: Value =
+                serde_json::from_str(&fleet.ok(&["device", "status", DEVICE, "--json"])).unwrap();
+            (state[0]["health"]["camera"] == "failed").then_some(())
+        },
+    );
 }

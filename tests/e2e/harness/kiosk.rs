@@ -156,9 +156,20 @@ impl Kiosk {
     /// The same, started by `command` (kioskd, perhaps inside a network namespace).
     /// A kiosk enrolled in `fleet` (its provisioning bundle copied into `dir`), idle.
     pub fn start_provisioned(fleet: &super::Fleet, dir: &Path) -> Self {
+        Self::start_provisioned_with(fleet, dir, |_| {})
+    }
+
+    /// The same, its config changed by `change` (a broken camera, say).
+    pub fn start_provisioned_with(
+        fleet: &super::Fleet,
+        dir: &Path,
+        change: impl FnOnce(&mut KioskConfig),
+    ) -> Self {
         let bundle = dir.join("praxiskiosk-provision.json");
         std::fs::copy(fleet.bundle(DEVICE), &bundle).unwrap();
-        let kiosk = Self::start(dir, &KioskConfig::provisioned(&bundle));
+        let mut config = KioskConfig::provisioned(&bundle);
+        change(&mut config);
+        let kiosk = Self::start(dir, &config);
         kiosk.wait_for_state("idle", Duration::from_secs(15));
         kiosk
     }
