@@ -137,6 +137,7 @@ fn step(kiosk: &mut Kiosk, seen: &mut Seen, event: Event, now: Instant) {
         );
     }
     let is_code = matches!(event, Event::CodeChecked(_));
+    let is_failure = matches!(event, Event::CallFailed(_));
     if let Event::ClockConfirmed(confirmed) = event {
         seen.clock_unknown = !confirmed;
     }
@@ -231,6 +232,13 @@ fn step(kiosk: &mut Kiosk, seen: &mut Seen, event: Event, now: Instant) {
                 );
                 assert_eq!(valid_name(patient_name).as_ref(), Some(patient_name));
                 *joined = true;
+            }
+            Action::EndTestCall { failure, .. } => {
+                assert_eq!(
+                    failure.is_some(),
+                    is_failure,
+                    "a test call's end names a failure exactly when one ended it"
+                );
             }
             Action::Report(EventKind::CallStarted { appointment }) => {
                 assert_eq!(
