@@ -111,7 +111,7 @@ impl Fleet {
         let path = self.ca_dir.join(name);
         std::fs::read_to_string(&path).with_context(|| {
             format!(
-                "cannot read {} (the fleet CA directory; set --ca-dir or PRAXISKIOSK_CA_DIR)",
+                "{0} nicht lesbar (das Verzeichnis der Flotten-CA: --ca-dir oder PRAXISKIOSK_CA_DIR) / cannot read {0} (the fleet CA directory; set --ca-dir or PRAXISKIOSK_CA_DIR)",
                 path.display()
             )
         })
