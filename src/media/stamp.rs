@@ -437,8 +437,11 @@ mod tests {
         let by = |n: &str| pipeline.by_name(n).unwrap();
         let pushed = by("in").emit_by_name::<gst::FlowReturn>("push-buffer", &[&buffer]);
         assert_eq!(pushed, gst::FlowReturn::Ok);
+        // Ten seconds: it returns with the frame, and a machine busy with the other tests may
+        // take more than one to start the pipeline.
+        let wait = gst::ClockTime::from_seconds(10);
         let sample = by("out")
-            .emit_by_name::<Option<gst::Sample>>("try-pull-sample", &[&gst::ClockTime::SECOND])
+            .emit_by_name::<Option<gst::Sample>>("try-pull-sample", &[&wait])
             .expect("a frame came out");
         let shown = gst_video::VideoInfo::from_caps(sample.caps().unwrap()).unwrap();
         let area = Some((100, 50, 400, 225));

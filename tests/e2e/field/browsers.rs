@@ -1,12 +1,12 @@
 //! The doctor in Chromium (and in Firefox, with its own ICE), through two NATs, with the
-//! fleet's STUN server from the hello.
+//! fleet's STUN server from the hello; loss on the way shows on the page and at the kiosk.
 
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
 use super::{Field, report};
-use crate::harness::{Browser, DEVICE, Engine, FIELD_NETS, Nat, poll};
+use crate::harness::{Browser, DEVICE, Engine, FIELD_NETS, Nat, Side, poll};
 
 /// The network with `nat`, the broker serving the doctor's page, a patient waiting and
 /// Chromium in the practice's LAN on the join link. Returns them once Chromium shows the
@@ -91,7 +91,7 @@ fn a_doctor_in_chromium_connects_through_full_cone_nats() {
 }
 
 #[test]
-fn a_doctor_in_chromium_connects_through_port_restricted_nats_and_uses_the_switches() {
+fn a_doctor_in_chromium_through_port_restricted_nats_uses_the_switches_and_sees_loss() {
     let (field, mut browser, connect, path) = chromium_call(Nat::PortRestricted);
 
     // The doctor mutes and turns the camera off: the call goes on, uninterrupted.
@@ -125,6 +125,9 @@ fn a_doctor_in_chromium_connects_through_port_restricted_nats_and_uses_the_switc
         moving.is_some(),
         "pictures both ways after the switches are back"
     );
+
+    both_sides_show_loss(&field, &mut browser);
+
     report(
         "chromium",
         vec![row("port-restricted", &field, &mut browser, connect, &path)],
@@ -133,11 +136,48 @@ fn a_doctor_in_chromium_connects_through_port_restricted_nats_and_uses_the_switc
     field.kiosk.wait_for_state("idle", Duration::from_secs(20));
 }
 
+/// 10 % loss on the kiosk's link: the page and the kiosk each show it (the rules want the
+/// participants to see how good the connection is), and the page is good again after.
+fn both_sides_show_loss(field: &Field, browser: &mut Browser) {
+    let level = |v: &Value| v["quality"].as_str().unwrap_or("-").to_string();
+    // First both good, so that what follows is the loss and not an earlier step's aftermath.
+    let settled = poll(Duration::from_secs(20), || {
+        (level(&browser.state()) == "good"
+            && level(&field.kiosk.control(json!({"cmd": "stats"}))) == "good")
+            .then_some(())
+    });
+    assert!(settled.is_some(), "both sides show good before the loss");
+    field.net.loss(Side::Kiosk, 10);
+    let (mut page_saw, mut kiosk_saw) = (Vec::new(), Vec::new());
+    let shown = poll(Duration::from_secs(20), || {
+        page_saw.push(level(&browser.state()));
+        kiosk_saw.push(level(&field.kiosk.control(json!({"cmd": "stats"}))));
+        let left_good = |saw: &[String]| saw.iter().any(|q| q == "fair" || q == "poor");
+        (left_good(&page_saw) && left_good(&kiosk_saw)).then_some(())
+    });
+    field.net.no_loss(Side::Kiosk);
+    page_saw.dedup();
+    kiosk_saw.dedup();
+    eprintln!("10 % loss: the page showed {page_saw:?}, the kiosk {kiosk_saw:?}");
+    assert!(
+        shown.is_some(),
+        "both sides show the loss: page {page_saw:?}, kiosk {kiosk_saw:?}"
+    );
+    let recovered = poll(Duration::from_secs(20), || {
+        (level(&browser.state()) == "good").then_some(())
+    });
+    assert!(
+        recovered.is_some(),
+        "the page shows good again without loss"
+    );
+}
+
 /// Firefox's own ICE through two port-restricted NATs: the fleet's STUN server from the hello,
-/// server-reflexive candidates both ways, and the kiosk hangs up.
+/// server-reflexive candidates both ways, loss shown on both sides, and the kiosk hangs up.
 #[test]
-fn a_doctor_in_firefox_connects_through_port_restricted_nats() {
+fn a_doctor_in_firefox_through_port_restricted_nats_sees_loss() {
     let (field, mut browser, connect, path) = browser_call(Engine::Firefox, Nat::PortRestricted);
+    both_sides_show_loss(&field, &mut browser);
     report(
         "firefox",
         vec![engine_row(
