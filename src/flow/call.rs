@@ -33,23 +33,23 @@ impl Kiosk {
 
     /// The call failed for `failure`; `leave` ends the session.
     fn call_lost(&mut self, failure: Failure, leave: Action, now: Instant) -> Outcome {
-        let device = failure.named_problem();
+        let named = failure.named_problem();
         match &self.flow {
             Flow::Waiting { .. } => self.fail(
-                device.unwrap_or(Problem::NoDirectConnection),
+                named.unwrap_or(Problem::NoDirectConnection),
                 now,
                 vec![leave],
             ),
             Flow::InCall {
                 appointment, since, ..
             } => {
-                let reason = match device {
+                let reason = match named {
                     Some(_) => EndReason::Error,
                     None => EndReason::ConnectionLost,
                 };
                 let ended = call_ended(appointment, now.duration_since(*since), reason);
                 self.fail(
-                    device.unwrap_or(Problem::ConnectionLost),
+                    named.unwrap_or(Problem::ConnectionLost),
                     now,
                     vec![leave, ended],
                 )
