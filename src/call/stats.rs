@@ -11,6 +11,7 @@ use gst_webrtc::{WebRTCICEConnectionState, WebRTCStatsType};
 pub(crate) struct Totals {
     pub bytes_in: u64,
     pub bytes_out: u64,
+    pub packets_received: u64,
     pub packets_lost: i64,
     /// Seconds, from RTCP receiver reports.
     pub rtt_s: Option<f64>,
@@ -90,6 +91,7 @@ pub(crate) fn totals(stats: &gst::StructureRef) -> Totals {
         match kind {
             WebRTCStatsType::InboundRtp => {
                 totals.bytes_in += number(&entry, "bytes-received").unwrap_or(0.0) as u64;
+                totals.packets_received += number(&entry, "packets-received").unwrap_or(0.0) as u64;
                 totals.packets_lost += number(&entry, "packets-lost").unwrap_or(0.0) as i64;
             }
             WebRTCStatsType::OutboundRtp => {

@@ -1,9 +1,18 @@
 //! The three-level connection quality shown in the call, from the call's statistics. The rules
-//! want participants to be able to judge the quality and decide whether to go on; frame rate and
-//! round-trip time are what they notice.
+//! want participants to be able to judge the quality and decide whether to go on; frame rate,
+//! round-trip time and lost packets are what they notice.
+//!
+//! Loss counts as a share of the packets, with the doctor's page's thresholds (`web/doctor/call.js`,
+//! `THRESHOLDS`): both sides judge the same loss alike, whatever the other side's bitrate. A
+//! count per second would call 5 % loss good on a quiet picture with few packets and poor on a
+//! busy one.
 
 use super::view::Quality;
 use crate::wire::CallStats;
+
+/// Below this share of packets lost, the connection is good; below [`FAIR_LOSS`], fair.
+const GOOD_LOSS: f64 = 0.02;
+const FAIR_LOSS: f64 = 0.08;
 
 /// Quality over the interval between two statistics samples of the same call.
 pub fn quality(before: &CallStats, now: &CallStats) -> Quality {
@@ -15,11 +24,18 @@ pub fn quality(before: &CallStats, now: &CallStats) -> Quality {
         .video_frames_received
         .saturating_sub(before.video_frames_received) as f64
         / seconds;
-    let lost_per_s = (now.packets_lost - before.packets_lost).max(0) as f64 / seconds;
+    // A rebuilt connection restarts its counts: no loss to judge in that interval.
+    let lost = (now.packets_lost - before.packets_lost).max(0) as f64;
+    let received = now.packets_received.saturating_sub(before.packets_received) as f64;
+    let loss = if lost + received > 0.0 {
+        lost / (lost + received)
+    } else {
+        0.0
+    };
     let rtt = now.rtt_ms.unwrap_or(0.0);
-    if fps < 5.0 || rtt > 400.0 || lost_per_s > 20.0 {
+    if fps < 5.0 || rtt > 400.0 || loss >= FAIR_LOSS {
         Quality::Poor
-    } else if fps < 15.0 || rtt > 150.0 || lost_per_s > 2.0 {
+    } else if fps < 15.0 || rtt > 150.0 || loss >= GOOD_LOSS {
         Quality::Fair
     } else {
         Quality::Good
@@ -30,11 +46,12 @@ pub fn quality(before: &CallStats, now: &CallStats) -> Quality {
 mod tests {
     use super::*;
 
-    fn at(elapsed_s: f64, frames: u64, rtt_ms: f64, lost: i64) -> CallStats {
+    fn at(elapsed_s: f64, frames: u64, rtt_ms: f64, received: u64, lost: i64) -> CallStats {
         CallStats {
             elapsed_s,
             video_frames_received: frames,
             rtt_ms: Some(rtt_ms),
+            packets_received: received,
             packets_lost: lost,
             ..CallStats::default()
         }
@@ -42,21 +59,55 @@ mod tests {
 
     #[test]
     fn frame_rate_round_trip_and_loss_set_the_level() {
-        let before = at(10.0, 300, 20.0, 0);
-        assert_eq!(quality(&before, &at(11.0, 330, 20.0, 0)), Quality::Good);
-        assert_eq!(quality(&before, &at(11.0, 310, 20.0, 0)), Quality::Fair);
+        let before = at(10.0, 300, 20.0, 5000, 0);
+        let good = at(11.0, 330, 20.0, 5100, 1);
+        assert_eq!(quality(&before, &good), Quality::Good);
         assert_eq!(
-            quality(&before, &at(11.0, 302, 20.0, 0)),
+            quality(&before, &at(11.0, 310, 20.0, 5100, 0)),
+            Quality::Fair
+        );
+        assert_eq!(
+            quality(&before, &at(11.0, 302, 20.0, 5100, 0)),
             Quality::Poor,
             "a frozen picture"
         );
-        assert_eq!(quality(&before, &at(11.0, 330, 250.0, 0)), Quality::Fair);
-        assert_eq!(quality(&before, &at(11.0, 330, 600.0, 0)), Quality::Poor);
-        assert_eq!(quality(&before, &at(11.0, 330, 20.0, 50)), Quality::Poor);
+        assert_eq!(
+            quality(&before, &at(11.0, 330, 250.0, 5100, 0)),
+            Quality::Fair
+        );
+        assert_eq!(
+            quality(&before, &at(11.0, 330, 600.0, 5100, 0)),
+            Quality::Poor
+        );
         assert_eq!(
             quality(&before, &before),
             Quality::Good,
             "no interval, no verdict"
+        );
+    }
+
+    #[test]
+    fn loss_counts_as_a_share_of_the_packets_whatever_the_bitrate() {
+        let before = at(10.0, 300, 20.0, 5000, 0);
+        // 5 % lost: fair on a quiet picture (40 packets a second) and on a busy one (400).
+        for per_second in [40, 400] {
+            let lost = per_second as i64 / 20;
+            let now = at(11.0, 330, 20.0, 5000 + per_second - lost as u64, lost);
+            assert_eq!(quality(&before, &now), Quality::Fair, "{per_second}/s");
+        }
+        // 10 % is poor, and 1 % still good.
+        assert_eq!(
+            quality(&before, &at(11.0, 330, 20.0, 5090, 10)),
+            Quality::Poor
+        );
+        assert_eq!(
+            quality(&before, &at(11.0, 330, 20.0, 5099, 1)),
+            Quality::Good
+        );
+        // A rebuilt connection's counts start again: nothing to judge, not a loss.
+        assert_eq!(
+            quality(&before, &at(11.0, 330, 20.0, 30, -400)),
+            Quality::Good
         );
     }
 }

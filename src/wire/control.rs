@@ -170,6 +170,10 @@ pub struct CallStats {
     pub bitrate_out_kbps: f64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rtt_ms: Option<f64>,
+    /// Packets received on the way in (with `packets_lost`: the share lost). Absent from
+    /// kiosks before it was added, which read as 0.
+    #[serde(default)]
+    pub packets_received: u64,
     pub packets_lost: i64,
     pub ice_state: String,
     /// What the video encoder aims at now (kbit/s): the bandwidth estimate's share for video.

@@ -34,6 +34,7 @@ impl Session {
                 .latest
                 .rtt_s
                 .map(|s| (s * 10_000.0).round() / 10.0),
+            packets_received: media.rates.latest.packets_received,
             packets_lost: media.rates.latest.packets_lost,
             ice_state: ice_state_name(media.ice_state).into(),
             video_target_kbps: connected.then(|| c.video_target.load(Ordering::Relaxed) / 1000),

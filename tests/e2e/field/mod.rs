@@ -53,6 +53,25 @@ fn media_now(field: &Field, doctor: &Doctor) -> Value {
 }
 
 /// `row` with the fields of `more` added.
+/// The share of packets the kiosk lost on the way in between two of its `stats` replies. With
+/// retransmission, the loss put on a link is not the loss a side is left with, and a quality
+/// indicator must show the latter: a side left with this share of 3 % or more must have shown
+/// less than good for at least one second (below 2 % in every second, the whole would be too).
+fn kiosk_loss_share(before: &Value, after: &Value) -> f64 {
+    let count = |v: &Value, k: &str| v[k].as_i64().unwrap_or(0);
+    let lost = (count(after, "packets_lost") - count(before, "packets_lost")).max(0) as f64;
+    let received =
+        (count(after, "packets_received") - count(before, "packets_received")).max(0) as f64;
+    if lost + received > 0.0 {
+        lost / (lost + received)
+    } else {
+        0.0
+    }
+}
+
+/// What a kiosk left with `share` of its packets lost must have shown.
+const SHOWN_FROM_SHARE: f64 = 0.03;
+
 fn with(mut row: Value, more: Value) -> Value {
     if let (Some(row), Some(more)) = (row.as_object_mut(), more.as_object()) {
         row.extend(more.clone());

@@ -4,7 +4,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use super::{Field, media_now, report, with};
+use super::{Field, SHOWN_FROM_SHARE, kiosk_loss_share, media_now, report, with};
 use crate::harness::{Doctor, Nat, Side, poll};
 
 /// Once a second of a call: the kiosk's and the doctor's quality level, the kiosk's video
@@ -63,23 +63,35 @@ fn a_call_holds_through_loss_and_a_narrow_link() {
 
     // 5 % of the packets lost, both ways, for 20 s.
     field.net.loss(Side::Kiosk, 5);
+    let kiosk_before = field.kiosk.stats();
     let before = received(&field, &doctor);
     let Watched {
         kiosk_quality: kiosk_q,
         doctor_quality: doctor_q,
         ..
     } = watch_call(&field, &doctor, Duration::from_secs(20));
+    let kiosk_share = kiosk_loss_share(&kiosk_before, &field.kiosk.stats());
     field.net.no_loss(Side::Kiosk);
     let after = received(&field, &doctor);
     let grew: Vec<u64> = after.iter().zip(before).map(|(a, b)| a - b).collect();
-    eprintln!("5 % loss: received {grew:?}; quality kiosk {kiosk_q:?}, doctor {doctor_q:?}");
+    eprintln!(
+        "5 % loss: received {grew:?}; quality kiosk {kiosk_q:?} (left with {:.1} % lost), doctor {doctor_q:?}",
+        kiosk_share * 100.0
+    );
     assert!(
         grew.iter().all(|&n| n > 50),
         "media keep coming through the loss: {grew:?}"
     );
+    // The doctor receives the kiosk's noise, many packets, more than retransmission recovers;
+    // the kiosk the doctor's plain test picture, which it may get back whole.
     assert!(
-        kiosk_q.iter().any(|q| q != "good") && doctor_q.iter().any(|q| q != "good" && q != "-"),
-        "both quality indicators leave good: kiosk {kiosk_q:?}, doctor {doctor_q:?}"
+        doctor_q.iter().any(|q| q != "good" && q != "-"),
+        "the doctor's quality indicator leaves good: {doctor_q:?}"
+    );
+    assert!(
+        kiosk_share < SHOWN_FROM_SHARE || kiosk_q.iter().any(|q| q != "good"),
+        "the kiosk, left with {:.1} % lost, shows it: {kiosk_q:?}",
+        kiosk_share * 100.0
     );
     let lost = field.kiosk.stats()["packets_lost"].as_i64().unwrap_or(0);
 
@@ -110,7 +122,8 @@ fn a_call_holds_through_loss_and_a_narrow_link() {
         vec![
             json!({"case": "5 % loss, 20 s", "nat": "port-restricted", "connected": true,
                    "frames": format!("{}/{}", grew[0], grew[2]), "lost": lost,
-                   "detail": {"kiosk_quality": kiosk_q, "doctor_quality": doctor_q}}),
+                   "detail": {"kiosk_quality": kiosk_q, "doctor_quality": doctor_q,
+                              "kiosk_left_lost": kiosk_share}}),
             json!({"case": "150 kbit/s, 20 s", "nat": "port-restricted", "connected": true,
                    "frames": format!("{}/{}", narrow[0], narrow[2]),
                    "detail": {"audio": [narrow[1], narrow[3]], "video_target_kbps": narrow_targets,
