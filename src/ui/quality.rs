@@ -57,57 +57,52 @@ mod tests {
         }
     }
 
+    /// Each sample one second after `at(10.0, 300, 20.0, 5000, 0)`, and the level it shows.
+    fn judged(cases: &[(CallStats, Quality, &str)]) {
+        let before = at(10.0, 300, 20.0, 5000, 0);
+        for (now, level, why) in cases {
+            assert_eq!(quality(&before, now), *level, "{why}");
+        }
+    }
+
     #[test]
     fn frame_rate_round_trip_and_loss_set_the_level() {
-        let before = at(10.0, 300, 20.0, 5000, 0);
-        let good = at(11.0, 330, 20.0, 5100, 1);
-        assert_eq!(quality(&before, &good), Quality::Good);
-        assert_eq!(
-            quality(&before, &at(11.0, 310, 20.0, 5100, 0)),
-            Quality::Fair
-        );
-        assert_eq!(
-            quality(&before, &at(11.0, 302, 20.0, 5100, 0)),
-            Quality::Poor,
-            "a frozen picture"
-        );
-        assert_eq!(
-            quality(&before, &at(11.0, 330, 250.0, 5100, 0)),
-            Quality::Fair
-        );
-        assert_eq!(
-            quality(&before, &at(11.0, 330, 600.0, 5100, 0)),
-            Quality::Poor
-        );
-        assert_eq!(
-            quality(&before, &before),
-            Quality::Good,
-            "no interval, no verdict"
-        );
+        judged(&[
+            (
+                at(11.0, 330, 20.0, 5100, 1),
+                Quality::Good,
+                "30 fps, 1 % lost",
+            ),
+            (at(11.0, 310, 20.0, 5100, 0), Quality::Fair, "10 fps"),
+            (
+                at(11.0, 302, 20.0, 5100, 0),
+                Quality::Poor,
+                "a frozen picture",
+            ),
+            (at(11.0, 330, 250.0, 5100, 0), Quality::Fair, "250 ms"),
+            (at(11.0, 330, 600.0, 5100, 0), Quality::Poor, "600 ms"),
+            (
+                at(10.0, 300, 20.0, 5000, 0),
+                Quality::Good,
+                "no interval, no verdict",
+            ),
+        ]);
     }
 
     #[test]
     fn loss_counts_as_a_share_of_the_packets_whatever_the_bitrate() {
-        let before = at(10.0, 300, 20.0, 5000, 0);
-        // 5 % lost: fair on a quiet picture (40 packets a second) and on a busy one (400).
-        for per_second in [40, 400] {
-            let lost = per_second as i64 / 20;
-            let now = at(11.0, 330, 20.0, 5000 + per_second - lost as u64, lost);
-            assert_eq!(quality(&before, &now), Quality::Fair, "{per_second}/s");
-        }
-        // 10 % is poor, and 1 % still good.
-        assert_eq!(
-            quality(&before, &at(11.0, 330, 20.0, 5090, 10)),
-            Quality::Poor
-        );
-        assert_eq!(
-            quality(&before, &at(11.0, 330, 20.0, 5099, 1)),
-            Quality::Good
-        );
-        // A rebuilt connection's counts start again: nothing to judge, not a loss.
-        assert_eq!(
-            quality(&before, &at(11.0, 330, 20.0, 30, -400)),
-            Quality::Good
-        );
+        judged(&[
+            // 5 % lost: fair on a quiet picture (40 packets a second) and on a busy one (400).
+            (at(11.0, 330, 20.0, 5038, 2), Quality::Fair, "5 % of 40"),
+            (at(11.0, 330, 20.0, 5380, 20), Quality::Fair, "5 % of 400"),
+            (at(11.0, 330, 20.0, 5090, 10), Quality::Poor, "10 %"),
+            (at(11.0, 330, 20.0, 5099, 1), Quality::Good, "1 %"),
+            // A rebuilt connection's counts start again: nothing to judge, not a loss.
+            (
+                at(11.0, 330, 20.0, 30, -400),
+                Quality::Good,
+                "counts restarted",
+            ),
+        ]);
     }
 }
