@@ -136,7 +136,7 @@ pub enum EndpointError {
     #[error("broker {0} is plain MQTT; use mqtts:// with the fleet's certificates")]
     PlaintextRefused(String),
     #[error(
-        "broker {0}: plain MQTT must be allowed explicitly (kioskd: plaintext_loopback = true; kioskctl: --plaintext-loopback)"
+        "Broker {0}: unverschlüsseltes MQTT nur ausdrücklich / broker {0}: plain MQTT must be allowed explicitly (kioskd: plaintext_loopback = true; kioskctl: --plaintext-loopback)"
     )]
     PlaintextNotAllowed(String),
     #[error("broker {0} needs TLS but no fleet CA certificate was given")]

@@ -32,7 +32,10 @@ pub enum TopicError {
         "topic root {0:?} must be non-empty levels without + or # and without a leading or trailing /"
     )]
     BadRoot(String),
-    #[error("{what} {value:?} is not a valid id (1–64 of A–Z a–z 0–9 - _)")]
+    // kioskctl's `device … ID` arguments meet this first: said in German too.
+    #[error(
+        "{what} {value:?} ist keine gültige Kennung / is not a valid id (1–64 of A–Z a–z 0–9 - _)"
+    )]
     BadId { what: &'static str, value: String },
 }
 

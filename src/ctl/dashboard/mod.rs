@@ -50,8 +50,7 @@ fn check_listen(addr: SocketAddr) -> Result<SocketAddr, NotLoopback> {
 pub async fn run(fleet: &Fleet, args: DashboardArgs) -> anyhow::Result<()> {
     let listen = check_listen(args.listen)?;
     // A wrong certificate or an unreachable broker is an error now, not a page that waits.
-    let session = fleet.session().await?;
-    session.disconnect().await;
+    fleet.session().await?.disconnect().await;
 
     let mut view = fleet_view::FleetView::new(&fleet.root);
     enrolled_kiosks(fleet, &mut view);

@@ -47,9 +47,13 @@ pub const REGISTRY_FILE: &str = "registry.json";
 
 #[derive(Debug, thiserror::Error)]
 pub enum PkiError {
-    #[error("{0} already holds a fleet CA; refusing to replace it")]
+    #[error(
+        "{0} enthält schon eine Flotten-CA, sie wird nicht ersetzt / {0} already holds a fleet CA; refusing to replace it"
+    )]
     AlreadyInitialised(PathBuf),
-    #[error("{0} holds no fleet CA (run `kioskctl ca init` first)")]
+    #[error(
+        "{0} enthält keine Flotten-CA (zuerst `kioskctl ca init`) / {0} holds no fleet CA (run `kioskctl ca init` first)"
+    )]
     NotInitialised(PathBuf),
     #[error("{what} {path}: {source}")]
     Io {
@@ -66,19 +70,31 @@ pub enum PkiError {
         what: &'static str,
         source: rcgen::Error,
     },
-    #[error("device id {0:?} is not valid (1–64 of A–Z a–z 0–9 - _)")]
+    #[error(
+        "Gerätekennung {0:?} ist ungültig / device id {0:?} is not valid (1–64 of A–Z a–z 0–9 - _)"
+    )]
     InvalidId(String),
-    #[error("id {0:?} is reserved for the fleet manager and cannot name a device")]
+    #[error(
+        "{0:?} ist der Flottenverwaltung vorbehalten / id {0:?} is reserved for the fleet manager and cannot name a device"
+    )]
     ReservedId(String),
-    #[error("fleet name {0:?} must be 1–64 printable characters")]
+    #[error(
+        "Flottenname {0:?}: 1–64 druckbare Zeichen / fleet name {0:?} must be 1–64 printable characters"
+    )]
     InvalidFleet(String),
-    #[error("room {0:?} must be 1–100 printable characters")]
+    #[error("Raum {0:?}: 1–100 druckbare Zeichen / room {0:?} must be 1–100 printable characters")]
     InvalidRoom(String),
-    #[error("broker host {0:?} is neither an IP address nor a DNS name")]
+    #[error(
+        "Broker-Adresse {0:?} ist weder IP-Adresse noch DNS-Name / broker host {0:?} is neither an IP address nor a DNS name"
+    )]
     InvalidHost(String),
-    #[error("no certificate of {0:?} on file (enrolled before kioskctl kept them): enrol it again")]
+    #[error(
+        "kein Zertifikat von {0:?} vorhanden: bitte neu einrichten / no certificate of {0:?} on file (enrolled before kioskctl kept them): enrol it again"
+    )]
     NoDeviceCert(String),
-    #[error("no unrevoked certificate for {0:?} in the registry")]
+    #[error(
+        "kein gültiges Zertifikat von {0:?} im Register / no unrevoked certificate for {0:?} in the registry"
+    )]
     NothingToRevoke(String),
 }
 
