@@ -23,16 +23,12 @@ fn appointment_topic(id: &str) -> String {
     format!("{ROOT}/devices/{DEVICE}/appointments/{id}")
 }
 
-fn log(kiosk: &Kiosk) -> String {
-    std::fs::read_to_string(kiosk.dir.join("kioskd.log")).unwrap_or_default()
-}
-
 /// Waits for `needle` in kioskd's log.
 fn logged(kiosk: &Kiosk, needle: &str) {
     wait_for(
         &format!("{needle:?} in kioskd's log"),
         Duration::from_secs(10),
-        || log(kiosk).contains(needle).then_some(()),
+        || kiosk.log().contains(needle).then_some(()),
     );
 }
 
@@ -139,7 +135,7 @@ fn only_the_fleet_managers_signature_makes_an_appointment_or_revokes_one() {
     logged(&kiosk, "revoked appointment refused");
     assert!(!stored(&real.id).exists(), "a replay brought it back");
 
-    let log = log(&kiosk);
+    let log = kiosk.log();
     for name in [PATIENT, DOCTOR] {
         assert!(!log.contains(name), "a name in kioskd's log:\n{log}");
     }
@@ -190,7 +186,7 @@ fn the_broker_carries_only_sealed_names_and_signalling_and_a_replay_is_refused()
         .clone();
     admin.publish(&doctor_topic, &first, false);
     logged(&kiosk, "sealed signalling refused");
-    assert!(log(&kiosk).contains("a replay"), "{}", kiosk.log_tail());
+    assert!(kiosk.log().contains("a replay"), "{}", kiosk.log_tail());
     std::thread::sleep(Duration::from_secs(1));
     assert_eq!(kiosk.state(), "in_call", "the replay was not acted on");
 
@@ -226,7 +222,7 @@ fn the_broker_carries_only_sealed_names_and_signalling_and_a_replay_is_refused()
         let msg: serde_json::Value = serde_json::from_slice(payload).unwrap();
         assert_eq!(msg["v"], 2, "sealed signalling on {topic}");
     }
-    let log = log(&kiosk);
+    let log = kiosk.log();
     for name in [PATIENT, DOCTOR] {
         assert!(!log.contains(name), "a name in kioskd's log:\n{log}");
     }

@@ -139,10 +139,7 @@ impl Field {
         kiosk.wait_for_state("idle", Duration::from_secs(20));
         // Codes open nothing until the broker answers (the kiosk says so): wait for it.
         wait_for("the kiosk online", Duration::from_secs(20), || {
-            std::fs::read_to_string(kiosk.dir.join("kioskd.log"))
-                .unwrap_or_default()
-                .contains("connected to broker")
-                .then_some(())
+            kiosk.log().contains("connected to broker").then_some(())
         });
         Self {
             kiosk,
@@ -177,7 +174,7 @@ impl Field {
     fn connected(&self, doctor: &Doctor) -> u64 {
         let media = poll(Duration::from_secs(30), || doctor.event("media"));
         if media.is_none() {
-            let log = std::fs::read_to_string(self.kiosk.dir.join("kioskd.log")).unwrap();
+            let log = self.kiosk.log();
             let ice: Vec<&str> = log
                 .lines()
                 .filter(|l| l.contains("ICE") || l.contains("call"))

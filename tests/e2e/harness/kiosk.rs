@@ -359,8 +359,13 @@ impl Kiosk {
         lines.join("\n")
     }
 
+    /// kioskd's whole log so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("kioskd.log")).unwrap_or_default()
+    }
+
     pub fn log_tail(&self) -> String {
-        let log = std::fs::read_to_string(self.dir.join("kioskd.log")).unwrap_or_default();
+        let log = self.log();
         let lines: Vec<&str> = log.lines().collect();
         lines[lines.len().saturating_sub(15)..].join("\n")
     }
