@@ -14,10 +14,11 @@ use gst_webrtc::{
 };
 use tokio::sync::mpsc::UnboundedSender;
 
-use super::{CallError, CallSpec, Failure, rate};
+use super::{CallError, CallSpec, rate};
 
 mod bandwidth;
 mod buffers;
+mod bus;
 mod counters;
 pub(crate) mod dtls;
 mod dtls_handover;
@@ -28,6 +29,8 @@ mod room;
 
 use crate::media;
 use bandwidth::{Estimator, adapt_to_bandwidth};
+use bus::{CAMERA_BIN, MICROPHONE_BIN};
+pub(crate) use bus::{failure_of, failure_reason, in_transport};
 pub(crate) use counters::Counters;
 use dtls::{DtlsCertificate, DtlsGuard};
 pub(crate) use dtls::{make_ahead as make_dtls_certificates_ahead, wrong_fingerprints};
@@ -71,37 +74,6 @@ pub(crate) enum PeerEvent {
     /// checked); the connection let nothing through since.
     SecurityCheckFailed(String),
     Error(String),
-}
-
-const CAMERA_BIN: &str = "camera";
-const MICROPHONE_BIN: &str = "microphone";
-
-/// What an error message from the pipeline means for the call: the send bins are the devices,
-/// everything else is the connection.
-pub(crate) fn failure_of(message: &gst::Message) -> Failure {
-    let mut object = message.src().cloned();
-    while let Some(o) = object {
-        match o.name().as_str() {
-            CAMERA_BIN => return Failure::Camera,
-            MICROPHONE_BIN => return Failure::Microphone,
-            _ => object = o.parent(),
-        }
-    }
-    Failure::Connection
-}
-
-/// Whether `message` comes from a connection's transport (ICE, DTLS, SRTP: webrtcbin's
-/// transport bins), not from our media.
-pub(crate) fn in_transport(message: &gst::Message) -> bool {
-    let mut object = message.src().cloned();
-    while let Some(o) = object {
-        let name = o.name();
-        if name.starts_with("transportreceivebin") || name.starts_with("transportsendbin") {
-            return true;
-        }
-        object = o.parent();
-    }
-    false
 }
 
 pub(crate) type PeerEvents = UnboundedSender<(u64, PeerEvent)>;

@@ -11,12 +11,13 @@ use std::time::{Duration, Instant};
 mod snapshot;
 
 use futures::{FutureExt, StreamExt};
-use gst::prelude::*;
 use gst_webrtc::WebRTCICEConnectionState;
 use tokio::sync::{mpsc, watch};
 
 use super::jitter::JitterTarget;
-use super::peer::{Counters, Peer, PeerEvent, PeerEvents, SdpKind, failure_of, in_transport};
+use super::peer::{
+    Counters, Peer, PeerEvent, PeerEvents, SdpKind, failure_of, failure_reason, in_transport,
+};
 use super::rate::VideoRate;
 use super::signalling::{Candidate, Ignored, Input, Output, Signalling};
 use super::stats::{Rates, ice_state_name, totals};
@@ -580,14 +581,7 @@ impl Session {
                 self.step(Input::Renew);
             }
             gst::MessageView::Error(e) => {
-                let source = message
-                    .src()
-                    .map(|s| s.path_string().to_string())
-                    .unwrap_or_default();
-                self.fail_with(
-                    failure_of(message),
-                    format!("{source}: {} ({:?})", e.error(), e.debug()),
-                );
+                self.fail_with(failure_of(message), failure_reason(message, e));
             }
             gst::MessageView::Warning(w) => {
                 tracing::warn!(warning = %w.error(), debug = ?w.debug(), "GStreamer warning");
