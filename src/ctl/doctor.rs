@@ -235,13 +235,18 @@ pub(super) async fn call(
                     .clone()
                     .zip(args.session.clone())
                     .ok_or_else(|| {
-                        anyhow::anyhow!("--device and --session are needed without --link")
+                        anyhow::anyhow!(
+                            "ohne --link sind --device und --session nötig / \
+                             --device and --session are needed without --link"
+                        )
                     })?;
             let key = match &args.key {
-                Some(text) => Some(
-                    SessionKey::from_base64url(text)
-                        .ok_or_else(|| anyhow::anyhow!("--key is not 32 bytes of base64url"))?,
-                ),
+                Some(text) => Some(SessionKey::from_base64url(text).ok_or_else(|| {
+                    anyhow::anyhow!(
+                        "--key ist kein Schlüssel aus 32 Bytes base64url / \
+                         --key is not 32 bytes of base64url"
+                    )
+                })?),
                 None => None,
             };
             (fleet.endpoint()?, fleet.device(&device)?, session, key)
@@ -264,14 +269,15 @@ pub(super) async fn call(
     anyhow::ensure!(
         !args.test_wrong_fingerprint
             || std::env::var("PRAXISKIOSK_TEST_FAULTS").as_deref() == Ok("1"),
-        "--test-wrong-fingerprint is a test fault: it needs PRAXISKIOSK_TEST_FAULTS=1"
+        "--test-wrong-fingerprint ist ein Testfehler und braucht PRAXISKIOSK_TEST_FAULTS=1 / \
+         --test-wrong-fingerprint is a test fault: it needs PRAXISKIOSK_TEST_FAULTS=1"
     );
     call::init()?;
     let mut media = MediaSpec::test_sources();
     if let Some(camera) = &args.camera {
         anyhow::ensure!(
             crate::media::is_safe_device(camera),
-            "camera {camera:?} is not a device path"
+            "Kamera {camera:?} ist kein Gerätepfad / camera {camera:?} is not a device path"
         );
         media.video_source = VideoSource::V4l2;
         media.video_device = Some(camera.clone());
@@ -290,7 +296,7 @@ pub(super) async fn call(
                 .audio_device
                 .as_deref()
                 .is_none_or(crate::media::is_safe_device),
-            "--voice-file: not a usable file name: {file}"
+            "--voice-file: kein brauchbarer Dateiname / not a usable file name: {file}"
         );
         // Said now, not as a GStreamer error once the kiosk has answered.
         anyhow::ensure!(
@@ -298,11 +304,16 @@ pub(super) async fn call(
                 .audio_device
                 .as_deref()
                 .is_none_or(|path| std::path::Path::new(path).is_file()),
-            "--voice-file: no such file: {file} (a WAV file, or \"silence\")"
+            "--voice-file: keine solche Datei / no such file: {file} \
+             (eine WAV-Datei oder / a WAV file, or \"silence\")"
         );
     }
-    call::check_elements(&media)
-        .map_err(|missing| anyhow::anyhow!("GStreamer elements missing: {}", missing.join(", ")))?;
+    call::check_elements(&media).map_err(|missing| {
+        anyhow::anyhow!(
+            "GStreamer-Elemente fehlen / GStreamer elements missing: {}",
+            missing.join(", ")
+        )
+    })?;
     let _warm_up = call::warm_up(&media);
     let ice = match &args.stun {
         Some(stun) => ice_spec(std::slice::from_ref(stun), false, &args.ice_local),
@@ -565,7 +576,8 @@ pub(super) async fn call(
     match failure {
         None => Ok(observed),
         Some(Ending::NotJoined) => Err(NotJoined.into()),
-        Some(Ending::Stopped(why)) => anyhow::bail!("call failed: {why}"),
+        // The caller worded why it stopped (a test call the kiosk refused).
+        Some(Ending::Stopped(why)) => Err(anyhow::anyhow!(why)),
         Some(Ending::Failed(why)) => Err(CallFailed { why, observed }.into()),
     }
 }

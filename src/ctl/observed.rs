@@ -16,12 +16,15 @@ pub(super) enum Ending {
 /// The kiosk never joined the session within `--wait` (offline, or it dropped the request):
 /// the test call tells this apart from a call that failed.
 #[derive(Debug, thiserror::Error)]
-#[error("call failed: the kiosk did not join")]
+#[error(
+    "Anruf gescheitert: der Kiosk ist nicht beigetreten / \
+     call failed: the kiosk did not join"
+)]
 pub(super) struct NotJoined;
 
 /// The call failed ([`Ending::Failed`]): what this side saw until then goes with the reason.
 #[derive(Debug, thiserror::Error)]
-#[error("call failed: {why}")]
+#[error("Anruf gescheitert / call failed: {why}")]
 pub(super) struct CallFailed {
     pub why: String,
     pub observed: Observed,
