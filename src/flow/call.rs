@@ -33,26 +33,17 @@ impl Kiosk {
 
     /// The call failed for `failure`; `leave` ends the session.
     fn call_lost(&mut self, failure: Failure, leave: Action, now: Instant) -> Outcome {
-        let named = failure.named_problem();
         match &self.flow {
-            Flow::Waiting { .. } => self.fail(
-                named.unwrap_or(Problem::NoDirectConnection),
-                now,
-                vec![leave],
-            ),
+            Flow::Waiting { .. } => self.fail(failure.problem(false), now, vec![leave]),
             Flow::InCall {
                 appointment, since, ..
             } => {
-                let reason = match named {
-                    Some(_) => EndReason::Error,
-                    None => EndReason::ConnectionLost,
+                let reason = match failure {
+                    Failure::Connection => EndReason::ConnectionLost,
+                    _ => EndReason::Error,
                 };
                 let ended = call_ended(appointment, now.duration_since(*since), reason);
-                self.fail(
-                    named.unwrap_or(Problem::ConnectionLost),
-                    now,
-                    vec![leave, ended],
-                )
+                self.fail(failure.problem(true), now, vec![leave, ended])
             }
             _ => Outcome::default(),
         }

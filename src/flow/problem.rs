@@ -17,15 +17,16 @@ pub enum Failure {
 }
 
 impl Failure {
-    /// The problem a broken device or a failed security check is, said as such: "no connection"
-    /// would send people looking in the wrong place. `None` for the connection, whose problem
-    /// depends on whether it had ever been made.
-    pub fn named_problem(self) -> Option<Problem> {
+    /// The problem the screens and the fleet are told. A broken device or a failed security
+    /// check is said as such: "no connection" would send people looking in the wrong place.
+    /// The connection's problem depends on whether media had crossed it: lost, or never made.
+    pub fn problem(self, media_crossed: bool) -> Problem {
         match self {
-            Self::Camera => Some(Problem::CameraMissing),
-            Self::Microphone => Some(Problem::MicrophoneMissing),
-            Self::SecurityCheck => Some(Problem::SecurityCheckFailed),
-            Self::Connection => None,
+            Self::Camera => Problem::CameraMissing,
+            Self::Microphone => Problem::MicrophoneMissing,
+            Self::SecurityCheck => Problem::SecurityCheckFailed,
+            Self::Connection if media_crossed => Problem::ConnectionLost,
+            Self::Connection => Problem::NoDirectConnection,
         }
     }
 

@@ -8,7 +8,7 @@
 
 use std::time::Instant;
 
-use super::{Action, Event, Flow, Kiosk, Outcome, Problem};
+use super::{Action, Event, Flow, Kiosk, Outcome};
 use crate::wire::{ByeReason, EventKind, Refusal, SessionKey, TestCallRefusal};
 
 /// What the fleet's test call asks of the flow, its signature already checked.
@@ -105,13 +105,7 @@ impl Kiosk {
             return Outcome::default();
         };
         // The fleet's IT is told what failed in the words a consultation's `error` uses.
-        let failure = failure.map(|why| {
-            let connection = match flowing {
-                true => Problem::ConnectionLost,
-                false => Problem::NoDirectConnection,
-            };
-            why.named_problem().unwrap_or(connection).code()
-        });
+        let failure = failure.map(|why| why.problem(*flowing).code());
         let ended = Action::EndTestCall {
             test: test.clone(),
             duration_s: now.saturating_duration_since(*since).as_secs(),
