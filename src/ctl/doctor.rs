@@ -509,17 +509,15 @@ pub(super) async fn call(
                 say(told, json!({"event": "bye", "reason": name}), text);
                 // A test call or a script learns from the exit status whether the call ended
                 // as it should: only a hang-up is a success, a kiosk that gave up is not.
-                let failed = (reason != ByeReason::Hangup)
-                    .then(|| format!("the kiosk ended the call: {name}"));
+                let failed = (reason != ByeReason::Hangup).then(|| {
+                    format!("der Kiosk hat den Anruf beendet / the kiosk ended the call: {name}")
+                });
                 break (None, failed.map(Ending::Failed));
             }
             Wake::Report(CallReport::Busy) => {
-                let why = "the consultation is held in another window (told busy by the kiosk)";
-                say(
-                    told,
-                    json!({"event": "busy"}),
-                    format!("Die Sprechstunde läuft bereits in einem anderen Fenster / {why}"),
-                );
+                let why = "Die Sprechstunde läuft bereits in einem anderen Fenster / \
+                           the consultation is held in another window (told busy by the kiosk)";
+                say(told, json!({"event": "busy"}), why.into());
                 break (None, Some(Ending::Failed(why.into())));
             }
             Wake::Report(CallReport::Failed {
