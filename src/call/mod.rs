@@ -187,14 +187,21 @@ pub fn start(
     }
 }
 
-/// Checks that GStreamer has every element a call with `media` needs, and names the missing ones.
-/// Starts GStreamer and registers the elements linked into this program (`rtpgccbwe`).
+/// Starts GStreamer and registers the elements linked into this program (`rtpgccbwe`), once
+/// per process however often it is called: registering them again makes new element factories
+/// and frees the old ones, while an element class already made keeps pointing at its old one.
+/// Seen in the lib tests, which call this from many threads: `factory()` of a `rtpgccbwe`
+/// added to a call's webrtcbin read a freed factory and aborted the test binary.
 pub fn init() -> Result<(), gst::glib::Error> {
+    static REGISTERED: std::sync::OnceLock<Result<(), String>> = std::sync::OnceLock::new();
     gst::init()?;
-    gstrsrtp::plugin_register_static()
-        .map_err(|e| gst::glib::Error::new(gst::CoreError::Failed, &e.to_string()))
+    REGISTERED
+        .get_or_init(|| gstrsrtp::plugin_register_static().map_err(|e| e.to_string()))
+        .clone()
+        .map_err(|e| gst::glib::Error::new(gst::CoreError::Failed, &e))
 }
 
+/// Checks that GStreamer has every element a call with `media` needs, and names the missing ones.
 pub fn check_elements(media: &MediaSpec) -> Result<(), Vec<&'static str>> {
     crate::media::present(crate::media::required_elements(media))
 }

@@ -61,7 +61,7 @@ mod tests {
     /// An error posted by an element named `element` inside a bin named `bin` (returned too:
     /// the message finds the bin through the element only while the bin lives).
     fn error_from(bin: &str, element: &str) -> (gst::Bin, gst::Message) {
-        crate::call::init().expect("GStreamer starts");
+        gst::init().expect("GStreamer starts");
         let outer = gst::Bin::with_name(bin);
         let inner = gst::ElementFactory::make("identity")
             .name(element)
