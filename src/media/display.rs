@@ -152,10 +152,17 @@ impl Display {
         // multi-tap filter costs 2.5 times as much there for a picture nobody studies.
         // `add-borders` letterboxes into the slot in black, like `keep-aspect-ratio` on the
         // background, so the pad gets exactly its size and `compositor` does not scale it.
+        //
+        // The frame rate changes (`set_video_visible`) by new caps on `rate`, while its
+        // downstream still holds the old ones: in that moment `rate` alone would answer a caps
+        // query with nothing, and a source negotiating just then stops "not-negotiated" for
+        // good (seen: the self-view's, as the display started; the screen then composed nothing
+        // at all). `caps-change-mode=delayed` accepts the old caps too until the new ones are
+        // agreed.
         let description = format!(
             "compositor name=mix background=black force-live=true ignore-inactive-pads=true \
                max-threads=1 emit-signals=true \
-               ! capsfilter name=rate caps=\"{caps}\" \
+               ! capsfilter name=rate caps-change-mode=delayed caps=\"{caps}\" \
                ! tee name=out \
                ! queue max-size-buffers=2 leaky=downstream ! videoconvert n-threads=1 ! {sink} \
              {capture} \
