@@ -52,7 +52,6 @@ fn media_now(field: &Field, doctor: &Doctor) -> Value {
     })
 }
 
-/// `row` with the fields of `more` added.
 /// The share of packets the kiosk lost on the way in between two of its `stats` replies. With
 /// retransmission, the loss put on a link is not the loss a side is left with, and a quality
 /// indicator must show the latter: a side left with this share of 3 % or more must have shown
@@ -72,6 +71,7 @@ fn kiosk_loss_share(before: &Value, after: &Value) -> f64 {
 /// What a kiosk left with `share` of its packets lost must have shown.
 const SHOWN_FROM_SHARE: f64 = 0.03;
 
+/// `row` with the fields of `more` added.
 fn with(mut row: Value, more: Value) -> Value {
     if let (Some(row), Some(more)) = (row.as_object_mut(), more.as_object()) {
         row.extend(more.clone());
