@@ -68,6 +68,12 @@ pub enum CallReport {
     },
     /// The path runs through a TURN relay: no longer peer to peer.
     Relayed,
+    /// The other side's picture arrives in a new size: it stepped down (or up again) with its
+    /// link (`rate.rs`), or its camera's mode changed.
+    PictureSize {
+        width: u32,
+        height: u32,
+    },
     /// Our video pauses (`true`) because the link is too narrow, or comes back.
     VideoPaused(bool),
     RemoteBye(ByeReason),

@@ -69,6 +69,8 @@ pub(crate) enum PeerEvent {
     IceGatheringDone,
     IceConnection(WebRTCICEConnectionState),
     FirstVideoFrame,
+    /// The remote picture arrives in a new size (width, height).
+    PictureSize(u32, u32),
     Stats(gst::Structure),
     /// The other side's DTLS certificate is not the one its SDP names (or could not be
     /// checked); the connection let nothing through since.

@@ -430,6 +430,9 @@ impl Session {
                 }
                 self.report(CallReport::MediaFlowing);
             }
+            PeerEvent::PictureSize(width, height) => {
+                self.report(CallReport::PictureSize { width, height });
+            }
             PeerEvent::Stats(stats) => {
                 let totals = totals(&stats);
                 // Said once media flows: the call's screens and event log exist from then on,

@@ -486,6 +486,11 @@ pub(super) async fn call(
                 let text = format!("connection back after {:.1} s", outage.as_secs_f64());
                 say(told, json!({"event": "resumed", "outage_ms": ms}), text);
             }
+            Wake::Report(CallReport::PictureSize { width, height }) => {
+                let size = format!("{width}x{height}");
+                let text = format!("the kiosk's picture arrives at {size}");
+                say(told, json!({"event": "picture_size", "size": size}), text);
+            }
             Wake::Report(CallReport::VideoPaused(paused)) => {
                 let text = if paused {
                     "the link is narrow: our picture pauses, the sound goes on"

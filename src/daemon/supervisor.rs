@@ -363,6 +363,11 @@ impl Supervisor {
                 tracing::info!(%session, reason = reason.as_str(), "doctor left");
                 Event::RemoteBye(reason)
             }
+            // For the log: how the doctor's picture follows the doctor's link.
+            call::CallReport::PictureSize { width, height } => {
+                tracing::info!(%session, "the doctor's picture arrives at {width}x{height}");
+                return;
+            }
             // Only the doctor's side is ever told busy.
             call::CallReport::Busy => return,
             call::CallReport::Failed { failure, why } => {

@@ -92,16 +92,19 @@ fn claim_no_latency_for_fec(decoder: &gst::Element) {
     );
 }
 
-/// Keeps the remote picture's size in the counters: the other side sends a smaller one when its
-/// link narrows (`rate.rs`).
-fn watch_size(pad: &gst::Pad, counters: Arc<Counters>) {
+/// Keeps the remote picture's size in the counters, and tells each change: the other side sends
+/// a smaller one when its link narrows (`rate.rs`), for as little as two seconds.
+fn watch_size(pad: &gst::Pad, counters: Arc<Counters>, events: PeerEvents, generation: u64) {
     pad.add_probe(gst::PadProbeType::EVENT_DOWNSTREAM, move |_, info| {
         if let Some(gst::EventView::Caps(caps)) = info.event().map(|e| e.view())
             && let Some(s) = caps.caps().structure(0)
             && let (Ok(w), Ok(h)) = (s.get::<i32>("width"), s.get::<i32>("height"))
         {
-            let packed = (u64::from(w as u32) << 32) | u64::from(h as u32);
-            counters.video_size_in.store(packed, Ordering::Relaxed);
+            let (w, h) = (w as u32, h as u32);
+            let packed = (u64::from(w) << 32) | u64::from(h);
+            if counters.video_size_in.swap(packed, Ordering::Relaxed) != packed {
+                emit(&events, generation, PeerEvent::PictureSize(w, h));
+            }
         }
         gst::PadProbeReturn::Ok
     });
@@ -181,7 +184,7 @@ pub(super) fn add_receive_branch(
         play_voice(pipeline, &decoded, &playback)?
     };
     if is_video {
-        watch_size(&sink, counters.clone());
+        watch_size(&sink, counters.clone(), events.clone(), generation);
     } else {
         measure_level(&sink, counters.clone());
     }

@@ -486,17 +486,15 @@ impl Doctor {
             .cloned()
     }
 
-    /// Every statistics line the doctor printed after `after`, oldest first: what changed for
-    /// a second or two shows here even when a once-a-second look at the latest line missed it.
+    /// Every output line whose `event` is `name` that came after `after`, oldest first, each
+    /// with when it came.
     #[allow(dead_code)] // Only some scenarios look back.
-    pub fn stats_since(&self, after: Instant) -> Vec<Value> {
-        self.lines
-            .lock()
-            .unwrap()
+    pub fn events_since(&self, name: &str, after: Instant) -> Vec<(Instant, Value)> {
+        let lines = self.lines.lock().unwrap();
+        let named = lines
             .iter()
-            .filter(|(at, v)| v["event"] == "stats" && *at > after)
-            .map(|(_, v)| v["stats"].clone())
-            .collect()
+            .filter(|(at, v)| v["event"] == name && *at > after);
+        named.cloned().collect()
     }
 
     /// The latest statistics line the doctor printed.
