@@ -228,6 +228,7 @@ impl Display {
             Arc::new(AtomicBool::new(false)),
         );
         count_frames(&display_pad, shown.clone(), stall.clone());
+        keep_bus_empty(&pipeline);
         let screen = Self {
             pipeline,
             ui,
@@ -423,6 +424,38 @@ fn skip_repeats(input: &gst::Element) -> Arc<AtomicBool> {
         });
     }
     refit
+}
+
+/// Nobody waits on the screen's bus: its messages are logged as they are posted, and dropped.
+/// A bus no one reads keeps every message it gets for as long as the pipeline lives: here months,
+/// and some each call (measured: two latency messages and one warning per call, on top of about
+/// ninety at start). An error is what the journal then says about a screen that stopped (the
+/// liveness watchdog restarts kioskd when it shows no frame for 5 s). Warnings only at debug:
+/// every call brings one, the self-view's scaler refusing its old caps for the moment until its
+/// source renegotiates at the new frame rate, as GStreamer's sources do by design. Latency
+/// messages need no answer: the display sink shows frames as they come (`sync=false`).
+fn keep_bus_empty(pipeline: &gst::Pipeline) {
+    let Some(bus) = pipeline.bus() else {
+        return;
+    };
+    bus.set_sync_handler(|_, message| {
+        let from = || message.src().map(|s| s.path_string().to_string());
+        match message.view() {
+            gst::MessageView::Error(e) => tracing::error!(
+                element = from().unwrap_or_default(),
+                error = %e.error(),
+                debug = e.debug().map(|d| d.to_string()).unwrap_or_default(),
+                "the screen's pipeline failed"
+            ),
+            gst::MessageView::Warning(w) => tracing::debug!(
+                element = from().unwrap_or_default(),
+                warning = %w.error(),
+                "the screen's pipeline warns"
+            ),
+            _ => {}
+        }
+        gst::BusSyncReply::Drop
+    });
 }
 
 fn count_frames(pad: &gst::Pad, shown: Arc<AtomicU64>, stall: Arc<AtomicBool>) {

@@ -266,3 +266,36 @@ fn capturing_screen(channels: &VideoChannels) -> Display {
     let (tx, _rx) = mpsc::channel(4);
     Display::start(&spec, tx).unwrap()
 }
+
+#[test]
+fn the_screens_bus_keeps_nothing_through_a_call() {
+    gst::init().unwrap();
+    let channels = VideoChannels::for_device("bus-test");
+    let mut screen = capturing_screen(&channels);
+    composed_until(&screen, |_| true);
+    // A call's screen, shown and hidden: new slots, a new frame rate, a picture from the call.
+    screen.set_video_visible(true);
+    screen.place(Slot::RemoteVideo, Some((0, 0, 800, 383)));
+    screen.place(Slot::SelfView, Some((586, 14, 200, 112)));
+    let call = gst::parse::launch(
+        "videotestsrc is-live=true num-buffers=10 pattern=red \
+         ! video/x-raw,format=I420,width=640,height=360,framerate=30/1 ! appsink name=feed",
+    )
+    .unwrap()
+    .downcast::<gst::Pipeline>()
+    .unwrap();
+    feed::feed_from(&call.by_name("feed").unwrap(), &channels.remote);
+    call.set_state(gst::State::Playing).unwrap();
+    let red = |p: [u8; 3]| p[0] > 200 && p[1] < 60 && p[2] < 60;
+    composed_until(&screen, |at| red(at(400, 200)));
+    call.set_state(gst::State::Null).unwrap();
+    screen.place(Slot::RemoteVideo, None);
+    screen.place(Slot::SelfView, None);
+    screen.set_video_visible(false);
+    composed_until(&screen, |at| at(400, 200) == [0, 0, 0]);
+    let bus = screen.pipeline.bus().unwrap();
+    let kept: Vec<_> = std::iter::from_fn(|| bus.pop())
+        .map(|m| format!("{:?} from {:?}", m.type_(), m.src().map(|s| s.name())))
+        .collect();
+    assert!(kept.is_empty(), "the screen's bus kept {kept:?}");
+}
