@@ -145,20 +145,25 @@ export function testStats(report) {
   return out;
 }
 
-/** The counters the quality indicator needs, from one getStats() report. */
+/**
+ * The counters the quality indicator needs, from one getStats() report; `at` is when the video
+ * counters were read (ms), for the frame rate.
+ */
 export function qualitySample(report) {
   let received = 0;
   let lost = 0;
   let framesDecoded = 0;
+  let at = null;
   for (const s of report.values()) {
     if (s.type === 'inbound-rtp' && s.kind === 'video') {
       received += s.packetsReceived ?? 0;
       lost += s.packetsLost ?? 0;
       framesDecoded += s.framesDecoded ?? 0;
+      if (typeof s.timestamp === 'number') at = Math.max(at ?? 0, s.timestamp);
     }
   }
   const rtt = selectedPair(report)?.currentRoundTripTime;
-  return { received, lost, framesDecoded, rtt: typeof rtt === 'number' ? rtt : null };
+  return { received, lost, framesDecoded, at, rtt: typeof rtt === 'number' ? rtt : null };
 }
 
 /** The counters the media watch needs (watch.js), from one getStats() report. */
@@ -196,15 +201,17 @@ export function selectedPairTypes(report) {
   return { local: type(pair?.localCandidateId), remote: type(pair?.remoteCandidateId) };
 }
 
-// Connection quality, judged once a second from the last second's video packets and the selected
-// candidate pair's round-trip time:
-//   good  loss < 2 %  and RTT < 150 ms  (video and lip sync unaffected)
-//   fair  loss < 8 %  and RTT < 400 ms  (visible artefacts, short delays; talk still works)
+// Connection quality, judged once a second from the last second's video packets and frames and
+// the selected candidate pair's round-trip time, as the kiosk judges it (src/ui/quality.rs):
+//   good  loss < 2 %, RTT < 150 ms and 10 frames a second or more (video and lip sync unaffected;
+//         the kiosk's smallest step on a narrow link sends 15 of its camera's 30)
+//   fair  loss < 8 %, RTT < 400 ms and 5 frames a second or more (visible artefacts, short
+//         delays, a jerky picture; talk still works)
 //   poor  anything worse, or no video packet at all in the last second (frozen picture)
 // Loss counts packets lost in the interval over packets expected (received + lost) in it.
 export const THRESHOLDS = {
-  good: { loss: 0.02, rtt: 0.15 },
-  fair: { loss: 0.08, rtt: 0.4 },
+  good: { loss: 0.02, rtt: 0.15, fps: 10 },
+  fair: { loss: 0.08, rtt: 0.4, fps: 5 },
 };
 
 export function qualityLevel(previous, sample) {
@@ -213,8 +220,12 @@ export function qualityLevel(previous, sample) {
   if (received <= 0) return 'poor';
   const loss = lost / (received + lost);
   const rtt = sample.rtt ?? 0; // not measured yet: judge by loss alone
-  if (loss < THRESHOLDS.good.loss && rtt < THRESHOLDS.good.rtt) return 'good';
-  if (loss < THRESHOLDS.fair.loss && rtt < THRESHOLDS.fair.rtt) return 'fair';
+  // Without both times (a browser that leaves them out), by loss and round trip alone.
+  const seconds = previous?.at != null && sample.at != null ? (sample.at - previous.at) / 1000 : 0;
+  const fps = seconds > 0 ? Math.max(0, sample.framesDecoded - previous.framesDecoded) / seconds : Infinity;
+  const within = (t) => loss < t.loss && rtt < t.rtt && fps >= t.fps;
+  if (within(THRESHOLDS.good)) return 'good';
+  if (within(THRESHOLDS.fair)) return 'fair';
   return 'poor';
 }
 

@@ -142,8 +142,8 @@ fn a_doctor_in_chromium_through_port_restricted_nats_uses_the_switches_and_sees_
 fn both_sides_show_loss(field: &Field, browser: &mut Browser) {
     let level = |v: &Value| v["quality"].as_str().unwrap_or("-").to_string();
     // First good on the page, so that what follows is the loss and not an earlier step's
-    // aftermath. (The page judges loss and round trip only; the kiosk also the frame rate,
-    // which a busy machine's Chromium may not keep up.)
+    // aftermath. (Not on the kiosk: it judges the frame rate of the browser's picture, which a
+    // busy machine's browser may not keep up.)
     let mut before = String::new();
     let settled = poll(Duration::from_secs(20), || {
         before = level(&browser.state());

@@ -67,3 +67,14 @@ test('quality: loss and round-trip time thresholds', () => {
   assert.equal(qualityLevel(prev, { received: 1100, lost: 10, rtt: 0.5 }), 'poor');
   assert.equal(qualityLevel(prev, { received: 1000, lost: 10, rtt: 0.02 }), 'poor'); // frozen
 });
+
+test('quality: the frame rate over the time between the samples, as the kiosk judges it', () => {
+  const prev = { received: 1000, lost: 0, framesDecoded: 300, at: 10_000 };
+  const after = (frames, ms) => ({ received: 1100, lost: 0, rtt: 0.02, framesDecoded: 300 + frames, at: 10_000 + ms });
+  assert.equal(qualityLevel(prev, after(30, 1000)), 'good');
+  assert.equal(qualityLevel(prev, after(15, 1000)), 'good'); // the kiosk's smallest step
+  assert.equal(qualityLevel(prev, after(16, 2000)), 'fair'); // 8 a second, over a late tick
+  assert.equal(qualityLevel(prev, after(3, 1000)), 'poor'); // packets, but hardly a picture
+  // No times from the browser: loss and round trip alone.
+  assert.equal(qualityLevel({ received: 1000, lost: 0, framesDecoded: 300 }, after(3, 1000)), 'good');
+});
