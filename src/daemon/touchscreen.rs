@@ -87,9 +87,14 @@ impl Touchscreen {
         self.painter.paint(view, &mut self.display);
     }
 
-    /// Once a second: the identify screen's time, the call's quality (`reading` while a call
-    /// shows), the code screen's timeout, the device test. The caller redraws.
+    /// Once a second: the display's recovery, the identify screen's time, the call's quality
+    /// (`reading` while a call shows), the code screen's timeout, the device test. The caller
+    /// redraws.
     pub fn tick(&mut self, reading: Option<Reading>, now: Instant) {
+        if self.display.recover(now) {
+            // A restarted composition has no UI layer: the next redraw shows it all again.
+            self.painter.shown = None;
+        }
         if self.identify_until.is_some_and(|until| now >= until) {
             self.identify_until = None;
             self.state.end_identify();

@@ -22,7 +22,7 @@ mod ui_layer;
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use embedded_graphics::prelude::Point;
 use gst::prelude::*;
@@ -39,6 +39,9 @@ use ui_layer::UiLayer;
 /// most of the day).
 const VIDEO_FPS: i32 = 25;
 const UI_FPS: i32 = 5;
+
+/// The composition restarts itself after an error at most this often ([`Display::recover`]).
+const RESTART_EVERY: Duration = Duration::from_secs(30);
 
 /// The composed screen's format. BGRA is DRM's ARGB8888, which KMS drivers (the Pi's vc4 on
 /// every plane) and Wayland's shared memory (where it is mandatory) take, so kmssink and
@@ -78,6 +81,12 @@ pub struct Display {
     stall: Arc<AtomicBool>,
     /// Where the remote picture's slot is now (benchmarks read the picture's time code there).
     remote_at: Arc<Mutex<Placement>>,
+    /// Where the self-view's slot is now.
+    self_at: Mutex<Placement>,
+    /// Set when the pipeline posts an error; [`Display::recover`] restarts it.
+    failed: Arc<AtomicBool>,
+    /// When it was last restarted.
+    restarted: Option<Instant>,
 }
 
 /// A picture's input to the composition: its pad, and the caps its scaler and converter fit it
@@ -228,7 +237,8 @@ impl Display {
             Arc::new(AtomicBool::new(false)),
         );
         count_frames(&display_pad, shown.clone(), stall.clone());
-        keep_bus_empty(&pipeline);
+        let failed = Arc::new(AtomicBool::new(false));
+        keep_bus_empty(&pipeline, failed.clone());
         let screen = Self {
             pipeline,
             ui,
@@ -241,6 +251,9 @@ impl Display {
             shown,
             stall,
             remote_at: Arc::default(),
+            self_at: Mutex::default(),
+            failed,
+            restarted: None,
         };
         screen.place(Slot::RemoteVideo, None);
         screen.place(Slot::SelfView, None);
@@ -251,11 +264,13 @@ impl Display {
     /// Shows a video slot at `placement`, or hides it.
     pub fn place(&self, slot: Slot, placement: Placement) {
         // The screen is painted again every second in a call (its clock), mostly in place.
-        let was = if slot == Slot::RemoteVideo {
-            let mut at = self.remote_at.lock().unwrap_or_else(|e| e.into_inner());
+        let was = {
+            let mut at = match slot {
+                Slot::RemoteVideo => self.remote_at.lock(),
+                Slot::SelfView => self.self_at.lock(),
+            }
+            .unwrap_or_else(|e| e.into_inner());
             std::mem::replace(&mut *at, placement)
-        } else {
-            None
         };
         let slot = match slot {
             Slot::RemoteVideo => &self.remote,
@@ -313,8 +328,8 @@ impl Display {
     /// average. Scaling, converting and composing add a few ms (5 here, more on a Pi), which the
     /// picture's lead over the sound covers (`media::PICTURE_LEAD_NS`). The composition's
     /// reported latency says nothing here: the display sink shows frames as they come.
-    pub fn shows_after(&self) -> std::time::Duration {
-        std::time::Duration::from_secs(1) / VIDEO_FPS as u32 / 2
+    pub fn shows_after(&self) -> Duration {
+        Duration::from_secs(1) / VIDEO_FPS as u32 / 2
     }
 
     /// Benchmarks (`[media] measure_latency`): measures how late each time-coded remote
@@ -377,6 +392,45 @@ impl Display {
         Some(rgba)
     }
 
+    /// Restarts the composition if it failed since the last look: from `Null` every element
+    /// starts and negotiates afresh, while the slots' places, the frame rate and the video
+    /// channels stay as they were. Returns `true` then: the caller shows the UI layer again.
+    ///
+    /// Why not leave it to the watchdog: restarting kioskd ends the consultation on screen, and a
+    /// screen that failed once (a source that stopped "not-negotiated", a sink that lost its
+    /// device for a moment) mostly runs again from the start. At most once per
+    /// [`RESTART_EVERY`]: a screen that fails again at once stops showing frames, and the
+    /// watchdog has its turn.
+    pub fn recover(&mut self, now: Instant) -> bool {
+        if !self.failed.load(Ordering::Relaxed)
+            || self
+                .restarted
+                .is_some_and(|at| now.saturating_duration_since(at) < RESTART_EVERY)
+        {
+            return false;
+        }
+        self.failed.store(false, Ordering::Relaxed);
+        self.restarted = Some(now);
+        tracing::warn!("the screen's pipeline failed; restarting it");
+        if let Err(e) = self.pipeline.set_state(gst::State::Null) {
+            tracing::error!(error = %e, "the screen's pipeline did not stop");
+        }
+        // Each slot placed again where it is, its fit set anew: a fit changed behind the
+        // screen's back (what failed, maybe) would fail again. The self-view's channel repeats
+        // its last frame, which passes after a refit.
+        let placed = |at: &Mutex<Placement>| *at.lock().unwrap_or_else(|e| e.into_inner());
+        self.place(Slot::RemoteVideo, placed(&self.remote_at));
+        self.place(Slot::SelfView, placed(&self.self_at));
+        if let Err(e) = self.pipeline.set_state(gst::State::Playing) {
+            tracing::error!(error = %e, "the screen's pipeline did not restart");
+        }
+        // The call's last frame again (or black), for a call that sends none just now.
+        if let Refit::RepeatLast(channel) = &self.remote.refit {
+            feed::repeat_last(channel);
+        }
+        true
+    }
+
     /// How many frames the display has been given so far (5 or 25 a second while it works).
     pub fn frames_shown(&self) -> u64 {
         self.shown.load(Ordering::Relaxed)
@@ -385,6 +439,13 @@ impl Display {
     /// Tests only: the display's streaming thread stops, as a hung display driver would.
     pub fn hang_for_test(&self) {
         self.stall.store(true, Ordering::Relaxed);
+    }
+
+    /// Tests only: the self-view's source stops for good, as when its caps are refused in the
+    /// middle of a negotiation (a format no converter makes): the screen's pipeline fails.
+    pub fn fail_self_view_for_test(&self) {
+        let refused = gst::Caps::builder("video/x-bayer").build();
+        self.self_view.fit.set_property("caps", refused);
     }
 }
 
@@ -426,7 +487,8 @@ fn skip_repeats(input: &gst::Element) -> Arc<AtomicBool> {
     refit
 }
 
-/// Nobody waits on the screen's bus: its messages are logged as they are posted, and dropped.
+/// Nobody waits on the screen's bus: its messages are logged as they are posted, and dropped;
+/// an error marks the screen `failed` for [`Display::recover`].
 /// A bus no one reads keeps every message it gets for as long as the pipeline lives: here months,
 /// and some each call (measured: two latency messages and one warning per call, on top of about
 /// ninety at start). An error is what the journal then says about a screen that stopped (the
@@ -434,19 +496,22 @@ fn skip_repeats(input: &gst::Element) -> Arc<AtomicBool> {
 /// every call brings one, the self-view's scaler refusing its old caps for the moment until its
 /// source renegotiates at the new frame rate, as GStreamer's sources do by design. Latency
 /// messages need no answer: the display sink shows frames as they come (`sync=false`).
-fn keep_bus_empty(pipeline: &gst::Pipeline) {
+fn keep_bus_empty(pipeline: &gst::Pipeline, failed: Arc<AtomicBool>) {
     let Some(bus) = pipeline.bus() else {
         return;
     };
-    bus.set_sync_handler(|_, message| {
+    bus.set_sync_handler(move |_, message| {
         let from = || message.src().map(|s| s.path_string().to_string());
         match message.view() {
-            gst::MessageView::Error(e) => tracing::error!(
-                element = from().unwrap_or_default(),
-                error = %e.error(),
-                debug = e.debug().map(|d| d.to_string()).unwrap_or_default(),
-                "the screen's pipeline failed"
-            ),
+            gst::MessageView::Error(e) => {
+                tracing::error!(
+                    element = from().unwrap_or_default(),
+                    error = %e.error(),
+                    debug = e.debug().map(|d| d.to_string()).unwrap_or_default(),
+                    "the screen's pipeline failed"
+                );
+                failed.store(true, Ordering::Relaxed);
+            }
             gst::MessageView::Warning(w) => tracing::debug!(
                 element = from().unwrap_or_default(),
                 warning = %w.error(),
@@ -461,7 +526,7 @@ fn keep_bus_empty(pipeline: &gst::Pipeline) {
 fn count_frames(pad: &gst::Pad, shown: Arc<AtomicU64>, stall: Arc<AtomicBool>) {
     pad.add_probe(gst::PadProbeType::BUFFER, move |_, _| {
         while stall.load(Ordering::Relaxed) {
-            std::thread::sleep(std::time::Duration::from_secs(1));
+            std::thread::sleep(Duration::from_secs(1));
         }
         shown.fetch_add(1, Ordering::Relaxed);
         gst::PadProbeReturn::Ok

@@ -8,7 +8,9 @@ use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::harness::{Kiosk, KioskConfig, Mosquitto, create_appointment, wait_for};
+use embedded_graphics::pixelcolor::RgbColor;
+
+use crate::harness::{Kiosk, KioskConfig, Mosquitto, create_appointment, poll, wait_for};
 
 /// What kioskd told "systemd", with when.
 #[derive(Clone, Default)]
@@ -49,6 +51,14 @@ impl Notifications {
 }
 
 fn start(part: &str) -> (Kiosk, Notifications, Mosquitto, tempfile::TempDir) {
+    start_with(part, false)
+}
+
+/// [`start`], with composed screenshots allowed if `development`.
+fn start_with(
+    part: &str,
+    development: bool,
+) -> (Kiosk, Notifications, Mosquitto, tempfile::TempDir) {
     let broker = Mosquitto::start();
     let dir = tempfile::tempdir().unwrap();
     let socket_path = dir.path().join("notify.sock");
@@ -59,7 +69,11 @@ fn start(part: &str) -> (Kiosk, Notifications, Mosquitto, tempfile::TempDir) {
         // 2 s: kioskd pings every second.
         .env("WATCHDOG_USEC", "2000000")
         .env("PRAXISKIOSK_TEST_FAULTS", "1");
-    let kiosk = Kiosk::start_with(dir.path(), &KioskConfig::new(broker.port), command);
+    let config = KioskConfig {
+        development,
+        ..KioskConfig::new(broker.port)
+    };
+    let kiosk = Kiosk::start_with(dir.path(), &config, command);
 
     wait_for(
         &format!("READY=1 ({part} test): {:?}", notifications.lines()),
@@ -177,6 +191,95 @@ fn the_watchdog_stops_when_a_call_hangs() {
         noticed,
         Duration::from_secs(15),
     );
+}
+
+/// The lit pixels of the composed screen where the UI layer leaves room for video (the test
+/// camera's ball on black: the self-view, in the waiting room), in two looks a moment apart:
+/// a live picture has them, and in other places the second time.
+fn self_view_lit_twice(kiosk: &Kiosk) -> [Vec<usize>; 2] {
+    let hole = praxiskiosk::ui::draw::palette::VIDEO_PLACEHOLDER;
+    let hole = [hole.r(), hole.g(), hole.b()];
+    let (_, _, ui) = kiosk.screenshot();
+    let look = || {
+        let (_, _, composed) = kiosk.composed_screenshot();
+        let video = ui.chunks_exact(4).map(|p| p[..3] == hole);
+        let lit = composed
+            .chunks_exact(4)
+            .map(|p| p[..3].iter().any(|&c| c > 60));
+        let both = video.zip(lit).enumerate();
+        both.filter(|(_, (video, lit))| *video && *lit)
+            .map(|(i, _)| i)
+            .collect()
+    };
+    let first = look();
+    std::thread::sleep(Duration::from_millis(300));
+    [first, look()]
+}
+
+/// Whether the self-view shows a live picture, and its lit pixels.
+fn self_view_lives(kiosk: &Kiosk) -> (bool, usize) {
+    let [first, second] = self_view_lit_twice(kiosk);
+    (first.len() > 100 && first != second, first.len())
+}
+
+/// A screen that fails does not cost the consultation: the self-view's source stops for real in
+/// the waiting room, the screen restarts itself at the next tick and shows the self-view again,
+/// the call waits on, and the watchdog, which would restart kioskd, never has to.
+#[test]
+fn a_screen_whose_source_fails_restarts_itself_and_the_call_goes_on() {
+    let (kiosk, notifications, broker, _dir) = start_with("self_view", true);
+    let appointment = create_appointment(broker.port, &["--patient", "Max Mustermann"]);
+    kiosk.wait_for_appointment(&appointment.id);
+    let reply = kiosk.control(serde_json::json!({"cmd": "enter_code", "code": appointment.code}));
+    assert_eq!(reply["state"], "code_accepted", "{reply}");
+    let reply = kiosk.control(serde_json::json!({"cmd": "accept"}));
+    assert_eq!(reply["state"], "waiting", "{reply}");
+    let mut lit = 0;
+    let shown = poll(Duration::from_secs(10), || {
+        let (lives, n) = self_view_lives(&kiosk);
+        lit = n;
+        lives.then_some(())
+    });
+    assert!(
+        shown.is_some(),
+        "a live self-view in the waiting room: {lit} pixels lit"
+    );
+    let reply = kiosk.control(serde_json::json!({"cmd": "test_hang", "part": "self_view"}));
+    assert_eq!(reply["ok"], true, "{reply}");
+    wait_for(
+        &format!("the screen to restart: {}", kiosk.log_tail()),
+        Duration::from_secs(10),
+        || kiosk.log().contains("restarting it").then_some(()),
+    );
+    assert!(
+        kiosk.log().contains("the screen's pipeline failed"),
+        "the log says what failed: {}",
+        kiosk.log_tail()
+    );
+    let mut again = 0;
+    let shown = poll(Duration::from_secs(10), || {
+        let (lives, n) = self_view_lives(&kiosk);
+        again = n;
+        lives.then_some(())
+    });
+    assert!(
+        shown.is_some(),
+        "the self-view lives again: {again} pixels lit"
+    );
+    eprintln!("the self-view's lit pixels: {lit} before, {again} after the restart");
+    let since = Instant::now();
+    std::thread::sleep(Duration::from_secs(3));
+    assert!(
+        notifications.pings_after(since) >= 2,
+        "the pings go on: {:?}",
+        notifications
+            .lines()
+            .iter()
+            .rev()
+            .take(5)
+            .collect::<Vec<_>>()
+    );
+    assert_eq!(kiosk.state(), "waiting", "the call waits on");
 }
 
 #[test]

@@ -209,7 +209,8 @@ impl Supervisor {
         }
     }
 
-    /// Tests only: makes a part hang for real, so a test sees the watchdog notice.
+    /// Tests only: makes a part hang for real, so a test sees the watchdog notice; or fail
+    /// (`self_view`), so a test sees the screen recover by itself.
     fn test_hang(&mut self, part: &str) -> ControlReply {
         if !self.liveness.faults_allowed() {
             return ControlReply::refused(Refusal::BadRequest);
@@ -222,6 +223,10 @@ impl Supervisor {
                 true
             }
             "call" => self.calls.hang_for_test(),
+            "self_view" => {
+                self.screen.display().fail_self_view_for_test();
+                true
+            }
             // The main loop itself: blocks its thread for good, so nothing of the loop runs.
             "main" => {
                 std::thread::sleep(Duration::MAX);

@@ -254,6 +254,68 @@ fn a_composition_that_stops_taking_the_ui_keeps_only_its_newest_band_and_then_sh
     });
 }
 
+#[test]
+fn a_screen_whose_source_stopped_restarts_and_shows_everything_again() {
+    gst::init().unwrap();
+    let channels = VideoChannels::for_device("restart-test");
+    let mut screen = capturing_screen(&channels);
+    let camera = gst::parse::launch(&format!(
+        "videotestsrc is-live=true pattern=green \
+         ! video/x-raw,format=I420,width=320,height=180,framerate=30/1 \
+         ! intervideosink channel={}",
+        channels.self_view
+    ))
+    .unwrap();
+    camera.set_state(gst::State::Playing).unwrap();
+    let ui = layer(383..480, (100, 30));
+    screen.show_ui(&ui);
+    screen.set_video_visible(true);
+    let slot = Some((586, 14, 200, 112));
+    screen.place(Slot::SelfView, slot);
+    let green = |p: [u8; 3]| p[1] > 100 && p[0] < 60 && p[2] < 60;
+    let bar = [BAR[0], BAR[1], BAR[2]];
+    composed_until(&screen, |at| green(at(690, 70)) && at(400, 440) == bar);
+    let frames = Arc::new(AtomicU64::new(0));
+    let counted = frames.clone();
+    screen
+        .self_view
+        .pad
+        .add_probe(gst::PadProbeType::BUFFER, move |_, _| {
+            counted.fetch_add(1, Ordering::Relaxed);
+            gst::PadProbeReturn::Ok
+        });
+    // The self-view's source stops for good (as it does even after its fit is set right again).
+    screen.fail_self_view_for_test();
+    let start = Instant::now();
+    while !screen.failed.load(Ordering::Relaxed) {
+        assert!(start.elapsed().as_secs() < 10, "the source never failed");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let stopped = frames.load(Ordering::Relaxed);
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    assert_eq!(
+        frames.load(Ordering::Relaxed),
+        stopped,
+        "the source still runs"
+    );
+    // The kiosk's next tick restarts it, fitted to its slots anew, and shows the UI layer again;
+    // once, not again at once.
+    assert!(screen.recover(Instant::now()), "the failed screen restarts");
+    screen.show_ui(&ui);
+    composed_until(&screen, |at| green(at(690, 70)) && at(400, 440) == bar);
+    assert!(
+        frames.load(Ordering::Relaxed) > stopped,
+        "the self-view runs again"
+    );
+    screen.failed.store(true, Ordering::Relaxed);
+    assert!(
+        !screen.recover(Instant::now()),
+        "a second restart within RESTART_EVERY"
+    );
+    camera.set_state(gst::State::Null).unwrap();
+}
+
 /// A screen on the Pi's panel into a fake sink, fed from `channels`, that keeps what it composed
 /// for `composed_until`.
 fn capturing_screen(channels: &VideoChannels) -> Display {
