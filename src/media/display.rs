@@ -487,15 +487,15 @@ fn skip_repeats(input: &gst::Element) -> Arc<AtomicBool> {
     refit
 }
 
-/// Nobody waits on the screen's bus: its messages are logged as they are posted, and dropped;
-/// an error marks the screen `failed` for [`Display::recover`].
+/// Nobody waits on the screen's bus: its messages are logged as they are posted, and dropped.
+///
 /// A bus no one reads keeps every message it gets for as long as the pipeline lives: here months,
 /// and some each call (measured: two latency messages and one warning per call, on top of about
-/// ninety at start). An error is what the journal then says about a screen that stopped (the
-/// liveness watchdog restarts kioskd when it shows no frame for 5 s). Warnings only at debug:
-/// every call brings one, the self-view's scaler refusing its old caps for the moment until its
-/// source renegotiates at the new frame rate, as GStreamer's sources do by design. Latency
-/// messages need no answer: the display sink shows frames as they come (`sync=false`).
+/// ninety at start). An error goes to the journal and marks the screen `failed` for
+/// [`Display::recover`]. Warnings only at debug: every call brings one, the self-view's scaler
+/// refusing its old caps for the moment until its source renegotiates at the new frame rate, as
+/// GStreamer's sources do by design. Latency messages need no answer: the display sink shows
+/// frames as they come (`sync=false`).
 fn keep_bus_empty(pipeline: &gst::Pipeline, failed: Arc<AtomicBool>) {
     let Some(bus) = pipeline.bus() else {
         return;

@@ -5,7 +5,7 @@
 //! The thresholds are the doctor's page's (`web/doctor/call.js`, `THRESHOLDS`): both sides judge
 //! the same call alike. Loss counts as a share of the packets, whatever the other side's bitrate:
 //! a count per second would call 5 % loss good on a quiet picture with few packets and poor on a
-//! busy one. The frame rate is fair from [`FAIR_FPS`] up: the smallest picture the other side
+//! busy one. The frame rate is good from [`GOOD_FPS`] up: the smallest picture the other side
 //! steps down to on a narrow link (`call/rate.rs`) has half its camera's rate, 15 of 30 frames,
 //! smooth enough for a face; a threshold at 15 would flicker between fair and good there.
 
@@ -15,9 +15,9 @@ use crate::wire::CallStats;
 /// Below this share of packets lost, the connection is good; below [`FAIR_LOSS`], fair.
 const GOOD_LOSS: f64 = 0.02;
 const FAIR_LOSS: f64 = 0.08;
-/// From this frame rate up, the picture is good; from [`POOR_FPS`] up, fair.
-const FAIR_FPS: f64 = 10.0;
-const POOR_FPS: f64 = 5.0;
+/// From this frame rate up, the picture is good; from [`FAIR_FPS`] up, fair.
+const GOOD_FPS: f64 = 10.0;
+const FAIR_FPS: f64 = 5.0;
 
 /// Quality over the interval between two statistics samples of the same call.
 pub fn quality(before: &CallStats, now: &CallStats) -> Quality {
@@ -38,9 +38,9 @@ pub fn quality(before: &CallStats, now: &CallStats) -> Quality {
         0.0
     };
     let rtt = now.rtt_ms.unwrap_or(0.0);
-    if fps < POOR_FPS || rtt > 400.0 || loss >= FAIR_LOSS {
+    if fps < FAIR_FPS || rtt > 400.0 || loss >= FAIR_LOSS {
         Quality::Poor
-    } else if fps < FAIR_FPS || rtt > 150.0 || loss >= GOOD_LOSS {
+    } else if fps < GOOD_FPS || rtt > 150.0 || loss >= GOOD_LOSS {
         Quality::Fair
     } else {
         Quality::Good
