@@ -42,6 +42,19 @@ impl Notifications {
             .count()
     }
 
+    /// The pings in the next `length`, waited for.
+    fn pings_during(&self, length: Duration) -> usize {
+        let since = Instant::now();
+        std::thread::sleep(length);
+        self.pings_after(since)
+    }
+
+    /// The last five lines, newest first: what a failed assertion shows.
+    fn recent(&self) -> Vec<String> {
+        let lines = self.lines().into_iter().rev().take(5);
+        lines.map(|(_, line)| line).collect()
+    }
+
     fn status_containing(&self, text: &str) -> Option<String> {
         self.lines()
             .into_iter()
@@ -90,9 +103,7 @@ fn start_with(
         .status_containing("connected to")
         .expect("the status says where kioskd stands");
     assert!(status.contains("idle"), "{status}");
-    let since = Instant::now();
-    std::thread::sleep(Duration::from_secs(4));
-    let pings = notifications.pings_after(since);
+    let pings = notifications.pings_during(Duration::from_secs(4));
     assert!(
         pings >= 3,
         "regular WATCHDOG=1 while all is well: {pings} in 4 s"
@@ -122,19 +133,12 @@ fn hang(
         None => std::thread::sleep(detected_within),
     }
     // Then a quiet period of three ping intervals.
-    let quiet_from = Instant::now();
-    std::thread::sleep(Duration::from_secs(3));
     assert_eq!(
-        notifications.pings_after(quiet_from),
+        notifications.pings_during(Duration::from_secs(3)),
         0,
         "no WATCHDOG=1 once {part} hangs (hung {:?} ago): {:?}",
         hung.elapsed(),
-        notifications
-            .lines()
-            .iter()
-            .rev()
-            .take(5)
-            .collect::<Vec<_>>()
+        notifications.recent()
     );
 }
 
@@ -170,16 +174,9 @@ fn the_watchdog_stops_when_the_mqtt_link_hangs() {
 fn the_watchdog_stops_when_a_call_hangs() {
     let (kiosk, notifications, broker, _dir) = start("call");
     // The call task runs from consent on: the waiting room is a call without a doctor yet.
-    let appointment = create_appointment(broker.port, &["--patient", "Max Mustermann"]);
-    kiosk.wait_for_appointment(&appointment.id);
-    let reply = kiosk.control(serde_json::json!({"cmd": "enter_code", "code": appointment.code}));
-    assert_eq!(reply["state"], "code_accepted", "{reply}");
-    let reply = kiosk.control(serde_json::json!({"cmd": "accept"}));
-    assert_eq!(reply["state"], "waiting", "{reply}");
-    let since = Instant::now();
-    std::thread::sleep(Duration::from_secs(3));
+    into_the_waiting_room(&kiosk, &broker);
     assert!(
-        notifications.pings_after(since) >= 2,
+        notifications.pings_during(Duration::from_secs(3)) >= 2,
         "a call that answers keeps the pings going"
     );
     // Its statistics stop after the hang; three missed seconds make it stalled.
@@ -216,10 +213,27 @@ fn self_view_lit_twice(kiosk: &Kiosk) -> [Vec<usize>; 2] {
     [first, look()]
 }
 
-/// Whether the self-view shows a live picture, and its lit pixels.
-fn self_view_lives(kiosk: &Kiosk) -> (bool, usize) {
-    let [first, second] = self_view_lit_twice(kiosk);
-    (first.len() > 100 && first != second, first.len())
+/// Waits (10 s at most) until the self-view shows a live picture; returns its lit pixels.
+fn live_self_view(kiosk: &Kiosk, what: &str) -> usize {
+    let mut lit = 0;
+    let lives = poll(Duration::from_secs(10), || {
+        let [first, second] = self_view_lit_twice(kiosk);
+        lit = first.len();
+        (lit > 100 && first != second).then_some(())
+    });
+    assert!(lives.is_some(), "{what}: {lit} pixels lit");
+    lit
+}
+
+/// Books an appointment, types its code and consents: the kiosk waits for the doctor, its call
+/// running from consent on.
+fn into_the_waiting_room(kiosk: &Kiosk, broker: &Mosquitto) {
+    let appointment = create_appointment(broker.port, &["--patient", "Max Mustermann"]);
+    kiosk.wait_for_appointment(&appointment.id);
+    let reply = kiosk.control(serde_json::json!({"cmd": "enter_code", "code": appointment.code}));
+    assert_eq!(reply["state"], "code_accepted", "{reply}");
+    let reply = kiosk.control(serde_json::json!({"cmd": "accept"}));
+    assert_eq!(reply["state"], "waiting", "{reply}");
 }
 
 /// A screen that fails does not cost the consultation: the self-view's source stops for real in
@@ -228,22 +242,8 @@ fn self_view_lives(kiosk: &Kiosk) -> (bool, usize) {
 #[test]
 fn a_screen_whose_source_fails_restarts_itself_and_the_call_goes_on() {
     let (kiosk, notifications, broker, _dir) = start_with("self_view", true);
-    let appointment = create_appointment(broker.port, &["--patient", "Max Mustermann"]);
-    kiosk.wait_for_appointment(&appointment.id);
-    let reply = kiosk.control(serde_json::json!({"cmd": "enter_code", "code": appointment.code}));
-    assert_eq!(reply["state"], "code_accepted", "{reply}");
-    let reply = kiosk.control(serde_json::json!({"cmd": "accept"}));
-    assert_eq!(reply["state"], "waiting", "{reply}");
-    let mut lit = 0;
-    let shown = poll(Duration::from_secs(10), || {
-        let (lives, n) = self_view_lives(&kiosk);
-        lit = n;
-        lives.then_some(())
-    });
-    assert!(
-        shown.is_some(),
-        "a live self-view in the waiting room: {lit} pixels lit"
-    );
+    into_the_waiting_room(&kiosk, &broker);
+    let lit = live_self_view(&kiosk, "a live self-view in the waiting room");
     let reply = kiosk.control(serde_json::json!({"cmd": "test_hang", "part": "self_view"}));
     assert_eq!(reply["ok"], true, "{reply}");
     wait_for(
@@ -256,28 +256,12 @@ fn a_screen_whose_source_fails_restarts_itself_and_the_call_goes_on() {
         "the log says what failed: {}",
         kiosk.log_tail()
     );
-    let mut again = 0;
-    let shown = poll(Duration::from_secs(10), || {
-        let (lives, n) = self_view_lives(&kiosk);
-        again = n;
-        lives.then_some(())
-    });
-    assert!(
-        shown.is_some(),
-        "the self-view lives again: {again} pixels lit"
-    );
+    let again = live_self_view(&kiosk, "the self-view lives again");
     eprintln!("the self-view's lit pixels: {lit} before, {again} after the restart");
-    let since = Instant::now();
-    std::thread::sleep(Duration::from_secs(3));
     assert!(
-        notifications.pings_after(since) >= 2,
+        notifications.pings_during(Duration::from_secs(3)) >= 2,
         "the pings go on: {:?}",
-        notifications
-            .lines()
-            .iter()
-            .rev()
-            .take(5)
-            .collect::<Vec<_>>()
+        notifications.recent()
     );
     assert_eq!(kiosk.state(), "waiting", "the call waits on");
 }

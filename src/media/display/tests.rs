@@ -160,16 +160,7 @@ fn a_remote_picture_that_stopped_coming_follows_its_slot_and_goes_with_the_call(
     screen.set_video_visible(true);
     screen.place(Slot::RemoteVideo, Some((0, 0, 800, 383)));
     // One frame, then nothing: a call paused on a narrow link.
-    let call = gst::parse::launch(
-        "videotestsrc is-live=true num-buffers=1 pattern=red \
-         ! video/x-raw,format=I420,width=640,height=360,framerate=30/1 ! appsink name=feed",
-    )
-    .unwrap()
-    .downcast::<gst::Pipeline>()
-    .unwrap();
-    feed::feed_from(&call.by_name("feed").unwrap(), &channels.remote);
-    call.set_state(gst::State::Playing).unwrap();
-    let red = |p: [u8; 3]| p[0] > 200 && p[1] < 60 && p[2] < 60;
+    let call = red_call(&channels, 1);
     composed_until(&screen, |at| red(at(400, 200)) && at(20, 200) == [0, 0, 0]);
     // A smaller slot (the picture 533 wide): the same frame, fitted anew, so that `compositor`
     // does not scale it for every frame it composes.
@@ -316,6 +307,24 @@ fn a_screen_whose_source_stopped_restarts_and_shows_everything_again() {
     camera.set_state(gst::State::Null).unwrap();
 }
 
+/// A call that sends `frames` red frames (640x360) to the screen's remote slot, playing.
+fn red_call(channels: &VideoChannels, frames: u32) -> gst::Pipeline {
+    let call = gst::parse::launch(&format!(
+        "videotestsrc is-live=true num-buffers={frames} pattern=red \
+         ! video/x-raw,format=I420,width=640,height=360,framerate=30/1 ! appsink name=feed"
+    ))
+    .unwrap()
+    .downcast::<gst::Pipeline>()
+    .unwrap();
+    feed::feed_from(&call.by_name("feed").unwrap(), &channels.remote);
+    call.set_state(gst::State::Playing).unwrap();
+    call
+}
+
+fn red(p: [u8; 3]) -> bool {
+    p[0] > 200 && p[1] < 60 && p[2] < 60
+}
+
 /// A screen on the Pi's panel into a fake sink, fed from `channels`, that keeps what it composed
 /// for `composed_until`.
 fn capturing_screen(channels: &VideoChannels) -> Display {
@@ -339,16 +348,7 @@ fn the_screens_bus_keeps_nothing_through_a_call() {
     screen.set_video_visible(true);
     screen.place(Slot::RemoteVideo, Some((0, 0, 800, 383)));
     screen.place(Slot::SelfView, Some((586, 14, 200, 112)));
-    let call = gst::parse::launch(
-        "videotestsrc is-live=true num-buffers=10 pattern=red \
-         ! video/x-raw,format=I420,width=640,height=360,framerate=30/1 ! appsink name=feed",
-    )
-    .unwrap()
-    .downcast::<gst::Pipeline>()
-    .unwrap();
-    feed::feed_from(&call.by_name("feed").unwrap(), &channels.remote);
-    call.set_state(gst::State::Playing).unwrap();
-    let red = |p: [u8; 3]| p[0] > 200 && p[1] < 60 && p[2] < 60;
+    let call = red_call(&channels, 10);
     composed_until(&screen, |at| red(at(400, 200)));
     call.set_state(gst::State::Null).unwrap();
     screen.place(Slot::RemoteVideo, None);
