@@ -261,20 +261,25 @@ fn a_screen_whose_source_stopped_restarts_and_shows_everything_again() {
     let ui = layer(383..480, (100, 30));
     screen.show_ui(&ui);
     screen.set_video_visible(true);
-    let slot = Some((586, 14, 200, 112));
-    screen.place(Slot::SelfView, slot);
+    screen.place(Slot::RemoteVideo, Some((0, 0, 800, 383)));
+    screen.place(Slot::SelfView, Some((586, 14, 200, 112)));
+    let call = red_call(&channels, 100_000);
     let green = |p: [u8; 3]| p[1] > 100 && p[0] < 60 && p[2] < 60;
     let bar = [BAR[0], BAR[1], BAR[2]];
-    composed_until(&screen, |at| green(at(690, 70)) && at(400, 440) == bar);
-    let frames = Arc::new(AtomicU64::new(0));
-    let counted = frames.clone();
-    screen
-        .self_view
-        .pad
-        .add_probe(gst::PadProbeType::BUFFER, move |_, _| {
+    let all_shown = |at: &dyn Fn(usize, usize) -> [u8; 3]| {
+        green(at(690, 70)) && red(at(300, 200)) && at(400, 440) == bar
+    };
+    composed_until(&screen, all_shown);
+    let counter = |pad: &gst::Pad| {
+        let frames = Arc::new(AtomicU64::new(0));
+        let counted = frames.clone();
+        pad.add_probe(gst::PadProbeType::BUFFER, move |_, _| {
             counted.fetch_add(1, Ordering::Relaxed);
             gst::PadProbeReturn::Ok
         });
+        frames
+    };
+    let (frames, remote_frames) = (counter(&screen.self_view.pad), counter(&screen.remote.pad));
     // The self-view's source stops for good (as it does even after its fit is set right again).
     screen.fail_self_view_for_test();
     let start = Instant::now();
@@ -293,8 +298,15 @@ fn a_screen_whose_source_stopped_restarts_and_shows_everything_again() {
     // The kiosk's next tick restarts it, fitted to its slots anew, and shows the UI layer again;
     // once, not again at once.
     assert!(screen.recover(Instant::now()), "the failed screen restarts");
+    let remote_before = remote_frames.load(Ordering::Relaxed);
     screen.show_ui(&ui);
-    composed_until(&screen, |at| green(at(690, 70)) && at(400, 440) == bar);
+    composed_until(&screen, all_shown);
+    // The call's picture goes on too, frame by frame.
+    let start = Instant::now();
+    while remote_frames.load(Ordering::Relaxed) < remote_before + 10 {
+        assert!(start.elapsed().as_secs() < 10, "the remote picture stopped");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
     assert!(
         frames.load(Ordering::Relaxed) > stopped,
         "the self-view runs again"
@@ -305,6 +317,7 @@ fn a_screen_whose_source_stopped_restarts_and_shows_everything_again() {
         "a second restart within RESTART_EVERY"
     );
     camera.set_state(gst::State::Null).unwrap();
+    call.set_state(gst::State::Null).unwrap();
 }
 
 /// A call that sends `frames` red frames (640x360) to the screen's remote slot, playing.
