@@ -199,7 +199,7 @@ fn a_doctor_who_reloads_gets_a_fresh_offer_and_the_call_goes_on() {
         video.is_some(),
         "video at the rejoined doctor: {:?}\n{}",
         second.stats(),
-        std::fs::read_to_string(dir.path().join("kioskd.log")).unwrap_or_default()
+        kiosk.log()
     );
     assert_eq!(
         kiosk.state(),
@@ -299,7 +299,7 @@ fn a_running_call_survives_a_stray_answer_a_burst_of_hellos_and_a_malformed_answ
         "media after the burst of hellos: {:?} then {:?}\n{}",
         before,
         frames(),
-        std::fs::read_to_string(dir.path().join("kioskd.log")).unwrap_or_default()
+        kiosk.log()
     );
     assert_eq!(kiosk.state(), "in_call", "{}", kiosk.log_tail());
     assert!(
@@ -345,7 +345,7 @@ fn a_running_call_survives_a_stray_answer_a_burst_of_hellos_and_a_malformed_answ
         doctor.try_exit().is_none(),
         "the doctor is still in the call"
     );
-    let log = std::fs::read_to_string(dir.path().join("kioskd.log")).unwrap();
+    let log = kiosk.log();
     assert!(
         log.contains("an answer while no offer waits for one"),
         "the stray answer is named in the log"

@@ -61,10 +61,6 @@ fn attacked(mode: impl FnOnce(&JoinLink) -> Mode) -> Attacked {
     }
 }
 
-fn kiosk_log(kiosk: &Kiosk) -> String {
-    std::fs::read_to_string(kiosk.dir.join("kioskd.log")).unwrap_or_default()
-}
-
 #[test]
 fn without_the_session_key_every_altered_or_added_message_is_refused_on_both_sides() {
     let scene = attacked(|_| Mode::Keyless);
@@ -74,7 +70,7 @@ fn without_the_session_key_every_altered_or_added_message_is_refused_on_both_sid
         doctor.events("refused").into_iter().map(reason).collect()
     };
     let refused = poll(Duration::from_secs(30), || {
-        let log = kiosk_log(kiosk);
+        let log = kiosk.log();
         let at_doctor = refusals(doctor);
         (log.contains("does not open")
             && log.contains("signalling in clear refused")
@@ -96,7 +92,7 @@ fn without_the_session_key_every_altered_or_added_message_is_refused_on_both_sid
     std::thread::sleep(Duration::from_secs(2));
     assert!(doctor.event("joined").is_none(), "the doctor saw a patient");
     assert_eq!(kiosk.state(), "waiting");
-    let log = kiosk_log(kiosk);
+    let log = kiosk.log();
     assert!(!log.contains(PATIENT) && !log.contains("Mallory"), "{log}");
 }
 

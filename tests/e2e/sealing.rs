@@ -23,15 +23,6 @@ fn appointment_topic(id: &str) -> String {
     format!("{ROOT}/devices/{DEVICE}/appointments/{id}")
 }
 
-/// Waits for `needle` in kioskd's log.
-fn logged(kiosk: &Kiosk, needle: &str) {
-    wait_for(
-        &format!("{needle:?} in kioskd's log"),
-        Duration::from_secs(10),
-        || kiosk.log().contains(needle).then_some(()),
-    );
-}
-
 /// A signed appointment for the test kiosk as `signer` makes it, sealed to `device_cert`.
 fn signed(signer: &Signer, device_cert: &str, id: &str) -> Vec<u8> {
     let names = SealedNames {
@@ -69,7 +60,7 @@ fn only_the_fleet_managers_signature_makes_an_appointment_or_revokes_one() {
         codes::hash("12345678")
     );
     admin.publish(&appointment_topic("a-unsigned"), unsigned.as_bytes(), true);
-    logged(&kiosk, "unsigned appointment (v1) refused");
+    kiosk.wait_for_log("unsigned appointment (v1) refused", Duration::from_secs(10));
 
     // Signed by the fleet manager of another fleet (a second CA).
     let other = tempfile::tempdir().unwrap();
@@ -86,7 +77,7 @@ fn only_the_fleet_managers_signature_makes_an_appointment_or_revokes_one() {
         &signed(&foreign, device_cert, "a-foreign"),
         true,
     );
-    logged(&kiosk, "is not from this fleet's CA");
+    kiosk.wait_for_log("is not from this fleet's CA", Duration::from_secs(10));
 
     // Signed by a kiosk of this fleet, with its own certificate and key.
     let by_kiosk = Signer::from_pem(device_cert, bundle["key_pem"].as_str().unwrap()).unwrap();
@@ -95,7 +86,7 @@ fn only_the_fleet_managers_signature_makes_an_appointment_or_revokes_one() {
         &signed(&by_kiosk, device_cert, "a-kiosk"),
         true,
     );
-    logged(&kiosk, "is not the fleet manager");
+    kiosk.wait_for_log("is not the fleet manager", Duration::from_secs(10));
 
     // A real one, from kioskctl; then an unsigned revocation (an empty payload) changes nothing.
     let real = fleet.create_appointment(DEVICE, &["--patient", PATIENT]);
@@ -108,7 +99,10 @@ fn only_the_fleet_managers_signature_makes_an_appointment_or_revokes_one() {
         .find(|(topic, _)| *topic == appointment_topic(&real.id))
         .expect("the retained signed appointment");
     admin.publish(&appointment_topic(&real.id), b"", true);
-    logged(&kiosk, "unsigned revocation (empty payload) ignored");
+    kiosk.wait_for_log(
+        "unsigned revocation (empty payload) ignored",
+        Duration::from_secs(10),
+    );
     assert!(
         stored(&real.id).exists(),
         "an unsigned revocation does not revoke"
@@ -132,7 +126,7 @@ fn only_the_fleet_managers_signature_makes_an_appointment_or_revokes_one() {
     assert_eq!(reply["error"], "wrong_code", "{reply}");
     // Replayed after its revocation, the fleet manager's signed appointment stays revoked.
     admin.publish(&appointment_topic(&real.id), &kept, true);
-    logged(&kiosk, "revoked appointment refused");
+    kiosk.wait_for_log("revoked appointment refused", Duration::from_secs(10));
     assert!(!stored(&real.id).exists(), "a replay brought it back");
 
     let log = kiosk.log();
@@ -185,7 +179,7 @@ fn the_broker_carries_only_sealed_names_and_signalling_and_a_replay_is_refused()
         .expect("the doctor's signalling passed the broker")
         .clone();
     admin.publish(&doctor_topic, &first, false);
-    logged(&kiosk, "sealed signalling refused");
+    kiosk.wait_for_log("sealed signalling refused", Duration::from_secs(10));
     assert!(kiosk.log().contains("a replay"), "{}", kiosk.log_tail());
     std::thread::sleep(Duration::from_secs(1));
     assert_eq!(kiosk.state(), "in_call", "the replay was not acted on");

@@ -246,11 +246,7 @@ fn a_screen_whose_source_fails_restarts_itself_and_the_call_goes_on() {
     let lit = live_self_view(&kiosk, "a live self-view in the waiting room");
     let reply = kiosk.control(serde_json::json!({"cmd": "test_hang", "part": "self_view"}));
     assert_eq!(reply["ok"], true, "{reply}");
-    wait_for(
-        &format!("the screen to restart: {}", kiosk.log_tail()),
-        Duration::from_secs(10),
-        || kiosk.log().contains("restarting it").then_some(()),
-    );
+    kiosk.wait_for_log("restarting it", Duration::from_secs(10));
     assert!(
         kiosk.log().contains("the screen's pipeline failed"),
         "the log says what failed: {}",

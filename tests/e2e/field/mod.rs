@@ -138,9 +138,7 @@ impl Field {
         );
         kiosk.wait_for_state("idle", Duration::from_secs(20));
         // Codes open nothing until the broker answers (the kiosk says so): wait for it.
-        wait_for("the kiosk online", Duration::from_secs(20), || {
-            kiosk.log().contains("connected to broker").then_some(())
-        });
+        kiosk.wait_for_log("connected to broker", Duration::from_secs(20));
         Self {
             kiosk,
             fleet,

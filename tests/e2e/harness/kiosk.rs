@@ -364,6 +364,16 @@ impl Kiosk {
         std::fs::read_to_string(self.dir.join("kioskd.log")).unwrap_or_default()
     }
 
+    /// Waits (at most `limit`) until kioskd's log says `needle`.
+    pub fn wait_for_log(&self, needle: &str, limit: Duration) {
+        let said = poll(limit, || self.log().contains(needle).then_some(()));
+        assert!(
+            said.is_some(),
+            "timed out after {limit:?} waiting for {needle:?} in kioskd's log: {}",
+            self.log_tail()
+        );
+    }
+
     pub fn log_tail(&self) -> String {
         let log = self.log();
         let lines: Vec<&str> = log.lines().collect();
