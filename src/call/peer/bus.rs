@@ -36,16 +36,18 @@ pub(crate) fn in_transport(message: &gst::Message) -> bool {
     })
 }
 
-/// The reason a failed call gives: in words first, then GStreamer's own (its element path and
-/// debug text, for whoever reads the log). A DTLS error is a handshake the two sides could
-/// not complete: GStreamer says only "Could not read from resource".
+/// The reason a failed call gives: in words first, German and English (`kioskctl doctor` prints
+/// it), then GStreamer's own (its element path and debug text, for whoever reads the log). A
+/// DTLS error is a handshake the two sides could not complete: GStreamer says only "Could not
+/// read from resource".
 pub(crate) fn failure_reason(message: &gst::Message, error: &gst::message::Error) -> String {
     let dtls = ancestry(message).any(|o| o.name().starts_with("dtls"));
     let words = if dtls {
-        "the encrypted connection could not be set up (DTLS handshake failed: no cipher suite \
-         in common, or a certificate refused)"
+        "die verschlüsselte Verbindung kam nicht zustande / the encrypted connection could not \
+         be set up (DTLS-Handshake gescheitert: keine gemeinsame Cipher-Suite oder ein Zertifikat \
+         abgelehnt / DTLS handshake failed: no cipher suite in common, or a certificate refused)"
     } else {
-        "the pipeline failed"
+        "die Medien-Pipeline ist ausgefallen / the pipeline failed"
     };
     let source = message
         .src()
@@ -90,7 +92,8 @@ mod tests {
         assert_eq!(failure_of(&message), Failure::Connection);
         let why = reason(&message);
         assert!(
-            why.starts_with("the encrypted connection could not be set up"),
+            why.starts_with("die verschlüsselte Verbindung kam nicht zustande / ")
+                && why.contains("the encrypted connection could not be set up"),
             "{why}"
         );
         assert!(
@@ -104,7 +107,11 @@ mod tests {
         let (_bin, message) = error_from(CAMERA_BIN, "v4l2src0");
         assert!(!in_transport(&message));
         assert_eq!(failure_of(&message), Failure::Camera);
-        assert!(reason(&message).starts_with("the pipeline failed: "));
+        let why = reason(&message);
+        assert!(
+            why.starts_with("die Medien-Pipeline ist ausgefallen / the pipeline failed: "),
+            "{why}"
+        );
         let (_bin, message) = error_from(MICROPHONE_BIN, "alsasrc0");
         assert_eq!(failure_of(&message), Failure::Microphone);
     }
